@@ -1,0 +1,45 @@
+# xai.h - build the examples, tools and tests.
+#   make                 every example and tool into bin/
+#   make test            build and run tests/ (last line: N passed, N failed)
+#   make OPENMP=0        without OpenMP        make SIMD=0   portable C only (XAI_NO_SIMD)
+CC ?= cc
+OPENMP ?= 1
+SIMD ?= 1
+CFLAGS ?= -O2
+WARN = -Wall -Wextra
+XCFLAGS = $(CFLAGS) $(WARN) -I.
+ifeq ($(SIMD),1)
+  XCFLAGS += -march=native
+else
+  XCFLAGS += -DXAI_NO_SIMD
+endif
+ifeq ($(OPENMP),1)
+  XCFLAGS += -fopenmp
+endif
+LDLIBS = -lm
+
+EXAMPLES = $(patsubst examples/%.c,bin/%,$(wildcard examples/*.c))
+TOOLS = bin/xai-synth
+TESTS = bin/test_layers bin/test_image bin/test_net
+
+all: $(EXAMPLES) $(TOOLS)
+
+bin:
+	mkdir -p bin
+
+bin/%: examples/%.c xai.h | bin
+	$(CC) $(XCFLAGS) $< -o $@ $(LDLIBS)
+
+bin/xai-synth: tools/synth.c xai.h | bin
+	$(CC) $(XCFLAGS) $< -o $@ $(LDLIBS)
+
+bin/test_%: tests/test_%.c tests/test.h xai.h | bin
+	$(CC) $(XCFLAGS) $< -o $@ $(LDLIBS)
+
+test: $(TESTS) all
+	@sh tests/run.sh tests/build_check.sh $(TESTS)
+
+clean:
+	rm -rf bin
+
+.PHONY: all test clean

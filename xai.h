@@ -1,0 +1,3254 @@
+/* xai.h - explainable AI for Caffe image classifiers, in one C header.   public domain / MIT (see end)
+
+   Which pixels made a convolutional network decide, and how good is that answer?  xai.h runs Caffe
+   models (CaffeNet, AlexNet, LeNet, CIFAR-10 nets, SqueezeNet), explains a class score with a heatmap
+   (sensitivity analysis, deconvolution, layer-wise relevance propagation) and measures each heatmap
+   by region perturbation (AOPC), as in W. Samek et al., "Evaluating the Visualization of What a Deep
+   Neural Network Has Learned", IEEE TNNLS 28(11), 2017 (arXiv 1509.06321).
+
+   Do this:
+      #define XAI_IMPLEMENTATION
+   before you include this file in *one* C or C++ file to create the implementation.
+
+   THE FIVE-MINUTE VERSION
+
+   All methods run the network forward once, keeping what they need on a "tape", then carry a signal
+   from the class score f_c back to the pixels, layer by layer.  They differ only in each layer's rule.
+
+   Sensitivity analysis (Simonyan et al. 2014): the gradient df_c/dx.  It says which pixels would
+   change the score most if nudged - not which pixels the score is made of.
+   Deconvolution (Zeiler & Fergus 2014): the same backward walk, but ReLU lets through only positive
+   signal, whatever the forward pass did.  Sharper pictures, still not a decomposition of f_c.
+   Layer-wise relevance propagation (Bach et al. 2015): f_c is split among the inputs of each layer in
+   proportion to their contributions z_ij = x_i w_ij, so the relevance sums to f_c at every layer.
+   Region perturbation / AOPC (Samek et al. 2017): delete the image region by region, most relevant
+   first, and watch f_c fall; the faster it falls, the better the heatmap.
+
+   A program (build: cc -O2 prog.c -lm):
+
+      #define XAI_IMPLEMENTATION
+      #include "xai.h"
+      int main(void) {
+          xai_net *net = xai_net_load("models/fashion.xai");   xai_image img, heat;  xai_method m;
+          float *x, *h;
+          if (!net || xai_image_load("examples/images/fashion_0.pgm", &img)) { puts(xai_failure_reason()); return 1; }
+          x = (float *)malloc(xai_net_input_size(net) * sizeof(float));
+          h = (float *)malloc((size_t)net->input_h * net->input_w * sizeof(float));
+          xai_net_preprocess(net, &img, x, NULL);
+          xai_method_parse("lrp-eps:0.01", &m);
+          xai_explain(net, NULL, x, 1, &m, NULL, NULL, h);     // one heatmap, predicted class
+          xai_heatmap_render(h, net->input_w, net->input_h, XAI_CMAP_BWR, 0, &heat);
+          return xai_image_write_png("heat.png", &heat);
+      }
+
+   BUILD OPTIONS (define before the include that has XAI_IMPLEMENTATION)
+      XAI_STATIC            every function static (private to the file that includes it)
+      XAI_MALLOC(sz), XAI_REALLOC(p,sz), XAI_FREE(p)   your allocator
+      XAI_ASSERT(x)         your assert (default: assert.h)
+      XAI_NO_SIMD           portable C only, even where AVX2+FMA are available
+   Compile with -fopenmp to spread convolutions over cores (results do not change with the thread
+   count), and with -march=native (or -mavx2 -mfma) to get the AVX2 kernels.
+
+   CONVENTIONS
+   - Tensors are float32 NCHW, like Caffe's blobs.  A network is Caffe's: layers in topological order,
+     each with named bottom and top blobs.  Network input is what Caffe's first layer reads (for
+     ImageNet models: BGR, 0..255 minus the mean); images are RGB and xai_net_preprocess converts.
+   - A function that can fail returns XAI_OK (0) or a negative XAI_ERR_* code (or NULL), and
+     xai_failure_reason() says what went wrong, naming the file, the offset or field, and why.
+     The reason is kept per thread.  Nothing here exits the process or prints.
+   - Files are written under a temporary name and renamed when complete: a crash never leaves a
+     half-written output.
+
+   CONTENTS (in reading order)
+      declarations
+      1. utilities      errors, allocation, counter-based random numbers, little-endian I/O
+      2. tensors
+      3. images         PNM/PFM read and write, resize, crop, preprocessing
+      4. kernels        reference loops, then the fast paths
+      5. layers         for each Caffe layer type: forward, then its backward rules
+      6. network        building, shapes, the forward pass and its tape
+      7. model file     the .xai format: layout, writer, validating reader
+      licence
+*/
+
+#ifndef XAI_H_INCLUDE
+#define XAI_H_INCLUDE
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef XAIDEF
+#ifdef XAI_STATIC
+#define XAIDEF static
+#else
+#define XAIDEF extern
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status ------------------------------------------------------------------------------------ */
+
+enum {
+    XAI_OK = 0,
+    XAI_ERR_IO = -1,      /* a file could not be opened, read or written */
+    XAI_ERR_FORMAT = -2,  /* a file or string is malformed */
+    XAI_ERR_MEMORY = -3,  /* out of memory */
+    XAI_ERR_ARG = -4,     /* a bad argument or an inconsistent network */
+    XAI_ERR_LIMIT = -5    /* a size beyond what the library accepts */
+};
+XAIDEF const char *xai_failure_reason(void);
+
+/* ---- tensors ----------------------------------------------------------------------------------- */
+
+typedef struct xai_tensor {
+    int n, c, h, w;   /* batch, channels, height, width */
+    float *data;      /* n*c*h*w floats, NCHW, row-major */
+} xai_tensor;
+
+#define XAI_AT(t, in, ic, ih, iw) \
+    ((t)->data[(((size_t)(in) * (t)->c + (ic)) * (t)->h + (ih)) * (t)->w + (iw)])
+
+XAIDEF int    xai_tensor_alloc(xai_tensor *t, int n, int c, int h, int w);   /* zero-filled */
+XAIDEF void   xai_tensor_free(xai_tensor *t);
+XAIDEF size_t xai_tensor_count(const xai_tensor *t);
+
+/* ---- images ------------------------------------------------------------------------------------ */
+
+/* An image: w x h pixels of c interleaved channels (1 gray, 3 RGB), rows top to bottom.  Read from
+   PNM, values are scaled to 0..255 whatever the file's maxval; from PFM they are as stored. */
+typedef struct xai_image {
+    int w, h, c;
+    float *data;
+} xai_image;
+
+XAIDEF int  xai_image_alloc(xai_image *img, int w, int h, int c);   /* zero-filled */
+XAIDEF void xai_image_free(xai_image *img);
+/* PPM/PGM (P6 P3 P5 P2, maxval 1..65535, comments) and PFM (PF colour, Pf gray, either byte order) */
+XAIDEF int  xai_image_load(const char *path, xai_image *img);
+XAIDEF int  xai_image_load_memory(const void *data, size_t len, const char *name, xai_image *img);
+XAIDEF int  xai_image_write_pnm(const char *path, const xai_image *img);  /* P5/P6, 8 bit, rounded, clamped */
+XAIDEF int  xai_image_write_pfm(const char *path, const xai_image *img);  /* Pf/PF, little-endian */
+XAIDEF int  xai_image_resize(const xai_image *src, int w, int h, xai_image *dst);   /* bilinear */
+XAIDEF int  xai_image_crop(const xai_image *src, int x, int y, int w, int h, xai_image *dst);
+
+/* ---- the network ------------------------------------------------------------------------------- */
+
+#define XAI_NAME_MAX 128      /* layer and blob names, including the terminating 0 */
+#define XAI_MAX_BOTTOMS 16
+#define XAI_MAX_TOPS 16
+
+/* Layer types, with Caffe's names (xai_layer_type_name). */
+enum {
+    XAI_CONVOLUTION, XAI_INNER_PRODUCT, XAI_RELU, XAI_POOLING, XAI_LRN, XAI_DROPOUT,
+    XAI_SOFTMAX, XAI_CONCAT, XAI_ELTWISE, XAI_SPLIT,
+    XAI_LAYER_TYPE_COUNT
+};
+enum { XAI_POOL_MAX = 0, XAI_POOL_AVE = 1 };                       /* PoolingParameter.pool */
+enum { XAI_ROUND_CEIL = 0, XAI_ROUND_FLOOR = 1 };                  /* PoolingParameter.round_mode */
+enum { XAI_LRN_ACROSS_CHANNELS = 0, XAI_LRN_WITHIN_CHANNEL = 1 };  /* LRNParameter.norm_region */
+enum { XAI_ELTWISE_PROD = 0, XAI_ELTWISE_SUM = 1, XAI_ELTWISE_MAX = 2 };
+
+/* Every layer parameter, with Caffe's names and (from xai_layer_defaults) Caffe's defaults. */
+typedef struct xai_layer_param {
+    int type;
+    /* Convolution, InnerProduct */
+    int num_output, bias_term;
+    int kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, group;
+    int transpose;                   /* InnerProduct: weights stored K x num_output */
+    /* Pooling */
+    int pool, global_pooling, round_mode;
+    /* LRN */
+    int local_size, norm_region;
+    float alpha, beta, k;
+    /* ReLU, Dropout */
+    float negative_slope, dropout_ratio;
+    /* Eltwise: coefficients for SUM (ncoeff 0 = all ones) */
+    int operation, ncoeff;
+    float coeff[XAI_MAX_BOTTOMS];
+    /* Concat */
+    int axis;
+} xai_layer_param;
+
+typedef struct xai_layer {
+    char name[XAI_NAME_MAX];
+    xai_layer_param p;
+    int nbottom, bottom[XAI_MAX_BOTTOMS];   /* blob indices */
+    int ntop, top[XAI_MAX_TOPS];
+    float *weight, *bias;                   /* into net->params; NULL when the layer has none */
+    int weight_shape[4];                    /* Caffe's blob shape: conv O,C/g,kh,kw; fc O,K,1,1 (K,O if transpose) */
+    size_t weight_count, bias_count;
+    size_t weight_offset, bias_offset;      /* in floats, from net->params */
+} xai_layer;
+
+/* A blob in static single assignment: an in-place layer (ReLU top = bottom) makes a new blob of the
+   same name, so the tape keeps both and a lookup by name finds the last one, as Caffe shows it. */
+typedef struct xai_blob {
+    char name[XAI_NAME_MAX];
+    int c, h, w;       /* per image */
+    int producer;      /* layer index, -1 for the input */
+} xai_blob;
+
+enum { XAI_ORDER_GRAY = 0, XAI_ORDER_RGB = 1, XAI_ORDER_BGR = 2 };
+enum { XAI_MEAN_NONE = 0, XAI_MEAN_PIXEL = 1, XAI_MEAN_IMAGE = 2 };
+
+/* How a picture becomes network input, as Caffe's DataTransformer: input = (pixel - mean) * scale. */
+typedef struct xai_preprocess {
+    int channel_order;        /* the order the network reads; RGB images are swapped for BGR */
+    float scale;              /* 1 for ImageNet nets, 0.00390625 for Caffe's LeNet */
+    int mean_kind;
+    float mean_pixel[3];      /* XAI_MEAN_PIXEL: per channel, in the network's order */
+    int mean_c, mean_h, mean_w;
+    float *mean_image;        /* XAI_MEAN_IMAGE: C x H x W, network order (ILSVRC: 3x256x256 BGR) */
+    int resize_w, resize_h;   /* Caffe's path: resize to this, then crop the centre; 0 = resize to the input */
+} xai_preprocess;
+
+typedef struct xai_net {
+    char name[XAI_NAME_MAX];
+    int nlayer, nblob;
+    xai_layer *layer;
+    xai_blob *blob;
+    int input_blob, input_c, input_h, input_w;
+    int score_blob;           /* pre-softmax class scores: the bottom of the last Softmax, else the last top */
+    int output_blob;          /* the last layer's top */
+    xai_preprocess pre;
+    int nlabel;
+    char **label;             /* class names, or NULL */
+    float *params;            /* every weight and bias in one 64-byte aligned allocation */
+    size_t nparams;
+    float *input_mean;        /* derived: the mean as the input sees it (C x H x W), NULL if none */
+    int cap_layer, cap_blob, finalized;
+    void *lrp_cache;          /* per-model data of the explainers, made on first use */
+} xai_net;
+
+XAIDEF xai_layer_param xai_layer_defaults(int type);
+XAIDEF const char *xai_layer_type_name(int type);     /* "Convolution", ... */
+
+/* Build a network by hand: new, input, add layers in order, finalize (shapes, checks, one zeroed
+   allocation for all weights), then fill net->layer[i].weight / .bias. */
+XAIDEF xai_net *xai_net_new(const char *name);
+XAIDEF int  xai_net_input(xai_net *net, const char *blob, int c, int h, int w);
+/* bottoms and tops: blob names separated by commas or spaces ("conv1", "a,b").  Returns the layer
+   index or a negative error. */
+XAIDEF int  xai_net_add(xai_net *net, const char *name, const xai_layer_param *p,
+                        const char *bottoms, const char *tops);
+XAIDEF int  xai_net_finalize(xai_net *net);
+XAIDEF int  xai_net_set_labels(xai_net *net, int n, const char *const *labels);
+XAIDEF int  xai_net_set_mean_image(xai_net *net, int c, int h, int w, const float *mean);
+XAIDEF void xai_net_free(xai_net *net);
+XAIDEF int  xai_net_find_blob(const xai_net *net, const char *name);    /* last blob of that name, or -1 */
+XAIDEF int  xai_net_find_layer(const xai_net *net, const char *name);
+XAIDEF size_t xai_net_input_size(const xai_net *net);                   /* C*H*W floats per image */
+XAIDEF int  xai_net_num_classes(const xai_net *net);
+
+/* Synthetic weights from a seed: Gaussian with std sqrt(2/fan_in) (He et al.), biases 0.1 on
+   layers followed by ReLU and 0 elsewhere.  Identical on every machine. */
+XAIDEF void xai_net_fill_random(xai_net *net, uint64_t seed);
+/* The BVLC reference CaffeNet (models/bvlc_reference_caffenet/deploy.prototxt), finalized, zero
+   weights, ImageNet preprocessing (BGR, per-channel ILSVRC mean, resize 256 and crop 227). */
+XAIDEF xai_net *xai_net_caffenet(void);
+
+/* Image -> network input (C*H*W floats) by the model's preprocessing.  shown, if not NULL, receives
+   the RGB (or gray) picture the network sees, at the input size: heatmaps are drawn over it. */
+XAIDEF int xai_net_preprocess(const xai_net *net, const xai_image *img, float *input, xai_image *shown);
+
+/* ---- the forward pass -------------------------------------------------------------------------- */
+
+/* What one forward pass keeps for n images: every blob, max-pool switches, LRN scales. */
+typedef struct xai_tape {
+    const xai_net *net;
+    int n_max, n;             /* capacity, images in the last pass */
+    xai_tensor *blob;         /* [net->nblob] activations */
+    xai_tensor *signal;       /* [net->nblob] the backward signal (explainers) */
+    int **switches;           /* [net->nlayer] MAX pooling and Eltwise MAX: argmax, else NULL */
+    float **scale;            /* [net->nlayer] LRN: the scale s = k + alpha/n sum x^2, else NULL */
+    float *work;              /* scratch for the kernels */
+    size_t work_size;
+    int reference;            /* 1: run the plain reference loops (the tests' yardstick) */
+} xai_tape;
+
+XAIDEF xai_tape *xai_tape_new(const xai_net *net, int n_max);
+XAIDEF void xai_tape_free(xai_tape *tape);
+/* Runs n <= n_max images (input: n*C*H*W floats) through the whole net. */
+XAIDEF int  xai_net_forward(const xai_net *net, xai_tape *tape, const float *input, int n);
+XAIDEF const xai_tensor *xai_tape_blob(const xai_tape *tape, const char *name);
+/* Class scores of image i of the last pass (the score blob, before softmax). */
+XAIDEF const float *xai_tape_scores(const xai_tape *tape, int i);
+XAIDEF int  xai_argmax(const float *v, int n);      /* first maximum */
+XAIDEF void xai_softmax(float *v, int n);
+
+/* ---- the model file ---------------------------------------------------------------------------- */
+
+XAIDEF xai_net *xai_net_load(const char *path);
+XAIDEF xai_net *xai_net_load_memory(const void *data, size_t len, const char *name);
+XAIDEF int      xai_net_save(const xai_net *net, const char *path);
+/* The file's bytes in a buffer from XAI_MALLOC (what xai_net_save writes). */
+XAIDEF unsigned char *xai_net_save_memory(const xai_net *net, size_t *len);
+
+/* ---- the explainers ---------------------------------------------------------------------------- */
+
+/* One backward engine walks the net in reverse; a method says what each layer type does there.
+   Sensitivity, deconvolution and LRP differ only in their rules for ReLU, LRN and the linear layers
+   (xai__method_table in the implementation is the whole difference, in one table). */
+enum {
+    XAI_SENSITIVITY,          /* gradient df_c/dx (Simonyan et al. 2014) */
+    XAI_DECONVOLUTION,        /* Zeiler & Fergus 2014: ReLU passes max(0, signal) */
+    XAI_LRP,                  /* layer-wise relevance propagation (Bach et al. 2015) */
+    XAI_GRADIENT_X_INPUT,     /* gradient, heatmap sum_c x * df/dx */
+    XAI_GUIDED_BACKPROP,      /* Springenberg et al. 2015: gradient and deconvolution's ReLU together */
+    XAI_METHOD_KIND_COUNT
+};
+
+/* LRP rules for a linear layer z_j = sum_i x_i w_ij + b_j (Convolution, InnerProduct). */
+enum {
+    XAI_RULE_EPSILON,         /* Bach 2015 eq. 58: z_ij / (z_j + eps sign z_j) */
+    XAI_RULE_ALPHA_BETA,      /* Bach 2015 eq. 60: alpha z+_ij/z+_j - beta z-_ij/z-_j, alpha - beta = 1 */
+    XAI_RULE_ZPLUS,           /* alpha = 1, beta = 0 (Montavon et al. 2017) */
+    XAI_RULE_ZB,              /* deep Taylor, pixels bounded by [0 - mean, 255 - mean] * scale */
+    XAI_RULE_WSQUARE,         /* w^2_ij / sum_i w^2_ij: ignores the input */
+    XAI_RULE_FLAT,            /* 1 / (number of inputs): ignores input and weights */
+    XAI_RULE_GAMMA            /* (w + gamma w+) x, Montavon et al. 2019 */
+};
+enum { XAI_LRN_AS_IDENTITY = 0, XAI_LRN_TAYLOR = 1 };     /* LRP through LRN (Binder et al. 2016) */
+enum { XAI_HEAT_L2, XAI_HEAT_LINF, XAI_HEAT_SUM, XAI_HEAT_SUM_X_INPUT };  /* signal -> one value a pixel */
+
+typedef struct xai_rule {
+    int rule;                  /* XAI_RULE_* */
+    float eps, alpha, beta, gamma;
+} xai_rule;
+
+typedef struct xai_method {
+    char name[64];             /* as parsed, e.g. "lrp-eps:0.01" */
+    int kind;                  /* XAI_SENSITIVITY ... */
+    /* LRP only: the rule of the first linear layer (the pixel layer), of the other convolutions, and
+       of the InnerProduct layers.  Plain methods set all three alike; composites differ. */
+    xai_rule first, conv, fc;
+    int lrn;                   /* XAI_LRN_AS_IDENTITY (the paper's time) or XAI_LRN_TAYLOR */
+    int heatmap;               /* XAI_HEAT_* */
+} xai_method;
+
+/* Names: sensitivity-l2, sensitivity-linf, deconv-l2, deconv-linf, lrp-eps[:EPS] (0.01),
+   lrp-ab[:ALPHA] (2, beta = alpha - 1), lrp-zplus, lrp-w2, lrp-flat, lrp-gamma[:G] (0.25),
+   lrp-zb (zB on the first layer, eps 0.01 elsewhere), lrp-composite (zB on the first layer,
+   alpha=2 beta=1 on the other convolutions, eps 0.01 on the fc layers), gradxinput,
+   guided-l2, guided-linf.  Add "+taylor" for the Taylor LRN rule (lrp-eps:0.01+taylor). */
+XAIDEF int xai_method_parse(const char *name, xai_method *m);
+
+/* Explain n images: input n*C*H*W (network input, see xai_net_preprocess).  target[i] is the class
+   to explain, or -1 for the predicted one; on return it holds the class used (target may be NULL:
+   predicted classes).  Outputs, each may be NULL: signal n*C*H*W, the raw signal at the input in
+   the network's channel order; heatmap n*H*W, one value a pixel.  score, if not NULL, receives
+   f_c of each image.  tape: from xai_tape_new(net, >= n), or NULL for a temporary one. */
+XAIDEF int xai_explain(const xai_net *net, xai_tape *tape, const float *input, int n, const xai_method *m,
+                       int *target, float *signal, float *heatmap, float *score);
+
+/* The chain rule from the last forward pass on this tape: score_grad (n x classes) is dL/dscores;
+   every blob's dL/dblob lands in the tape's signal, and weight and bias gradients are ADDED into
+   param_grad (net->nparams floats, laid out like net->params), unless it is NULL.  For training. */
+XAIDEF int xai_net_backward(const xai_net *net, xai_tape *tape, const float *score_grad, float *param_grad);
+
+/* The per-layer signal of the last xai_explain on this tape (relevance for LRP), by blob name. */
+XAIDEF const xai_tensor *xai_tape_signal(const xai_tape *tape, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* XAI_H_INCLUDE */
+
+/* ============================================================================================== */
+/*                                      IMPLEMENTATION                                            */
+/* ============================================================================================== */
+#ifdef XAI_IMPLEMENTATION
+
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifndef XAI_MALLOC
+#define XAI_MALLOC(sz) malloc(sz)
+#define XAI_REALLOC(p, sz) realloc(p, sz)
+#define XAI_FREE(p) free(p)
+#endif
+#ifndef XAI_ASSERT
+#include <assert.h>
+#define XAI_ASSERT(x) assert(x)
+#endif
+
+#if !defined(XAI_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
+#define XAI__AVX2 1
+#include <immintrin.h>
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ---- 1. utilities ------------------------------------------------------------------------------ */
+
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define XAI__THREAD_LOCAL thread_local
+#elif defined(__GNUC__) || defined(__clang__)
+#define XAI__THREAD_LOCAL __thread
+#elif defined(_MSC_VER)
+#define XAI__THREAD_LOCAL __declspec(thread)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define XAI__THREAD_LOCAL _Thread_local
+#else
+#define XAI__THREAD_LOCAL
+#endif
+
+static XAI__THREAD_LOCAL char xai__reason[512];
+
+XAIDEF const char *xai_failure_reason(void) { return xai__reason; }
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static int xai__fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(xai__reason, sizeof xai__reason, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* Prefix the current reason with a context ("model.xai: " + reason). */
+static int xai__fail_context(int code, const char *context)
+{
+    char tmp[sizeof xai__reason];
+    memcpy(tmp, xai__reason, sizeof tmp);
+    snprintf(xai__reason, sizeof xai__reason, "%.200s: %.300s", context, tmp);
+    return code;
+}
+
+static void *xai__malloc(size_t bytes)
+{
+    void *p = bytes ? XAI_MALLOC(bytes) : NULL;
+    if (bytes && !p) xai__fail(XAI_ERR_MEMORY, "out of memory (%zu bytes)", bytes);
+    return p;
+}
+
+static void *xai__calloc(size_t count, size_t size)
+{
+    void *p;
+    if (size && count > (size_t)-1 / size) { xai__fail(XAI_ERR_LIMIT, "size overflow (%zu x %zu)", count, size); return NULL; }
+    p = xai__malloc(count * size);
+    if (p) memset(p, 0, count * size);
+    return p;
+}
+
+/* 64-byte aligned blocks (cache lines, AVX loads): the original pointer sits just below. */
+static void *xai__aligned_alloc(size_t bytes)
+{
+    unsigned char *raw, *p;
+    if (bytes > (size_t)-1 - 64 - sizeof(void *)) { xai__fail(XAI_ERR_LIMIT, "size overflow (%zu bytes)", bytes); return NULL; }
+    raw = (unsigned char *)xai__malloc(bytes + 64 + sizeof(void *));
+    if (!raw) return NULL;
+    p = (unsigned char *)(((uintptr_t)(raw + sizeof(void *)) + 63) & ~(uintptr_t)63);
+    memcpy(p - sizeof(void *), &raw, sizeof raw);
+    return p;
+}
+
+static void xai__aligned_free(void *p)
+{
+    void *raw;
+    if (!p) return;
+    memcpy(&raw, (unsigned char *)p - sizeof(void *), sizeof raw);
+    XAI_FREE(raw);
+}
+
+/* a*b*c*d floats, or 0 with a reason when the product overflows or passes limit. */
+static size_t xai__count4(size_t a, size_t b, size_t c, size_t d, size_t limit)
+{
+    size_t r = a;
+    if (b && r > limit / b) return 0;
+    r *= b;
+    if (c && r > limit / c) return 0;
+    r *= c;
+    if (d && r > limit / d) return 0;
+    r *= d;
+    return r > limit ? 0 : r;
+}
+
+static void xai__copy_name(char *dst, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= XAI_NAME_MAX) n = XAI_NAME_MAX - 1;
+    memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
+/* Counter-based random numbers: a value is a hash of its key (seed, and up to four counters), so it
+   does not depend on how many values were drawn before it, in which order or on which thread.
+   The mixer is SplitMix64's finaliser (Steele et al. 2014). */
+static uint64_t xai__mix64(uint64_t z)
+{
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t xai__random_key(uint64_t seed, uint64_t a, uint64_t b, uint64_t c, uint64_t d)
+{
+    uint64_t h = xai__mix64(seed);
+    h = xai__mix64(h ^ a);
+    h = xai__mix64(h ^ b);
+    h = xai__mix64(h ^ c);
+    return xai__mix64(h ^ d);
+}
+
+/* uniform in [0, 1), 24 bits: exactly representable as a float */
+static float xai__uniform(uint64_t key) { return (float)(key >> 40) * (1.0f / 16777216.0f); }
+
+/* Little-endian fields, byte by byte: the same file on every host. */
+static uint32_t xai__get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t xai__get_u64(const unsigned char *p)
+{
+    return (uint64_t)xai__get_u32(p) | (uint64_t)xai__get_u32(p + 4) << 32;
+}
+static float xai__get_f32(const unsigned char *p)
+{
+    uint32_t u = xai__get_u32(p);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static void xai__put_u32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+static void xai__put_u64(unsigned char *p, uint64_t v)
+{
+    xai__put_u32(p, (uint32_t)v);
+    xai__put_u32(p + 4, (uint32_t)(v >> 32));
+}
+static void xai__put_f32(unsigned char *p, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    xai__put_u32(p, u);
+}
+static int xai__host_is_little_endian(void)
+{
+    const uint32_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+/* Whole files.  Reading refuses files over max_bytes before allocating. */
+static unsigned char *xai__read_file(const char *path, size_t max_bytes, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf;
+    long size;
+    if (!f) { xai__fail(XAI_ERR_IO, "%s: cannot open for reading", path); return NULL; }
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        xai__fail(XAI_ERR_IO, "%s: cannot determine the file size", path);
+        return NULL;
+    }
+    if ((unsigned long)size > max_bytes) {
+        fclose(f);
+        xai__fail(XAI_ERR_LIMIT, "%s: %ld bytes, more than the %zu this reader accepts", path, size, max_bytes);
+        return NULL;
+    }
+    buf = (unsigned char *)xai__malloc((size_t)size + 1);
+    if (!buf) { fclose(f); return NULL; }
+    if (size && fread(buf, 1, (size_t)size, f) != (size_t)size) {
+        fclose(f);
+        XAI_FREE(buf);
+        xai__fail(XAI_ERR_IO, "%s: read error", path);
+        return NULL;
+    }
+    fclose(f);
+    buf[size] = 0;
+    *len = (size_t)size;
+    return buf;
+}
+
+/* Writes to "<path>.<random>.tmp" and renames it over path only when every byte is out: a crash or
+   a full disk never leaves a half-written file under the real name. */
+typedef struct xai__out {
+    FILE *f;
+    char tmp[4096 + 32];
+    const char *path;
+    int failed;
+} xai__out;
+
+static int xai__out_open(xai__out *o, const char *path)
+{
+    static unsigned counter;
+    unsigned long tag = (unsigned long)(xai__mix64((uint64_t)time(NULL) ^ ((uint64_t)clock() << 20) ^
+                                                   (uint64_t)(uintptr_t)o ^ (uint64_t)++counter << 40) & 0xffffffffu);
+    memset(o, 0, sizeof *o);
+    if (strlen(path) > 4096) return xai__fail(XAI_ERR_ARG, "output path too long");
+    o->path = path;
+    snprintf(o->tmp, sizeof o->tmp, "%s.%08lx.tmp", path, tag);
+    o->f = fopen(o->tmp, "wb");
+    if (!o->f) return xai__fail(XAI_ERR_IO, "%s: cannot create %s", path, o->tmp);
+    return XAI_OK;
+}
+
+static void xai__out_write(xai__out *o, const void *data, size_t len)
+{
+    if (!o->failed && len && fwrite(data, 1, len, o->f) != len) o->failed = 1;
+}
+
+static int xai__out_close(xai__out *o)
+{
+    int bad = o->failed;
+    if (fflush(o->f) != 0 || ferror(o->f)) bad = 1;
+    if (fclose(o->f) != 0) bad = 1;
+    if (bad) {
+        remove(o->tmp);
+        return xai__fail(XAI_ERR_IO, "%s: write error (disk full?); nothing was written", o->path);
+    }
+    if (rename(o->tmp, o->path) != 0) {
+        /* Windows' rename does not replace an existing file */
+        remove(o->path);
+        if (rename(o->tmp, o->path) != 0) {
+            remove(o->tmp);
+            return xai__fail(XAI_ERR_IO, "%s: cannot rename %s into place", o->path, o->tmp);
+        }
+    }
+    return XAI_OK;
+}
+
+static int xai__write_file(const char *path, const void *data, size_t len)
+{
+    xai__out o;
+    int rc = xai__out_open(&o, path);
+    if (rc) return rc;
+    xai__out_write(&o, data, len);
+    return xai__out_close(&o);
+}
+
+/* ---- 2. tensors -------------------------------------------------------------------------------- */
+
+#define XAI__MAX_FLOATS ((size_t)1 << 34)   /* 64 GiB: beyond this a size is taken as corrupt */
+
+XAIDEF size_t xai_tensor_count(const xai_tensor *t)
+{
+    return (size_t)t->n * (size_t)t->c * (size_t)t->h * (size_t)t->w;
+}
+
+XAIDEF int xai_tensor_alloc(xai_tensor *t, int n, int c, int h, int w)
+{
+    size_t count;
+    t->data = NULL;
+    t->n = t->c = t->h = t->w = 0;
+    if (n < 0 || c < 0 || h < 0 || w < 0) return xai__fail(XAI_ERR_ARG, "tensor %dx%dx%dx%d: negative size", n, c, h, w);
+    count = xai__count4((size_t)n, (size_t)c, (size_t)h, (size_t)w, XAI__MAX_FLOATS);
+    if (!count && n && c && h && w) return xai__fail(XAI_ERR_LIMIT, "tensor %dx%dx%dx%d: too large", n, c, h, w);
+    if (count) {
+        t->data = (float *)xai__aligned_alloc(count * sizeof(float));
+        if (!t->data) return XAI_ERR_MEMORY;
+        memset(t->data, 0, count * sizeof(float));
+    }
+    t->n = n; t->c = c; t->h = h; t->w = w;
+    return XAI_OK;
+}
+
+XAIDEF void xai_tensor_free(xai_tensor *t)
+{
+    if (!t) return;
+    xai__aligned_free(t->data);
+    t->data = NULL;
+    t->n = t->c = t->h = t->w = 0;
+}
+
+/* ---- 3. images --------------------------------------------------------------------------------- */
+
+#define XAI__MAX_IMAGE_PIXELS ((size_t)1 << 28)   /* 16384 x 16384 */
+#define XAI__MAX_IMAGE_FILE ((size_t)1 << 32)
+
+XAIDEF int xai_image_alloc(xai_image *img, int w, int h, int c)
+{
+    size_t count;
+    img->data = NULL;
+    img->w = img->h = img->c = 0;
+    if (w <= 0 || h <= 0 || c <= 0 || c > 4) return xai__fail(XAI_ERR_ARG, "image %dx%dx%d: bad size", w, h, c);
+    if ((size_t)w * (size_t)h > XAI__MAX_IMAGE_PIXELS)
+        return xai__fail(XAI_ERR_LIMIT, "image %dx%d: more than %zu pixels", w, h, XAI__MAX_IMAGE_PIXELS);
+    count = (size_t)w * (size_t)h * (size_t)c;
+    img->data = (float *)xai__calloc(count, sizeof(float));
+    if (!img->data) return XAI_ERR_MEMORY;
+    img->w = w; img->h = h; img->c = c;
+    return XAI_OK;
+}
+
+XAIDEF void xai_image_free(xai_image *img)
+{
+    if (!img) return;
+    XAI_FREE(img->data);
+    img->data = NULL;
+    img->w = img->h = img->c = 0;
+}
+
+/* A cursor over a PNM header: whitespace and '#' comments between tokens (Netpbm). */
+typedef struct xai__scan {
+    const unsigned char *p;
+    size_t len, pos;
+    const char *name;
+} xai__scan;
+
+static void xai__scan_space(xai__scan *s)
+{
+    while (s->pos < s->len) {
+        unsigned char ch = s->p[s->pos];
+        if (ch == '#') {
+            while (s->pos < s->len && s->p[s->pos] != '\n' && s->p[s->pos] != '\r') s->pos++;
+        } else if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f') {
+            s->pos++;
+        } else {
+            break;
+        }
+    }
+}
+
+/* An unsigned decimal of at most max; 0 on success. */
+static int xai__scan_uint(xai__scan *s, unsigned long max, unsigned long *out, const char *what)
+{
+    unsigned long v = 0;
+    size_t start;
+    xai__scan_space(s);
+    start = s->pos;
+    while (s->pos < s->len && s->p[s->pos] >= '0' && s->p[s->pos] <= '9') {
+        v = v * 10 + (unsigned long)(s->p[s->pos] - '0');
+        if (v > max) return xai__fail(XAI_ERR_LIMIT, "%s: %s at byte %zu is larger than %lu", s->name, what, start, max);
+        s->pos++;
+    }
+    if (s->pos == start) {
+        if (s->pos >= s->len) return xai__fail(XAI_ERR_FORMAT, "%s: truncated: %s missing at byte %zu", s->name, what, start);
+        return xai__fail(XAI_ERR_FORMAT, "%s: %s expected at byte %zu, found '%c'", s->name, what, start,
+                         s->p[s->pos] >= 32 && s->p[s->pos] < 127 ? s->p[s->pos] : '?');
+    }
+    *out = v;
+    return XAI_OK;
+}
+
+static int xai__load_pnm(xai__scan *s, xai_image *img)
+{
+    int kind = s->p[1] - '0', binary = kind == 5 || kind == 6, c = (kind == 3 || kind == 6) ? 3 : 1;
+    unsigned long w, h, maxval;
+    size_t count, i, bytes_per;
+    int rc;
+    s->pos = 2;
+    if ((rc = xai__scan_uint(s, 1ul << 24, &w, "width")) || (rc = xai__scan_uint(s, 1ul << 24, &h, "height")) ||
+        (rc = xai__scan_uint(s, 65535, &maxval, "maxval")))
+        return rc;
+    if (w == 0 || h == 0) return xai__fail(XAI_ERR_FORMAT, "%s: image size %lux%lu is empty", s->name, w, h);
+    if (maxval == 0) return xai__fail(XAI_ERR_FORMAT, "%s: maxval 0", s->name);
+    if ((size_t)w * h > XAI__MAX_IMAGE_PIXELS)
+        return xai__fail(XAI_ERR_LIMIT, "%s: %lux%lu pixels, more than the %zu accepted", s->name, w, h, XAI__MAX_IMAGE_PIXELS);
+    count = (size_t)w * h * (size_t)c;
+    bytes_per = maxval > 255 ? 2 : 1;
+    if (binary) {
+        /* exactly one whitespace byte separates maxval from the raster */
+        if (s->pos >= s->len) return xai__fail(XAI_ERR_FORMAT, "%s: truncated after the header", s->name);
+        s->pos++;
+        if (s->len - s->pos < count * bytes_per)
+            return xai__fail(XAI_ERR_FORMAT, "%s: truncated: %zu bytes of pixels at byte %zu, %zu needed for %lux%lu",
+                             s->name, s->len - s->pos, s->pos, count * bytes_per, w, h);
+    } else if ((s->len - s->pos) / 2 + 1 < count) {
+        /* an ASCII value takes at least a digit and a separator: refuse before allocating */
+        return xai__fail(XAI_ERR_FORMAT, "%s: truncated: %zu bytes cannot hold %zu ASCII values", s->name, s->len - s->pos, count);
+    }
+    if ((rc = xai_image_alloc(img, (int)w, (int)h, c)) != XAI_OK) return rc;
+    for (i = 0; i < count; i++) {
+        unsigned long v;
+        if (binary) {
+            const unsigned char *q = s->p + s->pos + i * bytes_per;
+            v = bytes_per == 2 ? (unsigned long)q[0] << 8 | q[1] : q[0];   /* 16 bit is big-endian */
+        } else if ((rc = xai__scan_uint(s, 65535, &v, "pixel value")) != XAI_OK) {
+            xai_image_free(img);
+            return rc;
+        }
+        if (v > maxval) {
+            xai_image_free(img);
+            return xai__fail(XAI_ERR_FORMAT, "%s: pixel value %lu at sample %zu exceeds maxval %lu", s->name, v, i, maxval);
+        }
+        img->data[i] = maxval == 255 ? (float)v : (float)((double)v * 255.0 / (double)maxval);
+    }
+    return XAI_OK;
+}
+
+/* PFM: "PF" (RGB) or "Pf" (gray), "w h", a scale whose sign gives the byte order (negative: little
+   endian), one whitespace, then float rows from the BOTTOM of the image up. */
+static int xai__load_pfm(xai__scan *s, xai_image *img)
+{
+    int c = s->p[1] == 'F' ? 3 : 1, little;
+    unsigned long w, h;
+    size_t count, x, y, k, start;
+    double scale;
+    char num[64];
+    int rc, n = 0;
+    s->pos = 2;
+    if ((rc = xai__scan_uint(s, 1ul << 24, &w, "width")) || (rc = xai__scan_uint(s, 1ul << 24, &h, "height"))) return rc;
+    if (w == 0 || h == 0) return xai__fail(XAI_ERR_FORMAT, "%s: image size %lux%lu is empty", s->name, w, h);
+    if ((size_t)w * h > XAI__MAX_IMAGE_PIXELS)
+        return xai__fail(XAI_ERR_LIMIT, "%s: %lux%lu pixels, more than the %zu accepted", s->name, w, h, XAI__MAX_IMAGE_PIXELS);
+    xai__scan_space(s);
+    start = s->pos;
+    while (s->pos < s->len && n < 63 && strchr("+-.0123456789eE", s->p[s->pos]) && s->p[s->pos]) num[n++] = (char)s->p[s->pos++];
+    num[n] = 0;
+    scale = n ? strtod(num, NULL) : 0.0;
+    if (!n || scale == 0.0 || scale != scale)
+        return xai__fail(XAI_ERR_FORMAT, "%s: bad PFM scale at byte %zu (a nonzero number is needed)", s->name, start);
+    little = scale < 0;
+    if (s->pos >= s->len) return xai__fail(XAI_ERR_FORMAT, "%s: truncated after the header", s->name);
+    s->pos++;
+    count = (size_t)w * h * (size_t)c;
+    if ((s->len - s->pos) / 4 < count)
+        return xai__fail(XAI_ERR_FORMAT, "%s: truncated: %zu bytes of floats at byte %zu, %zu needed for %lux%lu",
+                         s->name, s->len - s->pos, s->pos, count * 4, w, h);
+    if ((rc = xai_image_alloc(img, (int)w, (int)h, c)) != XAI_OK) return rc;
+    for (y = 0; y < h; y++)
+        for (x = 0; x < w; x++)
+            for (k = 0; k < (size_t)c; k++) {
+                size_t at = s->pos + (((h - 1 - y) * w + x) * (size_t)c + k) * 4;
+                const unsigned char *q = s->p + at;
+                unsigned char b[4];
+                float f;
+                if (little) { b[0] = q[0]; b[1] = q[1]; b[2] = q[2]; b[3] = q[3]; }
+                else { b[0] = q[3]; b[1] = q[2]; b[2] = q[1]; b[3] = q[0]; }
+                f = xai__get_f32(b);
+                if (!(f == f) || f > FLT_MAX || f < -FLT_MAX) {
+                    xai_image_free(img);
+                    return xai__fail(XAI_ERR_FORMAT, "%s: value at byte %zu is not a finite number", s->name, at);
+                }
+                img->data[(y * w + x) * (size_t)c + k] = f;
+            }
+    return XAI_OK;
+}
+
+XAIDEF int xai_image_load_memory(const void *data, size_t len, const char *name, xai_image *img)
+{
+    xai__scan s;
+    const unsigned char *p = (const unsigned char *)data;
+    img->data = NULL;
+    img->w = img->h = img->c = 0;
+    s.p = p; s.len = len; s.pos = 0; s.name = name ? name : "image";
+    if (len < 2 || p[0] != 'P') return xai__fail(XAI_ERR_FORMAT, "%s: not a PPM, PGM or PFM file (no 'P' magic)", s.name);
+    if (p[1] == '2' || p[1] == '3' || p[1] == '5' || p[1] == '6') return xai__load_pnm(&s, img);
+    if (p[1] == 'F' || p[1] == 'f') return xai__load_pfm(&s, img);
+    return xai__fail(XAI_ERR_FORMAT, "%s: format P%c is not supported (P2, P3, P5, P6, PF, Pf are)", s.name,
+                     p[1] >= 32 && p[1] < 127 ? p[1] : '?');
+}
+
+XAIDEF int xai_image_load(const char *path, xai_image *img)
+{
+    size_t len;
+    unsigned char *buf = xai__read_file(path, XAI__MAX_IMAGE_FILE, &len);
+    int rc;
+    img->data = NULL;
+    img->w = img->h = img->c = 0;
+    if (!buf) return XAI_ERR_IO;
+    rc = xai_image_load_memory(buf, len, path, img);
+    XAI_FREE(buf);
+    return rc;
+}
+
+XAIDEF int xai_image_write_pnm(const char *path, const xai_image *img)
+{
+    char header[64];
+    size_t count = (size_t)img->w * img->h, i;
+    unsigned char *buf;
+    int hl, rc, c = img->c == 1 ? 1 : 3, k;
+    if (!img->data || img->w <= 0 || img->h <= 0 || (img->c != 1 && img->c != 3 && img->c != 4))
+        return xai__fail(XAI_ERR_ARG, "%s: cannot write an image of %dx%dx%d as PNM", path, img->w, img->h, img->c);
+    hl = snprintf(header, sizeof header, "P%d\n%d %d\n255\n", c == 1 ? 5 : 6, img->w, img->h);
+    buf = (unsigned char *)xai__malloc((size_t)hl + count * (size_t)c);
+    if (!buf) return XAI_ERR_MEMORY;
+    memcpy(buf, header, (size_t)hl);
+    for (i = 0; i < count; i++)
+        for (k = 0; k < c; k++) {
+            float v = img->data[i * (size_t)img->c + (size_t)k];
+            buf[(size_t)hl + i * (size_t)c + (size_t)k] = (unsigned char)(v <= 0.0f ? 0 : v >= 255.0f ? 255 : (int)(v + 0.5f));
+        }
+    rc = xai__write_file(path, buf, (size_t)hl + count * (size_t)c);
+    XAI_FREE(buf);
+    return rc;
+}
+
+XAIDEF int xai_image_write_pfm(const char *path, const xai_image *img)
+{
+    char header[64];
+    size_t x, y, k, at, row = (size_t)img->w * (size_t)img->c;
+    unsigned char *buf;
+    int hl, rc;
+    if (!img->data || img->w <= 0 || img->h <= 0 || (img->c != 1 && img->c != 3))
+        return xai__fail(XAI_ERR_ARG, "%s: cannot write an image of %dx%dx%d as PFM", path, img->w, img->h, img->c);
+    hl = snprintf(header, sizeof header, "P%c\n%d %d\n-1.0\n", img->c == 3 ? 'F' : 'f', img->w, img->h);
+    buf = (unsigned char *)xai__malloc((size_t)hl + row * (size_t)img->h * 4);
+    if (!buf) return XAI_ERR_MEMORY;
+    memcpy(buf, header, (size_t)hl);
+    at = (size_t)hl;
+    for (y = (size_t)img->h; y-- > 0;)     /* bottom row first */
+        for (x = 0; x < (size_t)img->w; x++)
+            for (k = 0; k < (size_t)img->c; k++, at += 4) xai__put_f32(buf + at, img->data[y * row + x * (size_t)img->c + k]);
+    rc = xai__write_file(path, buf, at);
+    XAI_FREE(buf);
+    return rc;
+}
+
+/* Bilinear, pixel centres aligned (a pixel covers [x, x+1), its centre is x + 0.5), edges clamped:
+   what skimage.transform.resize(order=1) - and so Caffe's Python preprocessing - does on upscaling. */
+XAIDEF int xai_image_resize(const xai_image *src, int w, int h, xai_image *dst)
+{
+    int x, y, k, rc;
+    double sx = (double)src->w / w, sy = (double)src->h / h;
+    if ((rc = xai_image_alloc(dst, w, h, src->c)) != XAI_OK) return rc;
+    for (y = 0; y < h; y++) {
+        double fy = (y + 0.5) * sy - 0.5;
+        int y0, y1;
+        double ay;
+        if (fy < 0) fy = 0;
+        y0 = (int)fy;
+        if (y0 > src->h - 1) y0 = src->h - 1;
+        y1 = y0 + 1 < src->h ? y0 + 1 : src->h - 1;
+        ay = fy - y0;
+        for (x = 0; x < w; x++) {
+            double fx = (x + 0.5) * sx - 0.5, ax;
+            int x0, x1;
+            if (fx < 0) fx = 0;
+            x0 = (int)fx;
+            if (x0 > src->w - 1) x0 = src->w - 1;
+            x1 = x0 + 1 < src->w ? x0 + 1 : src->w - 1;
+            ax = fx - x0;
+            for (k = 0; k < src->c; k++) {
+                const float *r0 = src->data + (size_t)y0 * src->w * src->c, *r1 = src->data + (size_t)y1 * src->w * src->c;
+                double top = r0[x0 * src->c + k] * (1 - ax) + r0[x1 * src->c + k] * ax;
+                double bot = r1[x0 * src->c + k] * (1 - ax) + r1[x1 * src->c + k] * ax;
+                dst->data[((size_t)y * w + x) * src->c + k] = (float)(top * (1 - ay) + bot * ay);
+            }
+        }
+    }
+    return XAI_OK;
+}
+
+XAIDEF int xai_image_crop(const xai_image *src, int x, int y, int w, int h, xai_image *dst)
+{
+    int row, rc;
+    if (x < 0 || y < 0 || w <= 0 || h <= 0 || x > src->w - w || y > src->h - h)
+        return xai__fail(XAI_ERR_ARG, "crop %dx%d at (%d,%d) does not fit in a %dx%d image", w, h, x, y, src->w, src->h);
+    if ((rc = xai_image_alloc(dst, w, h, src->c)) != XAI_OK) return rc;
+    for (row = 0; row < h; row++)
+        memcpy(dst->data + (size_t)row * w * src->c, src->data + ((size_t)(y + row) * src->w + x) * src->c,
+               (size_t)w * src->c * sizeof(float));
+    return XAI_OK;
+}
+
+/* ---- 4. kernels -------------------------------------------------------------------------------- */
+/* The products every layer needs, each first as a plain loop that reads like its definition (the
+   tests' yardstick), then dispatched to the fast path.  mod changes each weight as it is read:
+   LRP's rules use w+ = max(0,w), w- = min(0,w), w^2 and 1 without copying the weights. */
+
+enum { XAI__MOD_NONE, XAI__MOD_POS, XAI__MOD_NEG, XAI__MOD_SQUARE, XAI__MOD_ONE };
+
+static float xai__mod(float v, int mod)
+{
+    switch (mod) {
+    case XAI__MOD_POS: return v > 0 ? v : 0;
+    case XAI__MOD_NEG: return v < 0 ? v : 0;
+    case XAI__MOD_SQUARE: return v * v;
+    case XAI__MOD_ONE: return 1;
+    default: return v;
+    }
+}
+
+/* Convolution, Caffe's cross-correlation with zero padding.
+   x (n, C, H, W) -> y (n, O, OH, OW); weight (O, C/group, kh, kw); group g mixes only its own channels.
+   y[o][oh][ow] = b[o] + sum_{c,ki,kj} w[o][c][ki][kj] * x[g*C/G + c][oh*sh - ph + ki*dh][ow*sw - pw + kj*dw] */
+static void xai__conv_forward_ref(const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
+{
+    const xai_layer_param *p = &L->p;
+    int G = p->group, Cg = x->c / G, Og = p->num_output / G, n, g, o, oh, ow, c, ki, kj;
+    for (n = 0; n < x->n; n++)
+        for (g = 0; g < G; g++)
+            for (o = g * Og; o < (g + 1) * Og; o++)
+                for (oh = 0; oh < y->h; oh++)
+                    for (ow = 0; ow < y->w; ow++) {
+                        double acc = with_bias && L->bias ? L->bias[o] : 0.0;
+                        for (c = 0; c < Cg; c++)
+                            for (ki = 0; ki < p->kernel_h; ki++) {
+                                int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
+                                if (ih < 0 || ih >= x->h) continue;
+                                for (kj = 0; kj < p->kernel_w; kj++) {
+                                    int iw = ow * p->stride_w - p->pad_w + kj * p->dilation_w;
+                                    if (iw < 0 || iw >= x->w) continue;
+                                    acc += (double)xai__mod(L->weight[(((size_t)o * Cg + c) * p->kernel_h + ki) * p->kernel_w + kj], wmod) *
+                                           XAI_AT(x, n, g * Cg + c, ih, iw);
+                                }
+                            }
+                        XAI_AT(y, n, o, oh, ow) = (float)acc;
+                    }
+}
+
+/* The transpose: dx (+)= W^T g, every output's signal sent back along the weights it was made with. */
+static int xai__conv_backward_data_ref(const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
+{
+    const xai_layer_param *p = &L->p;
+    int G = p->group, Cg = dx->c / G, Og = p->num_output / G, n, g, o, oh, ow, c, ki, kj;
+    size_t i, plane = (size_t)dx->c * dx->h * dx->w;
+    double *acc = (double *)xai__calloc(plane, sizeof(double));
+    if (!acc) return XAI_ERR_MEMORY;
+    for (n = 0; n < gy->n; n++) {
+        memset(acc, 0, plane * sizeof(double));
+        for (g = 0; g < G; g++)
+            for (o = g * Og; o < (g + 1) * Og; o++)
+                for (oh = 0; oh < gy->h; oh++)
+                    for (ow = 0; ow < gy->w; ow++) {
+                        double gv = XAI_AT(gy, n, o, oh, ow);
+                        if (gv == 0) continue;
+                        for (c = 0; c < Cg; c++)
+                            for (ki = 0; ki < p->kernel_h; ki++) {
+                                int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
+                                if (ih < 0 || ih >= dx->h) continue;
+                                for (kj = 0; kj < p->kernel_w; kj++) {
+                                    int iw = ow * p->stride_w - p->pad_w + kj * p->dilation_w;
+                                    if (iw < 0 || iw >= dx->w) continue;
+                                    acc[((size_t)(g * Cg + c) * dx->h + ih) * dx->w + iw] +=
+                                        gv * xai__mod(L->weight[(((size_t)o * Cg + c) * p->kernel_h + ki) * p->kernel_w + kj], wmod);
+                                }
+                            }
+                    }
+        for (i = 0; i < plane; i++) {
+            float *d = dx->data + (size_t)n * plane + i;
+            *d = accumulate ? *d + (float)acc[i] : (float)acc[i];
+        }
+    }
+    XAI_FREE(acc);
+    return XAI_OK;
+}
+
+/* Training: dW += sum over images and positions of g * x, db += sum of g. */
+static void xai__conv_backward_weight_ref(const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
+{
+    const xai_layer_param *p = &L->p;
+    int G = p->group, Cg = x->c / G, Og = p->num_output / G, n, g, o, oh, ow, c, ki, kj;
+    for (g = 0; g < G; g++)
+        for (o = g * Og; o < (g + 1) * Og; o++) {
+            for (c = 0; c < Cg; c++)
+                for (ki = 0; ki < p->kernel_h; ki++)
+                    for (kj = 0; kj < p->kernel_w; kj++) {
+                        double acc = 0;
+                        for (n = 0; n < x->n; n++)
+                            for (oh = 0; oh < gy->h; oh++) {
+                                int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
+                                if (ih < 0 || ih >= x->h) continue;
+                                for (ow = 0; ow < gy->w; ow++) {
+                                    int iw = ow * p->stride_w - p->pad_w + kj * p->dilation_w;
+                                    if (iw < 0 || iw >= x->w) continue;
+                                    acc += (double)XAI_AT(gy, n, o, oh, ow) * XAI_AT(x, n, g * Cg + c, ih, iw);
+                                }
+                            }
+                        dw[(((size_t)o * Cg + c) * p->kernel_h + ki) * p->kernel_w + kj] += (float)acc;
+                    }
+            if (db) {
+                double acc = 0;
+                for (n = 0; n < x->n; n++)
+                    for (oh = 0; oh < gy->h; oh++)
+                        for (ow = 0; ow < gy->w; ow++) acc += XAI_AT(gy, n, o, oh, ow);
+                db[o] += (float)acc;
+            }
+        }
+}
+
+/* InnerProduct: y[o] = b[o] + sum_k W[o][k] x[k], x flattened in C,H,W order.
+   transpose: W is stored K x O (W[k][o]). */
+static float xai__ip_weight(const xai_layer *L, int o, size_t k, size_t K)
+{
+    return L->p.transpose ? L->weight[k * (size_t)L->p.num_output + (size_t)o] : L->weight[(size_t)o * K + k];
+}
+
+static void xai__ip_forward_ref(const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
+{
+    size_t K = (size_t)x->c * x->h * x->w, k;
+    int n, o;
+    for (n = 0; n < x->n; n++)
+        for (o = 0; o < L->p.num_output; o++) {
+            double acc = with_bias && L->bias ? L->bias[o] : 0.0;
+            const float *xn = x->data + (size_t)n * K;
+            for (k = 0; k < K; k++) acc += (double)xai__mod(xai__ip_weight(L, o, k, K), wmod) * xn[k];
+            y->data[(size_t)n * L->p.num_output + o] = (float)acc;
+        }
+}
+
+static void xai__ip_backward_data_ref(const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
+{
+    size_t K = (size_t)dx->c * dx->h * dx->w, k;
+    int n, o;
+    for (n = 0; n < gy->n; n++)
+        for (k = 0; k < K; k++) {
+            double acc = 0;
+            float *d = dx->data + (size_t)n * K + k;
+            for (o = 0; o < L->p.num_output; o++)
+                acc += (double)xai__mod(xai__ip_weight(L, o, k, K), wmod) * gy->data[(size_t)n * L->p.num_output + o];
+            *d = accumulate ? *d + (float)acc : (float)acc;
+        }
+}
+
+static void xai__ip_backward_weight_ref(const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
+{
+    size_t K = (size_t)x->c * x->h * x->w, k;
+    int n, o, O = L->p.num_output;
+    for (o = 0; o < O; o++) {
+        for (k = 0; k < K; k++) {
+            double acc = 0;
+            for (n = 0; n < x->n; n++) acc += (double)gy->data[(size_t)n * O + o] * x->data[(size_t)n * K + k];
+            dw[L->p.transpose ? k * (size_t)O + (size_t)o : (size_t)o * K + k] += (float)acc;
+        }
+        if (db) {
+            double acc = 0;
+            for (n = 0; n < x->n; n++) acc += gy->data[(size_t)n * O + o];
+            db[o] += (float)acc;
+        }
+    }
+}
+
+/* The dispatch: the layers call these; the tests run a tape with reference = 1 to compare. */
+static void xai__linear_forward(const xai_tape *t, const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
+{
+    (void)t;
+    if (L->p.type == XAI_CONVOLUTION) xai__conv_forward_ref(L, x, wmod, with_bias, y);
+    else xai__ip_forward_ref(L, x, wmod, with_bias, y);
+}
+
+static int xai__linear_backward_data(const xai_tape *t, const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
+{
+    (void)t;
+    if (L->p.type == XAI_CONVOLUTION) return xai__conv_backward_data_ref(L, gy, wmod, dx, accumulate);
+    xai__ip_backward_data_ref(L, gy, wmod, dx, accumulate);
+    return XAI_OK;
+}
+
+/* ---- 5. layers --------------------------------------------------------------------------------- */
+/* For each Caffe layer type: its forward pass, then its backward rules side by side.  A backward
+   rule reads the top's signal and ADDS its share into each bottom's signal (a blob read by several
+   layers sums what they send back, like Caffe's Split).  Which rule runs is decided by the
+   method table in section 8. */
+
+#define XAI__X(t, L, i) (&(t)->blob[(L)->bottom[i]])     /* bottom activations */
+#define XAI__Y(t, L, j) (&(t)->blob[(L)->top[j]])        /* top activations */
+#define XAI__DX(t, L, i) (&(t)->signal[(L)->bottom[i]])  /* bottom signal, added into */
+#define XAI__DY(t, L, j) (&(t)->signal[(L)->top[j]])     /* top signal */
+
+/* What a backward rule is told: the net, the tape, the method and this layer's LRP rule. */
+typedef struct xai__ctx {
+    const xai_net *net;
+    xai_tape *t;
+    const xai_method *m;
+    const xai_rule *rule;
+} xai__ctx;
+
+typedef int (*xai__forward_fn)(const xai_net *net, const xai_layer *L, xai_tape *t, int li);
+typedef int (*xai__backward_fn)(const xai__ctx *cx, const xai_layer *L, int li);
+
+/* z + eps*sign(z), sign(0) = +1 (Bach 2015 eq. 58); eps < 0 means "no stabiliser: a zero
+   denominator drops its term" (the alpha-beta rule, eq. 60).  Returns r / that, or 0. */
+static float xai__stabilised_ratio(float r, float z, float eps)
+{
+    float d = eps < 0 ? z : z >= 0 ? z + eps : z - eps;
+    return d == 0 ? 0.0f : r / d;
+}
+
+/* -- Convolution and InnerProduct: forward ------------------------------------------------------
+   conv: bottom (n, C, H, W) -> top (n, O, OH, OW), OH = (H + 2ph - dh(kh-1) - 1)/sh + 1 (floor)
+   fc:   bottom (n, C, H, W) -> top (n, O, 1, 1), K = C*H*W */
+static int xai__linear_layer_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+{
+    (void)net; (void)li;
+    xai__linear_forward(t, L, XAI__X(t, L, 0), XAI__MOD_NONE, 1, XAI__Y(t, L, 0));
+    return XAI_OK;
+}
+
+/* -- Convolution and InnerProduct: backward ------------------------------------------------------
+   sensitivity, deconvolution, guided backprop: dx += W^T g (the chain rule; Zeiler & Fergus use the
+   same transposed filters). */
+static int xai__linear_backward_gradient(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    (void)li;
+    return xai__linear_backward_data(cx->t, L, XAI__DY(cx->t, L, 0), XAI__MOD_NONE, XAI__DX(cx->t, L, 0), 1);
+}
+
+/* LRP.  Every linear rule is a sum of terms, each an input source and a weight modifier:
+       z_j  = sum_terms coef * (sum_i src_i mod(w_ij) + bmod(b_j))          the denominator
+       R_i += scale * sum_terms coef * src_i * sum_j mod(w_ij) * R_j / z_j   the redistribution
+   eps-rule: one term (x, w, b); alpha-beta: two parts (x+ w+ + x- w- + b+ and x+ w- + x- w+ + b-);
+   zB adds (-l, w+) and (-h, w-); w^2 is (1, w^2); flat is (1, 1). */
+enum { XAI__SRC_X, XAI__SRC_XPOS, XAI__SRC_XNEG, XAI__SRC_LOW, XAI__SRC_HIGH, XAI__SRC_ONE };
+typedef struct xai__term { int src, wmod, bmod; float coef; } xai__term;
+enum { XAI__BIAS_ZERO = -1 };
+
+static int xai__lrp_source(const xai__ctx *cx, const xai_layer *L, int src, const xai_tensor *x, xai_tensor *out)
+{
+    size_t i, count = xai_tensor_count(x), plane = (size_t)x->c * x->h * x->w;
+    const xai_net *net = cx->net;
+    if ((src == XAI__SRC_LOW || src == XAI__SRC_HIGH) && L->bottom[0] != net->input_blob)
+        return xai__fail(XAI_ERR_ARG, "layer '%s': the zB rule needs the pixel layer (bottom '%s'), not '%s'", L->name,
+                         net->blob[net->input_blob].name, net->blob[L->bottom[0]].name);
+    for (i = 0; i < count; i++) {
+        float v = x->data[i], mean = net->input_mean ? net->input_mean[i % plane] : 0.0f;
+        switch (src) {
+        case XAI__SRC_XPOS: v = v > 0 ? v : 0; break;
+        case XAI__SRC_XNEG: v = v < 0 ? v : 0; break;
+        case XAI__SRC_LOW: v = (0.0f - mean) * net->pre.scale; break;     /* the darkest pixel */
+        case XAI__SRC_HIGH: v = (255.0f - mean) * net->pre.scale; break;  /* the brightest */
+        case XAI__SRC_ONE: v = 1; break;
+        default: break;
+        }
+        out->data[i] = v;
+    }
+    return XAI_OK;
+}
+
+static int xai__lrp_linear_part(const xai__ctx *cx, const xai_layer *L, const xai__term *term, int nterm, float eps, float scale)
+{
+    xai_tape *t = cx->t;
+    const xai_tensor *x = XAI__X(t, L, 0), *y = XAI__Y(t, L, 0), *R = XAI__DY(t, L, 0);
+    xai_tensor z, s, src, tmp, back;
+    size_t i, count = xai_tensor_count(y), plane = (size_t)y->c * y->h * y->w, spatial = (size_t)y->h * y->w;
+    int k, rc = XAI_OK, has_neg = 0, has_pos = 0;
+    memset(&z, 0, sizeof z); memset(&s, 0, sizeof s); memset(&src, 0, sizeof src);
+    memset(&tmp, 0, sizeof tmp); memset(&back, 0, sizeof back);
+    for (i = 0; i < xai_tensor_count(x); i++) {
+        has_neg |= x->data[i] < 0;
+        has_pos |= x->data[i] > 0;
+    }
+    if (xai_tensor_alloc(&z, y->n, y->c, y->h, y->w) || xai_tensor_alloc(&s, y->n, y->c, y->h, y->w) ||
+        xai_tensor_alloc(&tmp, y->n, y->c, y->h, y->w) || xai_tensor_alloc(&src, x->n, x->c, x->h, x->w) ||
+        xai_tensor_alloc(&back, x->n, x->c, x->h, x->w)) {
+        rc = XAI_ERR_MEMORY;
+        goto done;
+    }
+    /* z: the forward pass already holds it for the plain term (x, w, b) */
+    if (nterm == 1 && term[0].src == XAI__SRC_X && term[0].wmod == XAI__MOD_NONE && term[0].bmod == XAI__MOD_NONE && term[0].coef == 1) {
+        memcpy(z.data, y->data, count * sizeof(float));
+    } else {
+        for (k = 0; k < nterm; k++) {
+            if ((term[k].src == XAI__SRC_XNEG && !has_neg) || (term[k].src == XAI__SRC_XPOS && !has_pos)) continue;
+            if ((rc = xai__lrp_source(cx, L, term[k].src, x, &src)) != XAI_OK) goto done;
+            xai__linear_forward(t, L, &src, term[k].wmod, 0, &tmp);
+            for (i = 0; i < count; i++) {
+                float b = (term[k].bmod != XAI__BIAS_ZERO && L->bias) ? xai__mod(L->bias[(i % plane) / spatial], term[k].bmod) : 0.0f;
+                z.data[i] += term[k].coef * (tmp.data[i] + b);
+            }
+        }
+    }
+    for (i = 0; i < count; i++) s.data[i] = xai__stabilised_ratio(R->data[i], z.data[i], eps);
+    for (k = 0; k < nterm; k++) {
+        float c = scale * term[k].coef;
+        xai_tensor *dx = XAI__DX(t, L, 0);
+        if ((term[k].src == XAI__SRC_XNEG && !has_neg) || (term[k].src == XAI__SRC_XPOS && !has_pos)) continue;
+        if ((rc = xai__lrp_source(cx, L, term[k].src, x, &src)) != XAI_OK) goto done;
+        if ((rc = xai__linear_backward_data(t, L, &s, term[k].wmod, &back, 0)) != XAI_OK) goto done;
+        for (i = 0; i < xai_tensor_count(x); i++) dx->data[i] += c * src.data[i] * back.data[i];
+    }
+done:
+    xai_tensor_free(&z); xai_tensor_free(&s); xai_tensor_free(&tmp); xai_tensor_free(&src); xai_tensor_free(&back);
+    return rc;
+}
+
+static int xai__linear_backward_lrp(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_rule *r = cx->rule;
+    (void)li;
+    switch (r->rule) {
+    case XAI_RULE_EPSILON: {
+        static const xai__term eps_rule[] = {{XAI__SRC_X, XAI__MOD_NONE, XAI__MOD_NONE, 1}};
+        return xai__lrp_linear_part(cx, L, eps_rule, 1, r->eps, 1);
+    }
+    case XAI_RULE_ALPHA_BETA:
+    case XAI_RULE_ZPLUS: {
+        static const xai__term positive[] = {{XAI__SRC_XPOS, XAI__MOD_POS, XAI__MOD_POS, 1}, {XAI__SRC_XNEG, XAI__MOD_NEG, XAI__BIAS_ZERO, 1}};
+        static const xai__term negative[] = {{XAI__SRC_XPOS, XAI__MOD_NEG, XAI__MOD_NEG, 1}, {XAI__SRC_XNEG, XAI__MOD_POS, XAI__BIAS_ZERO, 1}};
+        float alpha = r->rule == XAI_RULE_ZPLUS ? 1.0f : r->alpha, beta = r->rule == XAI_RULE_ZPLUS ? 0.0f : r->beta;
+        int rc = xai__lrp_linear_part(cx, L, positive, 2, -1, alpha);
+        if (rc == XAI_OK && beta != 0) rc = xai__lrp_linear_part(cx, L, negative, 2, -1, -beta);
+        return rc;
+    }
+    case XAI_RULE_ZB: {
+        static const xai__term zb[] = {{XAI__SRC_X, XAI__MOD_NONE, XAI__BIAS_ZERO, 1},
+                                       {XAI__SRC_LOW, XAI__MOD_POS, XAI__BIAS_ZERO, -1},
+                                       {XAI__SRC_HIGH, XAI__MOD_NEG, XAI__BIAS_ZERO, -1}};
+        return xai__lrp_linear_part(cx, L, zb, 3, -1, 1);
+    }
+    case XAI_RULE_WSQUARE: {
+        static const xai__term w2[] = {{XAI__SRC_ONE, XAI__MOD_SQUARE, XAI__BIAS_ZERO, 1}};
+        return xai__lrp_linear_part(cx, L, w2, 1, -1, 1);
+    }
+    case XAI_RULE_FLAT: {
+        static const xai__term flat[] = {{XAI__SRC_ONE, XAI__MOD_ONE, XAI__BIAS_ZERO, 1}};
+        return xai__lrp_linear_part(cx, L, flat, 1, -1, 1);
+    }
+    case XAI_RULE_GAMMA: {
+        xai__term gamma[2] = {{XAI__SRC_X, XAI__MOD_NONE, XAI__MOD_NONE, 1}, {XAI__SRC_X, XAI__MOD_POS, XAI__MOD_POS, 1}};
+        gamma[1].coef = r->gamma;
+        return xai__lrp_linear_part(cx, L, gamma, 2, r->eps, 1);
+    }
+    default:
+        return xai__fail(XAI_ERR_ARG, "layer '%s': unknown LRP rule %d", L->name, r->rule);
+    }
+}
+
+/* -- ReLU ----------------------------------------------------------------------------------------
+   bottom (n, C, H, W) -> top (same): y = x > 0 ? x : negative_slope * x */
+static int xai__relu_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+{
+    const xai_tensor *x = XAI__X(t, L, 0);
+    xai_tensor *y = XAI__Y(t, L, 0);
+    size_t i, count = xai_tensor_count(x);
+    float s = L->p.negative_slope;
+    (void)net; (void)li;
+    for (i = 0; i < count; i++) y->data[i] = x->data[i] > 0 ? x->data[i] : s * x->data[i];
+    return XAI_OK;
+}
+
+/* sensitivity: the gradient, g where the forward input was positive */
+static int xai__relu_backward_gradient(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *x = XAI__X(cx->t, L, 0), *g = XAI__DY(cx->t, L, 0);
+    xai_tensor *dx = XAI__DX(cx->t, L, 0);
+    size_t i, count = xai_tensor_count(x);
+    (void)li;
+    for (i = 0; i < count; i++) dx->data[i] += x->data[i] > 0 ? g->data[i] : L->p.negative_slope * g->data[i];
+    return XAI_OK;
+}
+
+/* deconvolution: the ReLU applied to the signal itself, whatever the forward input was */
+static int xai__relu_backward_deconv(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *g = XAI__DY(cx->t, L, 0);
+    xai_tensor *dx = XAI__DX(cx->t, L, 0);
+    size_t i, count = xai_tensor_count(g);
+    (void)li;
+    for (i = 0; i < count; i++) dx->data[i] += g->data[i] > 0 ? g->data[i] : L->p.negative_slope * g->data[i];
+    return XAI_OK;
+}
+
+/* guided backprop: both masks, forward input positive and signal positive */
+static int xai__relu_backward_guided(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *x = XAI__X(cx->t, L, 0), *g = XAI__DY(cx->t, L, 0);
+    xai_tensor *dx = XAI__DX(cx->t, L, 0);
+    size_t i, count = xai_tensor_count(x);
+    (void)li;
+    for (i = 0; i < count; i++)
+        if (x->data[i] > 0 && g->data[i] > 0) dx->data[i] += g->data[i];
+    return XAI_OK;
+}
+
+/* LRP (and Dropout for every method): relevance passes unchanged, R_x = R_y */
+static int xai__backward_identity(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *g = XAI__DY(cx->t, L, 0);
+    xai_tensor *dx = XAI__DX(cx->t, L, 0);
+    size_t i, count = xai_tensor_count(g);
+    (void)li;
+    for (i = 0; i < count; i++) dx->data[i] += g->data[i];
+    return XAI_OK;
+}
+
+/* -- Pooling -------------------------------------------------------------------------------------
+   bottom (n, C, H, W) -> top (n, C, OH, OW); OH = ceil((H + 2p - k)/s) + 1 (FLOOR: floor), less one
+   when the last window would start in the padding.  MAX records the argmax (h*W + w), first
+   maximum in scan order wins.  AVE divides by the window clipped to [-pad, H + pad). */
+static void xai__pool_window(const xai_layer_param *p, int H, int W, int oh, int ow, int *hs, int *he, int *ws, int *we, int *pool_size)
+{
+    int h0 = oh * p->stride_h - p->pad_h, w0 = ow * p->stride_w - p->pad_w;
+    int h1 = h0 + p->kernel_h, w1 = w0 + p->kernel_w;
+    if (h1 > H + p->pad_h) h1 = H + p->pad_h;
+    if (w1 > W + p->pad_w) w1 = W + p->pad_w;
+    *pool_size = (h1 - h0) * (w1 - w0);    /* counts padding, as Caffe's AVE does */
+    *hs = h0 > 0 ? h0 : 0;
+    *ws = w0 > 0 ? w0 : 0;
+    *he = h1 < H ? h1 : H;
+    *we = w1 < W ? w1 : W;
+}
+
+static int xai__pool_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+{
+    const xai_tensor *x = XAI__X(t, L, 0);
+    xai_tensor *y = XAI__Y(t, L, 0);
+    int *sw = t->switches[li];
+    int n, c, oh, ow, h, w;
+    (void)net;
+    for (n = 0; n < x->n; n++)
+        for (c = 0; c < x->c; c++) {
+            const float *xp = x->data + ((size_t)n * x->c + c) * x->h * x->w;
+            for (oh = 0; oh < y->h; oh++)
+                for (ow = 0; ow < y->w; ow++) {
+                    int hs, he, ws, we, ps;
+                    size_t at = (((size_t)n * y->c + c) * y->h + oh) * y->w + ow;
+                    xai__pool_window(&L->p, x->h, x->w, oh, ow, &hs, &he, &ws, &we, &ps);
+                    if (L->p.pool == XAI_POOL_MAX) {
+                        float best = -FLT_MAX;
+                        int arg = -1;
+                        for (h = hs; h < he; h++)
+                            for (w = ws; w < we; w++)
+                                if (xp[h * x->w + w] > best) { best = xp[h * x->w + w]; arg = h * x->w + w; }
+                        y->data[at] = best;
+                        sw[at] = arg;
+                    } else {
+                        double sum = 0;
+                        for (h = hs; h < he; h++)
+                            for (w = ws; w < we; w++) sum += xp[h * x->w + w];
+                        y->data[at] = (float)(sum / ps);
+                    }
+                }
+        }
+    return XAI_OK;
+}
+
+/* sensitivity, deconvolution: MAX sends each signal to its recorded winner (overlapping windows
+   add up); AVE spreads it evenly over the window (the true gradient). */
+static int xai__pool_backward_gradient(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *x = XAI__X(cx->t, L, 0), *g = XAI__DY(cx->t, L, 0);
+    xai_tensor *dx = XAI__DX(cx->t, L, 0);
+    const int *sw = cx->t->switches[li];
+    int n, c, oh, ow, h, w;
+    for (n = 0; n < g->n; n++)
+        for (c = 0; c < g->c; c++) {
+            float *dp = dx->data + ((size_t)n * x->c + c) * x->h * x->w;
+            for (oh = 0; oh < g->h; oh++)
+                for (ow = 0; ow < g->w; ow++) {
+                    size_t at = (((size_t)n * g->c + c) * g->h + oh) * g->w + ow;
+                    int hs, he, ws, we, ps;
+                    if (L->p.pool == XAI_POOL_MAX) {
+                        if (sw[at] >= 0) dp[sw[at]] += g->data[at];
+                        continue;
+                    }
+                    xai__pool_window(&L->p, x->h, x->w, oh, ow, &hs, &he, &ws, &we, &ps);
+                    for (h = hs; h < he; h++)
+                        for (w = ws; w < we; w++) dp[h * x->w + w] += g->data[at] / (float)ps;
+                }
+        }
+    return XAI_OK;
+}
+
+/* LRP: MAX is winner-take-all (the same switches); AVE is a linear layer with weights 1/size, so
+   the relevance goes in proportion to the inputs (the eps-rule, eps from the method's conv rule). */
+static int xai__pool_backward_lrp(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *x = XAI__X(cx->t, L, 0), *y = XAI__Y(cx->t, L, 0), *R = XAI__DY(cx->t, L, 0);
+    xai_tensor *dx = XAI__DX(cx->t, L, 0);
+    float eps = cx->m->conv.rule == XAI_RULE_EPSILON ? cx->m->conv.eps : -1.0f;
+    int n, c, oh, ow, h, w;
+    if (L->p.pool == XAI_POOL_MAX) return xai__pool_backward_gradient(cx, L, li);
+    for (n = 0; n < R->n; n++)
+        for (c = 0; c < R->c; c++) {
+            const float *xp = x->data + ((size_t)n * x->c + c) * x->h * x->w;
+            float *dp = dx->data + ((size_t)n * x->c + c) * x->h * x->w;
+            for (oh = 0; oh < R->h; oh++)
+                for (ow = 0; ow < R->w; ow++) {
+                    size_t at = (((size_t)n * R->c + c) * R->h + oh) * R->w + ow;
+                    int hs, he, ws, we, ps;
+                    float s;
+                    xai__pool_window(&L->p, x->h, x->w, oh, ow, &hs, &he, &ws, &we, &ps);
+                    /* z_ij = x_i / ps and z_j = y_j */
+                    s = xai__stabilised_ratio(R->data[at], y->data[at], eps) / (float)ps;
+                    for (h = hs; h < he; h++)
+                        for (w = ws; w < we; w++) dp[h * x->w + w] += xp[h * x->w + w] * s;
+                }
+        }
+    return XAI_OK;
+}
+
+/* -- LRN -----------------------------------------------------------------------------------------
+   bottom (n, C, H, W) -> top (same).  ACROSS_CHANNELS: s_c = k + alpha/n sum_{c' in c-(n-1)/2 ..
+   c+(n-1)/2} x_c'^2; WITHIN_CHANNEL: s = 1 + alpha/n^2 sum over the n x n window (zeros outside).
+   y = x s^-beta.  The tape keeps s. */
+static float xai__lrn_coef(const xai_layer_param *p)
+{
+    return p->norm_region == XAI_LRN_ACROSS_CHANNELS ? p->alpha / p->local_size : p->alpha / ((float)p->local_size * p->local_size);
+}
+
+/* Sum of x^2 over the window of element (c, h, w) of image plane set xp (C x H x W). */
+static float xai__lrn_window_sum(const xai_layer_param *p, const float *xp, int C, int H, int W, int c, int h, int w)
+{
+    int half = (p->local_size - 1) / 2, i, j;
+    float sum = 0;
+    if (p->norm_region == XAI_LRN_ACROSS_CHANNELS) {
+        for (i = c - half; i <= c + half; i++)
+            if (i >= 0 && i < C) { float v = xp[((size_t)i * H + h) * W + w]; sum += v * v; }
+    } else {
+        for (i = h - half; i <= h + half; i++)
+            for (j = w - half; j <= w + half; j++)
+                if (i >= 0 && i < H && j >= 0 && j < W) { float v = xp[((size_t)c * H + i) * W + j]; sum += v * v; }
+    }
+    return sum;
+}
+
+static int xai__lrn_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+{
+    const xai_tensor *x = XAI__X(t, L, 0);
+    xai_tensor *y = XAI__Y(t, L, 0);
+    float *scale = t->scale[li], coef = xai__lrn_coef(&L->p);
+    float k = L->p.norm_region == XAI_LRN_ACROSS_CHANNELS ? L->p.k : 1.0f;   /* Caffe's WITHIN_CHANNEL ignores k */
+    size_t plane = (size_t)x->c * x->h * x->w;
+    int n, c, h, w;
+    (void)net;
+    for (n = 0; n < x->n; n++)
+        for (c = 0; c < x->c; c++)
+            for (h = 0; h < x->h; h++)
+                for (w = 0; w < x->w; w++) {
+                    size_t at = (size_t)n * plane + ((size_t)c * x->h + h) * x->w + w;
+                    float s = k + coef * xai__lrn_window_sum(&L->p, x->data + (size_t)n * plane, x->c, x->h, x->w, c, h, w);
+                    scale[at] = s;
+                    y->data[at] = x->data[at] * powf(s, -L->p.beta);
+                }
+    return XAI_OK;
+}
+
+/* dy_k/dx_j = [j = k] s_k^-beta - 2 beta coef x_k x_j s_k^(-beta-1) for j in the window of k, so
+   out_j = s_j^-beta g_j - 2 beta coef x_j sum_{k: j in window(k)} x_k s_k^(-beta-1) g_k.
+   The windows are symmetric (local_size is odd), so "k whose window holds j" is "k in j's window". */
+static int xai__lrn_transpose(const xai_layer *L, const xai_tensor *x, const float *scale, const float *g, float *out)
+{
+    const xai_layer_param *p = &L->p;
+    float coef = xai__lrn_coef(p);
+    size_t plane = (size_t)x->c * x->h * x->w, at;
+    int n, c, h, w, half = (p->local_size - 1) / 2, i, j;
+    float *q = (float *)xai__calloc(plane, sizeof(float));   /* x_k s_k^(-beta-1) g_k */
+    if (!q) return XAI_ERR_MEMORY;
+    for (n = 0; n < x->n; n++) {
+        const float *xp = x->data + (size_t)n * plane, *sp = scale + (size_t)n * plane, *gp = g + (size_t)n * plane;
+        for (at = 0; at < plane; at++) q[at] = xp[at] * powf(sp[at], -p->beta - 1) * gp[at];
+        for (c = 0; c < x->c; c++)
+            for (h = 0; h < x->h; h++)
+                for (w = 0; w < x->w; w++) {
+                    float sum = 0;
+                    at = ((size_t)c * x->h + h) * x->w + w;
+                    if (p->norm_region == XAI_LRN_ACROSS_CHANNELS) {
+                        for (i = c - half; i <= c + half; i++)
+                            if (i >= 0 && i < x->c) sum += q[((size_t)i * x->h + h) * x->w + w];
+                    } else {
+                        for (i = h - half; i <= h + half; i++)
+                            for (j = w - half; j <= w + half; j++)
+                                if (i >= 0 && i < x->h && j >= 0 && j < x->w) sum += q[((size_t)c * x->h + i) * x->w + j];
+                    }
+                    out[(size_t)n * plane + at] = powf(sp[at], -p->beta) * gp[at] - 2 * p->beta * coef * xp[at] * sum;
+                }
+    }
+    XAI_FREE(q);
+    return XAI_OK;
+}
+
+/* sensitivity: the true gradient */
+static int xai__lrn_backward_gradient(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *x = XAI__X(cx->t, L, 0), *g = XAI__DY(cx->t, L, 0);
+    xai_tensor *dx = XAI__DX(cx->t, L, 0);
+    size_t i, count = xai_tensor_count(x);
+    float *out = (float *)xai__calloc(count, sizeof(float));
+    int rc;
+    if (!out) return XAI_ERR_MEMORY;
+    if ((rc = xai__lrn_transpose(L, x, cx->t->scale[li], g->data, out)) == XAI_OK)
+        for (i = 0; i < count; i++) dx->data[i] += out[i];
+    XAI_FREE(out);
+    return rc;
+}
+
+/* LRP: identity (the paper's time, default), or the first-order Taylor rule of Binder et al. 2016:
+   the layer is linearised at x, z_jk = x_j dy_k/dx_j, and relevance follows the eps-rule on it:
+   R_j = x_j sum_k dy_k/dx_j R_k / (z_k + eps sign z_k),  z_k = sum_j z_jk = y_k - 2 beta x_k (s_k - k) s_k^(-beta-1). */
+static int xai__lrn_backward_lrp(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *x = XAI__X(cx->t, L, 0), *y = XAI__Y(cx->t, L, 0), *R = XAI__DY(cx->t, L, 0);
+    xai_tensor *dx = XAI__DX(cx->t, L, 0);
+    const float *scale = cx->t->scale[li];
+    float k = L->p.norm_region == XAI_LRN_ACROSS_CHANNELS ? L->p.k : 1.0f;
+    float eps = cx->m->conv.rule == XAI_RULE_EPSILON ? cx->m->conv.eps : 1e-9f;
+    size_t i, count = xai_tensor_count(x);
+    float *s, *out;
+    int rc;
+    if (cx->m->lrn != XAI_LRN_TAYLOR) return xai__backward_identity(cx, L, li);
+    s = (float *)xai__calloc(count, sizeof(float));
+    out = (float *)xai__calloc(count, sizeof(float));
+    if (!s || !out) { XAI_FREE(s); XAI_FREE(out); return XAI_ERR_MEMORY; }
+    for (i = 0; i < count; i++) {
+        float z = y->data[i] - 2 * L->p.beta * x->data[i] * (scale[i] - k) * powf(scale[i], -L->p.beta - 1);
+        s[i] = xai__stabilised_ratio(R->data[i], z, eps);
+    }
+    if ((rc = xai__lrn_transpose(L, x, scale, s, out)) == XAI_OK)
+        for (i = 0; i < count; i++) dx->data[i] += x->data[i] * out[i];
+    XAI_FREE(s);
+    XAI_FREE(out);
+    return rc;
+}
+
+/* -- Dropout: identity at test time (Caffe scales at training time). ------------------------------ */
+static int xai__copy_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+{
+    (void)net; (void)li;
+    memcpy(XAI__Y(t, L, 0)->data, XAI__X(t, L, 0)->data, xai_tensor_count(XAI__X(t, L, 0)) * sizeof(float));
+    return XAI_OK;
+}
+
+/* -- Softmax: over channels, at each position.  Explanations start below it, at the scores. ------ */
+static int xai__softmax_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+{
+    const xai_tensor *x = XAI__X(t, L, 0);
+    xai_tensor *y = XAI__Y(t, L, 0);
+    size_t spatial = (size_t)x->h * x->w, pos;
+    int n, c;
+    (void)net; (void)li;
+    for (n = 0; n < x->n; n++)
+        for (pos = 0; pos < spatial; pos++) {
+            const float *xp = x->data + (size_t)n * x->c * spatial + pos;
+            float *yp = y->data + (size_t)n * x->c * spatial + pos;
+            float mx = -FLT_MAX;
+            double sum = 0;
+            for (c = 0; c < x->c; c++) if (xp[c * spatial] > mx) mx = xp[c * spatial];
+            for (c = 0; c < x->c; c++) { yp[c * spatial] = expf(xp[c * spatial] - mx); sum += yp[c * spatial]; }
+            for (c = 0; c < x->c; c++) yp[c * spatial] = (float)(yp[c * spatial] / sum);
+        }
+    return XAI_OK;
+}
+
+/* -- Concat (axis 1): bottoms (n, C_i, H, W) -> top (n, sum C_i, H, W); backward: the slices. ---- */
+static int xai__concat_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+{
+    xai_tensor *y = XAI__Y(t, L, 0);
+    size_t spatial = (size_t)y->h * y->w;
+    int n, b, offset;
+    (void)net; (void)li;
+    for (n = 0; n < y->n; n++)
+        for (b = 0, offset = 0; b < L->nbottom; offset += XAI__X(t, L, b)->c, b++) {
+            const xai_tensor *x = XAI__X(t, L, b);
+            memcpy(y->data + ((size_t)n * y->c + offset) * spatial, x->data + (size_t)n * x->c * spatial, (size_t)x->c * spatial * sizeof(float));
+        }
+    return XAI_OK;
+}
+
+static int xai__concat_backward(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *g = XAI__DY(cx->t, L, 0);
+    size_t spatial = (size_t)g->h * g->w, i;
+    int n, b, offset;
+    (void)li;
+    for (n = 0; n < g->n; n++)
+        for (b = 0, offset = 0; b < L->nbottom; offset += XAI__DX(cx->t, L, b)->c, b++) {
+            xai_tensor *dx = XAI__DX(cx->t, L, b);
+            const float *src = g->data + ((size_t)n * g->c + offset) * spatial;
+            float *dst = dx->data + (size_t)n * dx->c * spatial;
+            for (i = 0; i < (size_t)dx->c * spatial; i++) dst[i] += src[i];
+        }
+    return XAI_OK;
+}
+
+/* -- Eltwise: bottoms of one shape -> top.  SUM: sum_i coeff_i x_i; PROD; MAX with the argmax
+   (Caffe's tie rule: between bottoms 0 and 1 the later wins, from bottom 2 on the earlier). ----- */
+static float xai__eltwise_coeff(const xai_layer *L, int b) { return L->p.ncoeff ? L->p.coeff[b] : 1.0f; }
+
+static int xai__eltwise_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+{
+    xai_tensor *y = XAI__Y(t, L, 0);
+    size_t i, count = xai_tensor_count(y);
+    int b, *arg = t->switches[li];
+    (void)net;
+    for (i = 0; i < count; i++) {
+        float v = XAI__X(t, L, 0)->data[i];
+        if (L->p.operation == XAI_ELTWISE_SUM) {
+            v *= xai__eltwise_coeff(L, 0);
+            for (b = 1; b < L->nbottom; b++) v += xai__eltwise_coeff(L, b) * XAI__X(t, L, b)->data[i];
+        } else if (L->p.operation == XAI_ELTWISE_PROD) {
+            for (b = 1; b < L->nbottom; b++) v *= XAI__X(t, L, b)->data[i];
+        } else {
+            float v1 = XAI__X(t, L, 1)->data[i];
+            int a = 1;
+            if (v > v1) a = 0; else v = v1;
+            for (b = 2; b < L->nbottom; b++)
+                if (XAI__X(t, L, b)->data[i] > v) { v = XAI__X(t, L, b)->data[i]; a = b; }
+            arg[i] = a;
+        }
+        y->data[i] = v;
+    }
+    return XAI_OK;
+}
+
+/* gradient (sensitivity, deconvolution): SUM coeff_i g; PROD g times the other factors; MAX to the winner */
+static int xai__eltwise_backward_gradient(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *g = XAI__DY(cx->t, L, 0);
+    size_t i, count = xai_tensor_count(g);
+    int b, k;
+    for (i = 0; i < count; i++)
+        for (b = 0; b < L->nbottom; b++) {
+            float d = g->data[i];
+            if (L->p.operation == XAI_ELTWISE_SUM) d *= xai__eltwise_coeff(L, b);
+            else if (L->p.operation == XAI_ELTWISE_PROD) { for (k = 0; k < L->nbottom; k++) if (k != b) d *= XAI__X(cx->t, L, k)->data[i]; }
+            else if (cx->t->switches[li][i] != b) d = 0;
+            XAI__DX(cx->t, L, b)->data[i] += d;
+        }
+    return XAI_OK;
+}
+
+/* LRP: SUM in proportion to the contributions coeff_i x_i (eps-rule); MAX winner-take-all.  A
+   product has no relevance rule: it is refused rather than guessed. */
+static int xai__eltwise_backward_lrp(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *y = XAI__Y(cx->t, L, 0), *R = XAI__DY(cx->t, L, 0);
+    float eps = cx->m->conv.rule == XAI_RULE_EPSILON ? cx->m->conv.eps : -1.0f;
+    size_t i, count = xai_tensor_count(R);
+    int b;
+    if (L->p.operation == XAI_ELTWISE_MAX) return xai__eltwise_backward_gradient(cx, L, li);
+    if (L->p.operation == XAI_ELTWISE_PROD)
+        return xai__fail(XAI_ERR_ARG, "layer '%s': LRP has no rule for Eltwise PROD", L->name);
+    for (i = 0; i < count; i++) {
+        float s = xai__stabilised_ratio(R->data[i], y->data[i], eps);
+        for (b = 0; b < L->nbottom; b++) XAI__DX(cx->t, L, b)->data[i] += xai__eltwise_coeff(L, b) * XAI__X(cx->t, L, b)->data[i] * s;
+    }
+    return XAI_OK;
+}
+
+/* -- Split: one bottom copied to every top; backward sums the tops' signals. ---------------------- */
+static int xai__split_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+{
+    int j;
+    (void)net; (void)li;
+    for (j = 0; j < L->ntop; j++)
+        memcpy(XAI__Y(t, L, j)->data, XAI__X(t, L, 0)->data, xai_tensor_count(XAI__X(t, L, 0)) * sizeof(float));
+    return XAI_OK;
+}
+
+static int xai__split_backward(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    xai_tensor *dx = XAI__DX(cx->t, L, 0);
+    size_t i, count = xai_tensor_count(dx);
+    int j;
+    (void)li;
+    for (j = 0; j < L->ntop; j++)
+        for (i = 0; i < count; i++) dx->data[i] += XAI__DY(cx->t, L, j)->data[i];
+    return XAI_OK;
+}
+
+/* ---- 6. network -------------------------------------------------------------------------------- */
+
+#define XAI__MAX_LAYERS 65536
+#define XAI__MAX_DIM (1 << 24)
+
+static const char *const xai__type_names[XAI_LAYER_TYPE_COUNT] = {
+    "Convolution", "InnerProduct", "ReLU", "Pooling", "LRN", "Dropout", "Softmax", "Concat", "Eltwise", "Split"};
+
+XAIDEF const char *xai_layer_type_name(int type)
+{
+    return type >= 0 && type < XAI_LAYER_TYPE_COUNT ? xai__type_names[type] : "(unknown)";
+}
+
+/* Caffe's defaults (caffe.proto). */
+XAIDEF xai_layer_param xai_layer_defaults(int type)
+{
+    xai_layer_param p;
+    memset(&p, 0, sizeof p);
+    p.type = type;
+    p.bias_term = 1;
+    p.stride_h = p.stride_w = 1;
+    p.dilation_h = p.dilation_w = 1;
+    p.group = 1;
+    p.pool = XAI_POOL_MAX;
+    p.round_mode = XAI_ROUND_CEIL;
+    p.local_size = 5;
+    p.alpha = 1;
+    p.beta = 0.75f;
+    p.k = 1;
+    p.dropout_ratio = 0.5f;
+    p.operation = XAI_ELTWISE_SUM;
+    p.axis = 1;
+    return p;
+}
+
+XAIDEF xai_net *xai_net_new(const char *name)
+{
+    xai_net *net = (xai_net *)xai__calloc(1, sizeof(xai_net));
+    if (!net) return NULL;
+    xai__copy_name(net->name, name ? name : "net");
+    net->input_blob = net->score_blob = net->output_blob = -1;
+    net->pre.channel_order = XAI_ORDER_RGB;
+    net->pre.scale = 1;
+    return net;
+}
+
+XAIDEF void xai_net_free(xai_net *net)
+{
+    if (!net) return;
+    XAI_FREE(net->layer);
+    XAI_FREE(net->blob);
+    if (net->label) XAI_FREE(net->label[0]);
+    XAI_FREE(net->label);
+    xai__aligned_free(net->params);
+    XAI_FREE(net->pre.mean_image);
+    XAI_FREE(net->input_mean);
+    XAI_FREE(net->lrp_cache);
+    XAI_FREE(net);
+}
+
+XAIDEF int xai_net_find_blob(const xai_net *net, const char *name)
+{
+    int i;
+    for (i = net->nblob - 1; i >= 0; i--)
+        if (strcmp(net->blob[i].name, name) == 0) return i;
+    return -1;
+}
+
+XAIDEF int xai_net_find_layer(const xai_net *net, const char *name)
+{
+    int i;
+    for (i = 0; i < net->nlayer; i++)
+        if (strcmp(net->layer[i].name, name) == 0) return i;
+    return -1;
+}
+
+XAIDEF size_t xai_net_input_size(const xai_net *net) { return (size_t)net->input_c * net->input_h * net->input_w; }
+
+XAIDEF int xai_net_num_classes(const xai_net *net)
+{
+    const xai_blob *b = &net->blob[net->score_blob];
+    return b->c * b->h * b->w;
+}
+
+static int xai__add_blob(xai_net *net, const char *name, int c, int h, int w, int producer)
+{
+    xai_blob *b;
+    if (net->nblob == net->cap_blob) {
+        int cap = net->cap_blob ? net->cap_blob * 2 : 16;
+        xai_blob *nb = (xai_blob *)XAI_REALLOC(net->blob, (size_t)cap * sizeof(xai_blob));
+        if (!nb) return xai__fail(XAI_ERR_MEMORY, "out of memory");
+        net->blob = nb;
+        net->cap_blob = cap;
+    }
+    if (c <= 0 || h <= 0 || w <= 0 || c > XAI__MAX_DIM || h > XAI__MAX_DIM || w > XAI__MAX_DIM ||
+        (size_t)c * h * w > ((size_t)1 << 31))
+        return xai__fail(XAI_ERR_LIMIT, "blob '%s': shape %dx%dx%d is empty or too large", name, c, h, w);
+    b = &net->blob[net->nblob];
+    memset(b, 0, sizeof *b);
+    xai__copy_name(b->name, name);
+    b->c = c; b->h = h; b->w = w;
+    b->producer = producer;
+    return net->nblob++;
+}
+
+XAIDEF int xai_net_input(xai_net *net, const char *blob, int c, int h, int w)
+{
+    int b;
+    if (net->finalized) return xai__fail(XAI_ERR_ARG, "net '%s' is finalized: no more inputs", net->name);
+    if (net->input_blob >= 0) return xai__fail(XAI_ERR_ARG, "net '%s': a second input '%s' (one input blob is supported)", net->name, blob);
+    if (!blob || !*blob || strlen(blob) >= XAI_NAME_MAX) return xai__fail(XAI_ERR_ARG, "input blob name empty or longer than %d", XAI_NAME_MAX - 1);
+    if ((b = xai__add_blob(net, blob, c, h, w, -1)) < 0) return b;
+    net->input_blob = net->score_blob = net->output_blob = b;
+    net->input_c = c; net->input_h = h; net->input_w = w;
+    return XAI_OK;
+}
+
+/* Splits "a,b c" into names; returns the count or a negative error. */
+static int xai__split_names(const char *list, char names[][XAI_NAME_MAX], int max, const char *layer, const char *what)
+{
+    int n = 0;
+    const char *p = list ? list : "";
+    while (*p) {
+        size_t len = 0;
+        while (*p == ',' || *p == ' ' || *p == '\t') p++;
+        if (!*p) break;
+        while (p[len] && p[len] != ',' && p[len] != ' ' && p[len] != '\t') len++;
+        if (n == max) return xai__fail(XAI_ERR_LIMIT, "layer '%s': more than %d %ss", layer, max, what);
+        if (len >= XAI_NAME_MAX) return xai__fail(XAI_ERR_LIMIT, "layer '%s': a %s name longer than %d", layer, what, XAI_NAME_MAX - 1);
+        memcpy(names[n], p, len);
+        names[n][len] = 0;
+        n++;
+        p += len;
+    }
+    return n;
+}
+
+/* Checks a layer's parameters against its bottoms (Caffe's LayerSetUp and Reshape) and computes
+   the top shape and the weight shapes. */
+static int xai__layer_setup(const xai_net *net, xai_layer *L, int *oc, int *oh, int *ow)
+{
+    xai_layer_param *p = &L->p;
+    const xai_blob *b = &net->blob[L->bottom[0]];
+    int C = b->c, H = b->h, W = b->w, i, need_bottoms = 1, need_tops = 1;
+    const char *nm = L->name;
+    *oc = C; *oh = H; *ow = W;
+    L->weight_count = L->bias_count = 0;
+    memset(L->weight_shape, 0, sizeof L->weight_shape);
+    switch (p->type) {
+    case XAI_CONVOLUTION: {
+        int eh, ew;
+        if (p->num_output <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': num_output %d must be positive", nm, p->num_output);
+        if (p->kernel_h <= 0 || p->kernel_w <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': kernel_size %dx%d must be positive", nm, p->kernel_h, p->kernel_w);
+        if (p->stride_h <= 0 || p->stride_w <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': stride %dx%d must be positive", nm, p->stride_h, p->stride_w);
+        if (p->pad_h < 0 || p->pad_w < 0) return xai__fail(XAI_ERR_ARG, "layer '%s': pad %dx%d is negative", nm, p->pad_h, p->pad_w);
+        if (p->dilation_h <= 0 || p->dilation_w <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': dilation %dx%d must be positive", nm, p->dilation_h, p->dilation_w);
+        if (p->group <= 0 || C % p->group || p->num_output % p->group)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': group %d must divide the %d input channels and num_output %d", nm, p->group, C, p->num_output);
+        if (p->kernel_h > XAI__MAX_DIM || p->kernel_w > XAI__MAX_DIM || p->pad_h > XAI__MAX_DIM || p->pad_w > XAI__MAX_DIM ||
+            p->dilation_h > XAI__MAX_DIM || p->dilation_w > XAI__MAX_DIM || p->stride_h > XAI__MAX_DIM || p->stride_w > XAI__MAX_DIM)
+            return xai__fail(XAI_ERR_LIMIT, "layer '%s': kernel, pad, stride or dilation beyond %d", nm, XAI__MAX_DIM);
+        eh = p->dilation_h * (p->kernel_h - 1) + 1;
+        ew = p->dilation_w * (p->kernel_w - 1) + 1;
+        if ((long)H + 2L * p->pad_h < eh || (long)W + 2L * p->pad_w < ew)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': kernel %dx%d does not fit the %dx%d input with pad %dx%d", nm, eh, ew, H, W, p->pad_h, p->pad_w);
+        *oc = p->num_output;
+        *oh = (int)(((long)H + 2L * p->pad_h - eh) / p->stride_h + 1);
+        *ow = (int)(((long)W + 2L * p->pad_w - ew) / p->stride_w + 1);
+        L->weight_shape[0] = p->num_output; L->weight_shape[1] = C / p->group;
+        L->weight_shape[2] = p->kernel_h; L->weight_shape[3] = p->kernel_w;
+        L->weight_count = xai__count4((size_t)p->num_output, (size_t)(C / p->group), (size_t)p->kernel_h, (size_t)p->kernel_w, (size_t)1 << 32);
+        if (!L->weight_count) return xai__fail(XAI_ERR_LIMIT, "layer '%s': more than 2^32 weights", nm);
+        L->bias_count = p->bias_term ? (size_t)p->num_output : 0;
+        break;
+    }
+    case XAI_INNER_PRODUCT: {
+        size_t K = (size_t)C * H * W;
+        if (p->num_output <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': num_output %d must be positive", nm, p->num_output);
+        if (p->axis != 1) return xai__fail(XAI_ERR_ARG, "layer '%s': InnerProduct axis %d is not supported (1 is)", nm, p->axis);
+        if (K > (size_t)INT_MAX) return xai__fail(XAI_ERR_LIMIT, "layer '%s': %zu inputs", nm, K);
+        *oc = p->num_output; *oh = 1; *ow = 1;
+        L->weight_shape[0] = p->transpose ? (int)K : p->num_output;
+        L->weight_shape[1] = p->transpose ? p->num_output : (int)K;
+        L->weight_shape[2] = L->weight_shape[3] = 1;
+        L->weight_count = xai__count4(K, (size_t)p->num_output, 1, 1, (size_t)1 << 32);
+        if (!L->weight_count) return xai__fail(XAI_ERR_LIMIT, "layer '%s': more than 2^32 weights", nm);
+        L->bias_count = p->bias_term ? (size_t)p->num_output : 0;
+        break;
+    }
+    case XAI_POOLING: {
+        if (p->pool != XAI_POOL_MAX && p->pool != XAI_POOL_AVE)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': pooling method %d is not supported (MAX 0 and AVE 1 are)", nm, p->pool);
+        if (p->global_pooling) {
+            p->kernel_h = H; p->kernel_w = W;
+            p->pad_h = p->pad_w = 0;
+            p->stride_h = p->stride_w = 1;
+        }
+        if (p->kernel_h <= 0 || p->kernel_w <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': kernel_size %dx%d must be positive", nm, p->kernel_h, p->kernel_w);
+        if (p->stride_h <= 0 || p->stride_w <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': stride %dx%d must be positive", nm, p->stride_h, p->stride_w);
+        if (p->pad_h < 0 || p->pad_w < 0 || p->pad_h >= p->kernel_h || p->pad_w >= p->kernel_w)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': pad %dx%d must be below the kernel %dx%d", nm, p->pad_h, p->pad_w, p->kernel_h, p->kernel_w);
+        if (p->kernel_h > XAI__MAX_DIM || p->kernel_w > XAI__MAX_DIM || p->stride_h > XAI__MAX_DIM || p->stride_w > XAI__MAX_DIM)
+            return xai__fail(XAI_ERR_LIMIT, "layer '%s': kernel or stride beyond %d", nm, XAI__MAX_DIM);
+        if (p->round_mode != XAI_ROUND_CEIL && p->round_mode != XAI_ROUND_FLOOR)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': round_mode %d is not CEIL 0 or FLOOR 1", nm, p->round_mode);
+        {
+            double fh = (double)(H + 2 * p->pad_h - p->kernel_h) / p->stride_h, fw = (double)(W + 2 * p->pad_w - p->kernel_w) / p->stride_w;
+            *oh = (int)(p->round_mode == XAI_ROUND_CEIL ? ceil(fh) : floor(fh)) + 1;
+            *ow = (int)(p->round_mode == XAI_ROUND_CEIL ? ceil(fw) : floor(fw)) + 1;
+            /* the last window must start inside the image (or its left padding) */
+            if (p->pad_h || p->pad_w) {
+                if ((long)(*oh - 1) * p->stride_h >= H + p->pad_h) (*oh)--;
+                if ((long)(*ow - 1) * p->stride_w >= W + p->pad_w) (*ow)--;
+            }
+            if (*oh <= 0 || *ow <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': the %dx%d input gives no output", nm, H, W);
+        }
+        break;
+    }
+    case XAI_LRN:
+        if (p->local_size <= 0 || p->local_size % 2 == 0 || p->local_size > 1023)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': local_size %d must be odd, 1..1023 (as Caffe requires)", nm, p->local_size);
+        if (p->norm_region != XAI_LRN_ACROSS_CHANNELS && p->norm_region != XAI_LRN_WITHIN_CHANNEL)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': norm_region %d is not ACROSS_CHANNELS 0 or WITHIN_CHANNEL 1", nm, p->norm_region);
+        if (!(p->alpha == p->alpha && p->beta == p->beta && p->k == p->k) || p->k < 0 || p->alpha < 0)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': alpha, beta and k must be numbers, alpha and k not negative", nm);
+        break;
+    case XAI_RELU:
+        if (!(p->negative_slope == p->negative_slope)) return xai__fail(XAI_ERR_ARG, "layer '%s': negative_slope is not a number", nm);
+        break;
+    case XAI_DROPOUT:
+    case XAI_SOFTMAX:
+        if (p->type == XAI_SOFTMAX && p->axis != 1) return xai__fail(XAI_ERR_ARG, "layer '%s': Softmax axis %d is not supported (1 is)", nm, p->axis);
+        break;
+    case XAI_CONCAT:
+        need_bottoms = 0;
+        if (p->axis != 1) return xai__fail(XAI_ERR_ARG, "layer '%s': Concat axis %d is not supported (1, channels, is)", nm, p->axis);
+        for (i = 1, *oc = C; i < L->nbottom; i++) {
+            const xai_blob *bi = &net->blob[L->bottom[i]];
+            if (bi->h != H || bi->w != W)
+                return xai__fail(XAI_ERR_ARG, "layer '%s': bottom '%s' is %dx%d, bottom '%s' %dx%d", nm, bi->name, bi->h, bi->w, b->name, H, W);
+            *oc += bi->c;
+            if (*oc > XAI__MAX_DIM) return xai__fail(XAI_ERR_LIMIT, "layer '%s': too many channels", nm);
+        }
+        break;
+    case XAI_ELTWISE:
+        need_bottoms = 0;
+        if (L->nbottom < 2) return xai__fail(XAI_ERR_ARG, "layer '%s': Eltwise needs at least 2 bottoms, has %d", nm, L->nbottom);
+        if (p->operation < XAI_ELTWISE_PROD || p->operation > XAI_ELTWISE_MAX)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': Eltwise operation %d is not PROD 0, SUM 1 or MAX 2", nm, p->operation);
+        if (p->ncoeff && (p->ncoeff != L->nbottom || p->operation != XAI_ELTWISE_SUM))
+            return xai__fail(XAI_ERR_ARG, "layer '%s': %d coefficients for %d bottoms (SUM only, one each)", nm, p->ncoeff, L->nbottom);
+        for (i = 1; i < L->nbottom; i++) {
+            const xai_blob *bi = &net->blob[L->bottom[i]];
+            if (bi->c != C || bi->h != H || bi->w != W)
+                return xai__fail(XAI_ERR_ARG, "layer '%s': bottom '%s' is %dx%dx%d, bottom '%s' %dx%dx%d", nm, bi->name, bi->c, bi->h, bi->w, b->name, C, H, W);
+        }
+        break;
+    case XAI_SPLIT:
+        need_tops = 0;
+        break;
+    default:
+        return xai__fail(XAI_ERR_ARG, "layer '%s': unknown layer type %d", nm, p->type);
+    }
+    if (need_bottoms && L->nbottom != 1)
+        return xai__fail(XAI_ERR_ARG, "layer '%s' (%s) takes 1 bottom, has %d", nm, xai_layer_type_name(p->type), L->nbottom);
+    if (need_tops && L->ntop != 1)
+        return xai__fail(XAI_ERR_ARG, "layer '%s' (%s) makes 1 top, has %d", nm, xai_layer_type_name(p->type), L->ntop);
+    if (L->ntop < 1) return xai__fail(XAI_ERR_ARG, "layer '%s' has no top", nm);
+    return XAI_OK;
+}
+
+XAIDEF int xai_net_add(xai_net *net, const char *name, const xai_layer_param *p, const char *bottoms, const char *tops)
+{
+    char names[XAI_MAX_TOPS > XAI_MAX_BOTTOMS ? XAI_MAX_TOPS : XAI_MAX_BOTTOMS][XAI_NAME_MAX];
+    xai_layer L;
+    int i, n, rc, oc, oh, ow, li = net->nlayer;
+    if (net->finalized) return xai__fail(XAI_ERR_ARG, "net '%s' is finalized: no more layers", net->name);
+    if (!name || !*name || strlen(name) >= XAI_NAME_MAX) return xai__fail(XAI_ERR_ARG, "layer %d: name empty or longer than %d", li, XAI_NAME_MAX - 1);
+    if (net->input_blob < 0) return xai__fail(XAI_ERR_ARG, "layer '%s': the net has no input yet (xai_net_input)", name);
+    if (li >= XAI__MAX_LAYERS) return xai__fail(XAI_ERR_LIMIT, "layer '%s': more than %d layers", name, XAI__MAX_LAYERS);
+    memset(&L, 0, sizeof L);
+    xai__copy_name(L.name, name);
+    L.p = *p;
+    if ((n = xai__split_names(bottoms, names, XAI_MAX_BOTTOMS, name, "bottom")) < 0) return n;
+    if (n == 0) return xai__fail(XAI_ERR_ARG, "layer '%s' has no bottom", name);
+    for (i = 0; i < n; i++) {
+        int b = xai_net_find_blob(net, names[i]);
+        if (b < 0) return xai__fail(XAI_ERR_ARG, "layer '%s': bottom '%s' names no blob made before it", name, names[i]);
+        L.bottom[i] = b;
+    }
+    L.nbottom = n;
+    if ((n = xai__split_names(tops, names, XAI_MAX_TOPS, name, "top")) < 0) return n;
+    L.ntop = n;
+    if ((rc = xai__layer_setup(net, &L, &oc, &oh, &ow)) != XAI_OK) return rc;
+    if (net->nlayer == net->cap_layer) {
+        int cap = net->cap_layer ? net->cap_layer * 2 : 16;
+        xai_layer *nl = (xai_layer *)XAI_REALLOC(net->layer, (size_t)cap * sizeof(xai_layer));
+        if (!nl) return xai__fail(XAI_ERR_MEMORY, "out of memory");
+        net->layer = nl;
+        net->cap_layer = cap;
+    }
+    for (i = 0; i < L.ntop; i++) {
+        int b = xai__add_blob(net, names[i], oc, oh, ow, li);
+        if (b < 0) { net->nblob -= i; return b; }
+        L.top[i] = b;
+    }
+    net->layer[net->nlayer++] = L;
+    net->output_blob = L.top[0];
+    net->score_blob = L.p.type == XAI_SOFTMAX ? L.bottom[0] : L.top[0];
+    return li;
+}
+
+/* The mean as the network input sees it, C x H x W: the per-channel mean, or the mean image
+   cropped at the centre like the picture (Caffe subtracts the 256x256 mean, then crops 227). */
+static int xai__derive_input_mean(xai_net *net)
+{
+    xai_preprocess *pre = &net->pre;
+    size_t plane = (size_t)net->input_h * net->input_w, i;
+    int c, y;
+    XAI_FREE(net->input_mean);
+    net->input_mean = NULL;
+    if (pre->mean_kind == XAI_MEAN_NONE || net->input_blob < 0) return XAI_OK;
+    net->input_mean = (float *)xai__calloc(plane * (size_t)net->input_c, sizeof(float));
+    if (!net->input_mean) return XAI_ERR_MEMORY;
+    if (pre->mean_kind == XAI_MEAN_PIXEL) {
+        if (net->input_c > 3) return xai__fail(XAI_ERR_ARG, "net '%s': a mean pixel for %d channels (3 at most)", net->name, net->input_c);
+        for (c = 0; c < net->input_c; c++)
+            for (i = 0; i < plane; i++) net->input_mean[c * plane + i] = pre->mean_pixel[c];
+        return XAI_OK;
+    }
+    if (pre->mean_kind != XAI_MEAN_IMAGE || !pre->mean_image) return xai__fail(XAI_ERR_ARG, "net '%s': mean kind %d without data", net->name, pre->mean_kind);
+    if (pre->mean_c != net->input_c || pre->mean_h < net->input_h || pre->mean_w < net->input_w)
+        return xai__fail(XAI_ERR_ARG, "net '%s': the %dx%dx%d mean image cannot serve the %dx%dx%d input", net->name,
+                         pre->mean_c, pre->mean_h, pre->mean_w, net->input_c, net->input_h, net->input_w);
+    for (c = 0; c < net->input_c; c++)
+        for (y = 0; y < net->input_h; y++)
+            memcpy(net->input_mean + c * plane + (size_t)y * net->input_w,
+                   pre->mean_image + ((size_t)c * pre->mean_h + (size_t)(y + (pre->mean_h - net->input_h) / 2)) * pre->mean_w + (pre->mean_w - net->input_w) / 2,
+                   (size_t)net->input_w * sizeof(float));
+    return XAI_OK;
+}
+
+XAIDEF int xai_net_set_mean_image(xai_net *net, int c, int h, int w, const float *mean)
+{
+    size_t count = xai__count4((size_t)c, (size_t)h, (size_t)w, 1, (size_t)1 << 28);
+    if (c <= 0 || h <= 0 || w <= 0 || !count) return xai__fail(XAI_ERR_ARG, "mean image %dx%dx%d: bad size", c, h, w);
+    XAI_FREE(net->pre.mean_image);
+    net->pre.mean_image = (float *)xai__malloc(count * sizeof(float));
+    if (!net->pre.mean_image) return XAI_ERR_MEMORY;
+    memcpy(net->pre.mean_image, mean, count * sizeof(float));
+    net->pre.mean_kind = XAI_MEAN_IMAGE;
+    net->pre.mean_c = c; net->pre.mean_h = h; net->pre.mean_w = w;
+    return net->finalized ? xai__derive_input_mean(net) : XAI_OK;
+}
+
+XAIDEF int xai_net_set_labels(xai_net *net, int n, const char *const *labels)
+{
+    size_t total = 0;
+    char *text;
+    int i;
+    if (n < 0 || n > (1 << 20)) return xai__fail(XAI_ERR_LIMIT, "%d labels", n);
+    for (i = 0; i < n; i++) total += strlen(labels[i]) + 1;
+    if (net->label) XAI_FREE(net->label[0]);
+    XAI_FREE(net->label);
+    net->label = NULL;
+    net->nlabel = 0;
+    if (n == 0) return XAI_OK;
+    net->label = (char **)xai__calloc((size_t)n, sizeof(char *));
+    text = (char *)xai__malloc(total);
+    if (!net->label || !text) { XAI_FREE(net->label); XAI_FREE(text); net->label = NULL; return XAI_ERR_MEMORY; }
+    for (i = 0; i < n; i++) {
+        size_t len = strlen(labels[i]) + 1;
+        memcpy(text, labels[i], len);
+        net->label[i] = text;
+        text += len;
+    }
+    net->nlabel = n;
+    return XAI_OK;
+}
+
+/* Lays the weights out (each blob at a multiple of 16 floats = 64 bytes) in one allocation. */
+static size_t xai__align16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+static void xai__layout(xai_net *net)
+{
+    size_t offset = 0;
+    int i;
+    for (i = 0; i < net->nlayer; i++) {
+        xai_layer *L = &net->layer[i];
+        L->weight_offset = offset;
+        offset += xai__align16(L->weight_count);
+        L->bias_offset = offset;
+        offset += xai__align16(L->bias_count);
+    }
+    net->nparams = offset;
+}
+
+static void xai__point_weights(xai_net *net)
+{
+    int i;
+    for (i = 0; i < net->nlayer; i++) {
+        xai_layer *L = &net->layer[i];
+        L->weight = L->weight_count ? net->params + L->weight_offset : NULL;
+        L->bias = L->bias_count ? net->params + L->bias_offset : NULL;
+    }
+}
+
+XAIDEF int xai_net_finalize(xai_net *net)
+{
+    int rc;
+    if (net->finalized) return XAI_OK;
+    if (net->input_blob < 0 || net->nlayer == 0) return xai__fail(XAI_ERR_ARG, "net '%s' has no input or no layer", net->name);
+    xai__layout(net);
+    if (net->nparams) {
+        net->params = (float *)xai__aligned_alloc(net->nparams * sizeof(float));
+        if (!net->params) return XAI_ERR_MEMORY;
+        memset(net->params, 0, net->nparams * sizeof(float));
+    }
+    xai__point_weights(net);
+    if ((rc = xai__derive_input_mean(net)) != XAI_OK) return rc;
+    net->finalized = 1;
+    return XAI_OK;
+}
+
+/* Gaussian from four uniforms (Irwin-Hall): plain arithmetic, so the same bits everywhere. */
+static float xai__gaussian(uint64_t seed, uint64_t a, uint64_t b, uint64_t c)
+{
+    float s = 0;
+    uint64_t d;
+    for (d = 0; d < 4; d++) s += xai__uniform(xai__random_key(seed, a, b, c, d));
+    return (s - 2.0f) * 1.7320508f;
+}
+
+XAIDEF void xai_net_fill_random(xai_net *net, uint64_t seed)
+{
+    int li;
+    size_t i;
+    for (li = 0; li < net->nlayer; li++) {
+        xai_layer *L = &net->layer[li];
+        float std;
+        if (!L->weight_count) continue;
+        std = sqrtf(2.0f / (float)(L->weight_count / (size_t)L->p.num_output));
+        for (i = 0; i < L->weight_count; i++) L->weight[i] = std * xai__gaussian(seed, (uint64_t)li, 0, i);
+        for (i = 0; i < L->bias_count; i++) L->bias[i] = 0.1f * xai__gaussian(seed, (uint64_t)li, 1, i);
+    }
+}
+
+static xai_layer_param xai__conv_param(int num_output, int kernel, int stride, int pad, int group)
+{
+    xai_layer_param p = xai_layer_defaults(XAI_CONVOLUTION);
+    p.num_output = num_output;
+    p.kernel_h = p.kernel_w = kernel;
+    p.stride_h = p.stride_w = stride;
+    p.pad_h = p.pad_w = pad;
+    p.group = group;
+    return p;
+}
+
+static xai_layer_param xai__pool_param(int pool, int kernel, int stride)
+{
+    xai_layer_param p = xai_layer_defaults(XAI_POOLING);
+    p.pool = pool;
+    p.kernel_h = p.kernel_w = kernel;
+    p.stride_h = p.stride_w = stride;
+    return p;
+}
+
+static xai_layer_param xai__lrn_param(int local_size, float alpha, float beta)
+{
+    xai_layer_param p = xai_layer_defaults(XAI_LRN);
+    p.local_size = local_size;
+    p.alpha = alpha;
+    p.beta = beta;
+    return p;
+}
+
+static xai_layer_param xai__fc_param(int num_output)
+{
+    xai_layer_param p = xai_layer_defaults(XAI_INNER_PRODUCT);
+    p.num_output = num_output;
+    return p;
+}
+
+XAIDEF xai_net *xai_net_caffenet(void)
+{
+    xai_net *net = xai_net_new("CaffeNet");
+    xai_layer_param relu = xai_layer_defaults(XAI_RELU), drop = xai_layer_defaults(XAI_DROPOUT);
+    xai_layer_param softmax = xai_layer_defaults(XAI_SOFTMAX);
+    xai_layer_param conv1 = xai__conv_param(96, 11, 4, 0, 1), conv2 = xai__conv_param(256, 5, 1, 2, 2);
+    xai_layer_param conv3 = xai__conv_param(384, 3, 1, 1, 1), conv4 = xai__conv_param(384, 3, 1, 1, 2);
+    xai_layer_param conv5 = xai__conv_param(256, 3, 1, 1, 2), pool = xai__pool_param(XAI_POOL_MAX, 3, 2);
+    xai_layer_param norm = xai__lrn_param(5, 1e-4f, 0.75f), fc6 = xai__fc_param(4096), fc8 = xai__fc_param(1000);
+    if (!net) return NULL;
+    if (xai_net_input(net, "data", 3, 227, 227) ||
+        xai_net_add(net, "conv1", &conv1, "data", "conv1") < 0 || xai_net_add(net, "relu1", &relu, "conv1", "conv1") < 0 ||
+        xai_net_add(net, "pool1", &pool, "conv1", "pool1") < 0 || xai_net_add(net, "norm1", &norm, "pool1", "norm1") < 0 ||
+        xai_net_add(net, "conv2", &conv2, "norm1", "conv2") < 0 || xai_net_add(net, "relu2", &relu, "conv2", "conv2") < 0 ||
+        xai_net_add(net, "pool2", &pool, "conv2", "pool2") < 0 || xai_net_add(net, "norm2", &norm, "pool2", "norm2") < 0 ||
+        xai_net_add(net, "conv3", &conv3, "norm2", "conv3") < 0 || xai_net_add(net, "relu3", &relu, "conv3", "conv3") < 0 ||
+        xai_net_add(net, "conv4", &conv4, "conv3", "conv4") < 0 || xai_net_add(net, "relu4", &relu, "conv4", "conv4") < 0 ||
+        xai_net_add(net, "conv5", &conv5, "conv4", "conv5") < 0 || xai_net_add(net, "relu5", &relu, "conv5", "conv5") < 0 ||
+        xai_net_add(net, "pool5", &pool, "conv5", "pool5") < 0 || xai_net_add(net, "fc6", &fc6, "pool5", "fc6") < 0 ||
+        xai_net_add(net, "relu6", &relu, "fc6", "fc6") < 0 || xai_net_add(net, "drop6", &drop, "fc6", "fc6") < 0 ||
+        xai_net_add(net, "fc7", &fc6, "fc6", "fc7") < 0 || xai_net_add(net, "relu7", &relu, "fc7", "fc7") < 0 ||
+        xai_net_add(net, "drop7", &drop, "fc7", "fc7") < 0 || xai_net_add(net, "fc8", &fc8, "fc7", "fc8") < 0 ||
+        xai_net_add(net, "prob", &softmax, "fc8", "prob") < 0) {
+        xai_net_free(net);
+        return NULL;
+    }
+    net->pre.channel_order = XAI_ORDER_BGR;
+    net->pre.mean_kind = XAI_MEAN_PIXEL;
+    net->pre.mean_pixel[0] = 104.007f;  /* B, G, R: the ILSVRC 2012 mean (SPEC 2) */
+    net->pre.mean_pixel[1] = 116.669f;
+    net->pre.mean_pixel[2] = 122.679f;
+    net->pre.resize_w = net->pre.resize_h = 256;
+    if (xai_net_finalize(net) != XAI_OK) { xai_net_free(net); return NULL; }
+    return net;
+}
+
+/* Picture -> network input: gray/colour to the net's channels, resize (Caffe's 256 then a centre
+   crop, or straight to the input size), RGB -> BGR where the net reads BGR, minus mean, times scale. */
+XAIDEF int xai_net_preprocess(const xai_net *net, const xai_image *img, float *input, xai_image *shown)
+{
+    xai_image conv, sized, crop;
+    int C = net->input_c, H = net->input_h, W = net->input_w, rw, rh, x, y, c, rc;
+    size_t plane = (size_t)H * W;
+    if (!net->finalized) return xai__fail(XAI_ERR_ARG, "net '%s' is not finalized", net->name);
+    if (C != 1 && C != 3) return xai__fail(XAI_ERR_ARG, "net '%s' reads %d channels: images give 1 or 3", net->name, C);
+    if (!img->data || img->w <= 0 || img->h <= 0 || img->c <= 0) return xai__fail(XAI_ERR_ARG, "preprocess: empty image");
+    if ((rc = xai_image_alloc(&conv, img->w, img->h, C)) != XAI_OK) return rc;
+    for (y = 0; y < img->h; y++)
+        for (x = 0; x < img->w; x++) {
+            const float *px = img->data + ((size_t)y * img->w + x) * img->c;
+            float *q = conv.data + ((size_t)y * img->w + x) * C;
+            if (C == 1) q[0] = img->c >= 3 ? 0.299f * px[0] + 0.587f * px[1] + 0.114f * px[2] : px[0];  /* ITU-R BT.601 luma */
+            else for (c = 0; c < 3; c++) q[c] = img->c >= 3 ? px[c] : px[0];
+        }
+    rw = net->pre.resize_w > 0 ? net->pre.resize_w : W;
+    rh = net->pre.resize_h > 0 ? net->pre.resize_h : H;
+    if (rw < W || rh < H) {
+        xai_image_free(&conv);
+        return xai__fail(XAI_ERR_ARG, "net '%s': resize %dx%d is smaller than the input %dx%d", net->name, rw, rh, W, H);
+    }
+    if (conv.w != rw || conv.h != rh) {
+        rc = xai_image_resize(&conv, rw, rh, &sized);
+        xai_image_free(&conv);
+        if (rc) return rc;
+    } else {
+        sized = conv;
+    }
+    rc = xai_image_crop(&sized, (rw - W) / 2, (rh - H) / 2, W, H, &crop);   /* Caffe: (256 - 227) / 2 = 14 */
+    xai_image_free(&sized);
+    if (rc) return rc;
+    for (c = 0; c < C; c++) {
+        int from = (C == 3 && net->pre.channel_order == XAI_ORDER_BGR) ? 2 - c : c;
+        for (y = 0; y < H; y++)
+            for (x = 0; x < W; x++) {
+                size_t at = (size_t)c * plane + (size_t)y * W + x;
+                float v = crop.data[((size_t)y * W + x) * C + from];
+                input[at] = (v - (net->input_mean ? net->input_mean[at] : 0.0f)) * net->pre.scale;
+            }
+    }
+    if (shown) *shown = crop;
+    else xai_image_free(&crop);
+    return XAI_OK;
+}
+
+/* -- the forward pass ---------------------------------------------------------------------------- */
+
+static const xai__forward_fn xai__forward_table[XAI_LAYER_TYPE_COUNT] = {
+    xai__linear_layer_forward,   /* Convolution */
+    xai__linear_layer_forward,   /* InnerProduct */
+    xai__relu_forward,           /* ReLU */
+    xai__pool_forward,           /* Pooling */
+    xai__lrn_forward,            /* LRN */
+    xai__copy_forward,           /* Dropout */
+    xai__softmax_forward,        /* Softmax */
+    xai__concat_forward,         /* Concat */
+    xai__eltwise_forward,        /* Eltwise */
+    xai__split_forward           /* Split */
+};
+
+XAIDEF void xai_tape_free(xai_tape *tape)
+{
+    int i;
+    if (!tape) return;
+    for (i = 0; i < tape->net->nblob; i++) {
+        if (tape->blob) xai_tensor_free(&tape->blob[i]);
+        if (tape->signal) xai_tensor_free(&tape->signal[i]);
+    }
+    for (i = 0; i < tape->net->nlayer; i++) {
+        if (tape->switches) XAI_FREE(tape->switches[i]);
+        if (tape->scale) XAI_FREE(tape->scale[i]);
+    }
+    XAI_FREE(tape->blob);
+    XAI_FREE(tape->signal);
+    XAI_FREE(tape->switches);
+    XAI_FREE(tape->scale);
+    xai__aligned_free(tape->work);
+    XAI_FREE(tape);
+}
+
+XAIDEF xai_tape *xai_tape_new(const xai_net *net, int n_max)
+{
+    xai_tape *t;
+    int i;
+    if (!net->finalized) { xai__fail(XAI_ERR_ARG, "net '%s' is not finalized", net->name); return NULL; }
+    if (n_max <= 0 || n_max > (1 << 20)) { xai__fail(XAI_ERR_ARG, "tape for %d images", n_max); return NULL; }
+    t = (xai_tape *)xai__calloc(1, sizeof(xai_tape));
+    if (!t) return NULL;
+    t->net = net;
+    t->n_max = t->n = n_max;
+    t->blob = (xai_tensor *)xai__calloc((size_t)net->nblob, sizeof(xai_tensor));
+    t->switches = (int **)xai__calloc((size_t)net->nlayer, sizeof(int *));
+    t->scale = (float **)xai__calloc((size_t)net->nlayer, sizeof(float *));
+    if (!t->blob || !t->switches || !t->scale) goto fail;
+    for (i = 0; i < net->nblob; i++)
+        if (xai_tensor_alloc(&t->blob[i], n_max, net->blob[i].c, net->blob[i].h, net->blob[i].w)) goto fail;
+    for (i = 0; i < net->nlayer; i++) {
+        const xai_layer *L = &net->layer[i];
+        size_t count = xai_tensor_count(&t->blob[L->top[0]]);
+        if ((L->p.type == XAI_POOLING && L->p.pool == XAI_POOL_MAX) || (L->p.type == XAI_ELTWISE && L->p.operation == XAI_ELTWISE_MAX)) {
+            if (!(t->switches[i] = (int *)xai__calloc(count, sizeof(int)))) goto fail;
+        }
+        if (L->p.type == XAI_LRN && !(t->scale[i] = (float *)xai__calloc(count, sizeof(float)))) goto fail;
+    }
+    return t;
+fail:
+    xai_tape_free(t);
+    return NULL;
+}
+
+XAIDEF int xai_net_forward(const xai_net *net, xai_tape *tape, const float *input, int n)
+{
+    int i, rc;
+    if (!tape || tape->net != net) return xai__fail(XAI_ERR_ARG, "forward: the tape belongs to another net");
+    if (n <= 0 || n > tape->n_max) return xai__fail(XAI_ERR_ARG, "forward: %d images, the tape holds %d", n, tape->n_max);
+    tape->n = n;
+    for (i = 0; i < net->nblob; i++) {
+        tape->blob[i].n = n;
+        if (tape->signal) tape->signal[i].n = n;
+    }
+    memcpy(tape->blob[net->input_blob].data, input, (size_t)n * xai_net_input_size(net) * sizeof(float));
+    for (i = 0; i < net->nlayer; i++)
+        if ((rc = xai__forward_table[net->layer[i].p.type](net, &net->layer[i], tape, i)) != XAI_OK) return rc;
+    return XAI_OK;
+}
+
+XAIDEF const xai_tensor *xai_tape_blob(const xai_tape *tape, const char *name)
+{
+    int b = xai_net_find_blob(tape->net, name);
+    return b < 0 ? NULL : &tape->blob[b];
+}
+
+XAIDEF const float *xai_tape_scores(const xai_tape *tape, int i)
+{
+    const xai_tensor *s = &tape->blob[tape->net->score_blob];
+    return s->data + (size_t)i * s->c * s->h * s->w;
+}
+
+XAIDEF int xai_argmax(const float *v, int n)
+{
+    int i, best = 0;
+    for (i = 1; i < n; i++)
+        if (v[i] > v[best]) best = i;
+    return best;
+}
+
+XAIDEF void xai_softmax(float *v, int n)
+{
+    float mx = v[xai_argmax(v, n)];
+    double sum = 0;
+    int i;
+    for (i = 0; i < n; i++) { v[i] = expf(v[i] - mx); sum += v[i]; }
+    for (i = 0; i < n; i++) v[i] = (float)(v[i] / sum);
+}
+
+/* ---- 7. model file ------------------------------------------------------------------------------
+
+   The .xai file, version 1.  Little-endian throughout; strings are a u32 byte count and the bytes
+   (no terminating 0).
+
+     offset  size  field
+     0       8     magic "XAIMODEL"
+     8       4     u32 version (1)
+     12      4     u32 header bytes (64)
+     16      8     u64 file bytes: the whole file, so truncation shows at once
+     24      8     u64 data offset: where the float data starts, a multiple of 64
+     32      8     u64 data floats: the length of the float data
+     40      4     u32 layer count
+     44      4     u32 label count
+     48      16    reserved, zero
+     64            metadata:
+                     string  net name
+                     string  input blob name;  u32 input channels, height, width
+                     u32 channel order (0 gray, 1 RGB, 2 BGR);  f32 scale
+                     u32 mean kind (0 none, 1 pixel, 2 image);  f32 mean pixel[3]
+                     u32 mean channels, height, width;  u64 mean offset (floats into the data)
+                     u32 resize width, height (0: resize straight to the input)
+                     label count x string
+                     layer count x layer:
+                       string name;  u32 type (XAI_CONVOLUTION = 0 ... XAI_SPLIT = 9)
+                       u32 bottom count, that many strings;  u32 top count, that many strings
+                       i32 num_output, bias_term, kernel_h, kernel_w, stride_h, stride_w, pad_h,
+                           pad_w, dilation_h, dilation_w, group, transpose, pool, global_pooling,
+                           round_mode, local_size, norm_region
+                       f32 alpha, beta, k, negative_slope, dropout_ratio
+                       i32 operation, axis, coefficient count;  f32 coefficients
+                       u32 blob count (0, 1 weights, 2 weights and bias), each:
+                           u32 dims[4] (conv O,C/group,kh,kw; fc O,K,1,1 or K,O,1,1 transposed;
+                           bias O,1,1,1);  u64 offset (floats into the data)
+                   zero padding up to the data offset
+     data offset   float32 data: every layer's weights then bias, in layer order, each starting
+                   at a multiple of 16 floats (64 bytes), then the mean image.  The layers'
+                   part is exactly net->params, so it is read with one call (or mapped).
+
+   The reader checks every length against the file, every layer against its bottoms (the same
+   checks as xai_net_add), and every blob's shape and offset against its layer. */
+
+#define XAI__MAGIC "XAIMODEL"
+#define XAI__FILE_VERSION 1
+#define XAI__HEADER_BYTES 64
+#define XAI__MAX_META ((size_t)1 << 28)
+#define XAI__MAX_LABEL_BYTES 4096
+#define XAI__NPARAM_I32 17
+#define XAI__NPARAM_F32 5
+
+/* -- writer -- */
+typedef struct xai__buf {
+    unsigned char *p;
+    size_t len, cap;
+    int failed;
+} xai__buf;
+
+static unsigned char *xai__buf_grow(xai__buf *b, size_t n)
+{
+    if (b->failed) return NULL;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        unsigned char *np;
+        while (cap < b->len + n) cap *= 2;
+        np = (unsigned char *)XAI_REALLOC(b->p, cap);
+        if (!np) { b->failed = 1; xai__fail(XAI_ERR_MEMORY, "out of memory"); return NULL; }
+        b->p = np;
+        b->cap = cap;
+    }
+    b->len += n;
+    return b->p + b->len - n;
+}
+static void xai__buf_u32(xai__buf *b, uint32_t v) { unsigned char *q = xai__buf_grow(b, 4); if (q) xai__put_u32(q, v); }
+static void xai__buf_u64(xai__buf *b, uint64_t v) { unsigned char *q = xai__buf_grow(b, 8); if (q) xai__put_u64(q, v); }
+static void xai__buf_f32(xai__buf *b, float v) { unsigned char *q = xai__buf_grow(b, 4); if (q) xai__put_f32(q, v); }
+static void xai__buf_str(xai__buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    unsigned char *q;
+    xai__buf_u32(b, (uint32_t)n);
+    if ((q = xai__buf_grow(b, n)) != NULL) memcpy(q, s, n);
+}
+
+/* Header and metadata, padded to the data offset. */
+static int xai__write_meta(const xai_net *net, xai__buf *b, uint64_t *data_floats)
+{
+    const xai_preprocess *pre = &net->pre;
+    size_t mean_count = pre->mean_kind == XAI_MEAN_IMAGE ? (size_t)pre->mean_c * pre->mean_h * pre->mean_w : 0;
+    uint64_t data_offset;
+    int i, j;
+    if (!net->finalized) return xai__fail(XAI_ERR_ARG, "net '%s' is not finalized", net->name);
+    *data_floats = net->nparams + xai__align16(mean_count);
+    {
+        unsigned char *q = xai__buf_grow(b, XAI__HEADER_BYTES);
+        if (!q) return XAI_ERR_MEMORY;
+        memset(q, 0, XAI__HEADER_BYTES);
+    }
+    xai__buf_str(b, net->name);
+    xai__buf_str(b, net->blob[net->input_blob].name);
+    xai__buf_u32(b, (uint32_t)net->input_c); xai__buf_u32(b, (uint32_t)net->input_h); xai__buf_u32(b, (uint32_t)net->input_w);
+    xai__buf_u32(b, (uint32_t)pre->channel_order);
+    xai__buf_f32(b, pre->scale);
+    xai__buf_u32(b, (uint32_t)(mean_count || pre->mean_kind != XAI_MEAN_IMAGE ? pre->mean_kind : XAI_MEAN_NONE));
+    for (i = 0; i < 3; i++) xai__buf_f32(b, pre->mean_pixel[i]);
+    xai__buf_u32(b, mean_count ? (uint32_t)pre->mean_c : 0);
+    xai__buf_u32(b, mean_count ? (uint32_t)pre->mean_h : 0);
+    xai__buf_u32(b, mean_count ? (uint32_t)pre->mean_w : 0);
+    xai__buf_u64(b, mean_count ? (uint64_t)net->nparams : 0);
+    xai__buf_u32(b, (uint32_t)pre->resize_w); xai__buf_u32(b, (uint32_t)pre->resize_h);
+    for (i = 0; i < net->nlabel; i++) xai__buf_str(b, net->label[i]);
+    for (i = 0; i < net->nlayer; i++) {
+        const xai_layer *L = &net->layer[i];
+        const xai_layer_param *p = &L->p;
+        int32_t iv[XAI__NPARAM_I32] = {p->num_output, p->bias_term, p->kernel_h, p->kernel_w, p->stride_h, p->stride_w, p->pad_h, p->pad_w,
+                                       p->dilation_h, p->dilation_w, p->group, p->transpose, p->pool, p->global_pooling, p->round_mode,
+                                       p->local_size, p->norm_region};
+        float fv[XAI__NPARAM_F32] = {p->alpha, p->beta, p->k, p->negative_slope, p->dropout_ratio};
+        xai__buf_str(b, L->name);
+        xai__buf_u32(b, (uint32_t)p->type);
+        xai__buf_u32(b, (uint32_t)L->nbottom);
+        for (j = 0; j < L->nbottom; j++) xai__buf_str(b, net->blob[L->bottom[j]].name);
+        xai__buf_u32(b, (uint32_t)L->ntop);
+        for (j = 0; j < L->ntop; j++) xai__buf_str(b, net->blob[L->top[j]].name);
+        for (j = 0; j < XAI__NPARAM_I32; j++) xai__buf_u32(b, (uint32_t)iv[j]);
+        for (j = 0; j < XAI__NPARAM_F32; j++) xai__buf_f32(b, fv[j]);
+        xai__buf_u32(b, (uint32_t)p->operation);
+        xai__buf_u32(b, (uint32_t)p->axis);
+        xai__buf_u32(b, (uint32_t)p->ncoeff);
+        for (j = 0; j < p->ncoeff; j++) xai__buf_f32(b, p->coeff[j]);
+        xai__buf_u32(b, (uint32_t)((L->weight_count ? 1 : 0) + (L->bias_count ? 1 : 0)));
+        if (L->weight_count) {
+            for (j = 0; j < 4; j++) xai__buf_u32(b, (uint32_t)L->weight_shape[j]);
+            xai__buf_u64(b, L->weight_offset);
+        }
+        if (L->bias_count) {
+            xai__buf_u32(b, (uint32_t)L->bias_count); xai__buf_u32(b, 1); xai__buf_u32(b, 1); xai__buf_u32(b, 1);
+            xai__buf_u64(b, L->bias_offset);
+        }
+    }
+    data_offset = (b->len + 63) & ~(uint64_t)63;
+    {
+        size_t pad = (size_t)(data_offset - b->len);
+        unsigned char *q = xai__buf_grow(b, pad);
+        if (q) memset(q, 0, pad);
+    }
+    if (b->failed) return XAI_ERR_MEMORY;
+    memcpy(b->p, XAI__MAGIC, 8);
+    xai__put_u32(b->p + 8, XAI__FILE_VERSION);
+    xai__put_u32(b->p + 12, XAI__HEADER_BYTES);
+    xai__put_u64(b->p + 16, data_offset + *data_floats * 4);
+    xai__put_u64(b->p + 24, data_offset);
+    xai__put_u64(b->p + 32, *data_floats);
+    xai__put_u32(b->p + 40, (uint32_t)net->nlayer);
+    xai__put_u32(b->p + 44, (uint32_t)net->nlabel);
+    return XAI_OK;
+}
+
+/* floats as little-endian bytes, count of them from src, padded with zeros to padded_count */
+static void xai__floats_le(unsigned char *dst, const float *src, size_t count, size_t padded_count)
+{
+    size_t i;
+    if (xai__host_is_little_endian()) memcpy(dst, src, count * 4);
+    else for (i = 0; i < count; i++) xai__put_f32(dst + 4 * i, src[i]);
+    memset(dst + 4 * count, 0, 4 * (padded_count - count));
+}
+
+XAIDEF unsigned char *xai_net_save_memory(const xai_net *net, size_t *len)
+{
+    xai__buf b;
+    uint64_t data_floats;
+    size_t mean_count, meta;
+    memset(&b, 0, sizeof b);
+    if (xai__write_meta(net, &b, &data_floats) != XAI_OK) { XAI_FREE(b.p); return NULL; }
+    meta = b.len;
+    if (!xai__buf_grow(&b, (size_t)data_floats * 4)) { XAI_FREE(b.p); return NULL; }
+    mean_count = (size_t)(data_floats - net->nparams);
+    xai__floats_le(b.p + meta, net->params, net->nparams, net->nparams);
+    if (mean_count) xai__floats_le(b.p + meta + net->nparams * 4, net->pre.mean_image, (size_t)net->pre.mean_c * net->pre.mean_h * net->pre.mean_w, mean_count);
+    *len = b.len;
+    return b.p;
+}
+
+XAIDEF int xai_net_save(const xai_net *net, const char *path)
+{
+    xai__buf b;
+    xai__out o;
+    uint64_t data_floats;
+    size_t mean_count, at;
+    int rc;
+    memset(&b, 0, sizeof b);
+    if ((rc = xai__write_meta(net, &b, &data_floats)) != XAI_OK) { XAI_FREE(b.p); return xai__fail_context(rc, path); }
+    if ((rc = xai__out_open(&o, path)) != XAI_OK) { XAI_FREE(b.p); return rc; }
+    xai__out_write(&o, b.p, b.len);
+    XAI_FREE(b.p);
+    if (xai__host_is_little_endian()) {
+        xai__out_write(&o, net->params, net->nparams * 4);   /* the weights as they lie in memory */
+    } else {
+        unsigned char tmp[4096];
+        for (at = 0; at < net->nparams; at += 1024) {
+            size_t n = net->nparams - at < 1024 ? net->nparams - at : 1024;
+            xai__floats_le(tmp, net->params + at, n, n);
+            xai__out_write(&o, tmp, n * 4);
+        }
+    }
+    mean_count = (size_t)(data_floats - net->nparams);
+    if (mean_count) {
+        size_t real = (size_t)net->pre.mean_c * net->pre.mean_h * net->pre.mean_w;
+        unsigned char *tmp = (unsigned char *)xai__malloc(mean_count * 4);
+        if (!tmp) { o.failed = 1; }
+        else {
+            xai__floats_le(tmp, net->pre.mean_image, real, mean_count);
+            xai__out_write(&o, tmp, mean_count * 4);
+            XAI_FREE(tmp);
+        }
+    }
+    return xai__out_close(&o);
+}
+
+/* -- reader -- */
+typedef struct xai__reader {
+    const unsigned char *p;
+    size_t len, pos;
+    const char *file;
+    int failed;
+} xai__reader;
+
+static int xai__need(xai__reader *r, size_t n, const char *what)
+{
+    if (r->failed) return 0;
+    if (r->len - r->pos < n) {
+        r->failed = 1;
+        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: %s runs past the end of the metadata (%zu bytes)", r->file, r->pos, what, r->len);
+        return 0;
+    }
+    return 1;
+}
+static uint32_t xai__rd_u32(xai__reader *r, const char *what)
+{
+    uint32_t v = 0;
+    if (xai__need(r, 4, what)) { v = xai__get_u32(r->p + r->pos); r->pos += 4; }
+    return v;
+}
+static uint64_t xai__rd_u64(xai__reader *r, const char *what)
+{
+    uint64_t v = 0;
+    if (xai__need(r, 8, what)) { v = xai__get_u64(r->p + r->pos); r->pos += 8; }
+    return v;
+}
+static float xai__rd_f32(xai__reader *r, const char *what)
+{
+    float v = 0;
+    if (xai__need(r, 4, what)) { v = xai__get_f32(r->p + r->pos); r->pos += 4; }
+    if (!r->failed && !(v == v && v <= FLT_MAX && v >= -FLT_MAX)) {
+        r->failed = 1;
+        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: %s is not a finite number", r->file, r->pos - 4, what);
+    }
+    return v;
+}
+/* A string of at most max-1 bytes into out (0-terminated). */
+static void xai__rd_str(xai__reader *r, char *out, size_t max, const char *what)
+{
+    size_t at = r->pos, i;
+    uint32_t n = xai__rd_u32(r, what);
+    out[0] = 0;
+    if (r->failed) return;
+    if (n >= max) {
+        r->failed = 1;
+        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: %s is %u bytes long, at most %zu allowed", r->file, at, what, n, max - 1);
+        return;
+    }
+    if (!xai__need(r, n, what)) return;
+    for (i = 0; i < n; i++)
+        if (r->p[r->pos + i] == 0) {
+            r->failed = 1;
+            xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: %s contains a zero byte", r->file, at, what);
+            return;
+        }
+    memcpy(out, r->p + r->pos, n);
+    out[n] = 0;
+    r->pos += n;
+}
+
+typedef struct xai__header {
+    uint32_t version, header_bytes, nlayer, nlabel;
+    uint64_t file_bytes, data_offset, data_floats;
+} xai__header;
+
+static int xai__read_header(const unsigned char *p, size_t avail, uint64_t file_len, const char *file, xai__header *h)
+{
+    if (avail < XAI__HEADER_BYTES)
+        return xai__fail(XAI_ERR_FORMAT, "%s: %zu bytes, shorter than the %d-byte header: truncated or not an .xai model", file, avail, XAI__HEADER_BYTES);
+    if (memcmp(p, XAI__MAGIC, 8) != 0) return xai__fail(XAI_ERR_FORMAT, "%s: offset 0: magic is not \"XAIMODEL\": not an .xai model file", file);
+    h->version = xai__get_u32(p + 8);
+    if (h->version != XAI__FILE_VERSION)
+        return xai__fail(XAI_ERR_FORMAT, "%s: offset 8: file version %u, this xai.h reads version %d: %s", file, h->version, XAI__FILE_VERSION,
+                         h->version > XAI__FILE_VERSION ? "update xai.h, or convert the model again with this version's caffe2xai"
+                                                        : "convert the model again with this version's caffe2xai");
+    h->header_bytes = xai__get_u32(p + 12);
+    if (h->header_bytes != XAI__HEADER_BYTES) return xai__fail(XAI_ERR_FORMAT, "%s: offset 12: header bytes %u, expected %d", file, h->header_bytes, XAI__HEADER_BYTES);
+    h->file_bytes = xai__get_u64(p + 16);
+    if (h->file_bytes != file_len)
+        return xai__fail(XAI_ERR_FORMAT, "%s: offset 16: the header says %llu bytes, the file has %llu: %s", file, (unsigned long long)h->file_bytes,
+                         (unsigned long long)file_len, h->file_bytes > file_len ? "truncated" : "trailing bytes");
+    h->data_offset = xai__get_u64(p + 24);
+    h->data_floats = xai__get_u64(p + 32);
+    if (h->data_offset % 64 || h->data_offset < XAI__HEADER_BYTES || h->data_offset > file_len || h->data_offset - XAI__HEADER_BYTES > XAI__MAX_META)
+        return xai__fail(XAI_ERR_FORMAT, "%s: offset 24: data offset %llu is not a multiple of 64 inside the file", file, (unsigned long long)h->data_offset);
+    if (h->data_floats > (file_len - h->data_offset) / 4 || h->data_offset + h->data_floats * 4 != file_len)
+        return xai__fail(XAI_ERR_FORMAT, "%s: offset 32: %llu floats of data do not fill the file from offset %llu to its end (%llu)", file,
+                         (unsigned long long)h->data_floats, (unsigned long long)h->data_offset, (unsigned long long)file_len);
+    h->nlayer = xai__get_u32(p + 40);
+    h->nlabel = xai__get_u32(p + 44);
+    if (h->nlayer == 0 || h->nlayer > XAI__MAX_LAYERS) return xai__fail(XAI_ERR_FORMAT, "%s: offset 40: layer count %u (1..%d)", file, h->nlayer, XAI__MAX_LAYERS);
+    if (h->nlabel > (1u << 20)) return xai__fail(XAI_ERR_FORMAT, "%s: offset 44: label count %u", file, h->nlabel);
+    return XAI_OK;
+}
+
+/* Builds the net from the metadata (bytes [0, data offset)) and checks it against the header. */
+static xai_net *xai__parse_meta(const unsigned char *meta, const xai__header *h, const char *file)
+{
+    xai__reader r;
+    xai_net *net;
+    char name[XAI_NAME_MAX], ctx[XAI_NAME_MAX + 256];
+    char tops[XAI_MAX_TOPS * XAI_NAME_MAX + XAI_MAX_TOPS], bottoms[XAI_MAX_BOTTOMS * XAI_NAME_MAX + XAI_MAX_BOTTOMS];
+    char **labels = NULL;
+    uint32_t c, hh, w, i, j, u;
+    uint64_t mean_offset;
+    int rc;
+    r.p = meta; r.len = (size_t)h->data_offset; r.pos = XAI__HEADER_BYTES; r.file = file; r.failed = 0;
+    xai__rd_str(&r, name, sizeof name, "net name");
+    if (r.failed || !(net = xai_net_new(name))) return NULL;
+    xai__rd_str(&r, name, sizeof name, "input blob name");
+    c = xai__rd_u32(&r, "input channels"); hh = xai__rd_u32(&r, "input height"); w = xai__rd_u32(&r, "input width");
+    if (r.failed) goto fail;
+    if (c == 0 || hh == 0 || w == 0 || c > 4096 || hh > 65536 || w > 65536) {
+        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: input shape %ux%ux%u is empty or too large", file, r.pos - 12, c, hh, w);
+        goto fail;
+    }
+    if (xai_net_input(net, name, (int)c, (int)hh, (int)w) != XAI_OK) { xai__fail_context(XAI_ERR_FORMAT, file); goto fail; }
+    net->pre.channel_order = (int)xai__rd_u32(&r, "channel order");
+    net->pre.scale = xai__rd_f32(&r, "scale");
+    net->pre.mean_kind = (int)xai__rd_u32(&r, "mean kind");
+    for (i = 0; i < 3; i++) net->pre.mean_pixel[i] = xai__rd_f32(&r, "mean pixel");
+    net->pre.mean_c = (int)xai__rd_u32(&r, "mean channels");
+    net->pre.mean_h = (int)xai__rd_u32(&r, "mean height");
+    net->pre.mean_w = (int)xai__rd_u32(&r, "mean width");
+    mean_offset = xai__rd_u64(&r, "mean offset");
+    net->pre.resize_w = (int)xai__rd_u32(&r, "resize width");
+    net->pre.resize_h = (int)xai__rd_u32(&r, "resize height");
+    if (r.failed) goto fail;
+    if (net->pre.channel_order < 0 || net->pre.channel_order > XAI_ORDER_BGR || net->pre.mean_kind < 0 || net->pre.mean_kind > XAI_MEAN_IMAGE ||
+        net->pre.resize_w < 0 || net->pre.resize_h < 0 || net->pre.resize_w > 65536 || net->pre.resize_h > 65536) {
+        xai__fail(XAI_ERR_FORMAT, "%s: offset %d: bad preprocessing (channel order %d, mean kind %d, resize %dx%d)", file,
+                  XAI__HEADER_BYTES, net->pre.channel_order, net->pre.mean_kind, net->pre.resize_w, net->pre.resize_h);
+        goto fail;
+    }
+    if (h->nlabel) {
+        /* each label takes at least its 4-byte length: refuse a count the metadata cannot hold */
+        if (h->nlabel > (r.len - r.pos) / 4) {
+            xai__fail(XAI_ERR_FORMAT, "%s: offset 44: %u labels cannot fit in %zu bytes of metadata", file, h->nlabel, r.len - r.pos);
+            goto fail;
+        }
+        labels = (char **)xai__calloc(h->nlabel, sizeof(char *));
+        if (!labels) goto fail;
+        for (i = 0; i < h->nlabel && !r.failed; i++) {
+            char lab[XAI__MAX_LABEL_BYTES];
+            xai__rd_str(&r, lab, sizeof lab, "label");
+            if (!r.failed && !(labels[i] = (char *)xai__malloc(strlen(lab) + 1))) goto fail;
+            if (!r.failed) memcpy(labels[i], lab, strlen(lab) + 1);
+        }
+        if (r.failed || xai_net_set_labels(net, (int)h->nlabel, (const char *const *)labels) != XAI_OK) goto fail;
+    }
+    for (i = 0; i < h->nlayer; i++) {
+        xai_layer_param p = xai_layer_defaults(0);
+        size_t at = r.pos;
+        uint32_t type, nb, nt, nblob;
+        int32_t iv[XAI__NPARAM_I32];
+        float fv[XAI__NPARAM_F32];
+        char one[XAI_NAME_MAX];
+        xai__rd_str(&r, name, sizeof name, "layer name");
+        snprintf(ctx, sizeof ctx, "%s: offset %zu: layer %u '%s'", file, at, i, name);
+        type = xai__rd_u32(&r, "layer type");
+        if (r.failed) goto fail;
+        if (type >= XAI_LAYER_TYPE_COUNT) { xai__fail(XAI_ERR_FORMAT, "%s: type %u is unknown", ctx, type); goto fail; }
+        p = xai_layer_defaults((int)type);
+        nb = xai__rd_u32(&r, "bottom count");
+        if (!r.failed && (nb == 0 || nb > XAI_MAX_BOTTOMS)) { xai__fail(XAI_ERR_FORMAT, "%s: %u bottoms (1..%d)", ctx, nb, XAI_MAX_BOTTOMS); goto fail; }
+        bottoms[0] = 0;
+        for (j = 0; j < nb && !r.failed; j++) {
+            xai__rd_str(&r, one, sizeof one, "bottom name");
+            if (strchr(one, ',') || strchr(one, ' ') || strchr(one, '\t') || !one[0]) { xai__fail(XAI_ERR_FORMAT, "%s: bottom name '%s' is empty or has a separator", ctx, one); goto fail; }
+            strcat(bottoms, j ? "," : ""); strcat(bottoms, one);
+        }
+        nt = xai__rd_u32(&r, "top count");
+        if (!r.failed && (nt == 0 || nt > XAI_MAX_TOPS)) { xai__fail(XAI_ERR_FORMAT, "%s: %u tops (1..%d)", ctx, nt, XAI_MAX_TOPS); goto fail; }
+        tops[0] = 0;
+        for (j = 0; j < nt && !r.failed; j++) {
+            xai__rd_str(&r, one, sizeof one, "top name");
+            if (strchr(one, ',') || strchr(one, ' ') || strchr(one, '\t') || !one[0]) { xai__fail(XAI_ERR_FORMAT, "%s: top name '%s' is empty or has a separator", ctx, one); goto fail; }
+            strcat(tops, j ? "," : ""); strcat(tops, one);
+        }
+        for (j = 0; j < XAI__NPARAM_I32; j++) iv[j] = (int32_t)xai__rd_u32(&r, "layer parameter");
+        for (j = 0; j < XAI__NPARAM_F32; j++) fv[j] = xai__rd_f32(&r, "layer parameter");
+        p.operation = (int)xai__rd_u32(&r, "eltwise operation");
+        p.axis = (int)xai__rd_u32(&r, "axis");
+        u = xai__rd_u32(&r, "coefficient count");
+        if (r.failed) goto fail;
+        if (u > XAI_MAX_BOTTOMS) { xai__fail(XAI_ERR_FORMAT, "%s: %u coefficients (at most %d)", ctx, u, XAI_MAX_BOTTOMS); goto fail; }
+        p.ncoeff = (int)u;
+        for (j = 0; j < u; j++) p.coeff[j] = xai__rd_f32(&r, "coefficient");
+        p.num_output = iv[0]; p.bias_term = iv[1]; p.kernel_h = iv[2]; p.kernel_w = iv[3]; p.stride_h = iv[4]; p.stride_w = iv[5];
+        p.pad_h = iv[6]; p.pad_w = iv[7]; p.dilation_h = iv[8]; p.dilation_w = iv[9]; p.group = iv[10]; p.transpose = iv[11];
+        p.pool = iv[12]; p.global_pooling = iv[13]; p.round_mode = iv[14]; p.local_size = iv[15]; p.norm_region = iv[16];
+        p.alpha = fv[0]; p.beta = fv[1]; p.k = fv[2]; p.negative_slope = fv[3]; p.dropout_ratio = fv[4];
+        if (r.failed) goto fail;
+        if ((rc = xai_net_add(net, name, &p, bottoms, tops)) < 0) { xai__fail_context(XAI_ERR_FORMAT, ctx); goto fail; }
+        {
+            xai_layer *L = &net->layer[net->nlayer - 1];
+            size_t expect = (L->weight_count ? 1u : 0u) + (L->bias_count ? 1u : 0u);
+            nblob = xai__rd_u32(&r, "blob count");
+            if (r.failed) goto fail;
+            if (nblob != expect) { xai__fail(XAI_ERR_FORMAT, "%s: %u weight blobs, the layer has %zu", ctx, nblob, expect); goto fail; }
+            for (j = 0; j < nblob; j++) {
+                uint32_t d[4];
+                uint64_t off;
+                size_t blob_at = r.pos, count;
+                int k;
+                for (k = 0; k < 4; k++) d[k] = xai__rd_u32(&r, "blob shape");
+                off = xai__rd_u64(&r, "blob offset");
+                if (r.failed) goto fail;
+                count = xai__count4(d[0], d[1], d[2], d[3], (size_t)1 << 40);
+                if (j == 0 && L->weight_count) {
+                    if (count != L->weight_count || (int)d[0] != L->weight_shape[0] || (int)d[1] != L->weight_shape[1] ||
+                        (int)d[2] != L->weight_shape[2] || (int)d[3] != L->weight_shape[3]) {
+                        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: weight blob %ux%ux%ux%u, the layer needs %dx%dx%dx%d", ctx, blob_at, d[0], d[1], d[2], d[3],
+                                  L->weight_shape[0], L->weight_shape[1], L->weight_shape[2], L->weight_shape[3]);
+                        goto fail;
+                    }
+                } else if (count != L->bias_count || d[0] != L->bias_count) {
+                    xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: bias blob %ux%ux%ux%u, the layer needs %zu", ctx, blob_at, d[0], d[1], d[2], d[3], L->bias_count);
+                    goto fail;
+                }
+                /* where finalize will put it: blobs one after the other, 64-byte aligned */
+                {
+                    size_t want = 0;
+                    int q;
+                    for (q = 0; q < net->nlayer; q++) {
+                        const xai_layer *Q = &net->layer[q];
+                        if (Q == L) break;
+                        want += xai__align16(Q->weight_count) + xai__align16(Q->bias_count);
+                    }
+                    if (j == 1 || !L->weight_count) want += xai__align16(L->weight_count);
+                    if (off != want) {
+                        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: blob at data float %llu, the layout puts it at %zu", ctx, blob_at + 16,
+                                  (unsigned long long)off, want);
+                        goto fail;
+                    }
+                }
+            }
+        }
+    }
+    if (r.pos > r.len) goto fail;
+    for (; r.pos < r.len; r.pos++)
+        if (meta[r.pos]) { xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: unexpected bytes after the last layer (padding must be zero)", file, r.pos); goto fail; }
+    xai__layout(net);
+    {
+        size_t mean_count = net->pre.mean_kind == XAI_MEAN_IMAGE ? xai__count4((size_t)net->pre.mean_c, (size_t)net->pre.mean_h, (size_t)net->pre.mean_w, 1, (size_t)1 << 32) : 0;
+        if (net->pre.mean_kind == XAI_MEAN_IMAGE && (!mean_count || mean_offset != net->nparams)) {
+            xai__fail(XAI_ERR_FORMAT, "%s: mean image %dx%dx%d at data float %llu, the layout puts it at %zu", file, net->pre.mean_c,
+                      net->pre.mean_h, net->pre.mean_w, (unsigned long long)mean_offset, net->nparams);
+            goto fail;
+        }
+        if (h->data_floats != net->nparams + xai__align16(mean_count)) {
+            xai__fail(XAI_ERR_FORMAT, "%s: offset 32: %llu data floats, the layers and mean need %zu", file, (unsigned long long)h->data_floats,
+                      net->nparams + xai__align16(mean_count));
+            goto fail;
+        }
+    }
+    if (labels) { for (i = 0; i < h->nlabel; i++) XAI_FREE(labels[i]); XAI_FREE(labels); }
+    return net;
+fail:
+    if (labels) { for (i = 0; i < h->nlabel; i++) XAI_FREE(labels[i]); XAI_FREE(labels); }
+    xai_net_free(net);
+    return NULL;
+}
+
+/* Data (already little-endian bytes) into params and the mean; then the net is ready. */
+static int xai__finish_load(xai_net *net, const char *file)
+{
+    int rc;
+    net->finalized = 1;
+    xai__point_weights(net);
+    if ((rc = xai__derive_input_mean(net)) != XAI_OK) { net->finalized = 0; return xai__fail_context(rc, file); }
+    return XAI_OK;
+}
+
+static void xai__floats_from_le(float *dst, const unsigned char *src, size_t count)
+{
+    size_t i;
+    if (xai__host_is_little_endian()) memcpy(dst, src, count * 4);
+    else for (i = 0; i < count; i++) dst[i] = xai__get_f32(src + 4 * i);
+}
+
+static int xai__alloc_data(xai_net *net)
+{
+    size_t mean_count = net->pre.mean_kind == XAI_MEAN_IMAGE ? (size_t)net->pre.mean_c * net->pre.mean_h * net->pre.mean_w : 0;
+    if (net->nparams && !(net->params = (float *)xai__aligned_alloc(net->nparams * sizeof(float)))) return XAI_ERR_MEMORY;
+    if (mean_count && !(net->pre.mean_image = (float *)xai__malloc(mean_count * sizeof(float)))) return XAI_ERR_MEMORY;
+    return XAI_OK;
+}
+
+XAIDEF xai_net *xai_net_load_memory(const void *data, size_t len, const char *name)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    const char *file = name ? name : "model";
+    xai__header h;
+    xai_net *net;
+    if (xai__read_header(p, len, len, file, &h) != XAI_OK) return NULL;
+    if (!(net = xai__parse_meta(p, &h, file))) return NULL;
+    if (xai__alloc_data(net) != XAI_OK) { xai_net_free(net); return NULL; }
+    xai__floats_from_le(net->params, p + h.data_offset, net->nparams);
+    if (net->pre.mean_image)
+        xai__floats_from_le(net->pre.mean_image, p + h.data_offset + net->nparams * 4, (size_t)net->pre.mean_c * net->pre.mean_h * net->pre.mean_w);
+    if (xai__finish_load(net, file) != XAI_OK) { xai_net_free(net); return NULL; }
+    return net;
+}
+
+XAIDEF xai_net *xai_net_load(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char head[XAI__HEADER_BYTES], *meta = NULL;
+    xai__header h;
+    xai_net *net = NULL;
+    long size;
+    size_t mean_count;
+    if (!f) { xai__fail(XAI_ERR_IO, "%s: cannot open for reading", path); return NULL; }
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        xai__fail(XAI_ERR_IO, "%s: cannot determine the file size", path);
+        goto done;
+    }
+    if (xai__read_header(head, fread(head, 1, sizeof head, f), (uint64_t)size, path, &h) != XAI_OK) goto done;
+    if (!(meta = (unsigned char *)xai__malloc((size_t)h.data_offset))) goto done;
+    memcpy(meta, head, sizeof head);
+    if (fread(meta + sizeof head, 1, (size_t)h.data_offset - sizeof head, f) != (size_t)h.data_offset - sizeof head) {
+        xai__fail(XAI_ERR_IO, "%s: read error in the metadata", path);
+        goto done;
+    }
+    if (!(net = xai__parse_meta(meta, &h, path))) goto done;
+    if (xai__alloc_data(net) != XAI_OK) goto fail;
+    /* the weights in one read, straight into their place */
+    if (net->nparams && fread(net->params, 4, net->nparams, f) != net->nparams) { xai__fail(XAI_ERR_IO, "%s: read error in the weights", path); goto fail; }
+    if (!xai__host_is_little_endian()) xai__floats_from_le(net->params, (const unsigned char *)net->params, net->nparams);
+    mean_count = net->pre.mean_image ? (size_t)net->pre.mean_c * net->pre.mean_h * net->pre.mean_w : 0;
+    if (mean_count && fread(net->pre.mean_image, 4, mean_count, f) != mean_count) { xai__fail(XAI_ERR_IO, "%s: read error in the mean image", path); goto fail; }
+    if (mean_count && !xai__host_is_little_endian()) xai__floats_from_le(net->pre.mean_image, (const unsigned char *)net->pre.mean_image, mean_count);
+    if (xai__finish_load(net, path) != XAI_OK) goto fail;
+    goto done;
+fail:
+    xai_net_free(net);
+    net = NULL;
+done:
+    XAI_FREE(meta);
+    fclose(f);
+    return net;
+}
+
+/* ---- 8. explainers ------------------------------------------------------------------------------
+   One backward engine, xai__backward: it starts a signal at the class score and walks the layers in
+   reverse, asking this table what each layer does.  The rows ARE the methods. */
+
+static const xai__backward_fn xai__method_table[XAI_METHOD_KIND_COUNT][XAI_LAYER_TYPE_COUNT] = {
+    /* sensitivity: the chain rule everywhere */
+    {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_gradient, xai__pool_backward_gradient,
+     xai__lrn_backward_gradient, xai__backward_identity, NULL, xai__concat_backward, xai__eltwise_backward_gradient, xai__split_backward},
+    /* deconvolution: as sensitivity, but ReLU rectifies the signal and LRN passes it */
+    {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_deconv, xai__pool_backward_gradient,
+     xai__backward_identity, xai__backward_identity, NULL, xai__concat_backward, xai__eltwise_backward_gradient, xai__split_backward},
+    /* LRP: linear layers redistribute by their rule, ReLU passes, max pooling is winner-take-all */
+    {xai__linear_backward_lrp, xai__linear_backward_lrp, xai__backward_identity, xai__pool_backward_lrp,
+     xai__lrn_backward_lrp, xai__backward_identity, NULL, xai__concat_backward, xai__eltwise_backward_lrp, xai__split_backward},
+    /* gradient x input: sensitivity's walk; the heatmap multiplies by the input */
+    {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_gradient, xai__pool_backward_gradient,
+     xai__lrn_backward_gradient, xai__backward_identity, NULL, xai__concat_backward, xai__eltwise_backward_gradient, xai__split_backward},
+    /* guided backprop: the gradient with deconvolution's ReLU added */
+    {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_guided, xai__pool_backward_gradient,
+     xai__lrn_backward_gradient, xai__backward_identity, NULL, xai__concat_backward, xai__eltwise_backward_gradient, xai__split_backward},
+};
+
+static void xai__rule_set(xai_rule *r, int rule, float eps, float alpha)
+{
+    r->rule = rule;
+    r->eps = eps;
+    r->alpha = alpha;
+    r->beta = alpha - 1;
+    r->gamma = 0.25f;
+}
+
+XAIDEF int xai_method_parse(const char *name, xai_method *m)
+{
+    char base[64], *colon, *plus;
+    double value = 0;
+    int has_value = 0, eps_rule = XAI_RULE_EPSILON;
+    memset(m, 0, sizeof *m);
+    if (!name || strlen(name) >= sizeof base) return xai__fail(XAI_ERR_ARG, "method name missing or too long");
+    xai__copy_name(m->name, name);   /* m->name is 64 bytes: the check above keeps it whole */
+    strcpy(base, name);
+    if ((plus = strchr(base, '+')) != NULL) {
+        if (strcmp(plus, "+taylor") != 0) return xai__fail(XAI_ERR_ARG, "method '%s': unknown option '%s' (+taylor is known)", name, plus);
+        m->lrn = XAI_LRN_TAYLOR;
+        *plus = 0;
+    }
+    if ((colon = strchr(base, ':')) != NULL) {
+        char *end;
+        *colon = 0;
+        value = strtod(colon + 1, &end);
+        if (end == colon + 1 || *end || !(value == value) || value < 0 || value > 1e30)
+            return xai__fail(XAI_ERR_ARG, "method '%s': '%s' is not a non-negative number", name, colon + 1);
+        has_value = 1;
+    }
+    xai__rule_set(&m->first, eps_rule, 0.01f, 2);
+    m->conv = m->fc = m->first;
+    m->kind = XAI_LRP;
+    m->heatmap = XAI_HEAT_SUM;
+    if (!strcmp(base, "sensitivity-l2") || !strcmp(base, "sensitivity-linf")) {
+        m->kind = XAI_SENSITIVITY;
+        m->heatmap = strstr(base, "linf") ? XAI_HEAT_LINF : XAI_HEAT_L2;
+    } else if (!strcmp(base, "deconv-l2") || !strcmp(base, "deconv-linf")) {
+        m->kind = XAI_DECONVOLUTION;
+        m->heatmap = strstr(base, "linf") ? XAI_HEAT_LINF : XAI_HEAT_L2;
+    } else if (!strcmp(base, "guided-l2") || !strcmp(base, "guided-linf")) {
+        m->kind = XAI_GUIDED_BACKPROP;
+        m->heatmap = strstr(base, "linf") ? XAI_HEAT_LINF : XAI_HEAT_L2;
+    } else if (!strcmp(base, "gradxinput")) {
+        m->kind = XAI_GRADIENT_X_INPUT;
+        m->heatmap = XAI_HEAT_SUM_X_INPUT;
+    } else if (!strcmp(base, "lrp-eps")) {
+        xai__rule_set(&m->first, XAI_RULE_EPSILON, has_value ? (float)value : 0.01f, 2);
+        m->conv = m->fc = m->first;
+        has_value = 0;
+    } else if (!strcmp(base, "lrp-ab")) {
+        if (has_value && value < 1) return xai__fail(XAI_ERR_ARG, "method '%s': alpha must be at least 1 (beta = alpha - 1)", name);
+        xai__rule_set(&m->first, XAI_RULE_ALPHA_BETA, 0, has_value ? (float)value : 2.0f);
+        m->conv = m->fc = m->first;
+        has_value = 0;
+    } else if (!strcmp(base, "lrp-zplus")) {
+        xai__rule_set(&m->first, XAI_RULE_ZPLUS, 0, 1);
+        m->conv = m->fc = m->first;
+    } else if (!strcmp(base, "lrp-gamma")) {
+        xai__rule_set(&m->first, XAI_RULE_GAMMA, 1e-9f, 2);
+        m->first.gamma = has_value ? (float)value : 0.25f;
+        m->conv = m->fc = m->first;
+        has_value = 0;
+    } else if (!strcmp(base, "lrp-zb") || !strcmp(base, "lrp-w2") || !strcmp(base, "lrp-flat")) {
+        /* rules for the pixel layer; the layers above use eps = 0.01 */
+        m->first.rule = !strcmp(base, "lrp-zb") ? XAI_RULE_ZB : !strcmp(base, "lrp-w2") ? XAI_RULE_WSQUARE : XAI_RULE_FLAT;
+    } else if (!strcmp(base, "lrp-composite")) {
+        xai__rule_set(&m->first, XAI_RULE_ZB, 0, 2);
+        xai__rule_set(&m->conv, XAI_RULE_ALPHA_BETA, 0, 2);
+        xai__rule_set(&m->fc, XAI_RULE_EPSILON, 0.01f, 2);
+    } else {
+        return xai__fail(XAI_ERR_ARG, "unknown method '%s' (sensitivity-l2, sensitivity-linf, deconv-l2, deconv-linf, lrp-eps[:E], "
+                         "lrp-ab[:A], lrp-zplus, lrp-zb, lrp-w2, lrp-flat, lrp-gamma[:G], lrp-composite, gradxinput, guided-l2, guided-linf)", name);
+    }
+    if (has_value) return xai__fail(XAI_ERR_ARG, "method '%s' takes no value", name);
+    if (m->lrn == XAI_LRN_TAYLOR && m->kind != XAI_LRP) return xai__fail(XAI_ERR_ARG, "method '%s': +taylor is an LRP option", name);
+    return XAI_OK;
+}
+
+/* Which LRP rule a linear layer gets: the pixel layer, other convolutions, fully connected. */
+static const xai_rule *xai__rule_for(const xai_net *net, const xai_method *m, int li)
+{
+    int first = 0;
+    while (first < net->nlayer && net->layer[first].p.type != XAI_CONVOLUTION && net->layer[first].p.type != XAI_INNER_PRODUCT) first++;
+    if (li == first) return &m->first;
+    return net->layer[li].p.type == XAI_CONVOLUTION ? &m->conv : &m->fc;
+}
+
+static int xai__tape_signals(xai_tape *t)
+{
+    const xai_net *net = t->net;
+    int i;
+    if (!t->signal) {
+        if (!(t->signal = (xai_tensor *)xai__calloc((size_t)net->nblob, sizeof(xai_tensor)))) return XAI_ERR_MEMORY;
+        for (i = 0; i < net->nblob; i++)
+            if (xai_tensor_alloc(&t->signal[i], t->n_max, net->blob[i].c, net->blob[i].h, net->blob[i].w)) return XAI_ERR_MEMORY;
+    }
+    for (i = 0; i < net->nblob; i++) {
+        t->signal[i].n = t->n;
+        memset(t->signal[i].data, 0, xai_tensor_count(&t->signal[i]) * sizeof(float));
+    }
+    return XAI_OK;
+}
+
+/* The engine.  start: the signal at the scores, n x K.  param_grad, when not NULL, receives the
+   weight gradients of the linear layers (training; only with the sensitivity rules). */
+static int xai__backward(const xai_net *net, xai_tape *t, const xai_method *m, const float *start, float *param_grad)
+{
+    unsigned char *reached;
+    int j, li, rc = XAI_OK, K = xai_net_num_classes(net);
+    if ((rc = xai__tape_signals(t)) != XAI_OK) return rc;
+    if (!(reached = (unsigned char *)xai__calloc((size_t)net->nblob, 1))) return XAI_ERR_MEMORY;
+    memcpy(t->signal[net->score_blob].data, start, (size_t)t->n * K * sizeof(float));
+    reached[net->score_blob] = 1;
+    for (li = net->nlayer - 1; li >= 0 && rc == XAI_OK; li--) {
+        const xai_layer *L = &net->layer[li];
+        xai__ctx cx;
+        int live = 0;
+        for (j = 0; j < L->ntop; j++) live |= reached[L->top[j]];
+        if (!live) continue;              /* nothing flows back through this layer (Softmax above the scores) */
+        cx.net = net; cx.t = t; cx.m = m;
+        cx.rule = xai__rule_for(net, m, li);
+        if (!xai__method_table[m->kind][L->p.type]) {
+            rc = xai__fail(XAI_ERR_ARG, "layer '%s': no backward rule for %s below the scores", L->name, xai_layer_type_name(L->p.type));
+            break;
+        }
+        rc = xai__method_table[m->kind][L->p.type](&cx, L, li);
+        if (param_grad && L->p.type == XAI_CONVOLUTION)
+            xai__conv_backward_weight_ref(L, XAI__X(t, L, 0), XAI__DY(t, L, 0), param_grad + L->weight_offset, L->bias ? param_grad + L->bias_offset : NULL);
+        if (param_grad && L->p.type == XAI_INNER_PRODUCT)
+            xai__ip_backward_weight_ref(L, XAI__X(t, L, 0), XAI__DY(t, L, 0), param_grad + L->weight_offset, L->bias ? param_grad + L->bias_offset : NULL);
+        for (j = 0; j < L->nbottom; j++) reached[L->bottom[j]] = 1;
+    }
+    XAI_FREE(reached);
+    return rc;
+}
+
+/* One value a pixel from the signal over the channels (Samek et al. 2017, Sec. III). */
+static void xai__heatmap(const xai_method *m, const xai_tensor *x, const xai_tensor *s, float *heat)
+{
+    size_t plane = (size_t)s->h * s->w, p;
+    int n, c;
+    for (n = 0; n < s->n; n++)
+        for (p = 0; p < plane; p++) {
+            double acc = 0;
+            for (c = 0; c < s->c; c++) {
+                size_t at = ((size_t)n * s->c + c) * plane + p;
+                double v = s->data[at];
+                switch (m->heatmap) {
+                case XAI_HEAT_L2: acc += v * v; break;
+                case XAI_HEAT_LINF: if (fabs(v) > acc) acc = fabs(v); break;
+                case XAI_HEAT_SUM_X_INPUT: acc += v * x->data[at]; break;
+                default: acc += v; break;
+                }
+            }
+            heat[(size_t)n * plane + p] = (float)(m->heatmap == XAI_HEAT_L2 ? sqrt(acc) : acc);
+        }
+}
+
+XAIDEF int xai_explain(const xai_net *net, xai_tape *tape, const float *input, int n, const xai_method *m,
+                       int *target, float *signal, float *heatmap, float *score)
+{
+    xai_tape *t = tape;
+    int *cls = NULL, i, rc, K;
+    float *start = NULL;
+    if (!net->finalized) return xai__fail(XAI_ERR_ARG, "net '%s' is not finalized", net->name);
+    if (m->kind < 0 || m->kind >= XAI_METHOD_KIND_COUNT) return xai__fail(XAI_ERR_ARG, "explain: unknown method kind %d", m->kind);
+    if (!t && !(t = xai_tape_new(net, n))) return XAI_ERR_MEMORY;
+    K = xai_net_num_classes(net);
+    cls = (int *)xai__calloc((size_t)n, sizeof(int));
+    start = (float *)xai__calloc((size_t)n * K, sizeof(float));
+    if (!cls || !start) { rc = XAI_ERR_MEMORY; goto done; }
+    if ((rc = xai_net_forward(net, t, input, n)) != XAI_OK) goto done;
+    for (i = 0; i < n; i++) {
+        const float *s = xai_tape_scores(t, i);
+        cls[i] = target && target[i] >= 0 ? target[i] : xai_argmax(s, K);
+        if (cls[i] >= K) { rc = xai__fail(XAI_ERR_ARG, "explain: class %d, the net has %d", cls[i], K); goto done; }
+        /* gradients start from df/df = 1; deconvolution and LRP from the score itself (Bach 2015) */
+        start[(size_t)i * K + cls[i]] = (m->kind == XAI_DECONVOLUTION || m->kind == XAI_LRP) ? s[cls[i]] : 1.0f;
+        if (score) score[i] = s[cls[i]];
+    }
+    if ((rc = xai__backward(net, t, m, start, NULL)) != XAI_OK) goto done;
+    if (signal) memcpy(signal, t->signal[net->input_blob].data, (size_t)n * xai_net_input_size(net) * sizeof(float));
+    if (heatmap) xai__heatmap(m, &t->blob[net->input_blob], &t->signal[net->input_blob], heatmap);
+    if (target) for (i = 0; i < n; i++) target[i] = cls[i];
+done:
+    XAI_FREE(cls);
+    XAI_FREE(start);
+    if (t != tape) xai_tape_free(t);
+    return rc;
+}
+
+XAIDEF int xai_net_backward(const xai_net *net, xai_tape *tape, const float *score_grad, float *param_grad)
+{
+    xai_method m;
+    memset(&m, 0, sizeof m);
+    m.kind = XAI_SENSITIVITY;
+    if (!tape || tape->net != net) return xai__fail(XAI_ERR_ARG, "backward: the tape belongs to another net");
+    return xai__backward(net, tape, &m, score_grad, param_grad);
+}
+
+XAIDEF const xai_tensor *xai_tape_signal(const xai_tape *tape, const char *name)
+{
+    int b = xai_net_find_blob(tape->net, name);
+    return b < 0 || !tape->signal ? NULL : &tape->signal[b];
+}
+
+#endif /* XAI_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+This software is available under 2 licenses -- choose whichever you prefer.
+------------------------------------------------------------------------------
+ALTERNATIVE A - MIT License
+Copyright (c) 2026 the xai.h authors
+Permission is hereby granted, free of charge, to any person obtaining a copy of
+this software and associated documentation files (the "Software"), to deal in
+the Software without restriction, including without limitation the rights to
+use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
+of the Software, and to permit persons to whom the Software is furnished to do
+so, subject to the following conditions:
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+------------------------------------------------------------------------------
+ALTERNATIVE B - Public Domain (www.unlicense.org)
+This is free and unencumbered software released into the public domain.
+Anyone is free to copy, modify, publish, use, compile, sell, or distribute this
+software, either in source code form or as a compiled binary, for any purpose,
+commercial or non-commercial, and by any means.
+In jurisdictions that recognize copyright laws, the author or authors of this
+software dedicate any and all copyright interest in the software to the public
+domain. We make this dedication in the spirit of increasing public trust and
+confidence in open source software and the intended use of the software.
+THIS SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN
+ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION
+WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+------------------------------------------------------------------------------
+*/
