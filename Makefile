@@ -19,8 +19,9 @@ endif
 LDLIBS = -lm
 
 EXAMPLES = $(patsubst examples/%.c,bin/%,$(wildcard examples/*.c))
-TOOLS = bin/xai-synth
-TESTS = bin/test_layers bin/test_image bin/test_net
+TOOLS = $(patsubst tools/%.c,bin/%,$(wildcard tools/*.c))
+# test_codec waits for the PNG/JPEG writers to join xai.h
+TESTS = $(filter-out bin/test_codec,$(patsubst tests/%.c,bin/%,$(wildcard tests/test_*.c)))
 
 all: $(EXAMPLES) $(TOOLS)
 
@@ -30,7 +31,7 @@ bin:
 bin/%: examples/%.c xai.h | bin
 	$(CC) $(XCFLAGS) $< -o $@ $(LDLIBS)
 
-bin/xai-synth: tools/synth.c xai.h | bin
+bin/%: tools/%.c xai.h | bin
 	$(CC) $(XCFLAGS) $< -o $@ $(LDLIBS)
 
 bin/test_%: tests/test_%.c tests/test.h xai.h | bin

@@ -1,6 +1,6 @@
 /* xai-synth: a model with synthetic weights from a seed, for tests, benchmarks and trying things
    without downloading anything.
-   Build: cc -O2 tools/synth.c -o xai-synth -lm
+   Build: cc -O2 tools/xai-synth.c -o xai-synth -lm
    Usage: xai-synth caffenet [--seed S] -o OUT.xai */
 #define XAI_IMPLEMENTATION
 #include "../xai.h"
