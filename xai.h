@@ -100,6 +100,8 @@ enum {
     XAI_ERR_LIMIT = -5    /* a size beyond what the library accepts */
 };
 XAIDEF const char *xai_failure_reason(void);
+/* Writes len bytes to path under a temporary name, then renames: never a half-written file. */
+XAIDEF int xai_file_write(const char *path, const void *data, size_t len);
 
 /* ---- tensors ----------------------------------------------------------------------------------- */
 
@@ -351,6 +353,66 @@ XAIDEF int xai_net_backward(const xai_net *net, xai_tape *tape, const float *sco
 
 /* The per-layer signal of the last xai_explain on this tape (relevance for LRP), by blob name. */
 XAIDEF const xai_tensor *xai_tape_signal(const xai_tape *tape, const char *name);
+
+
+/* ---- heatmap pictures -------------------------------------------------------------------------- */
+
+enum { XAI_CMAP_BWR, XAI_CMAP_HOT, XAI_CMAP_GRAY };
+
+/* Heatmap (w x h floats) -> RGB picture, 0..255.  XAI_CMAP_BWR is for signed maps (LRP): blue for
+   negative, white for 0, red for positive, scaled by max |h|.  HOT (black, red, yellow, white)
+   and GRAY are for unsigned maps (sensitivity, deconvolution), scaled by max h; negative values
+   show as 0.  clip_percentile in (0, 100): scale by that percentile of |h| instead of the maximum,
+   so a few extreme pixels do not wash out the rest (values beyond saturate); 0: the maximum. */
+XAIDEF int xai_heatmap_render(const float *heat, int w, int h, int cmap, float clip_percentile, xai_image *out);
+/* out = (1 - alpha) * base + alpha * top; gray bases are taken as RGB. */
+XAIDEF int xai_image_overlay(const xai_image *base, const xai_image *top, float alpha, xai_image *out);
+
+/* ---- the evaluator: region perturbation and AOPC ------------------------------------------------ */
+
+enum { XAI_ORDER_MORF, XAI_ORDER_LERF, XAI_ORDER_RANDOM };          /* region orderings */
+enum { XAI_PERTURB_UNIFORM, XAI_PERTURB_CONSTANT, XAI_PERTURB_BLUR };
+
+typedef struct xai_aopc_config {
+    int region;          /* r: regions are r x r squares on a grid from (0,0) (9) */
+    int steps;           /* L: regions perturbed, one a step (100) */
+    int repeats;         /* runs with fresh noise (10) */
+    int perturb;         /* XAI_PERTURB_UNIFORM (the paper), CONSTANT (the mean) or BLUR */
+    float blur_sigma;    /* XAI_PERTURB_BLUR: Gaussian sigma in pixels (3) */
+    uint64_t seed;       /* noise and random orderings (1) */
+    int batch;           /* perturbed images per forward pass (16); never changes a result */
+    int softmax;         /* 1: score the softmax probability instead of f_c (0) */
+} xai_aopc_config;
+
+XAIDEF void xai_aopc_defaults(xai_aopc_config *cfg);
+XAIDEF int  xai_region_count(int h, int w, int r);
+/* The regions of a heatmap (h x w) in the order to perturb them: MoRF by descending summed
+   relevance, LeRF ascending, ties to the lower region index (row-major); RANDOM a permutation
+   keyed by (seed, image_id, repeat).  out: xai_region_count(h, w, r) indices. */
+XAIDEF int  xai_region_order(const float *heat, int h, int w, int r, int order, uint64_t seed, uint64_t image_id,
+                             int repeat, int *out);
+/* One region-perturbation run (Samek et al. 2017, Sec. III): x(0) = input (network input space,
+   C x H x W), x(k) = x(k-1) with the k-th region of the ordering replaced; curve[k] = f_c(x(k)) for
+   k = 0..steps.  heat may be NULL for XAI_ORDER_RANDOM.  image_id and repeat key the noise, so
+   the curve is the same for any batch size, thread count, shard or order of work.  tape: from
+   xai_tape_new(net, >= cfg->batch), or NULL for a temporary one. */
+XAIDEF int  xai_perturbation_curve(const xai_net *net, xai_tape *tape, const float *input, const float *heat, int cls,
+                                   int order, uint64_t image_id, int repeat, const xai_aopc_config *cfg, float *curve);
+/* AOPC(L) = 1/(L+1) sum_{k=0..L} (curve[0] - curve[k]) of one curve, for L = 0..steps. */
+XAIDEF void xai_aopc_of_curve(const float *curve, int steps, double *aopc);
+
+/* Mean and standard error of AOPC(L) over images, each image the mean of its repeats.  Sums are
+   in double in the order images are added: add them in a fixed order to get the same bits. */
+typedef struct xai_aopc_stat {
+    int steps, images;
+    double *sum, *sumsq;       /* [steps + 1] */
+} xai_aopc_stat;
+XAIDEF int    xai_aopc_stat_init(xai_aopc_stat *st, int steps);
+XAIDEF void   xai_aopc_stat_free(xai_aopc_stat *st);
+/* one image: curves[repeats][steps + 1] */
+XAIDEF int    xai_aopc_stat_add(xai_aopc_stat *st, const float *curves, int repeats);
+XAIDEF double xai_aopc_stat_mean(const xai_aopc_stat *st, int L);
+XAIDEF double xai_aopc_stat_sem(const xai_aopc_stat *st, int L);
 
 #ifdef __cplusplus
 }
@@ -635,6 +697,8 @@ static int xai__write_file(const char *path, const void *data, size_t len)
     xai__out_write(&o, data, len);
     return xai__out_close(&o);
 }
+
+XAIDEF int xai_file_write(const char *path, const void *data, size_t len) { return xai__write_file(path, data, len); }
 
 /* ---- 2. tensors -------------------------------------------------------------------------------- */
 
@@ -949,6 +1013,77 @@ XAIDEF int xai_image_crop(const xai_image *src, int x, int y, int w, int h, xai_
     for (row = 0; row < h; row++)
         memcpy(dst->data + (size_t)row * w * src->c, src->data + ((size_t)(y + row) * src->w + x) * src->c,
                (size_t)w * src->c * sizeof(float));
+    return XAI_OK;
+}
+
+
+/* -- heatmap pictures -- */
+
+static int xai__cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+XAIDEF int xai_heatmap_render(const float *heat, int w, int h, int cmap, float clip_percentile, xai_image *out)
+{
+    size_t n = (size_t)w * h, i;
+    double scale = 0;
+    int rc;
+    if (cmap < XAI_CMAP_BWR || cmap > XAI_CMAP_GRAY) return xai__fail(XAI_ERR_ARG, "heatmap: unknown colour map %d", cmap);
+    if (!(clip_percentile >= 0 && clip_percentile < 100)) return xai__fail(XAI_ERR_ARG, "heatmap: percentile %g not in [0, 100)", clip_percentile);
+    if ((rc = xai_image_alloc(out, w, h, 3)) != XAI_OK) return rc;
+    if (clip_percentile > 0) {
+        float *mag = (float *)xai__malloc(n * sizeof(float));
+        size_t k;
+        if (!mag) { xai_image_free(out); return XAI_ERR_MEMORY; }
+        for (i = 0; i < n; i++) mag[i] = cmap == XAI_CMAP_BWR ? fabsf(heat[i]) : (heat[i] > 0 ? heat[i] : 0);
+        qsort(mag, n, sizeof(float), xai__cmp_float);
+        k = (size_t)((double)clip_percentile / 100.0 * (double)(n - 1) + 0.5);
+        scale = mag[k];
+        XAI_FREE(mag);
+    }
+    if (scale <= 0)
+        for (i = 0; i < n; i++) {
+            double v = cmap == XAI_CMAP_BWR ? fabs(heat[i]) : heat[i];
+            if (v > scale) scale = v;
+        }
+    for (i = 0; i < n; i++) {
+        double t = scale > 0 ? heat[i] / scale : 0;
+        float *px = out->data + 3 * i;
+        if (t > 1) t = 1;
+        if (t < -1) t = -1;
+        if (cmap == XAI_CMAP_BWR) {          /* white at 0, towards red (+) or blue (-) */
+            px[0] = (float)(255 * (t < 0 ? 1 + t : 1));
+            px[1] = (float)(255 * (1 - fabs(t)));
+            px[2] = (float)(255 * (t > 0 ? 1 - t : 1));
+        } else {
+            if (t < 0) t = 0;
+            if (cmap == XAI_CMAP_HOT) {      /* black -> red -> yellow -> white */
+                double r = 3 * t, g = 3 * t - 1, b = 3 * t - 2;
+                px[0] = (float)(255 * (r > 1 ? 1 : r));
+                px[1] = (float)(255 * (g < 0 ? 0 : g > 1 ? 1 : g));
+                px[2] = (float)(255 * (b < 0 ? 0 : b));
+            } else {
+                px[0] = px[1] = px[2] = (float)(255 * t);
+            }
+        }
+    }
+    return XAI_OK;
+}
+
+XAIDEF int xai_image_overlay(const xai_image *base, const xai_image *top, float alpha, xai_image *out)
+{
+    size_t i, n = (size_t)base->w * base->h;
+    int c, rc;
+    if (base->w != top->w || base->h != top->h)
+        return xai__fail(XAI_ERR_ARG, "overlay: %dx%d over %dx%d", top->w, top->h, base->w, base->h);
+    if ((rc = xai_image_alloc(out, base->w, base->h, 3)) != XAI_OK) return rc;
+    for (i = 0; i < n; i++)
+        for (c = 0; c < 3; c++) {
+            float b = base->data[i * base->c + (base->c >= 3 ? c : 0)], t = top->data[i * top->c + (top->c >= 3 ? c : 0)];
+            out->data[3 * i + c] = (1 - alpha) * b + alpha * t;
+        }
     return XAI_OK;
 }
 
@@ -3209,6 +3344,260 @@ XAIDEF const xai_tensor *xai_tape_signal(const xai_tape *tape, const char *name)
 {
     int b = xai_net_find_blob(tape->net, name);
     return b < 0 || !tape->signal ? NULL : &tape->signal[b];
+}
+
+
+/* ---- 9. evaluator -------------------------------------------------------------------------------
+   Region perturbation (Samek et al. 2017, Sec. III, Algorithm 1): destroy the image region by
+   region in the order a heatmap ranks them and record the class score after each step.  A heatmap
+   that finds the evidence makes the score fall fast; AOPC, the area over that curve, measures it.
+
+   Choices the paper leaves open (SPEC 6):
+   - regions are r x r squares on a grid from (0,0); where r does not divide the size the last row
+     and column are narrower (227 = 25 x 9 + 2: 26 x 26 regions, the last 2 pixels wide);
+   - "uniform" noise draws each pixel and channel from the continuous uniform [0, 255) in picture
+     space, then preprocesses it like a real pixel ((u - mean) * scale); the value is a hash of
+     (seed, image, repeat, step, pixel * C + channel), so it never depends on batch, threads or shards;
+   - "blur" replaces a region by the picture blurred with a Gaussian (sigma 3, edges replicated),
+     computed once from the unperturbed picture; "constant" puts the mean (0 in input space);
+   - the score is the pre-softmax f_c of the class predicted on the clean image (softmax optional). */
+
+XAIDEF void xai_aopc_defaults(xai_aopc_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->region = 9;
+    cfg->steps = 100;
+    cfg->repeats = 10;
+    cfg->perturb = XAI_PERTURB_UNIFORM;
+    cfg->blur_sigma = 3;
+    cfg->seed = 1;
+    cfg->batch = 16;
+}
+
+XAIDEF int xai_region_count(int h, int w, int r)
+{
+    return r <= 0 ? 0 : ((h + r - 1) / r) * ((w + r - 1) / r);
+}
+
+typedef struct xai__ranked { double score; int index; } xai__ranked;
+
+static int xai__by_score_desc(const void *a, const void *b)
+{
+    const xai__ranked *x = (const xai__ranked *)a, *y = (const xai__ranked *)b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return x->index - y->index;     /* ties: the lower region index first, whatever the sort */
+}
+
+static int xai__by_score_asc(const void *a, const void *b)
+{
+    const xai__ranked *x = (const xai__ranked *)a, *y = (const xai__ranked *)b;
+    if (x->score != y->score) return x->score < y->score ? -1 : 1;
+    return x->index - y->index;
+}
+
+XAIDEF int xai_region_order(const float *heat, int h, int w, int r, int order, uint64_t seed, uint64_t image_id, int repeat, int *out)
+{
+    int nx = (w + r - 1) / r, ny = (h + r - 1) / r, n = nx * ny, i, x, y;
+    xai__ranked *rk;
+    if (r <= 0 || h <= 0 || w <= 0) return xai__fail(XAI_ERR_ARG, "regions of %d pixels on %dx%d", r, w, h);
+    if (order == XAI_ORDER_RANDOM) {
+        /* Fisher-Yates, each swap drawn from its own key */
+        for (i = 0; i < n; i++) out[i] = i;
+        for (i = n - 1; i > 0; i--) {
+            int j = (int)(xai__random_key(seed, image_id, (uint64_t)repeat, 0xffffffffull, (uint64_t)i) % (uint64_t)(i + 1)), tmp = out[i];
+            out[i] = out[j];
+            out[j] = tmp;
+        }
+        return XAI_OK;
+    }
+    if (order != XAI_ORDER_MORF && order != XAI_ORDER_LERF) return xai__fail(XAI_ERR_ARG, "unknown region order %d", order);
+    if (!heat) return xai__fail(XAI_ERR_ARG, "MoRF and LeRF need a heatmap");
+    if (!(rk = (xai__ranked *)xai__calloc((size_t)n, sizeof(xai__ranked)))) return XAI_ERR_MEMORY;
+    for (i = 0; i < n; i++) rk[i].index = i;
+    for (y = 0; y < h; y++)
+        for (x = 0; x < w; x++) rk[(y / r) * nx + x / r].score += heat[(size_t)y * w + x];
+    for (i = 0; i < n; i++) if (!(rk[i].score == rk[i].score)) rk[i].score = -HUGE_VAL;   /* NaN ranks last */
+    qsort(rk, (size_t)n, sizeof *rk, order == XAI_ORDER_MORF ? xai__by_score_desc : xai__by_score_asc);
+    for (i = 0; i < n; i++) out[i] = rk[i].index;
+    XAI_FREE(rk);
+    return XAI_OK;
+}
+
+/* The picture blurred, back in input space: pixels = input / scale + mean, separable Gaussian with
+   replicated edges, then (blurred - mean) * scale. */
+static int xai__blur_input(const xai_net *net, const float *input, float sigma, float *out)
+{
+    int C = net->input_c, H = net->input_h, W = net->input_w, rad = (int)ceilf(3 * sigma), c, y, x, k;
+    size_t plane = (size_t)H * W, i;
+    float *kern, *tmp, *pix;
+    double norm = 0;
+    if (!(sigma > 0) || rad > 1000) return xai__fail(XAI_ERR_ARG, "blur sigma %g", sigma);
+    kern = (float *)xai__malloc((size_t)(2 * rad + 1) * sizeof(float));
+    tmp = (float *)xai__malloc(plane * sizeof(float));
+    pix = (float *)xai__malloc(plane * sizeof(float));
+    if (!kern || !tmp || !pix) { XAI_FREE(kern); XAI_FREE(tmp); XAI_FREE(pix); return XAI_ERR_MEMORY; }
+    for (k = -rad; k <= rad; k++) norm += kern[k + rad] = expf(-(float)(k * k) / (2 * sigma * sigma));
+    for (k = 0; k <= 2 * rad; k++) kern[k] = (float)(kern[k] / norm);
+    for (c = 0; c < C; c++) {
+        const float *mean = net->input_mean ? net->input_mean + c * plane : NULL;
+        for (i = 0; i < plane; i++) pix[i] = input[c * plane + i] / net->pre.scale + (mean ? mean[i] : 0);
+        for (y = 0; y < H; y++)
+            for (x = 0; x < W; x++) {
+                double acc = 0;
+                for (k = -rad; k <= rad; k++) {
+                    int xx = x + k < 0 ? 0 : x + k >= W ? W - 1 : x + k;
+                    acc += kern[k + rad] * pix[(size_t)y * W + xx];
+                }
+                tmp[(size_t)y * W + x] = (float)acc;
+            }
+        for (y = 0; y < H; y++)
+            for (x = 0; x < W; x++) {
+                double acc = 0;
+                for (k = -rad; k <= rad; k++) {
+                    int yy = y + k < 0 ? 0 : y + k >= H ? H - 1 : y + k;
+                    acc += kern[k + rad] * tmp[(size_t)yy * W + x];
+                }
+                out[c * plane + (size_t)y * W + x] = ((float)acc - (mean ? mean[(size_t)y * W + x] : 0)) * net->pre.scale;
+            }
+    }
+    XAI_FREE(kern); XAI_FREE(tmp); XAI_FREE(pix);
+    return XAI_OK;
+}
+
+/* Replaces region `region` of x (C x H x W) at step `step`. */
+static void xai__perturb_region(const xai_net *net, float *x, int region, int step, const xai_aopc_config *cfg,
+                                uint64_t image_id, int repeat, const float *blurred)
+{
+    int C = net->input_c, H = net->input_h, W = net->input_w, r = cfg->region, nx = (W + r - 1) / r;
+    int y0 = (region / nx) * r, x0 = (region % nx) * r, y1 = y0 + r < H ? y0 + r : H, x1 = x0 + r < W ? x0 + r : W, c, y, xx;
+    size_t plane = (size_t)H * W;
+    for (c = 0; c < C; c++)
+        for (y = y0; y < y1; y++)
+            for (xx = x0; xx < x1; xx++) {
+                size_t p = (size_t)y * W + xx, at = c * plane + p;
+                float v = 0;
+                if (cfg->perturb == XAI_PERTURB_UNIFORM) {
+                    float u = 255.0f * xai__uniform(xai__random_key(cfg->seed, image_id, (uint64_t)repeat, (uint64_t)step, p * (uint64_t)C + (uint64_t)c));
+                    v = (u - (net->input_mean ? net->input_mean[at] : 0.0f)) * net->pre.scale;
+                } else if (cfg->perturb == XAI_PERTURB_BLUR) {
+                    v = blurred[at];
+                }
+                x[at] = v;
+            }
+}
+
+XAIDEF int xai_perturbation_curve(const xai_net *net, xai_tape *tape, const float *input, const float *heat, int cls,
+                                  int order, uint64_t image_id, int repeat, const xai_aopc_config *cfg, float *curve)
+{
+    size_t in = xai_net_input_size(net);
+    int nreg = xai_region_count(net->input_h, net->input_w, cfg->region), K = xai_net_num_classes(net), k, filled = 0, first = 0, rc = XAI_OK, j;
+    int *ord = NULL;
+    float *x = NULL, *batch = NULL, *blurred = NULL;
+    xai_tape *t = tape;
+    if (cfg->steps < 0 || cfg->steps > nreg)
+        return xai__fail(XAI_ERR_ARG, "%d steps, but the %dx%d input has %d regions of %d pixels", cfg->steps, net->input_w, net->input_h, nreg, cfg->region);
+    if (cfg->batch <= 0) return xai__fail(XAI_ERR_ARG, "batch %d", cfg->batch);
+    if (cls < 0 || cls >= K) return xai__fail(XAI_ERR_ARG, "class %d, the net has %d", cls, K);
+    if (cfg->perturb < XAI_PERTURB_UNIFORM || cfg->perturb > XAI_PERTURB_BLUR) return xai__fail(XAI_ERR_ARG, "perturbation %d", cfg->perturb);
+    if (!t && !(t = xai_tape_new(net, cfg->batch))) return XAI_ERR_MEMORY;
+    if (t->n_max < cfg->batch) { rc = xai__fail(XAI_ERR_ARG, "the tape holds %d images, the batch is %d", t->n_max, cfg->batch); goto done; }
+    ord = (int *)xai__malloc((size_t)nreg * sizeof(int));
+    x = (float *)xai__malloc(in * sizeof(float));
+    batch = (float *)xai__malloc((size_t)cfg->batch * in * sizeof(float));
+    if (!ord || !x || !batch) { rc = XAI_ERR_MEMORY; goto done; }
+    if ((rc = xai_region_order(heat, net->input_h, net->input_w, cfg->region, order, cfg->seed, image_id, repeat, ord)) != XAI_OK) goto done;
+    if (cfg->perturb == XAI_PERTURB_BLUR) {
+        if (!(blurred = (float *)xai__malloc(in * sizeof(float)))) { rc = XAI_ERR_MEMORY; goto done; }
+        if ((rc = xai__blur_input(net, input, cfg->blur_sigma, blurred)) != XAI_OK) goto done;
+    }
+    memcpy(x, input, in * sizeof(float));
+    for (k = 0; k <= cfg->steps; k++) {
+        if (k > 0) xai__perturb_region(net, x, ord[k - 1], k, cfg, image_id, repeat, blurred);   /* cumulative */
+        memcpy(batch + (size_t)filled * in, x, in * sizeof(float));
+        if (++filled == cfg->batch || k == cfg->steps) {
+            if ((rc = xai_net_forward(net, t, batch, filled)) != XAI_OK) goto done;
+            for (j = 0; j < filled; j++) {
+                const float *s = xai_tape_scores(t, j);
+                if (cfg->softmax) {
+                    float mx = s[xai_argmax(s, K)];
+                    double sum = 0;
+                    int q;
+                    for (q = 0; q < K; q++) sum += exp((double)s[q] - mx);
+                    curve[first + j] = (float)(exp((double)s[cls] - mx) / sum);
+                } else {
+                    curve[first + j] = s[cls];
+                }
+            }
+            first += filled;
+            filled = 0;
+        }
+    }
+done:
+    XAI_FREE(ord); XAI_FREE(x); XAI_FREE(batch); XAI_FREE(blurred);
+    if (t != tape) xai_tape_free(t);
+    return rc;
+}
+
+XAIDEF void xai_aopc_of_curve(const float *curve, int steps, double *aopc)
+{
+    double sum = 0;
+    int L;
+    for (L = 0; L <= steps; L++) {
+        sum += (double)curve[0] - curve[L];
+        aopc[L] = sum / (L + 1);
+    }
+}
+
+XAIDEF int xai_aopc_stat_init(xai_aopc_stat *st, int steps)
+{
+    memset(st, 0, sizeof *st);
+    if (steps < 0) return xai__fail(XAI_ERR_ARG, "%d steps", steps);
+    st->steps = steps;
+    st->sum = (double *)xai__calloc((size_t)steps + 1, sizeof(double));
+    st->sumsq = (double *)xai__calloc((size_t)steps + 1, sizeof(double));
+    if (!st->sum || !st->sumsq) { xai_aopc_stat_free(st); return XAI_ERR_MEMORY; }
+    return XAI_OK;
+}
+
+XAIDEF void xai_aopc_stat_free(xai_aopc_stat *st)
+{
+    XAI_FREE(st->sum);
+    XAI_FREE(st->sumsq);
+    st->sum = st->sumsq = NULL;
+}
+
+XAIDEF int xai_aopc_stat_add(xai_aopc_stat *st, const float *curves, int repeats)
+{
+    double *aopc = (double *)xai__calloc((size_t)st->steps + 1, sizeof(double)), *mean = (double *)xai__calloc((size_t)st->steps + 1, sizeof(double));
+    int r, L;
+    if (!aopc || !mean) { XAI_FREE(aopc); XAI_FREE(mean); return XAI_ERR_MEMORY; }
+    for (r = 0; r < repeats; r++) {
+        xai_aopc_of_curve(curves + (size_t)r * (st->steps + 1), st->steps, aopc);
+        for (L = 0; L <= st->steps; L++) mean[L] += aopc[L];
+    }
+    for (L = 0; L <= st->steps; L++) {
+        double m = mean[L] / repeats;
+        st->sum[L] += m;
+        st->sumsq[L] += m * m;
+    }
+    st->images++;
+    XAI_FREE(aopc);
+    XAI_FREE(mean);
+    return XAI_OK;
+}
+
+XAIDEF double xai_aopc_stat_mean(const xai_aopc_stat *st, int L)
+{
+    return st->images ? st->sum[L] / st->images : 0.0;
+}
+
+XAIDEF double xai_aopc_stat_sem(const xai_aopc_stat *st, int L)
+{
+    double m, var;
+    if (st->images < 2) return 0.0;
+    m = st->sum[L] / st->images;
+    var = (st->sumsq[L] - st->images * m * m) / (st->images - 1);
+    return var > 0 ? sqrt(var / st->images) : 0.0;
 }
 
 #endif /* XAI_IMPLEMENTATION */

@@ -1,0 +1,582 @@
+/* aopc: how good are heatmaps?  Region perturbation and AOPC over a list of images, as in Samek et
+   al., "Evaluating the Visualization of What a Deep Neural Network Has Learned" (2017), Sec. III.
+   Build: cc -O2 examples/aopc.c -o aopc -lm            (add -fopenmp -march=native for speed)
+
+   aopc MODEL.xai --list IMAGES.txt --methods M1,M2,... --out DIR [--steps 100] [--region 9]
+        [--repeats 10] [--perturb uniform|constant|blur] [--seed S] [--batch B] [--shard I/N]
+        [--orders morf,lerf] [--softmax]
+
+   Methods are xai_method_parse names (lrp-eps:100, lrp-ab:2, sensitivity-l2, deconv-linf, ...),
+   "random" (a random region order, the baseline), or file:HEATDIR: heatmaps computed elsewhere,
+   read from HEATDIR/NAME.pfm (NAME = the image's file name without extension; the PFM must have
+   the network's input size).  IMAGES.txt: one image path a line ('#' comments).
+
+   DIR/config.tsv   the settings; a rerun with other settings on the same DIR is refused
+   DIR/curves.tsv   append-only: image, method, order, repeat, k, score, for k = 0..steps
+   DIR/summary.tsv  method, order, steps, aopc, aopc_minus_random, sem, images (at L = steps)
+   DIR/aopc_curves.tsv  AOPC(L) for every L;  DIR/abpc.tsv with --orders morf,lerf
+   DIR/aopc.svg     AOPC relative to random against L (the paper's Fig. 4)
+
+   Resumable: a rerun skips the images already complete in curves.tsv (a killed run loses only
+   the image in flight).  --shard I/N (0 <= I < N) takes images I, I+N, I+2N, ... of the list;
+   run each shard into its own DIR and combine them with aopc-merge.  Every number is the same for
+   any --batch, thread count, shard split or order of work. */
+#define XAI_IMPLEMENTATION
+#include "../xai.h"
+#include "plot.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#ifdef _WIN32
+#include <direct.h>
+#define make_dir(p) _mkdir(p)
+#else
+#define make_dir(p) mkdir(p, 0777)
+#endif
+
+#define MAX_RUNS 64
+#define LINE_MAX_BYTES 8192
+
+/* One curve family of an image: a method's heatmap read in one order, or the random order. */
+typedef struct run {
+    char method[512];      /* as written in curves.tsv */
+    int order;             /* XAI_ORDER_* */
+    int is_random, is_file;
+    xai_method m;
+} run;
+
+typedef struct settings {
+    xai_aopc_config cfg;
+    char methods[4096], orders[64], model[4096], list[4096];
+    int shard, nshards;
+    run runs[MAX_RUNS];
+    int nrun;
+} settings;
+
+/* An image's curves: nrun x repeats x (steps + 1) scores, in that order. */
+typedef struct image_rec {
+    char *name;
+    float *score;
+    unsigned char *have;
+    size_t count;
+} image_rec;
+
+static const char *order_name(int o) { return o == XAI_ORDER_MORF ? "morf" : o == XAI_ORDER_LERF ? "lerf" : "random"; }
+
+static int die(const char *what)
+{
+    fprintf(stderr, "aopc: %s\n", what);
+    return 1;
+}
+
+static size_t rows_per_image(const settings *s) { return (size_t)s->nrun * s->cfg.repeats * (s->cfg.steps + 1); }
+
+/* methods x orders -> runs */
+static int make_runs(settings *s, char *err, size_t errlen)
+{
+    char buf[4096], *tok, *save = NULL;
+    int want_morf = 0, want_lerf = 0;
+    snprintf(buf, sizeof buf, "%s", s->orders);
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (!strcmp(tok, "morf")) want_morf = 1;
+        else if (!strcmp(tok, "lerf")) want_lerf = 1;
+        else { snprintf(err, errlen, "--orders: '%s' is not morf or lerf", tok); return 0; }
+    }
+    if (!want_morf && !want_lerf) { snprintf(err, errlen, "--orders names no order"); return 0; }
+    snprintf(buf, sizeof buf, "%s", s->methods);
+    s->nrun = 0;
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int o;
+        for (o = XAI_ORDER_MORF; o <= XAI_ORDER_RANDOM; o++) {
+            run *r;
+            int is_random = !strcmp(tok, "random");
+            if ((o == XAI_ORDER_RANDOM) != is_random || (o == XAI_ORDER_MORF && !want_morf) || (o == XAI_ORDER_LERF && !want_lerf)) continue;
+            if (s->nrun == MAX_RUNS) { snprintf(err, errlen, "more than %d method and order pairs", MAX_RUNS); return 0; }
+            r = &s->runs[s->nrun++];
+            memset(r, 0, sizeof *r);
+            snprintf(r->method, sizeof r->method, "%s", tok);
+            r->order = o;
+            r->is_random = is_random;
+            r->is_file = !strncmp(tok, "file:", 5);
+            if (!is_random && !r->is_file && xai_method_parse(tok, &r->m) != XAI_OK) {
+                snprintf(err, errlen, "--methods: %s", xai_failure_reason());
+                return 0;
+            }
+        }
+    }
+    if (!s->nrun) { snprintf(err, errlen, "--methods names no method"); return 0; }
+    return 1;
+}
+
+/* The settings that decide the numbers, as key/value lines. */
+static void config_text(const settings *s, char *out, size_t len, int with_shard)
+{
+    const char *pert[] = {"uniform", "constant", "blur"};
+    int n = snprintf(out, len, "methods\t%s\norders\t%s\nsteps\t%d\nregion\t%d\nrepeats\t%d\nperturb\t%s\nblur_sigma\t%g\nseed\t%llu\nsoftmax\t%d\nmodel\t%s\nlist\t%s\n",
+                     s->methods, s->orders, s->cfg.steps, s->cfg.region, s->cfg.repeats, pert[s->cfg.perturb], s->cfg.blur_sigma,
+                     (unsigned long long)s->cfg.seed, s->cfg.softmax, s->model, s->list);
+    if (with_shard && n > 0 && (size_t)n < len) snprintf(out + n, len - (size_t)n, "shard\t%d/%d\n", s->shard, s->nshards);
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+    if (!f) return NULL;
+    if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) { fclose(f); return NULL; }
+    buf = (char *)malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) { free(buf); buf = NULL; }
+    fclose(f);
+    if (buf) buf[n] = 0;
+    return buf;
+}
+
+static void path_join(char *out, size_t len, const char *dir, const char *file) { snprintf(out, len, "%s/%s", dir, file); }
+
+#ifdef AOPC_MERGE
+/* Parses config.tsv back into settings (for aopc-merge). */
+static int parse_config(const char *text, settings *s)
+{
+    char line[LINE_MAX_BYTES];
+    const char *p = text;
+    memset(s, 0, sizeof *s);
+    xai_aopc_defaults(&s->cfg);
+    while (*p) {
+        size_t n = strcspn(p, "\n");
+        char *tab;
+        if (n >= sizeof line) return 0;
+        memcpy(line, p, n);
+        line[n] = 0;
+        p += n + (p[n] == '\n');
+        if (!(tab = strchr(line, '\t'))) continue;
+        *tab++ = 0;
+        if (!strcmp(line, "methods")) snprintf(s->methods, sizeof s->methods, "%s", tab);
+        else if (!strcmp(line, "orders")) snprintf(s->orders, sizeof s->orders, "%s", tab);
+        else if (!strcmp(line, "steps")) s->cfg.steps = atoi(tab);
+        else if (!strcmp(line, "region")) s->cfg.region = atoi(tab);
+        else if (!strcmp(line, "repeats")) s->cfg.repeats = atoi(tab);
+        else if (!strcmp(line, "perturb")) s->cfg.perturb = !strcmp(tab, "constant") ? XAI_PERTURB_CONSTANT : !strcmp(tab, "blur") ? XAI_PERTURB_BLUR : XAI_PERTURB_UNIFORM;
+        else if (!strcmp(line, "blur_sigma")) s->cfg.blur_sigma = (float)atof(tab);
+        else if (!strcmp(line, "seed")) s->cfg.seed = strtoull(tab, NULL, 10);
+        else if (!strcmp(line, "softmax")) s->cfg.softmax = atoi(tab);
+        else if (!strcmp(line, "model")) snprintf(s->model, sizeof s->model, "%s", tab);
+        else if (!strcmp(line, "list")) snprintf(s->list, sizeof s->list, "%s", tab);
+    }
+    return s->cfg.steps >= 0 && s->cfg.repeats > 0;
+}
+
+#endif
+
+static int find_run(const settings *s, const char *method, const char *order)
+{
+    int i;
+    for (i = 0; i < s->nrun; i++)
+        if (!strcmp(s->runs[i].method, method) && !strcmp(order_name(s->runs[i].order), order)) return i;
+    return -1;
+}
+
+static int find_image(image_rec *im, int n, const char *name)
+{
+    int i;
+    for (i = n - 1; i >= 0; i--)
+        if (!strcmp(im[i].name, name)) return i;
+    return -1;
+}
+
+static void free_images(image_rec *im, int n)
+{
+    int i;
+    for (i = 0; i < n; i++) { free(im[i].name); free(im[i].score); free(im[i].have); }
+    free(im);
+}
+
+/* Reads curves.tsv: every image with its rows; *partial says whether some image is incomplete. */
+static image_rec *read_curves(const char *path, const settings *s, int *nimg, int *partial, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char line[LINE_MAX_BYTES];
+    image_rec *im = NULL;
+    int n = 0, cap = 0, cur = -1;
+    size_t per = rows_per_image(s), lineno = 0;
+    *nimg = 0;
+    *partial = 0;
+    err[0] = 0;
+    if (!f) return NULL;
+    while (fgets(line, sizeof line, f)) {
+        char *field[6], *p = line;
+        int nf = 0, ri, rep, k;
+        size_t at;
+        lineno++;
+        if (!strchr(line, '\n')) { *partial = 1; break; }   /* a row cut by a kill */
+        line[strcspn(line, "\r\n")] = 0;
+        if (lineno == 1 && !strncmp(line, "image\t", 6)) continue;
+        while (nf < 6) { field[nf++] = p; p = strchr(p, '\t'); if (!p) break; *p++ = 0; }
+        if (nf != 6) { *partial = 1; continue; }
+        ri = find_run(s, field[1], field[2]);
+        rep = atoi(field[3]);
+        k = atoi(field[4]);
+        if (ri < 0 || rep < 0 || rep >= s->cfg.repeats || k < 0 || k > s->cfg.steps) {
+            snprintf(err, errlen, "%s: line %zu: method %s, order %s, repeat %d, k %d do not match config.tsv", path, lineno, field[1], field[2], rep, k);
+            break;
+        }
+        if (cur < 0 || strcmp(im[cur].name, field[0])) {
+            cur = find_image(im, n, field[0]);
+            if (cur >= 0 && cur != n - 1) { snprintf(err, errlen, "%s: line %zu: rows of image %s in two places", path, lineno, field[0]); break; }
+            if (cur < 0) {
+                if (n == cap) { cap = cap ? 2 * cap : 64; im = (image_rec *)realloc(im, (size_t)cap * sizeof *im); }
+                im[n].name = strdup(field[0]);
+                im[n].score = (float *)calloc(per, sizeof(float));
+                im[n].have = (unsigned char *)calloc(per, 1);
+                im[n].count = 0;
+                cur = n++;
+            }
+        }
+        at = ((size_t)ri * s->cfg.repeats + (size_t)rep) * (size_t)(s->cfg.steps + 1) + (size_t)k;
+        if (!im[cur].have[at]) { im[cur].have[at] = 1; im[cur].count++; }
+        im[cur].score[at] = strtof(field[5], NULL);
+    }
+    fclose(f);
+    {
+        int i;
+        for (i = 0; i < n; i++) if (im[i].count != per) *partial = 1;
+    }
+    *nimg = n;
+    return im;
+}
+
+/* Appends one image's rows: one block, flushed, so a kill cuts at most this image. */
+static int write_block(FILE *f, const settings *s, const char *name, const float *score)
+{
+    int ri, rep, k;
+    for (ri = 0; ri < s->nrun; ri++)
+        for (rep = 0; rep < s->cfg.repeats; rep++)
+            for (k = 0; k <= s->cfg.steps; k++)
+                fprintf(f, "%s\t%s\t%s\t%d\t%d\t%.9g\n", name, s->runs[ri].method, order_name(s->runs[ri].order), rep, k,
+                        score[((size_t)ri * s->cfg.repeats + rep) * (s->cfg.steps + 1) + k]);
+    return fflush(f) == 0 && !ferror(f);
+}
+
+static int cmp_image(const void *a, const void *b) { return strcmp(((const image_rec *)a)->name, ((const image_rec *)b)->name); }
+
+/* summary.tsv, aopc_curves.tsv, abpc.tsv, aopc.svg and the table on stdout, from the complete
+   images only, in the order of their names: the same bits for one run or merged shards. */
+static int summarize(const char *dir, const settings *s, image_rec *im, int n)
+{
+    int L = s->cfg.steps, ri, i, k, nimg = 0, random_run = -1, rc = 0;
+    size_t per = rows_per_image(s), stride = (size_t)s->cfg.repeats * (L + 1);
+    xai_aopc_stat *st = (xai_aopc_stat *)calloc((size_t)s->nrun, sizeof *st);
+    plot_text sum = {NULL, 0, 0}, curves = {NULL, 0, 0}, abpc = {NULL, 0, 0};
+    plot_series series[MAX_RUNS];
+    double *xs = (double *)malloc((size_t)(L + 1) * sizeof(double)), *ys = (double *)malloc((size_t)s->nrun * (L + 1) * sizeof(double));
+    char path[4200], *svg;
+    qsort(im, (size_t)n, sizeof *im, cmp_image);
+    for (ri = 0; ri < s->nrun; ri++) {
+        xai_aopc_stat_init(&st[ri], L);
+        if (s->runs[ri].is_random) random_run = ri;
+    }
+    for (i = 0; i < n; i++) {
+        if (im[i].count != per) continue;
+        nimg++;
+        for (ri = 0; ri < s->nrun; ri++) xai_aopc_stat_add(&st[ri], im[i].score + ri * stride, s->cfg.repeats);
+    }
+    plot_printf(&sum, "method\torder\tsteps\taopc\taopc_minus_random\tsem\timages\n");
+    plot_printf(&curves, "method\torder\tL\taopc\tsem\n");
+    printf("\nAOPC at L = %d: %d images, regions %dx%d, %s perturbation, %d repeats, score %s\n", L, nimg, s->cfg.region, s->cfg.region,
+           s->cfg.perturb == XAI_PERTURB_UNIFORM ? "uniform" : s->cfg.perturb == XAI_PERTURB_CONSTANT ? "constant" : "blur", s->cfg.repeats,
+           s->cfg.softmax ? "softmax" : "f_c before softmax");
+    printf("%-24s %-6s %12s %14s %10s\n", "method", "order", "AOPC", "AOPC - random", "sem");
+    for (ri = 0; ri < s->nrun; ri++) {
+        double a = xai_aopc_stat_mean(&st[ri], L), rel = random_run >= 0 ? a - xai_aopc_stat_mean(&st[random_run], L) : NAN;
+        plot_printf(&sum, "%s\t%s\t%d\t%.9g\t%.9g\t%.9g\t%d\n", s->runs[ri].method, order_name(s->runs[ri].order), L, a, rel, xai_aopc_stat_sem(&st[ri], L), nimg);
+        printf("%-24s %-6s %12.5f %14.5f %10.5f\n", s->runs[ri].method, order_name(s->runs[ri].order), a, rel, xai_aopc_stat_sem(&st[ri], L));
+        for (k = 0; k <= L; k++) {
+            plot_printf(&curves, "%s\t%s\t%d\t%.9g\t%.9g\n", s->runs[ri].method, order_name(s->runs[ri].order), k, xai_aopc_stat_mean(&st[ri], k),
+                        xai_aopc_stat_sem(&st[ri], k));
+            xs[k] = k;
+        }
+    }
+    /* ABPC: the area between the LeRF and MoRF curves of a method */
+    for (ri = 0; ri < s->nrun; ri++) {
+        int lr;
+        xai_aopc_stat ab;
+        float *diff;
+        if (s->runs[ri].order != XAI_ORDER_MORF) continue;
+        for (lr = 0; lr < s->nrun; lr++) if (s->runs[lr].order == XAI_ORDER_LERF && !strcmp(s->runs[lr].method, s->runs[ri].method)) break;
+        if (lr == s->nrun) continue;
+        if (!abpc.len) { plot_printf(&abpc, "method\tsteps\tabpc\tsem\timages\n"); printf("\n%-24s %12s %10s\n", "method", "ABPC", "sem"); }
+        xai_aopc_stat_init(&ab, L);
+        diff = (float *)malloc(stride * sizeof(float));
+        for (i = 0; i < n; i++) {
+            size_t q;
+            if (im[i].count != per) continue;
+            /* ABPC = 1/(L+1) sum_k (LeRF_k - MoRF_k) is the AOPC of the curve MoRF_k - LeRF_k, whose
+               first point is 0 (both start from the same clean image) */
+            for (q = 0; q < stride; q++) diff[q] = im[i].score[ri * stride + q] - im[i].score[lr * stride + q];
+            xai_aopc_stat_add(&ab, diff, s->cfg.repeats);
+        }
+        free(diff);
+        plot_printf(&abpc, "%s\t%d\t%.9g\t%.9g\t%d\n", s->runs[ri].method, L, xai_aopc_stat_mean(&ab, L), xai_aopc_stat_sem(&ab, L), nimg);
+        printf("%-24s %12.5f %10.5f\n", s->runs[ri].method, xai_aopc_stat_mean(&ab, L), xai_aopc_stat_sem(&ab, L));
+        xai_aopc_stat_free(&ab);
+    }
+    /* the figure: AOPC relative to random against L, MoRF curves */
+    {
+        int ns = 0;
+        for (ri = 0; ri < s->nrun; ri++) {
+            if (s->runs[ri].order != XAI_ORDER_MORF) continue;
+            for (k = 0; k <= L; k++)
+                ys[(size_t)ns * (L + 1) + k] = xai_aopc_stat_mean(&st[ri], k) - (random_run >= 0 ? xai_aopc_stat_mean(&st[random_run], k) : 0);
+            series[ns].name = s->runs[ri].method;
+            series[ns].x = xs;
+            series[ns].y = ys + (size_t)ns * (L + 1);
+            series[ns].n = L + 1;
+            series[ns].right_axis = 0;
+            ns++;
+        }
+        svg = plot_svg(random_run >= 0 ? "AOPC relative to random (MoRF)" : "AOPC (MoRF)", "perturbation steps L",
+                       random_run >= 0 ? "AOPC(L) - AOPC_random(L)" : "AOPC(L)", NULL, series, ns);
+        path_join(path, sizeof path, dir, "aopc.svg");
+        if (!svg || xai_file_write(path, svg, strlen(svg)) != XAI_OK) rc = 1;
+        free(svg);
+    }
+    path_join(path, sizeof path, dir, "summary.tsv");
+    if (xai_file_write(path, sum.p, sum.len) != XAI_OK) rc = 1;
+    path_join(path, sizeof path, dir, "aopc_curves.tsv");
+    if (xai_file_write(path, curves.p, curves.len) != XAI_OK) rc = 1;
+    if (abpc.len) {
+        path_join(path, sizeof path, dir, "abpc.tsv");
+        if (xai_file_write(path, abpc.p, abpc.len) != XAI_OK) rc = 1;
+    }
+    if (rc) fprintf(stderr, "aopc: %s\n", xai_failure_reason());
+    else printf("\nwrote %s/summary.tsv, aopc_curves.tsv, %saopc.svg\n", dir, abpc.len ? "abpc.tsv, " : "");
+    for (ri = 0; ri < s->nrun; ri++) xai_aopc_stat_free(&st[ri]);
+    free(st); free(sum.p); free(curves.p); free(abpc.p); free(xs); free(ys);
+    return rc;
+}
+
+#ifndef AOPC_MERGE
+/* Keeps only complete images: written to a temporary file and renamed over curves.tsv. */
+static int rewrite_complete(const char *path, const settings *s, image_rec *im, int n)
+{
+    char tmp[4400];
+    FILE *f;
+    int i, ok;
+    snprintf(tmp, sizeof tmp, "%s.rewrite.tmp", path);
+    if (!(f = fopen(tmp, "wb"))) return 0;
+    ok = fprintf(f, "image\tmethod\torder\trepeat\tk\tscore\n") > 0;
+    for (i = 0; i < n && ok; i++)
+        if (im[i].count == rows_per_image(s)) ok = write_block(f, s, im[i].name, im[i].score);
+    if (fclose(f) != 0) ok = 0;
+    if (!ok || rename(tmp, path) != 0) { remove(tmp); return 0; }
+    return 1;
+}
+
+static int parse_shard(const char *arg, int *i, int *n)
+{
+    char *end;
+    long a = strtol(arg, &end, 10), b;
+    if (*end != '/') return 0;
+    b = strtol(end + 1, &end, 10);
+    if (*end || b < 1 || a < 0 || a >= b || b > 1000000) return 0;
+    *i = (int)a;
+    *n = (int)b;
+    return 1;
+}
+
+/* The heatmap of one run for one image (network input size), or 0 with a message. */
+static int heatmap_for(const xai_net *net, xai_tape *t1, const run *r, const char *image_path, const float *x, int cls, float *heat, char *err, size_t errlen)
+{
+    if (r->is_file) {
+        char path[4200], name[1024];
+        const char *base = strrchr(image_path, '/'), *dot;
+        xai_image h;
+        size_t len;
+        base = base ? base + 1 : image_path;
+        dot = strrchr(base, '.');
+        len = dot ? (size_t)(dot - base) : strlen(base);
+        if (len >= sizeof name) len = sizeof name - 1;
+        memcpy(name, base, len);
+        name[len] = 0;
+        snprintf(path, sizeof path, "%s/%s.pfm", r->method + 5, name);
+        if (xai_image_load(path, &h) != XAI_OK) { snprintf(err, errlen, "%s", xai_failure_reason()); return 0; }
+        if (h.w != net->input_w || h.h != net->input_h || h.c != 1) {
+            snprintf(err, errlen, "%s: a %dx%dx%d heatmap, the network input is %dx%d (one value a pixel)", path, h.w, h.h, h.c, net->input_w, net->input_h);
+            xai_image_free(&h);
+            return 0;
+        }
+        memcpy(heat, h.data, (size_t)h.w * h.h * sizeof(float));
+        xai_image_free(&h);
+        return 1;
+    } else {
+        int target = cls;
+        if (xai_explain(net, t1, x, 1, &r->m, &target, NULL, heat, NULL) != XAI_OK) {
+            snprintf(err, errlen, "%s: %s: %s", image_path, r->method, xai_failure_reason());
+            return 0;
+        }
+        return 1;
+    }
+}
+
+static double now_seconds(void)
+{
+#if defined(CLOCK_MONOTONIC) && !defined(_WIN32)
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+#else
+    return (double)time(NULL);
+#endif
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: aopc MODEL.xai --list IMAGES.txt --methods M1,M2,... --out DIR [--steps 100] [--region 9] [--repeats 10]\n"
+                    "            [--perturb uniform|constant|blur] [--seed S] [--batch B] [--shard I/N] [--orders morf,lerf] [--softmax]\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    settings s;
+    const char *dir = NULL;
+    char err[8192], path[4200], cfgtext[16384], *old, *listtext, *line, *save = NULL, **names = NULL;
+    int i, nnames = 0, cap = 0, nimg = 0, partial = 0, done = 0, todo = 0, rc = 0;
+    image_rec *im;
+    xai_net *net;
+    xai_tape *tb, *t1;
+    FILE *out;
+    float *x, *heat, *block;
+    double t0;
+    memset(&s, 0, sizeof s);
+    xai_aopc_defaults(&s.cfg);
+    snprintf(s.orders, sizeof s.orders, "morf");
+    s.nshards = 1;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--softmax")) { s.cfg.softmax = 1; continue; }
+        if (a[0] != '-') { if (s.model[0]) return usage(); snprintf(s.model, sizeof s.model, "%s", a); continue; }
+        if (!v) return usage();
+        i++;
+        if (!strcmp(a, "--list")) snprintf(s.list, sizeof s.list, "%s", v);
+        else if (!strcmp(a, "--methods")) snprintf(s.methods, sizeof s.methods, "%s", v);
+        else if (!strcmp(a, "--out")) dir = v;
+        else if (!strcmp(a, "--steps")) s.cfg.steps = atoi(v);
+        else if (!strcmp(a, "--region")) s.cfg.region = atoi(v);
+        else if (!strcmp(a, "--repeats")) s.cfg.repeats = atoi(v);
+        else if (!strcmp(a, "--seed")) s.cfg.seed = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--batch")) s.cfg.batch = atoi(v);
+        else if (!strcmp(a, "--orders")) snprintf(s.orders, sizeof s.orders, "%s", v);
+        else if (!strcmp(a, "--shard")) { if (!parse_shard(v, &s.shard, &s.nshards)) return die("--shard wants I/N with 0 <= I < N"); }
+        else if (!strcmp(a, "--perturb")) {
+            if (!strcmp(v, "uniform")) s.cfg.perturb = XAI_PERTURB_UNIFORM;
+            else if (!strcmp(v, "constant")) s.cfg.perturb = XAI_PERTURB_CONSTANT;
+            else if (!strcmp(v, "blur")) s.cfg.perturb = XAI_PERTURB_BLUR;
+            else return die("--perturb is uniform, constant or blur");
+        } else return usage();
+    }
+    if (!s.model[0] || !s.list[0] || !s.methods[0] || !dir) return usage();
+    if (s.cfg.steps < 0 || s.cfg.region < 1 || s.cfg.repeats < 1 || s.cfg.batch < 1) return die("--steps, --region, --repeats and --batch must be positive");
+    if (!make_runs(&s, err, sizeof err)) return die(err);
+    if (!(net = xai_net_load(s.model))) return die(xai_failure_reason());
+    if (s.cfg.steps > xai_region_count(net->input_h, net->input_w, s.cfg.region)) {
+        snprintf(err, sizeof err, "--steps %d: the %dx%d input has only %d regions of %dx%d", s.cfg.steps, net->input_w, net->input_h,
+                 xai_region_count(net->input_h, net->input_w, s.cfg.region), s.cfg.region, s.cfg.region);
+        return die(err);
+    }
+    if (!(listtext = read_text(s.list))) { snprintf(err, sizeof err, "%s: cannot read the image list", s.list); return die(err); }
+    for (line = strtok_r(listtext, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
+        while (*line == ' ' || *line == '\t') line++;
+        if (!*line || *line == '#') continue;
+        if (nnames == cap) { cap = cap ? 2 * cap : 256; names = (char **)realloc(names, (size_t)cap * sizeof *names); }
+        for (i = 0; i < nnames; i++)
+            if (!strcmp(names[i], line)) { snprintf(err, sizeof err, "%s: image %s is listed twice", s.list, line); return die(err); }
+        names[nnames++] = line;
+    }
+    if (!nnames) { snprintf(err, sizeof err, "%s: no images", s.list); return die(err); }
+    /* the output folder and its settings */
+    make_dir(dir);
+    config_text(&s, cfgtext, sizeof cfgtext, 1);
+    path_join(path, sizeof path, dir, "config.tsv");
+    if ((old = read_text(path)) != NULL) {
+        if (strcmp(old, cfgtext) != 0) {
+            snprintf(err, sizeof err, "%s holds results made with other settings:\n%s\nthis run asks for:\n%s(use another --out)", path, old, cfgtext);
+            return die(err);
+        }
+        free(old);
+    } else if (xai_file_write(path, cfgtext, strlen(cfgtext)) != XAI_OK) {
+        return die(xai_failure_reason());
+    }
+    /* resume: what is complete stays; a cut block is dropped */
+    path_join(path, sizeof path, dir, "curves.tsv");
+    im = read_curves(path, &s, &nimg, &partial, err, sizeof err);
+    if (err[0]) return die(err);
+    if (partial && !rewrite_complete(path, &s, im, nimg)) { snprintf(err, sizeof err, "%s: cannot drop the incomplete rows", path); return die(err); }
+    if (!(out = fopen(path, "ab"))) { snprintf(err, sizeof err, "%s: cannot open for appending", path); return die(err); }
+    if (ftell(out) == 0) { fprintf(out, "image\tmethod\torder\trepeat\tk\tscore\n"); fflush(out); }
+    for (i = s.shard; i < nnames; i += s.nshards) {
+        int j = find_image(im, nimg, names[i]);
+        if (j >= 0 && im[j].count == rows_per_image(&s)) done++;
+        else todo++;
+    }
+    fprintf(stderr, "aopc: %d images in this shard, %d already done, %d to do\n", done + todo, done, todo);
+    tb = xai_tape_new(net, s.cfg.batch);
+    t1 = xai_tape_new(net, 1);
+    x = (float *)malloc(xai_net_input_size(net) * sizeof(float));
+    heat = (float *)malloc((size_t)net->input_h * net->input_w * sizeof(float));
+    block = (float *)malloc(rows_per_image(&s) * sizeof(float));
+    if (!tb || !t1 || !x || !heat || !block) return die(xai_failure_reason());
+    t0 = now_seconds();
+    {
+        int finished = 0;
+        for (i = s.shard; i < nnames && !rc; i += s.nshards) {
+            int j = find_image(im, nimg, names[i]), cls, ri, rep;
+            xai_image img;
+            size_t L1 = (size_t)s.cfg.steps + 1;
+            if (j >= 0 && im[j].count == rows_per_image(&s)) continue;
+            if (xai_image_load(names[i], &img) != XAI_OK || xai_net_preprocess(net, &img, x, NULL) != XAI_OK) { rc = die(xai_failure_reason()); break; }
+            xai_image_free(&img);
+            if (xai_net_forward(net, t1, x, 1) != XAI_OK) { rc = die(xai_failure_reason()); break; }
+            cls = xai_argmax(xai_tape_scores(t1, 0), xai_net_num_classes(net));
+            for (ri = 0; ri < s.nrun && !rc; ri++) {
+                const run *r = &s.runs[ri];
+                /* MoRF and LeRF of one method share a heatmap: compute it once */
+                if (!r->is_random && (ri == 0 || strcmp(s.runs[ri - 1].method, r->method) != 0) &&
+                    !heatmap_for(net, t1, r, names[i], x, cls, heat, err, sizeof err)) { rc = die(err); break; }
+                for (rep = 0; rep < s.cfg.repeats; rep++) {
+                    float *curve = block + ((size_t)ri * s.cfg.repeats + rep) * L1;
+                    /* without noise a fixed order gives the same curve every repeat */
+                    if (rep > 0 && s.cfg.perturb != XAI_PERTURB_UNIFORM && !r->is_random) { memcpy(curve, curve - L1, L1 * sizeof(float)); continue; }
+                    if (xai_perturbation_curve(net, tb, x, r->is_random ? NULL : heat, cls, r->order, (uint64_t)i, rep, &s.cfg, curve) != XAI_OK) {
+                        snprintf(err, sizeof err, "%s: %s", names[i], xai_failure_reason());
+                        rc = die(err);
+                        break;
+                    }
+                }
+            }
+            if (rc) break;
+            if (!write_block(out, &s, names[i], block)) { snprintf(err, sizeof err, "%s: write error (disk full?); the complete images stay", path); rc = die(err); break; }
+            finished++;
+            {
+                double el = now_seconds() - t0, rate = finished / (el > 1e-9 ? el : 1e-9), left = (todo - finished) / rate;
+                fprintf(stderr, "aopc: %d/%d images, %.2f images/s, %dm%02ds left\n", done + finished, done + todo, rate, (int)left / 60, (int)left % 60);
+            }
+        }
+    }
+    if (fclose(out) != 0 && !rc) { snprintf(err, sizeof err, "%s: write error", path); rc = die(err); }
+    free_images(im, nimg);
+    if (!rc) {
+        im = read_curves(path, &s, &nimg, &partial, err, sizeof err);
+        if (err[0]) rc = die(err);
+        else rc = summarize(dir, &s, im, nimg);
+        free_images(im, nimg);
+    }
+    free(x); free(heat); free(block); free(names); free(listtext);
+    xai_tape_free(tb); xai_tape_free(t1);
+    xai_net_free(net);
+    return rc;
+}
+#endif
