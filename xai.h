@@ -368,6 +368,23 @@ XAIDEF int xai_heatmap_render(const float *heat, int w, int h, int cmap, float c
 /* out = (1 - alpha) * base + alpha * top; gray bases are taken as RGB. */
 XAIDEF int xai_image_overlay(const xai_image *base, const xai_image *top, float alpha, xai_image *out);
 
+/* Image files.  8-bit pixels, interleaved, rows top to bottom.  PNG: comp 1 gray, 2 gray+alpha, 3 RGB,
+   4 RGBA; real DEFLATE (LZ77 with hash chains, dynamic Huffman blocks), per-row filters chosen as
+   libpng does.  JPEG: baseline, comp 1 or 3, IJG quality scaling of the Annex K tables, standard
+   Huffman tables, 4:2:0 chroma subsampling for colour (what libjpeg's cjpeg does by default).
+   The _encode functions return a buffer from XAI_MALLOC; the _write functions write atomically. */
+XAIDEF unsigned char *xai_png_encode(const unsigned char *pixels, int w, int h, int comp, size_t *out_len);
+XAIDEF int xai_png_write(const char *path, const unsigned char *pixels, int w, int h, int comp);
+XAIDEF unsigned char *xai_jpeg_encode(const unsigned char *pixels, int w, int h, int comp, int quality, size_t *out_len);
+XAIDEF int xai_jpeg_write(const char *path, const unsigned char *pixels, int w, int h, int comp, int quality);
+/* Shannon entropy in bits of the distribution of pixel values, a value being the whole comp-byte
+   tuple (an RGB colour is one symbol); < 0 on error. */
+XAIDEF double xai_image_entropy(const unsigned char *pixels, int w, int h, int comp);
+/* A float picture (0..255, rounded and clamped) as 8-bit pixels (XAI_MALLOC), and as PNG or JPEG. */
+XAIDEF unsigned char *xai_image_to_u8(const xai_image *img);
+XAIDEF int xai_image_write_png(const char *path, const xai_image *img);
+XAIDEF int xai_image_write_jpeg(const char *path, const xai_image *img, int quality);
+
 /* ---- the evaluator: region perturbation and AOPC ------------------------------------------------ */
 
 enum { XAI_ORDER_MORF, XAI_ORDER_LERF, XAI_ORDER_RANDOM };          /* region orderings */
@@ -1085,6 +1102,1128 @@ XAIDEF int xai_image_overlay(const xai_image *base, const xai_image *top, float 
             out->data[3 * i + c] = (1 - alpha) * b + alpha * t;
         }
     return XAI_OK;
+}
+
+/* -- image files: checksums, DEFLATE, PNG, JPEG, entropy -- */
+
+/* ======================================================================
+   Image files: CRC-32, Adler-32, zlib/DEFLATE, PNG, baseline JPEG, entropy.
+   Needs <math.h>, <stdint.h>, <stdlib.h> (qsort), <string.h>.
+   ====================================================================== */
+
+/* ---- checksums ---------------------------------------------------------- */
+
+/* CRC-32 with the polynomial of PNG, zlib and Ethernet (PNG spec, annex D),
+   in its reflected form 0xEDB88320.  A 16-entry table, one lookup per
+   4 bits, keeps the table constant (no initialisation race between
+   threads) and short enough to check by eye.  Start with crc = 0; feeding
+   the result back in continues the same CRC over more bytes. */
+static unsigned long xai__crc32(unsigned long crc, const unsigned char *p, size_t n)
+{
+    static const unsigned long table[16] = {
+        0x00000000UL, 0x1db71064UL, 0x3b6e20c8UL, 0x26d930acUL, 0x76dc4190UL, 0x6b6b51f4UL,
+        0x4db26158UL, 0x5005713cUL, 0xedb88320UL, 0xf00f9344UL, 0xd6d6a3e8UL, 0xcb61b38cUL,
+        0x9b64c2b0UL, 0x86d3d2d4UL, 0xa00ae278UL, 0xbdbdf21cUL};
+    size_t i;
+    crc = ~crc & 0xffffffffUL;
+    for (i = 0; i < n; i++) {
+        crc ^= p[i];
+        crc = (crc >> 4) ^ table[crc & 15];
+        crc = (crc >> 4) ^ table[crc & 15];
+    }
+    return ~crc & 0xffffffffUL;
+}
+
+/* Adler-32 (RFC 1950, 8.2).  Start with adler = 1.  The sums are reduced
+   modulo 65521 every 5552 bytes, the most that cannot overflow 32 bits
+   (zlib's NMAX). */
+static unsigned long xai__adler32(unsigned long adler, const unsigned char *p, size_t n)
+{
+    unsigned long a = adler & 0xffff, b = (adler >> 16) & 0xffff;
+    while (n > 0) {
+        size_t k = n < 5552 ? n : 5552;
+        n -= k;
+        while (k--) {
+            a += *p++;
+            b += a;
+        }
+        a %= 65521;
+        b %= 65521;
+    }
+    return (b << 16) | a;
+}
+
+/* ---- growable output buffer with a bit accumulator ---------------------- */
+
+typedef struct {
+    unsigned char *data;
+    size_t len, cap;
+    int failed;         /* an allocation failed: later writes are dropped */
+    unsigned long bits; /* bits not yet written out as a byte */
+    int nbits;
+} xai__obuf;
+
+static void xai__obuf_reserve(xai__obuf *b, size_t extra)
+{
+    size_t want, cap;
+    unsigned char *p;
+    if (b->failed) return;
+    if (extra > (size_t)-1 - b->len) {
+        b->failed = 1;
+        return;
+    }
+    want = b->len + extra;
+    if (want <= b->cap) return;
+    cap = b->cap ? b->cap : 4096;
+    while (cap < want) cap = cap > (size_t)-1 / 2 ? want : cap * 2;
+    p = (unsigned char *)XAI_REALLOC(b->data, cap);
+    if (!p) {
+        b->failed = 1;
+        return;
+    }
+    b->data = p;
+    b->cap = cap;
+}
+
+static void xai__obuf_byte(xai__obuf *b, unsigned c)
+{
+    if (b->len == b->cap) xai__obuf_reserve(b, 1);
+    if (b->failed) return;
+    b->data[b->len++] = (unsigned char)c;
+}
+
+static void xai__obuf_bytes(xai__obuf *b, const void *p, size_t n)
+{
+    if (n == 0) return;
+    xai__obuf_reserve(b, n);
+    if (b->failed) return;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+/* PNG, zlib's Adler-32 and JPEG all store integers big-endian. */
+static void xai__obuf_be16(xai__obuf *b, unsigned long v)
+{
+    xai__obuf_byte(b, (unsigned)(v >> 8) & 0xff);
+    xai__obuf_byte(b, (unsigned)v & 0xff);
+}
+
+static void xai__obuf_be32(xai__obuf *b, unsigned long v)
+{
+    xai__obuf_be16(b, (v >> 16) & 0xffff);
+    xai__obuf_be16(b, v & 0xffff);
+}
+
+/* Checks shared by the encoders.  The w*h*comp <= 2^31 bound keeps every
+   later size computation (rows, filter bytes, keys) far from overflow. */
+static int xai__codec_check(const unsigned char *pixels, int w, int h, int comp, const char *who)
+{
+    if (!pixels) return xai__fail(XAI_ERR_ARG, "%s: pixels is NULL", who);
+    if (w <= 0 || h <= 0) return xai__fail(XAI_ERR_LIMIT, "%s: bad image size %dx%d", who, w, h);
+    if ((size_t)w > ((size_t)1 << 31) / (size_t)h / (size_t)comp)
+        return xai__fail(XAI_ERR_LIMIT, "%s: image %dx%dx%d is too large", who, w, h, comp);
+    return XAI_OK;
+}
+
+/* ---- DEFLATE compressor (RFC 1951) in a zlib stream (RFC 1950) ----------
+
+   LZ77: every position is hashed on its next 3 bytes; head[] holds the
+   latest position with each hash and prev[] chains each position to the
+   previous one with the same hash, over the 32 KiB window.  Matching is
+   lazy, as in zlib: a match is only taken if the next position does not
+   start a longer one.  Every XAI__ZL_BLOCK symbols the block is written
+   in whichever form is smallest: dynamic Huffman (BTYPE=2), fixed Huffman
+   (BTYPE=1) or stored (BTYPE=0). */
+
+#define XAI__ZL_WSIZE 32768  /* window: distances 1..32768 (RFC 1951, 3.2.5) */
+#define XAI__ZL_HBITS 15     /* hash table of 2^15 heads */
+#define XAI__ZL_MAXMATCH 258 /* longest match DEFLATE can code */
+#define XAI__ZL_CHAIN 128    /* candidates tried per position (zlib level 6) */
+#define XAI__ZL_GOOD 8       /* to beat a match this long, walk a quarter of the chain */
+#define XAI__ZL_NICE 128     /* a match this long ends the search (zlib level 6) */
+#define XAI__ZL_LAZY 16      /* look one position ahead only below this length */
+#define XAI__ZL_TOOFAR 4096  /* a 3-byte match further back costs more than 3 literals */
+#define XAI__ZL_BLOCK 16384  /* symbols per block, as zlib at its default memLevel */
+#define XAI__ZL_NLIT 286     /* literal/length symbols: 0-255, 256 = end, 257-285 */
+#define XAI__ZL_NDIST 30     /* distance symbols */
+
+/* RFC 1951, 3.2.5: base and extra bits of length codes 257..285 and of
+   distance codes 0..29. */
+static const unsigned short xai__zl_len_base[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,
+                                                    15, 17, 19, 23, 27, 31, 35, 43, 51,  59,
+                                                    67, 83, 99, 115, 131, 163, 195, 227, 258};
+static const unsigned char xai__zl_len_extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
+                                                    2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+static const unsigned short xai__zl_dist_base[30] = {
+    1,   2,   3,   4,   5,   7,    9,    13,   17,   25,   33,   49,   65,    97,    129,
+    193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
+static const unsigned char xai__zl_dist_extra[30] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5,  5,  6,
+                                                     6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+/* RFC 1951, 3.2.7: the order in which code-length code lengths are sent. */
+static const unsigned char xai__zl_clen_order[19] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
+
+/* One LZ77 symbol: a literal byte (dist == 0, litlen = the byte) or a
+   match (litlen = length 3..258, dist = distance 1..32768). */
+typedef struct {
+    unsigned short litlen, dist;
+} xai__zl_sym;
+
+typedef struct {
+    const unsigned char *data;
+    size_t n;
+    size_t *head;        /* per hash: latest position + 1, 0 = none */
+    size_t *prev;        /* per position mod WSIZE: previous position + 1 with the same hash */
+    xai__zl_sym *syms;   /* the symbols of the block being collected */
+    size_t nsyms;
+    size_t block_start;  /* first input byte the pending symbols cover */
+    size_t min_match;    /* shorter matches are sent as literals */
+    xai__obuf out;
+} xai__zl;
+
+/* DEFLATE packs data elements starting at the least significant bit of
+   each byte (RFC 1951, 3.1.1).  n <= 16. */
+static void xai__zl_bits(xai__obuf *b, unsigned long value, int n)
+{
+    b->bits |= value << b->nbits;
+    b->nbits += n;
+    while (b->nbits >= 8) {
+        xai__obuf_byte(b, (unsigned)(b->bits & 0xff));
+        b->bits >>= 8;
+        b->nbits -= 8;
+    }
+}
+
+static void xai__zl_align(xai__obuf *b)
+{
+    if (b->nbits > 0) xai__zl_bits(b, 0, 8 - b->nbits);
+}
+
+static int xai__zl_len_code(unsigned len) /* 0..28, i.e. symbol 257 + result */
+{
+    int c = 0;
+    while (c < 28 && len >= xai__zl_len_base[c + 1]) c++;
+    return c;
+}
+
+static int xai__zl_dist_code(unsigned dist)
+{
+    int c = 0;
+    while (c < 29 && dist >= xai__zl_dist_base[c + 1]) c++;
+    return c;
+}
+
+/* Code lengths of an optimal prefix code in which no code is longer than
+   maxbits: the package-merge algorithm (Larmore and Hirschberg, 1990).
+   Sort the used symbols by frequency.  The deepest level's list is the
+   symbols themselves; each level above merges the symbols with "packages"
+   made of adjacent pairs of the list below.  Taking the 2n-2 lightest
+   items of the top list, a symbol's code length is the number of times it
+   is taken, counting items inside the chosen packages.  The taken items of
+   every list form a prefix of it, and the symbols in a prefix are the
+   lightest ones, so only the symbol-or-package flags need to be kept.
+   At least two codes are always made, because a one-code Huffman table is
+   refused by zlib's inflate for code lengths (and zlib's encoder does the
+   same).  n <= 288, maxbits <= 15. */
+static void xai__zl_huff_lengths(const unsigned long *freq, int n, int maxbits, unsigned char *lens)
+{
+    int sym[288], nsym = 0, count[15], level, i, m;
+    unsigned long wa[2 * 288], wb[2 * 288], *cur = wa, *below = wb, *t;
+    unsigned char leaf[15][2 * 288];
+
+    memset(lens, 0, (size_t)n);
+    for (i = 0; i < n; i++)
+        if (freq[i]) {
+            int j = nsym++; /* insertion sort by (frequency, symbol) */
+            while (j > 0 && freq[sym[j - 1]] > freq[i]) {
+                sym[j] = sym[j - 1];
+                j--;
+            }
+            sym[j] = i;
+        }
+    if (nsym < 2) { /* zero or one symbol used: two 1-bit codes */
+        int a = nsym ? sym[0] : 0;
+        lens[a] = 1;
+        lens[a == 0 ? 1 : 0] = 1;
+        return;
+    }
+
+    for (i = 0; i < nsym; i++) {
+        below[i] = freq[sym[i]];
+        leaf[maxbits - 1][i] = 1;
+    }
+    count[maxbits - 1] = nsym;
+    for (level = maxbits - 2; level >= 0; level--) {
+        int npack = count[level + 1] / 2, a = 0, p = 0, k = 0;
+        while (a < nsym || p < npack) {
+            unsigned long pw = p < npack ? below[2 * p] + below[2 * p + 1] : 0;
+            if (p >= npack || (a < nsym && freq[sym[a]] <= pw)) {
+                cur[k] = freq[sym[a++]];
+                leaf[level][k++] = 1;
+            } else {
+                cur[k] = pw;
+                leaf[level][k++] = 0;
+                p++;
+            }
+        }
+        count[level] = k;
+        t = cur, cur = below, below = t;
+    }
+
+    m = 2 * nsym - 2;
+    for (level = 0; level < maxbits && m > 0; level++) {
+        int nleaf = 0;
+        for (i = 0; i < m; i++) nleaf += leaf[level][i];
+        for (i = 0; i < nleaf; i++) lens[sym[i]]++;
+        m = 2 * (m - nleaf); /* packages taken here came from 2 items each below */
+    }
+}
+
+/* Canonical codes from code lengths (RFC 1951, 3.2.2), stored bit-reversed
+   because Huffman codes are sent most significant bit first into the
+   LSB-first bit stream. */
+static void xai__zl_codes(const unsigned char *lens, int n, unsigned short *codes)
+{
+    int count[16], next[16], i, bits, code = 0;
+    memset(count, 0, sizeof count);
+    for (i = 0; i < n; i++) count[lens[i]]++;
+    count[0] = 0;
+    for (bits = 1; bits <= 15; bits++) {
+        code = (code + count[bits - 1]) << 1;
+        next[bits] = code;
+    }
+    for (i = 0; i < n; i++) {
+        int len = lens[i], c, r = 0, k;
+        if (!len) continue;
+        c = next[len]++;
+        for (k = 0; k < len; k++) r = (r << 1) | ((c >> k) & 1);
+        codes[i] = (unsigned short)r;
+    }
+}
+
+/* Run-length codes the code lengths with 16 (copy the previous length 3-6
+   times), 17 (3-10 zeros) and 18 (11-138 zeros), RFC 1951, 3.2.7.  The
+   literal/length and distance lengths are coded as one sequence, which the
+   RFC allows.  Returns the number of symbols (at most n). */
+static int xai__zl_rle(const unsigned char *lens, int n, unsigned char *sym, unsigned char *extra)
+{
+    int i = 0, k = 0;
+    while (i < n) {
+        int v = lens[i], run = 1;
+        while (i + run < n && lens[i + run] == v) run++;
+        i += run;
+        if (v == 0) {
+            while (run >= 11) {
+                int r = run < 138 ? run : 138;
+                sym[k] = 18, extra[k++] = (unsigned char)(r - 11);
+                run -= r;
+            }
+            if (run >= 3) {
+                sym[k] = 17, extra[k++] = (unsigned char)(run - 3);
+                run = 0;
+            }
+        } else {
+            sym[k] = (unsigned char)v, extra[k++] = 0;
+            run--;
+            while (run >= 3) {
+                int r = run < 6 ? run : 6;
+                sym[k] = 16, extra[k++] = (unsigned char)(r - 3);
+                run -= r;
+            }
+        }
+        while (run-- > 0) sym[k] = (unsigned char)v, extra[k++] = 0;
+    }
+    return k;
+}
+
+static void xai__zl_write_syms(xai__zl *z, const unsigned char *llen, const unsigned short *lcode,
+                               const unsigned char *dlen, const unsigned short *dcode)
+{
+    size_t i;
+    for (i = 0; i < z->nsyms; i++) {
+        const xai__zl_sym *s = &z->syms[i];
+        if (s->dist == 0) {
+            xai__zl_bits(&z->out, lcode[s->litlen], llen[s->litlen]);
+        } else {
+            int lc = xai__zl_len_code(s->litlen), dc = xai__zl_dist_code(s->dist);
+            xai__zl_bits(&z->out, lcode[257 + lc], llen[257 + lc]);
+            xai__zl_bits(&z->out, s->litlen - xai__zl_len_base[lc], xai__zl_len_extra[lc]);
+            xai__zl_bits(&z->out, dcode[dc], dlen[dc]);
+            xai__zl_bits(&z->out, s->dist - xai__zl_dist_base[dc], xai__zl_dist_extra[dc]);
+        }
+    }
+    xai__zl_bits(&z->out, lcode[256], llen[256]); /* end of block */
+}
+
+static void xai__zl_write_stored(xai__zl *z, size_t start, size_t end, int final)
+{
+    do { /* a stored block holds at most 65535 bytes (RFC 1951, 3.2.4) */
+        size_t len = end - start < 65535 ? end - start : 65535;
+        xai__zl_bits(&z->out, final && start + len == end, 1);
+        xai__zl_bits(&z->out, 0, 2);
+        xai__zl_align(&z->out);
+        xai__obuf_byte(&z->out, (unsigned)(len & 0xff)); /* LEN and NLEN, little-endian */
+        xai__obuf_byte(&z->out, (unsigned)(len >> 8));
+        xai__obuf_byte(&z->out, (unsigned)(~len & 0xff));
+        xai__obuf_byte(&z->out, (unsigned)((~len >> 8) & 0xff));
+        xai__obuf_bytes(&z->out, z->data + start, len);
+        start += len;
+    } while (start < end);
+}
+
+/* Writes the pending symbols, covering input bytes [block_start, end), as
+   the smallest of the three block types. */
+static void xai__zl_flush_block(xai__zl *z, size_t end, int final)
+{
+    unsigned long lfreq[XAI__ZL_NLIT], dfreq[XAI__ZL_NDIST], cfreq[19];
+    unsigned char llen[XAI__ZL_NLIT], dlen[XAI__ZL_NDIST], clen[19];
+    unsigned char flen[288], fdlen[XAI__ZL_NDIST];
+    unsigned short lcode[288], dcode[XAI__ZL_NDIST], ccode[19];
+    unsigned char seq[XAI__ZL_NLIT + XAI__ZL_NDIST], rle[XAI__ZL_NLIT + XAI__ZL_NDIST];
+    unsigned char rle_extra[XAI__ZL_NLIT + XAI__ZL_NDIST];
+    unsigned long extra = 0, dyn_bits, fix_bits, sto_bits;
+    size_t i, raw = end - z->block_start, chunks;
+    int hlit, hdist, hclen, nrle, k;
+
+    memset(lfreq, 0, sizeof lfreq);
+    memset(dfreq, 0, sizeof dfreq);
+    memset(cfreq, 0, sizeof cfreq);
+    for (i = 0; i < z->nsyms; i++) {
+        const xai__zl_sym *s = &z->syms[i];
+        if (s->dist == 0) {
+            lfreq[s->litlen]++;
+        } else {
+            int lc = xai__zl_len_code(s->litlen), dc = xai__zl_dist_code(s->dist);
+            lfreq[257 + lc]++;
+            dfreq[dc]++;
+            extra += xai__zl_len_extra[lc] + xai__zl_dist_extra[dc];
+        }
+    }
+    lfreq[256] = 1;
+
+    /* Dynamic block: trees, then the header that describes them (3.2.7). */
+    xai__zl_huff_lengths(lfreq, XAI__ZL_NLIT, 15, llen);
+    xai__zl_huff_lengths(dfreq, XAI__ZL_NDIST, 15, dlen);
+    for (hlit = XAI__ZL_NLIT; hlit > 257 && llen[hlit - 1] == 0; hlit--) {}
+    for (hdist = XAI__ZL_NDIST; hdist > 1 && dlen[hdist - 1] == 0; hdist--) {}
+    memcpy(seq, llen, (size_t)hlit);
+    memcpy(seq + hlit, dlen, (size_t)hdist);
+    nrle = xai__zl_rle(seq, hlit + hdist, rle, rle_extra);
+    for (k = 0; k < nrle; k++) cfreq[rle[k]]++;
+    xai__zl_huff_lengths(cfreq, 19, 7, clen);
+    for (hclen = 19; hclen > 4 && clen[xai__zl_clen_order[hclen - 1]] == 0; hclen--) {}
+
+    dyn_bits = 3 + 5 + 5 + 4 + 3 * (unsigned long)hclen + extra;
+    for (k = 0; k < 19; k++) dyn_bits += cfreq[k] * clen[k];
+    for (k = 0; k < nrle; k++) dyn_bits += rle[k] == 16 ? 2 : rle[k] == 17 ? 3 : rle[k] == 18 ? 7 : 0;
+    for (k = 0; k < XAI__ZL_NLIT; k++) dyn_bits += lfreq[k] * llen[k];
+    for (k = 0; k < XAI__ZL_NDIST; k++) dyn_bits += dfreq[k] * dlen[k];
+
+    /* Fixed block: the code of RFC 1951, 3.2.6.  All 288 lengths count:
+       the unused symbols 286 and 287 shift the canonical 9-bit codes. */
+    for (k = 0; k < 288; k++) flen[k] = (unsigned char)(k < 144 ? 8 : k < 256 ? 9 : k < 280 ? 7 : 8);
+    for (k = 0; k < XAI__ZL_NDIST; k++) fdlen[k] = 5;
+    fix_bits = 3 + extra;
+    for (k = 0; k < XAI__ZL_NLIT; k++) fix_bits += lfreq[k] * flen[k];
+    for (k = 0; k < XAI__ZL_NDIST; k++) fix_bits += dfreq[k] * 5;
+
+    /* Stored: 3 header bits, padding to a byte, LEN and NLEN, the bytes. */
+    chunks = raw == 0 ? 1 : (raw + 65534) / 65535;
+    sto_bits = 3 + (unsigned long)((8 - (z->out.nbits + 3) % 8) % 8) + 32 + 40 * (unsigned long)(chunks - 1) +
+               8 * (unsigned long)raw;
+
+    if (sto_bits <= fix_bits && sto_bits <= dyn_bits) {
+        xai__zl_write_stored(z, z->block_start, end, final);
+    } else if (fix_bits <= dyn_bits) {
+        xai__zl_codes(flen, 288, lcode);
+        xai__zl_codes(fdlen, XAI__ZL_NDIST, dcode);
+        xai__zl_bits(&z->out, (unsigned long)final, 1);
+        xai__zl_bits(&z->out, 1, 2);
+        xai__zl_write_syms(z, flen, lcode, fdlen, dcode);
+    } else {
+        xai__zl_codes(llen, XAI__ZL_NLIT, lcode);
+        xai__zl_codes(dlen, XAI__ZL_NDIST, dcode);
+        xai__zl_codes(clen, 19, ccode);
+        xai__zl_bits(&z->out, (unsigned long)final, 1);
+        xai__zl_bits(&z->out, 2, 2);
+        xai__zl_bits(&z->out, (unsigned long)(hlit - 257), 5);
+        xai__zl_bits(&z->out, (unsigned long)(hdist - 1), 5);
+        xai__zl_bits(&z->out, (unsigned long)(hclen - 4), 4);
+        for (k = 0; k < hclen; k++) xai__zl_bits(&z->out, clen[xai__zl_clen_order[k]], 3);
+        for (k = 0; k < nrle; k++) {
+            int s = rle[k];
+            xai__zl_bits(&z->out, ccode[s], clen[s]);
+            if (s >= 16) xai__zl_bits(&z->out, rle_extra[k], s == 16 ? 2 : s == 17 ? 3 : 7);
+        }
+        xai__zl_write_syms(z, llen, lcode, dlen, dcode);
+    }
+    z->nsyms = 0;
+    z->block_start = end;
+}
+
+static void xai__zl_add(xai__zl *z, unsigned litlen, unsigned dist, size_t end)
+{
+    z->syms[z->nsyms].litlen = (unsigned short)litlen;
+    z->syms[z->nsyms].dist = (unsigned short)dist;
+    if (++z->nsyms == XAI__ZL_BLOCK) xai__zl_flush_block(z, end, 0);
+}
+
+static unsigned xai__zl_hash(const unsigned char *p)
+{
+    unsigned long v = ((unsigned long)p[0] << 16) | ((unsigned long)p[1] << 8) | p[2];
+    return (unsigned)(((v * 2654435761UL) & 0xffffffffUL) >> (32 - XAI__ZL_HBITS));
+}
+
+static void xai__zl_insert(xai__zl *z, size_t pos)
+{
+    unsigned h;
+    if (pos + 3 > z->n) return;
+    h = xai__zl_hash(z->data + pos);
+    z->prev[pos & (XAI__ZL_WSIZE - 1)] = z->head[h];
+    z->head[h] = pos + 1;
+}
+
+/* Longest match for the bytes at pos among earlier positions with the
+   same hash, if longer than beat (the match the caller already has).
+   pos itself must not be inserted yet.  Returns the length, or 0 if no
+   usable match beats beat, and sets *dist. */
+static size_t xai__zl_longest(const xai__zl *z, size_t pos, size_t beat, size_t *dist)
+{
+    const unsigned char *d = z->data, *cur = d + pos;
+    size_t maxlen = z->n - pos, cand, best = beat > z->min_match - 1 ? beat : z->min_match - 1;
+    int chain = beat >= XAI__ZL_GOOD ? XAI__ZL_CHAIN / 4 : XAI__ZL_CHAIN;
+    *dist = 0;
+    if (maxlen > XAI__ZL_MAXMATCH) maxlen = XAI__ZL_MAXMATCH;
+    if (maxlen < 3 || best >= maxlen) return 0;
+    cand = z->head[xai__zl_hash(cur)];
+    while (cand != 0 && chain-- > 0) {
+        size_t c = cand - 1, len = 0, next;
+        /* Out of the window: stop.  This also makes prev[] safe: its slot
+           for c can only have been reused by a position 32768 later. */
+        if (pos - c > XAI__ZL_WSIZE) break;
+        if (d[c + best] == cur[best]) { /* could it be longer than the best? */
+            while (len < maxlen && d[c + len] == cur[len]) len++;
+            if (len > best) {
+                best = len;
+                *dist = pos - c;
+                if (len >= XAI__ZL_NICE || len >= maxlen) break;
+            }
+        }
+        next = z->prev[c & (XAI__ZL_WSIZE - 1)];
+        if (next >= cand) break;
+        cand = next;
+    }
+    if (*dist == 0 || (best == 3 && *dist > XAI__ZL_TOOFAR)) return 0; /* *dist set: best >= min_match */
+    return best;
+}
+
+static void xai__zl_lz77(xai__zl *z)
+{
+    size_t pos = 0, len = 0, dist = 0, i;
+    int have = 0; /* len/dist for pos were found by the previous look-ahead */
+    while (pos < z->n) {
+        if (!have) len = xai__zl_longest(z, pos, 0, &dist);
+        have = 0;
+        xai__zl_insert(z, pos);
+        if (len > 0 && len < XAI__ZL_LAZY && pos + 1 < z->n) {
+            size_t dist2, len2 = xai__zl_longest(z, pos + 1, len, &dist2);
+            if (len2 > len) { /* better match one byte on: send a literal */
+                xai__zl_add(z, z->data[pos], 0, pos + 1);
+                pos++;
+                len = len2, dist = dist2, have = 1;
+                continue;
+            }
+        }
+        if (len > 0) {
+            xai__zl_add(z, (unsigned)len, (unsigned)dist, pos + len);
+            for (i = 1; i < len; i++) xai__zl_insert(z, pos + i);
+            pos += len;
+        } else {
+            xai__zl_add(z, z->data[pos], 0, pos + 1);
+            pos++;
+        }
+    }
+    xai__zl_flush_block(z, z->n, 1);
+}
+
+/* Compresses n bytes into a zlib stream: 2-byte header, DEFLATE blocks,
+   Adler-32 of the data (RFC 1950, 2.2).  Matches shorter than min_match
+   (3..258) are not used: 3 suits most data; 6 is zlib's Z_FILTERED
+   strategy, which libpng uses because short matches in filtered image
+   rows cost more bits than the literals they replace.  Returns a buffer
+   to release with XAI_FREE, or NULL with the reason set. */
+static unsigned char *xai__zlib_compress(const unsigned char *data, size_t n, int min_match, size_t *out_len)
+{
+    xai__zl z;
+    if (!out_len || (!data && n)) {
+        xai__fail(XAI_ERR_ARG, "zlib: bad arguments");
+        return NULL;
+    }
+    *out_len = 0;
+    memset(&z, 0, sizeof z);
+    z.data = data;
+    z.n = n;
+    z.min_match = min_match < 3 ? 3 : min_match > XAI__ZL_MAXMATCH ? XAI__ZL_MAXMATCH : (size_t)min_match;
+    z.head = (size_t *)XAI_MALLOC(((size_t)1 << XAI__ZL_HBITS) * sizeof(size_t));
+    z.prev = (size_t *)XAI_MALLOC(XAI__ZL_WSIZE * sizeof(size_t));
+    z.syms = (xai__zl_sym *)XAI_MALLOC(XAI__ZL_BLOCK * sizeof(xai__zl_sym));
+    if (z.head && z.prev && z.syms) {
+        memset(z.head, 0, ((size_t)1 << XAI__ZL_HBITS) * sizeof(size_t));
+        memset(z.prev, 0, XAI__ZL_WSIZE * sizeof(size_t));
+        /* CMF 0x78: method 8 (deflate), 32 KiB window.  FLG 0x9c: no
+           dictionary, level "default", and CMF*256 + FLG divisible by 31. */
+        xai__obuf_byte(&z.out, 0x78);
+        xai__obuf_byte(&z.out, 0x9c);
+        xai__zl_lz77(&z);
+        xai__zl_align(&z.out);
+        xai__obuf_be32(&z.out, xai__adler32(1, data, n));
+    } else {
+        z.out.failed = 1;
+    }
+    XAI_FREE(z.head);
+    XAI_FREE(z.prev);
+    XAI_FREE(z.syms);
+    if (z.out.failed) {
+        XAI_FREE(z.out.data);
+        xai__fail(XAI_ERR_MEMORY, "zlib: out of memory compressing %lu bytes", (unsigned long)n);
+        return NULL;
+    }
+    *out_len = z.out.len;
+    return z.out.data;
+}
+
+/* ---- PNG encoder ---------------------------------------------------------- */
+
+/* PNG spec 9.4: the neighbour (left a, above b, upper-left c) nearest to a+b-c. */
+static int xai__png_paeth(int a, int b, int c)
+{
+    int p = a + b - c, pa = abs(p - a), pb = abs(p - b), pc = abs(p - c);
+    if (pa <= pb && pa <= pc) return a;
+    return pb <= pc ? b : c;
+}
+
+static void xai__png_chunk(xai__obuf *b, const char *type, const unsigned char *data, size_t len)
+{
+    unsigned long crc = xai__crc32(0, (const unsigned char *)type, 4);
+    crc = xai__crc32(crc, data, len); /* the CRC covers type and data (PNG spec 5.3) */
+    xai__obuf_be32(b, (unsigned long)len);
+    xai__obuf_bytes(b, type, 4);
+    xai__obuf_bytes(b, data, len);
+    xai__obuf_be32(b, crc);
+}
+
+/* 8-bit PNG, colour type by comp: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA.
+   Returns XAI_OK and the file in *out (release with XAI_FREE). */
+static int xai__png_encode(const unsigned char *pixels, int w, int h, int comp, unsigned char **out,
+                           size_t *out_len)
+{
+    static const unsigned char signature[8] = {137, 80, 78, 71, 13, 10, 26, 10};
+    static const unsigned char color_type[5] = {0, 0, 4, 2, 6};
+    const size_t idat_max = (size_t)1 << 20; /* chunk lengths must stay below 2^31 */
+    unsigned char ihdr[13], *raw, *cand, *z;
+    size_t stride, zlen, at;
+    xai__obuf png;
+    int y, f, rc;
+
+    *out = NULL;
+    *out_len = 0;
+    if (comp < 1 || comp > 4) return xai__fail(XAI_ERR_ARG, "png: comp must be 1..4, not %d", comp);
+    rc = xai__codec_check(pixels, w, h, comp, "png");
+    if (rc != XAI_OK) return rc;
+    stride = (size_t)w * (size_t)comp;
+    if (stride > (size_t)-1 / 5) return xai__fail(XAI_ERR_LIMIT, "png: rows too long");
+
+    /* Filter every row (PNG spec 9), each row preceded by its filter type.
+       Choice per row as libpng does and the spec suggests (12.8): compute
+       all five filters and keep the one whose bytes, read as signed, have
+       the smallest sum of magnitudes; ties go to the lower type. */
+    raw = (unsigned char *)XAI_MALLOC((size_t)h * (stride + 1));
+    cand = (unsigned char *)XAI_MALLOC(5 * stride);
+    if (!raw || !cand) {
+        XAI_FREE(raw);
+        XAI_FREE(cand);
+        return xai__fail(XAI_ERR_MEMORY, "png: out of memory");
+    }
+    for (y = 0; y < h; y++) {
+        const unsigned char *row = pixels + (size_t)y * stride;
+        const unsigned char *up = y > 0 ? row - stride : NULL; /* row 0 has zeros above */
+        unsigned long best_sum = 0;
+        int best = 0;
+        size_t i;
+        for (i = 0; i < stride; i++) {
+            int a = i >= (size_t)comp ? row[i - (size_t)comp] : 0;
+            int b = up ? up[i] : 0;
+            int c = up && i >= (size_t)comp ? up[i - (size_t)comp] : 0;
+            cand[i] = row[i];                                                        /* None */
+            cand[stride + i] = (unsigned char)(row[i] - a);                           /* Sub */
+            cand[2 * stride + i] = (unsigned char)(row[i] - b);                       /* Up */
+            cand[3 * stride + i] = (unsigned char)(row[i] - ((a + b) >> 1));          /* Average */
+            cand[4 * stride + i] = (unsigned char)(row[i] - xai__png_paeth(a, b, c));  /* Paeth */
+        }
+        for (f = 0; f < 5; f++) {
+            unsigned long sum = 0;
+            for (i = 0; i < stride; i++) {
+                int v = cand[(size_t)f * stride + i];
+                sum += (unsigned long)(v < 128 ? v : 256 - v);
+            }
+            if (f == 0 || sum < best_sum) best_sum = sum, best = f;
+        }
+        raw[(size_t)y * (stride + 1)] = (unsigned char)best;
+        memcpy(raw + (size_t)y * (stride + 1) + 1, cand + (size_t)best * stride, stride);
+    }
+    XAI_FREE(cand);
+    z = xai__zlib_compress(raw, (size_t)h * (stride + 1), 6, &zlen);
+    XAI_FREE(raw);
+    if (!z) return XAI_ERR_MEMORY; /* reason set by the compressor */
+
+    /* IHDR (PNG spec 11.2.2): size, bit depth 8, colour type, deflate,
+       adaptive filtering, no interlace. */
+    ihdr[0] = (unsigned char)(w >> 24), ihdr[1] = (unsigned char)(w >> 16);
+    ihdr[2] = (unsigned char)(w >> 8), ihdr[3] = (unsigned char)w;
+    ihdr[4] = (unsigned char)(h >> 24), ihdr[5] = (unsigned char)(h >> 16);
+    ihdr[6] = (unsigned char)(h >> 8), ihdr[7] = (unsigned char)h;
+    ihdr[8] = 8;
+    ihdr[9] = color_type[comp];
+    ihdr[10] = ihdr[11] = ihdr[12] = 0;
+
+    memset(&png, 0, sizeof png);
+    xai__obuf_reserve(&png, 8 + 25 + zlen + 12 * (zlen / idat_max + 1) + 12);
+    xai__obuf_bytes(&png, signature, 8);
+    xai__png_chunk(&png, "IHDR", ihdr, 13);
+    at = 0;
+    do {
+        size_t len = zlen - at < idat_max ? zlen - at : idat_max;
+        xai__png_chunk(&png, "IDAT", z + at, len);
+        at += len;
+    } while (at < zlen);
+    xai__png_chunk(&png, "IEND", NULL, 0);
+    XAI_FREE(z);
+    if (png.failed) {
+        XAI_FREE(png.data);
+        return xai__fail(XAI_ERR_MEMORY, "png: out of memory");
+    }
+    *out = png.data;
+    *out_len = png.len;
+    return XAI_OK;
+}
+
+XAIDEF unsigned char *xai_png_encode(const unsigned char *pixels, int w, int h, int comp, size_t *out_len)
+{
+    unsigned char *png;
+    size_t len;
+    if (!out_len) {
+        xai__fail(XAI_ERR_ARG, "png: out_len is NULL");
+        return NULL;
+    }
+    *out_len = 0;
+    if (xai__png_encode(pixels, w, h, comp, &png, &len) != XAI_OK) return NULL;
+    *out_len = len;
+    return png;
+}
+
+XAIDEF int xai_png_write(const char *path, const unsigned char *pixels, int w, int h, int comp)
+{
+    unsigned char *png;
+    size_t len;
+    int rc;
+    if (!path) return xai__fail(XAI_ERR_ARG, "png: path is NULL");
+    rc = xai__png_encode(pixels, w, h, comp, &png, &len);
+    if (rc != XAI_OK) return rc;
+    rc = xai__write_file(path, png, len);
+    XAI_FREE(png);
+    return rc;
+}
+
+/* ---- baseline JPEG encoder (ITU T.81, JFIF 1.02) ---------------------------
+
+   Sequential baseline DCT, Huffman tables of Annex K.3, quantisation
+   tables of Annex K.1/K.2 scaled by quality as IJG libjpeg does.  Colour
+   images are converted to YCbCr (JFIF) and the chroma is subsampled 2x2
+   (4:2:0, libjpeg cjpeg's default): one MCU is 16x16 pixels, coded as four
+   Y blocks, one Cb and one Cr block.  Grey images have one component and
+   8x8 MCUs.  Blocks that stick out of the image repeat its edge pixels. */
+
+/* Zigzag order (T.81 figure A.6): the natural index of the k-th coefficient. */
+static const unsigned char xai__jpg_zigzag[64] = {
+    0,  1,  8,  16, 9,  2,  3,  10, 17, 24, 32, 25, 18, 11, 4,  5,  12, 19, 26, 33, 40, 48,
+    41, 34, 27, 20, 13, 6,  7,  14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23,
+    30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63};
+
+/* Annex K, tables K.1 (luminance) and K.2 (chrominance), natural order. */
+static const unsigned char xai__jpg_base_q[2][64] = {
+    {16, 11, 10, 16, 24,  40,  51,  61,  12, 12, 14, 19, 26,  58,  60,  55,
+     14, 13, 16, 24, 40,  57,  69,  56,  14, 17, 22, 29, 51,  87,  80,  62,
+     18, 22, 37, 56, 68,  109, 103, 77,  24, 35, 55, 64, 81,  104, 113, 92,
+     49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99},
+    {17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99,
+     99, 99, 47, 66, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
+     99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99}};
+
+/* Annex K.3: number of codes of each length 1..16, then the symbols. */
+static const unsigned char xai__jpg_dc_bits[2][16] = {{0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0},
+                                                      {0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0}};
+static const unsigned char xai__jpg_dc_vals[12] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+static const unsigned char xai__jpg_ac_bits[2][16] = {{0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7d},
+                                                      {0, 2, 1, 2, 4, 4, 3, 4, 7, 5, 4, 4, 0, 1, 2, 0x77}};
+static const unsigned char xai__jpg_ac_vals[2][162] = {
+    {0x01, 0x02, 0x03, 0x00, 0x04, 0x11, 0x05, 0x12, 0x21, 0x31, 0x41, 0x06, 0x13, 0x51, 0x61, 0x07, 0x22,
+     0x71, 0x14, 0x32, 0x81, 0x91, 0xa1, 0x08, 0x23, 0x42, 0xb1, 0xc1, 0x15, 0x52, 0xd1, 0xf0, 0x24, 0x33,
+     0x62, 0x72, 0x82, 0x09, 0x0a, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x34,
+     0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4a, 0x53, 0x54, 0x55,
+     0x56, 0x57, 0x58, 0x59, 0x5a, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x73, 0x74, 0x75, 0x76,
+     0x77, 0x78, 0x79, 0x7a, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x92, 0x93, 0x94, 0x95, 0x96,
+     0x97, 0x98, 0x99, 0x9a, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xb2, 0xb3, 0xb4, 0xb5,
+     0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xd2, 0xd3, 0xd4,
+     0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7, 0xe8, 0xe9, 0xea, 0xf1,
+     0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa},
+    {0x00, 0x01, 0x02, 0x03, 0x11, 0x04, 0x05, 0x21, 0x31, 0x06, 0x12, 0x41, 0x51, 0x07, 0x61, 0x71, 0x13,
+     0x22, 0x32, 0x81, 0x08, 0x14, 0x42, 0x91, 0xa1, 0xb1, 0xc1, 0x09, 0x23, 0x33, 0x52, 0xf0, 0x15, 0x62,
+     0x72, 0xd1, 0x0a, 0x16, 0x24, 0x34, 0xe1, 0x25, 0xf1, 0x17, 0x18, 0x19, 0x1a, 0x26, 0x27, 0x28, 0x29,
+     0x2a, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4a, 0x53, 0x54,
+     0x55, 0x56, 0x57, 0x58, 0x59, 0x5a, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x73, 0x74, 0x75,
+     0x76, 0x77, 0x78, 0x79, 0x7a, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x92, 0x93, 0x94,
+     0x95, 0x96, 0x97, 0x98, 0x99, 0x9a, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xb2, 0xb3,
+     0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xd2,
+     0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda, 0xe2, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7, 0xe8, 0xe9, 0xea,
+     0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa}};
+
+typedef struct {
+    xai__obuf out;
+    double basis[8][8];        /* basis[u][x] = C(u)/2 cos((2x+1)u pi/16), T.81 A.3.3 */
+    unsigned char q[2][64];    /* quantisation tables, natural order: 0 luma, 1 chroma */
+    unsigned short code[4][256];
+    unsigned char size[4][256]; /* Huffman codes: 0 DC luma, 1 AC luma, 2 DC chroma, 3 AC chroma */
+} xai__jpg;
+
+/* Huffman codes from a bits/values list (T.81 Annex C): codes of one
+   length are consecutive, and the next length starts at twice the next. */
+static void xai__jpg_huff(xai__jpg *j, int t, const unsigned char *bits, const unsigned char *vals)
+{
+    unsigned code = 0;
+    int len, i, k = 0;
+    for (len = 1; len <= 16; len++) {
+        for (i = 0; i < bits[len - 1]; i++, k++) {
+            j->code[t][vals[k]] = (unsigned short)code++;
+            j->size[t][vals[k]] = (unsigned char)len;
+        }
+        code <<= 1;
+    }
+}
+
+/* Entropy-coded data is packed from the most significant bit (T.81 F.1.2.3)
+   and every 0xFF byte is followed by a stuffed 0x00 (B.1.1.5).  n <= 16. */
+static void xai__jpg_bits(xai__obuf *b, unsigned long value, int n)
+{
+    b->bits = (b->bits << n) | (value & ((1UL << n) - 1));
+    b->nbits += n;
+    while (b->nbits >= 8) {
+        unsigned c = (unsigned)(b->bits >> (b->nbits - 8)) & 0xff;
+        xai__obuf_byte(b, c);
+        if (c == 0xff) xai__obuf_byte(b, 0);
+        b->nbits -= 8;
+    }
+    b->bits &= (1UL << b->nbits) - 1;
+}
+
+/* Magnitude category of v (T.81 F.1.2.1) and the bits that follow it:
+   v itself if positive, v-1 in the low bits if negative. */
+static int xai__jpg_category(int v, unsigned long *bits)
+{
+    int a = v < 0 ? -v : v, s = 0;
+    while (a) s++, a >>= 1;
+    *bits = (unsigned long)(v < 0 ? v - 1 : v) & ((1UL << s) - 1);
+    return s;
+}
+
+/* One 8x8 block of level-shifted samples: forward DCT, quantisation, and
+   Huffman coding of the DC difference and the zigzag AC run/size pairs
+   (T.81 F.1.2).  tbl is 0 for luma and 1 for chroma. */
+static void xai__jpg_block(xai__jpg *j, const double in[64], int tbl, int *dc_pred)
+{
+    const unsigned short *dcc = j->code[2 * tbl], *acc = j->code[2 * tbl + 1];
+    const unsigned char *dcs = j->size[2 * tbl], *acs = j->size[2 * tbl + 1];
+    double rows[64], coef[64];
+    int qc[64], x, y, u, v, k, run, s;
+    unsigned long bits;
+
+    for (y = 0; y < 8; y++) /* 1-D DCT of each row, then of each column */
+        for (u = 0; u < 8; u++) {
+            double sum = 0;
+            for (x = 0; x < 8; x++) sum += in[y * 8 + x] * j->basis[u][x];
+            rows[y * 8 + u] = sum;
+        }
+    for (u = 0; u < 8; u++)
+        for (v = 0; v < 8; v++) {
+            double sum = 0;
+            for (y = 0; y < 8; y++) sum += rows[y * 8 + u] * j->basis[v][y];
+            coef[v * 8 + u] = sum;
+        }
+    /* Round to nearest, halves away from zero.  Samples in -128..127 keep
+       every DC difference within category 11 and AC value within 10. */
+    for (k = 0; k < 64; k++) {
+        double t = coef[xai__jpg_zigzag[k]] / j->q[tbl][xai__jpg_zigzag[k]];
+        qc[k] = (int)(t < 0 ? t - 0.5 : t + 0.5);
+    }
+
+    s = xai__jpg_category(qc[0] - *dc_pred, &bits);
+    *dc_pred = qc[0];
+    xai__jpg_bits(&j->out, dcc[s], dcs[s]);
+    xai__jpg_bits(&j->out, bits, s);
+    run = 0;
+    for (k = 1; k < 64; k++) {
+        if (qc[k] == 0) {
+            run++;
+            continue;
+        }
+        for (; run > 15; run -= 16) xai__jpg_bits(&j->out, acc[0xf0], acs[0xf0]); /* ZRL: 16 zeros */
+        s = xai__jpg_category(qc[k], &bits);
+        xai__jpg_bits(&j->out, acc[(run << 4) | s], acs[(run << 4) | s]);
+        xai__jpg_bits(&j->out, bits, s);
+        run = 0;
+    }
+    if (run > 0) xai__jpg_bits(&j->out, acc[0x00], acs[0x00]); /* EOB */
+}
+
+static void xai__jpg_marker(xai__obuf *b, unsigned marker, unsigned long seglen)
+{
+    xai__obuf_byte(b, 0xff);
+    xai__obuf_byte(b, marker);
+    xai__obuf_be16(b, seglen); /* the length counts itself, not the marker */
+}
+
+/* Quality 1..100 (clamped) as in libjpeg's jpeg_quality_scaling.  Grey
+   images (comp 1) and RGB (comp 3) only.  Returns XAI_OK and the file in
+   *out (release with XAI_FREE). */
+static int xai__jpeg_encode(const unsigned char *pixels, int w, int h, int comp, int quality,
+                            unsigned char **out, size_t *out_len)
+{
+    static const unsigned char jfif[14] = {'J', 'F', 'I', 'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0};
+    xai__jpg *j;
+    int nc = comp == 3 ? 3 : 1, scale, t, i, k, mx, my, x, y, rc;
+    int pred[3] = {0, 0, 0};
+
+    *out = NULL;
+    *out_len = 0;
+    if (comp != 1 && comp != 3) return xai__fail(XAI_ERR_ARG, "jpeg: comp must be 1 or 3, not %d", comp);
+    rc = xai__codec_check(pixels, w, h, comp, "jpeg");
+    if (rc != XAI_OK) return rc;
+    if (w > 65535 || h > 65535) /* SOF stores 16-bit sizes */
+        return xai__fail(XAI_ERR_LIMIT, "jpeg: image %dx%d is larger than 65535", w, h);
+    j = (xai__jpg *)XAI_MALLOC(sizeof *j);
+    if (!j) return xai__fail(XAI_ERR_MEMORY, "jpeg: out of memory");
+    memset(j, 0, sizeof *j);
+
+    if (quality < 1) quality = 1;
+    if (quality > 100) quality = 100;
+    scale = quality < 50 ? 5000 / quality : 200 - 2 * quality;
+    for (t = 0; t < 2; t++)
+        for (k = 0; k < 64; k++) {
+            int v = (xai__jpg_base_q[t][k] * scale + 50) / 100;
+            j->q[t][k] = (unsigned char)(v < 1 ? 1 : v > 255 ? 255 : v); /* 8-bit tables: baseline */
+        }
+    for (t = 0; t < 2; t++) {
+        xai__jpg_huff(j, 2 * t, xai__jpg_dc_bits[t], xai__jpg_dc_vals);
+        xai__jpg_huff(j, 2 * t + 1, xai__jpg_ac_bits[t], xai__jpg_ac_vals[t]);
+    }
+    for (k = 0; k < 8; k++)
+        for (i = 0; i < 8; i++)
+            j->basis[k][i] = (k == 0 ? sqrt(0.5) : 1.0) / 2 * cos((2 * i + 1) * k * 3.14159265358979323846 / 16);
+
+    /* Headers: SOI, APP0 (JFIF), DQT, SOF0, DHT, SOS (T.81 B.2). */
+    xai__obuf_byte(&j->out, 0xff);
+    xai__obuf_byte(&j->out, 0xd8);
+    xai__jpg_marker(&j->out, 0xe0, 2 + sizeof jfif); /* JFIF 1.01, aspect 1:1, no thumbnail */
+    xai__obuf_bytes(&j->out, jfif, sizeof jfif);
+    xai__jpg_marker(&j->out, 0xdb, 2 + 65 * (unsigned long)(nc == 3 ? 2 : 1));
+    for (t = 0; t < (nc == 3 ? 2 : 1); t++) {
+        xai__obuf_byte(&j->out, (unsigned)t); /* 8-bit entries, table t */
+        for (k = 0; k < 64; k++) xai__obuf_byte(&j->out, j->q[t][xai__jpg_zigzag[k]]);
+    }
+    xai__jpg_marker(&j->out, 0xc0, 8 + 3 * (unsigned long)nc);
+    xai__obuf_byte(&j->out, 8); /* sample precision */
+    xai__obuf_be16(&j->out, (unsigned long)h);
+    xai__obuf_be16(&j->out, (unsigned long)w);
+    xai__obuf_byte(&j->out, (unsigned)nc);
+    for (i = 0; i < nc; i++) { /* id, sampling factors H<<4|V, quantisation table */
+        xai__obuf_byte(&j->out, (unsigned)(i + 1));
+        xai__obuf_byte(&j->out, nc == 3 && i == 0 ? 0x22 : 0x11);
+        xai__obuf_byte(&j->out, i == 0 ? 0 : 1);
+    }
+    for (t = 0; t < (nc == 3 ? 2 : 1); t++) {
+        xai__jpg_marker(&j->out, 0xc4, 2 + 17 + 12 + 17 + 162);
+        xai__obuf_byte(&j->out, (unsigned)t); /* DC table t */
+        xai__obuf_bytes(&j->out, xai__jpg_dc_bits[t], 16);
+        xai__obuf_bytes(&j->out, xai__jpg_dc_vals, 12);
+        xai__obuf_byte(&j->out, 0x10 | (unsigned)t); /* AC table t */
+        xai__obuf_bytes(&j->out, xai__jpg_ac_bits[t], 16);
+        xai__obuf_bytes(&j->out, xai__jpg_ac_vals[t], 162);
+    }
+    xai__jpg_marker(&j->out, 0xda, 6 + 2 * (unsigned long)nc);
+    xai__obuf_byte(&j->out, (unsigned)nc);
+    for (i = 0; i < nc; i++) { /* id, DC table << 4 | AC table */
+        xai__obuf_byte(&j->out, (unsigned)(i + 1));
+        xai__obuf_byte(&j->out, i == 0 ? 0x00 : 0x11);
+    }
+    xai__obuf_byte(&j->out, 0);  /* spectral selection 0..63 */
+    xai__obuf_byte(&j->out, 63);
+    xai__obuf_byte(&j->out, 0);  /* no successive approximation */
+
+    if (nc == 1) {
+        for (my = 0; my < h; my += 8)
+            for (mx = 0; mx < w; mx += 8) {
+                double blk[64];
+                for (y = 0; y < 8; y++)
+                    for (x = 0; x < 8; x++) {
+                        int px = mx + x < w ? mx + x : w - 1, py = my + y < h ? my + y : h - 1;
+                        blk[y * 8 + x] = pixels[(size_t)py * (size_t)w + (size_t)px] - 128.0;
+                    }
+                xai__jpg_block(j, blk, 0, &pred[0]);
+            }
+    } else {
+        for (my = 0; my < h; my += 16)
+            for (mx = 0; mx < w; mx += 16) {
+                double Y[4][64], cb[64], cr[64];
+                memset(cb, 0, sizeof cb);
+                memset(cr, 0, sizeof cr);
+                for (y = 0; y < 16; y++)
+                    for (x = 0; x < 16; x++) {
+                        int px = mx + x < w ? mx + x : w - 1, py = my + y < h ? my + y : h - 1;
+                        const unsigned char *p = pixels + ((size_t)py * (size_t)w + (size_t)px) * 3;
+                        double r = p[0], g = p[1], bl = p[2];
+                        /* JFIF YCbCr; the +128 of Cb/Cr cancels the level shift */
+                        Y[(y >> 3) * 2 + (x >> 3)][(y & 7) * 8 + (x & 7)] =
+                            0.299 * r + 0.587 * g + 0.114 * bl - 128.0;
+                        /* 4:2:0: each chroma sample is the mean of a 2x2 square */
+                        cb[(y >> 1) * 8 + (x >> 1)] += 0.25 * (-0.168736 * r - 0.331264 * g + 0.5 * bl);
+                        cr[(y >> 1) * 8 + (x >> 1)] += 0.25 * (0.5 * r - 0.418688 * g - 0.081312 * bl);
+                    }
+                for (k = 0; k < 4; k++) xai__jpg_block(j, Y[k], 0, &pred[0]);
+                xai__jpg_block(j, cb, 1, &pred[1]);
+                xai__jpg_block(j, cr, 1, &pred[2]);
+            }
+    }
+    if (j->out.nbits > 0) xai__jpg_bits(&j->out, 0x7f, 8 - j->out.nbits); /* pad with 1s (F.1.2.3) */
+    xai__obuf_byte(&j->out, 0xff);
+    xai__obuf_byte(&j->out, 0xd9); /* EOI */
+
+    if (j->out.failed) {
+        XAI_FREE(j->out.data);
+        XAI_FREE(j);
+        return xai__fail(XAI_ERR_MEMORY, "jpeg: out of memory");
+    }
+    *out = j->out.data;
+    *out_len = j->out.len;
+    XAI_FREE(j);
+    return XAI_OK;
+}
+
+XAIDEF unsigned char *xai_jpeg_encode(const unsigned char *pixels, int w, int h, int comp, int quality,
+                                      size_t *out_len)
+{
+    unsigned char *jpg;
+    size_t len;
+    if (!out_len) {
+        xai__fail(XAI_ERR_ARG, "jpeg: out_len is NULL");
+        return NULL;
+    }
+    *out_len = 0;
+    if (xai__jpeg_encode(pixels, w, h, comp, quality, &jpg, &len) != XAI_OK) return NULL;
+    *out_len = len;
+    return jpg;
+}
+
+XAIDEF int xai_jpeg_write(const char *path, const unsigned char *pixels, int w, int h, int comp, int quality)
+{
+    unsigned char *jpg;
+    size_t len;
+    int rc;
+    if (!path) return xai__fail(XAI_ERR_ARG, "jpeg: path is NULL");
+    rc = xai__jpeg_encode(pixels, w, h, comp, quality, &jpg, &len);
+    if (rc != XAI_OK) return rc;
+    rc = xai__write_file(path, jpg, len);
+    XAI_FREE(jpg);
+    return rc;
+}
+
+/* ---- entropy of the pixel values ------------------------------------------ */
+
+static int xai__cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Shannon entropy, in bits, of the distribution of pixel values, a value
+   being the whole comp-byte tuple (an RGB colour is one symbol).  The
+   tuples are packed into 32-bit keys and sorted, so equal values sit
+   together; then H = -sum p log2 p over the runs.  Returns a negative
+   value on failure, with the reason set. */
+XAIDEF double xai_image_entropy(const unsigned char *pixels, int w, int h, int comp)
+{
+    size_t n, i, run;
+    uint32_t *keys;
+    double H = 0.0;
+    if (comp < 1 || comp > 4) {
+        xai__fail(XAI_ERR_ARG, "entropy: comp must be 1..4, not %d", comp);
+        return -1.0;
+    }
+    if (xai__codec_check(pixels, w, h, comp, "entropy") != XAI_OK) return -1.0;
+    n = (size_t)w * (size_t)h;
+    if (n > (size_t)-1 / sizeof *keys) {
+        xai__fail(XAI_ERR_LIMIT, "entropy: image too large");
+        return -1.0;
+    }
+    keys = (uint32_t *)XAI_MALLOC(n * sizeof *keys);
+    if (!keys) {
+        xai__fail(XAI_ERR_MEMORY, "entropy: out of memory");
+        return -1.0;
+    }
+    for (i = 0; i < n; i++) {
+        uint32_t key = 0;
+        int c;
+        for (c = 0; c < comp; c++) key = (key << 8) | pixels[i * (size_t)comp + (size_t)c];
+        keys[i] = key;
+    }
+    qsort(keys, n, sizeof *keys, xai__cmp_u32);
+    for (i = 0; i < n; i += run) {
+        double p;
+        for (run = 1; i + run < n && keys[i + run] == keys[i]; run++) {}
+        p = (double)run / (double)n;
+        H -= p * log2(p);
+    }
+    XAI_FREE(keys);
+    return H;
+}
+
+XAIDEF unsigned char *xai_image_to_u8(const xai_image *img)
+{
+    size_t n = (size_t)img->w * img->h * img->c, i;
+    unsigned char *out = (unsigned char *)xai__malloc(n ? n : 1);
+    if (!out) return NULL;
+    for (i = 0; i < n; i++) {
+        float v = img->data[i];
+        out[i] = (unsigned char)(v <= 0.0f ? 0 : v >= 255.0f ? 255 : (int)(v + 0.5f));
+    }
+    return out;
+}
+
+XAIDEF int xai_image_write_png(const char *path, const xai_image *img)
+{
+    unsigned char *px = xai_image_to_u8(img);
+    int rc;
+    if (!px) return XAI_ERR_MEMORY;
+    rc = xai_png_write(path, px, img->w, img->h, img->c);
+    XAI_FREE(px);
+    return rc;
+}
+
+XAIDEF int xai_image_write_jpeg(const char *path, const xai_image *img, int quality)
+{
+    unsigned char *px = xai_image_to_u8(img);
+    int rc;
+    if (!px) return XAI_ERR_MEMORY;
+    rc = xai_jpeg_write(path, px, img->w, img->h, img->c, quality);
+    XAI_FREE(px);
+    return rc;
 }
 
 /* ---- 4. kernels -------------------------------------------------------------------------------- */
