@@ -1,0 +1,216 @@
+/* caffe2xai: a Caffe model (deploy prototxt, caffemodel, mean, labels) as an .xai model file.
+   Build: cc -O2 tools/caffe2xai.c -o caffe2xai -lm
+   Usage: caffe2xai DEPLOY.prototxt WEIGHTS.caffemodel -o MODEL.xai [--mean MEAN.binaryproto | --mean-pixel B,G,R]
+                    [--labels synset_words.txt] [--input C,H,W] [--scale S] [--channel-order bgr|rgb|gray] [--resize W,H]
+
+   The deploy prototxt defines the net (Caffe's TEST net: Data, loss and Accuracy layers and layers
+   with include { phase: TRAIN } are dropped); the weights are copied from the caffemodel by layer
+   name, every blob's shape checked.  Both caffemodel encodings are read (V1 of the 2014 BVLC
+   releases, V2 of later Caffe), without libprotobuf: see caffe_pb.h.
+
+   A caffemodel does not record how pictures become input, so these defaults apply:
+   - channel order: BGR for a 3-channel input (Caffe's ImageNet models read OpenCV's BGR), gray for
+     a 1-channel one; --channel-order rgb for nets trained on RGB data (Caffe's CIFAR-10 examples).
+   - scale 1 (pixels 0..255); Caffe's LeNet wants --scale 0.00390625.
+   - no mean unless given.  --mean reads a .binaryproto mean image (ILSVRC's 3x256x256); when it is
+     larger than the input, pictures are resized to the mean's size, the mean subtracted and the
+     centre cropped (Caffe's 256 -> 227 path), else resized straight to the input size.
+     --mean-pixel gives one value per channel, in the network's channel order (B,G,R for ImageNet).
+   - --resize W,H overrides the size pictures are resized to before the centre crop.
+   - --input C,H,W gives the input size when the prototxt has none (a train_val prototxt), or
+     replaces it.
+   Labels: one a line, as many as the net has classes.
+   Errors: "caffe2xai: <reason>" on stderr, exit status 1, and no output file. */
+#define XAI_IMPLEMENTATION
+#include "../xai.h"
+#include "caffe_pb.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char caffe2xai_usage[] =
+    "usage: caffe2xai DEPLOY.prototxt WEIGHTS.caffemodel -o MODEL.xai [options]\n"
+    "  --mean MEAN.binaryproto   mean image (BlobProto, network channel order); a mean larger than the input\n"
+    "                            means: resize pictures to the mean's size, subtract, crop the centre\n"
+    "  --mean-pixel B,G,R        mean per channel, in the network's channel order (one value for gray)\n"
+    "  --labels FILE             class names, one a line (synset_words.txt), as many as the classes\n"
+    "  --input C,H,W             input size, when the prototxt gives none (or to replace it)\n"
+    "  --scale S                 input = (pixel - mean) * S; default 1 (Caffe's LeNet: 0.00390625)\n"
+    "  --channel-order ORDER     bgr, rgb or gray; default bgr for 3 channels, gray for 1\n"
+    "  --resize W,H              resize pictures to W x H, then crop the centre (default: see --mean)\n";
+
+static int c2x_fail(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "caffe2xai: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n");
+    return 1;
+}
+
+/* "a,b,c": exactly n positive integers (max allowed) */
+static int c2x_ints(const char *s, int n, int *out)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v <= 0 || v > (1 << 24) || *end != (i == n - 1 ? '\0' : ',')) return 0;
+        out[i] = (int)v;
+        s = end + 1;
+    }
+    return 1;
+}
+
+/* "a,b,c": 1 to 3 finite numbers; returns the count, 0 on a bad list */
+static int c2x_floats(const char *s, float *out)
+{
+    int n = 0;
+    for (;;) {
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || !(v >= -1e30 && v <= 1e30) || n == 3) return 0;
+        out[n++] = (float)v;
+        if (*end == 0) return n;
+        if (*end != ',') return 0;
+        s = end + 1;
+    }
+}
+
+static const char *c2x_order_name(int order) { return order == XAI_ORDER_BGR ? "BGR" : order == XAI_ORDER_RGB ? "RGB" : "gray"; }
+
+static int caffe2xai_main(int argc, char **argv)
+{
+    const char *prototxt = NULL, *weights = NULL, *out = NULL, *mean = NULL, *mean_pixel = NULL, *labels = NULL;
+    const char *input = NULL, *scale = NULL, *order = NULL, *resize = NULL;
+    int i, chw[3], rs[2] = {0, 0}, norder = -1, npix = 0;
+    float pix[3] = {0, 0, 0}, sc = 1;
+    unsigned char *buf = NULL;
+    size_t len;
+    xai_net *net = NULL;
+    char summary[512];
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(caffe2xai_usage, stdout); return 0; }
+        if (!strcmp(a, "-o")) slot = &out;
+        else if (!strcmp(a, "--mean")) slot = &mean;
+        else if (!strcmp(a, "--mean-pixel")) slot = &mean_pixel;
+        else if (!strcmp(a, "--labels")) slot = &labels;
+        else if (!strcmp(a, "--input")) slot = &input;
+        else if (!strcmp(a, "--scale")) slot = &scale;
+        else if (!strcmp(a, "--channel-order")) slot = &order;
+        else if (!strcmp(a, "--resize")) slot = &resize;
+        else if (a[0] == '-' && a[1]) { fputs(caffe2xai_usage, stderr); return c2x_fail("unknown option %s", a); }
+        else if (!prototxt) { prototxt = a; continue; }
+        else if (!weights) { weights = a; continue; }
+        else { fputs(caffe2xai_usage, stderr); return c2x_fail("one prototxt and one caffemodel, then options: what is '%s'?", a); }
+        if (i + 1 >= argc) return c2x_fail("%s needs a value", a);
+        *slot = argv[++i];
+    }
+    if (!prototxt || !weights || !out) { fputs(caffe2xai_usage, stderr); return c2x_fail("%s", "a prototxt, a caffemodel and -o OUT are needed"); }
+    if (mean && mean_pixel) return c2x_fail("%s", "--mean and --mean-pixel exclude each other");
+    if (input && !c2x_ints(input, 3, chw)) return c2x_fail("--input '%s': give C,H,W, three positive integers", input);
+    if (resize && !c2x_ints(resize, 2, rs)) return c2x_fail("--resize '%s': give W,H, two positive integers", resize);
+    if (mean_pixel && !(npix = c2x_floats(mean_pixel, pix))) return c2x_fail("--mean-pixel '%s': give 1 or 3 numbers (B,G,R)", mean_pixel);
+    if (scale) {
+        char *end;
+        double v = strtod(scale, &end);
+        if (end == scale || *end || !(v > 0 && v <= 1e30)) return c2x_fail("--scale '%s': give a positive number", scale);
+        sc = (float)v;
+    }
+    if (order) {
+        if (!strcmp(order, "bgr") || !strcmp(order, "BGR")) norder = XAI_ORDER_BGR;
+        else if (!strcmp(order, "rgb") || !strcmp(order, "RGB")) norder = XAI_ORDER_RGB;
+        else if (!strcmp(order, "gray") || !strcmp(order, "grey")) norder = XAI_ORDER_GRAY;
+        else return c2x_fail("--channel-order '%s': bgr, rgb or gray", order);
+    }
+
+    /* the net from the prototxt; then preprocessing, so that finalizing derives the input's mean */
+    if (!(buf = cpb_read_file(prototxt, CPB_MAX_TEXT, &len))) return c2x_fail("%s", cpb_failure_reason());
+    net = cpb_net_from_prototxt((const char *)buf, len, prototxt, input ? chw : NULL);
+    free(buf);
+    buf = NULL;
+    if (!net) return c2x_fail("%s", cpb_failure_reason());
+    if (norder < 0) norder = net->input_c == 3 ? XAI_ORDER_BGR : XAI_ORDER_GRAY;
+    if ((norder == XAI_ORDER_GRAY) != (net->input_c == 1) && (order || net->input_c == 1 || net->input_c == 3)) {
+        snprintf(summary, sizeof summary, "channel order %s does not fit the %d-channel input", c2x_order_name(norder), net->input_c);
+        xai_net_free(net);
+        return c2x_fail("%s", summary);
+    }
+    net->pre.channel_order = norder;
+    net->pre.scale = sc;
+    if (mean_pixel) {
+        if (npix != net->input_c) {
+            snprintf(summary, sizeof summary, "--mean-pixel has %d values, the input %d channels", npix, net->input_c);
+            xai_net_free(net);
+            return c2x_fail("%s", summary);
+        }
+        net->pre.mean_kind = XAI_MEAN_PIXEL;
+        memcpy(net->pre.mean_pixel, pix, sizeof pix);
+    }
+
+    /* the weights: the file stays in memory while they are copied into the net, then goes */
+    if (!(buf = cpb_read_file(weights, CPB_MAX_FILE, &len))) { xai_net_free(net); return c2x_fail("%s", cpb_failure_reason()); }
+    i = cpb_net_load_weights(net, buf, len, weights);
+    free(buf);
+    buf = NULL;
+    if (i != XAI_OK) { xai_net_free(net); return c2x_fail("%s", cpb_failure_reason()); }
+
+    if (mean) {
+        if (!(buf = cpb_read_file(mean, CPB_MAX_FILE, &len)) || cpb_net_set_mean(net, buf, len, mean) != XAI_OK) {
+            free(buf);
+            xai_net_free(net);
+            return c2x_fail("%s", cpb_failure_reason());
+        }
+        free(buf);
+        buf = NULL;
+    }
+    if (resize) {
+        if (rs[0] < net->input_w || rs[1] < net->input_h) {
+            snprintf(summary, sizeof summary, "--resize %dx%d is smaller than the %dx%d input", rs[0], rs[1], net->input_w, net->input_h);
+            xai_net_free(net);
+            return c2x_fail("%s", summary);
+        }
+        net->pre.resize_w = rs[0];
+        net->pre.resize_h = rs[1];
+    }
+    if (labels) {
+        if (!(buf = cpb_read_file(labels, (size_t)1 << 30, &len)) || cpb_net_set_labels(net, (const char *)buf, len, labels) != XAI_OK) {
+            free(buf);
+            xai_net_free(net);
+            return c2x_fail("%s", cpb_failure_reason());
+        }
+        free(buf);
+        buf = NULL;
+    }
+    if (xai_net_save(net, out) != XAI_OK) { xai_net_free(net); return c2x_fail("%s", xai_failure_reason()); }
+    xai_net_free(net);
+
+    /* what xai.h programs will see: read it back (a file they cannot read is no output) */
+    if (!(net = xai_net_load(out))) {
+        fprintf(stderr, "caffe2xai: the written model does not load, so it is removed: %s\n", xai_failure_reason());
+        remove(out);
+        return 1;
+    }
+    {
+        size_t o = 0, params = 0;
+        const xai_preprocess *pre = &net->pre;
+        for (i = 0; i < net->nlayer; i++) params += net->layer[i].weight_count + net->layer[i].bias_count;
+        o += (size_t)snprintf(summary + o, sizeof summary - o, "%s: %s, %d layers, input '%s' %dx%dx%d, %zu parameters, %d classes", out, net->name,
+                              net->nlayer, net->blob[net->input_blob].name, net->input_c, net->input_h, net->input_w, params,
+                              xai_net_num_classes(net));
+        o += (size_t)snprintf(summary + o, sizeof summary - o, ", %s", c2x_order_name(pre->channel_order));
+        if (pre->scale != 1) o += (size_t)snprintf(summary + o, sizeof summary - o, ", scale %g", pre->scale);
+        if (pre->mean_kind == XAI_MEAN_IMAGE) o += (size_t)snprintf(summary + o, sizeof summary - o, ", mean image %dx%dx%d", pre->mean_c, pre->mean_h, pre->mean_w);
+        if (pre->mean_kind == XAI_MEAN_PIXEL) o += (size_t)snprintf(summary + o, sizeof summary - o, ", mean pixel %g,%g,%g", pre->mean_pixel[0], pre->mean_pixel[1], pre->mean_pixel[2]);
+        if (pre->resize_w) o += (size_t)snprintf(summary + o, sizeof summary - o, ", resize %dx%d", pre->resize_w, pre->resize_h);
+        if (net->nlabel && o < sizeof summary) snprintf(summary + o, sizeof summary - o, ", %d labels", net->nlabel);
+        printf("%s\n", summary);
+    }
+    xai_net_free(net);
+    return 0;
+}
+
+#ifndef CAFFE2XAI_NO_MAIN
+int main(int argc, char **argv) { return caffe2xai_main(argc, argv); }
+#endif
