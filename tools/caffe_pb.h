@@ -539,8 +539,7 @@ CPB_FN int cpb_scan_layer(cpb_model *m, cpb_mlayer *L, size_t pos, size_t end)
             nb[3 * m->nblob] = f.at;
             nb[3 * m->nblob + 1] = f.start;
             nb[3 * m->nblob + 2] = f.end;
-            if (!L->nblob) L->first_blob = m->nblob;
-            else if (L->first_blob + (size_t)L->nblob != m->nblob) { r = cpb_wfail(&m->w, f.at, "internal: blobs out of order"); break; }
+            if (!L->nblob) L->first_blob = m->nblob;   /* a layer's blobs are contiguous: it is scanned whole */
             m->nblob++;
             L->nblob++;
         } else if ((f.num == 5 && L->v1 && f.wire != 0) || (f.num == 2 && !L->v1 && f.wire != 2)) {
