@@ -128,7 +128,7 @@ static int caffe2xai_main(int argc, char **argv)
     /* the net from the prototxt; then preprocessing, so that finalizing derives the input's mean */
     if (!(buf = cpb_read_file(prototxt, CPB_MAX_TEXT, &len))) return c2x_fail("%s", cpb_failure_reason());
     net = cpb_net_from_prototxt((const char *)buf, len, prototxt, input ? chw : NULL);
-    free(buf);
+    CPB_FREE(buf);
     buf = NULL;
     if (!net) return c2x_fail("%s", cpb_failure_reason());
     if (norder < 0) norder = net->input_c == 3 ? XAI_ORDER_BGR : XAI_ORDER_GRAY;
@@ -152,17 +152,17 @@ static int caffe2xai_main(int argc, char **argv)
     /* the weights: the file stays in memory while they are copied into the net, then goes */
     if (!(buf = cpb_read_file(weights, CPB_MAX_FILE, &len))) { xai_net_free(net); return c2x_fail("%s", cpb_failure_reason()); }
     i = cpb_net_load_weights(net, buf, len, weights);
-    free(buf);
+    CPB_FREE(buf);
     buf = NULL;
     if (i != XAI_OK) { xai_net_free(net); return c2x_fail("%s", cpb_failure_reason()); }
 
     if (mean) {
         if (!(buf = cpb_read_file(mean, CPB_MAX_FILE, &len)) || cpb_net_set_mean(net, buf, len, mean) != XAI_OK) {
-            free(buf);
+            CPB_FREE(buf);
             xai_net_free(net);
             return c2x_fail("%s", cpb_failure_reason());
         }
-        free(buf);
+        CPB_FREE(buf);
         buf = NULL;
     }
     if (resize) {
@@ -176,11 +176,11 @@ static int caffe2xai_main(int argc, char **argv)
     }
     if (labels) {
         if (!(buf = cpb_read_file(labels, (size_t)1 << 30, &len)) || cpb_net_set_labels(net, (const char *)buf, len, labels) != XAI_OK) {
-            free(buf);
+            CPB_FREE(buf);
             xai_net_free(net);
             return c2x_fail("%s", cpb_failure_reason());
         }
-        free(buf);
+        CPB_FREE(buf);
         buf = NULL;
     }
     if (xai_net_save(net, out) != XAI_OK) { xai_net_free(net); return c2x_fail("%s", xai_failure_reason()); }
