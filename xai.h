@@ -139,6 +139,8 @@ XAIDEF int  xai_image_crop(const xai_image *src, int x, int y, int w, int h, xai
 /* ---- the network ------------------------------------------------------------------------------- */
 
 #define XAI_NAME_MAX 128      /* layer and blob names, including the terminating 0 */
+#define XAI_LABEL_MAX 4096    /* class labels, including the terminating 0 */
+#define XAI_DIM_MAX 65536     /* the input's channels, height and width */
 #define XAI_MAX_BOTTOMS 16
 #define XAI_MAX_TOPS 16
 
@@ -239,6 +241,7 @@ XAIDEF int  xai_net_add(xai_net *net, const char *name, const xai_layer_param *p
 XAIDEF int  xai_net_finalize(xai_net *net);
 XAIDEF int  xai_net_set_labels(xai_net *net, int n, const char *const *labels);
 XAIDEF int  xai_net_set_mean_image(xai_net *net, int c, int h, int w, const float *mean);
+XAIDEF int  xai_net_set_mean_pixel(xai_net *net, const float *mean);   /* input channels values, network order */
 XAIDEF void xai_net_free(xai_net *net);
 XAIDEF int  xai_net_find_blob(const xai_net *net, const char *name);    /* last blob of that name, or -1 */
 XAIDEF int  xai_net_find_layer(const xai_net *net, const char *name);
@@ -269,6 +272,8 @@ typedef struct xai_tape {
     float *work;              /* scratch for the kernels */
     size_t work_size;
     int reference;            /* 1: run the plain reference loops (the tests' yardstick) */
+    int train;                /* 1: training-time Dropout (xai_net_backward follows it) */
+    uint64_t dropout_key;     /* training: Dropout masks hash (key, layer, element): set it per batch */
 } xai_tape;
 
 XAIDEF xai_tape *xai_tape_new(const xai_net *net, int n_max);
@@ -439,7 +444,8 @@ XAIDEF double xai_aopc_stat_sem(const xai_aopc_stat *st, int L);
 /* ============================================================================================== */
 /*                                      IMPLEMENTATION                                            */
 /* ============================================================================================== */
-#ifdef XAI_IMPLEMENTATION
+#if defined(XAI_IMPLEMENTATION) && !defined(XAI_IMPLEMENTATION_DONE)
+#define XAI_IMPLEMENTATION_DONE   /* a second include with XAI_IMPLEMENTATION adds nothing */
 
 #include <float.h>
 #include <limits.h>
@@ -2866,11 +2872,38 @@ static int xai__lrn_backward_lrp(const xai__ctx *cx, const xai_layer *L, int li)
     return rc;
 }
 
-/* -- Dropout: identity at test time (Caffe scales at training time). ------------------------------ */
+/* -- Dropout: identity at test time.  Training (tape->train): each unit is kept with probability
+   1 - ratio and scaled by 1/(1 - ratio), as Caffe does; the mask is a hash, not a stream. ------- */
+static int xai__dropout_keep(const xai_tape *t, const xai_layer *L, int li, size_t i)
+{
+    return xai__uniform(xai__random_key(t->dropout_key, (uint64_t)li, (uint64_t)i, 0, 0)) >= L->p.dropout_ratio;
+}
+
 static int xai__copy_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
 {
-    (void)net; (void)li;
-    memcpy(XAI__Y(t, L, 0)->data, XAI__X(t, L, 0)->data, xai_tensor_count(XAI__X(t, L, 0)) * sizeof(float));
+    const xai_tensor *x = XAI__X(t, L, 0);
+    xai_tensor *y = XAI__Y(t, L, 0);
+    size_t i, count = xai_tensor_count(x);
+    (void)net;
+    if (L->p.type == XAI_DROPOUT && t->train) {
+        float scale = 1.0f / (1.0f - L->p.dropout_ratio);
+        for (i = 0; i < count; i++) y->data[i] = xai__dropout_keep(t, L, li, i) ? x->data[i] * scale : 0.0f;
+        return XAI_OK;
+    }
+    memcpy(y->data, x->data, count * sizeof(float));
+    return XAI_OK;
+}
+
+/* sensitivity (and training): the gradient of the mask; identity at test time */
+static int xai__dropout_backward_gradient(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *g = XAI__DY(cx->t, L, 0);
+    xai_tensor *dx = XAI__DX(cx->t, L, 0);
+    size_t i, count = xai_tensor_count(g);
+    float scale = 1.0f / (1.0f - L->p.dropout_ratio);
+    if (!cx->t->train) return xai__backward_identity(cx, L, li);
+    for (i = 0; i < count; i++)
+        if (xai__dropout_keep(cx->t, L, li, i)) dx->data[i] += g->data[i] * scale;
     return XAI_OK;
 }
 
@@ -3123,6 +3156,8 @@ XAIDEF int xai_net_input(xai_net *net, const char *blob, int c, int h, int w)
     if (net->finalized) return xai__fail(XAI_ERR_ARG, "net '%s' is finalized: no more inputs", net->name);
     if (net->input_blob >= 0) return xai__fail(XAI_ERR_ARG, "net '%s': a second input '%s' (one input blob is supported)", net->name, blob);
     if (!blob || !*blob || strlen(blob) >= XAI_NAME_MAX) return xai__fail(XAI_ERR_ARG, "input blob name empty or longer than %d", XAI_NAME_MAX - 1);
+    if (c <= 0 || h <= 0 || w <= 0 || c > XAI_DIM_MAX || h > XAI_DIM_MAX || w > XAI_DIM_MAX)
+        return xai__fail(XAI_ERR_LIMIT, "input %dx%dx%d: each side must be 1..%d", c, h, w, XAI_DIM_MAX);
     if ((b = xai__add_blob(net, blob, c, h, w, -1)) < 0) return b;
     net->input_blob = net->score_blob = net->output_blob = b;
     net->input_c = c; net->input_h = h; net->input_w = w;
@@ -3243,6 +3278,8 @@ static int xai__layer_setup(const xai_net *net, xai_layer *L, int *oc, int *oh, 
         break;
     case XAI_DROPOUT:
     case XAI_SOFTMAX:
+        if (p->type == XAI_DROPOUT && !(p->dropout_ratio >= 0 && p->dropout_ratio < 1))
+            return xai__fail(XAI_ERR_ARG, "layer '%s': dropout_ratio %g must be in [0, 1)", nm, p->dropout_ratio);
         if (p->type == XAI_SOFTMAX && p->axis != 1) return xai__fail(XAI_ERR_ARG, "layer '%s': Softmax axis %d is not supported (1 is)", nm, p->axis);
         break;
     case XAI_CONCAT:
@@ -3367,13 +3404,28 @@ XAIDEF int xai_net_set_mean_image(xai_net *net, int c, int h, int w, const float
     return net->finalized ? xai__derive_input_mean(net) : XAI_OK;
 }
 
+XAIDEF int xai_net_set_mean_pixel(xai_net *net, const float *mean)
+{
+    int c;
+    if (net->input_c > 3) return xai__fail(XAI_ERR_ARG, "net '%s': a mean pixel for %d channels (3 at most)", net->name, net->input_c);
+    for (c = 0; c < net->input_c; c++) net->pre.mean_pixel[c] = mean[c];
+    XAI_FREE(net->pre.mean_image);
+    net->pre.mean_image = NULL;
+    net->pre.mean_kind = XAI_MEAN_PIXEL;
+    return net->finalized ? xai__derive_input_mean(net) : XAI_OK;
+}
+
 XAIDEF int xai_net_set_labels(xai_net *net, int n, const char *const *labels)
 {
     size_t total = 0;
     char *text;
     int i;
     if (n < 0 || n > (1 << 20)) return xai__fail(XAI_ERR_LIMIT, "%d labels", n);
-    for (i = 0; i < n; i++) total += strlen(labels[i]) + 1;
+    for (i = 0; i < n; i++) {
+        size_t len = strlen(labels[i]);
+        if (len >= XAI_LABEL_MAX) return xai__fail(XAI_ERR_LIMIT, "label %d is %zu bytes long, at most %d allowed", i, len, XAI_LABEL_MAX - 1);
+        total += len + 1;
+    }
     if (net->label) XAI_FREE(net->label[0]);
     XAI_FREE(net->label);
     net->label = NULL;
@@ -3735,7 +3787,7 @@ XAIDEF void xai_softmax(float *v, int n)
 #define XAI__FILE_VERSION 1
 #define XAI__HEADER_BYTES 64
 #define XAI__MAX_META ((size_t)1 << 28)
-#define XAI__MAX_LABEL_BYTES 4096
+#define XAI__MAX_LABEL_BYTES XAI_LABEL_MAX
 #define XAI__NPARAM_I32 17
 #define XAI__NPARAM_F32 5
 
@@ -4023,7 +4075,7 @@ static xai_net *xai__parse_meta(const unsigned char *meta, const xai__header *h,
     xai__rd_str(&r, name, sizeof name, "input blob name");
     c = xai__rd_u32(&r, "input channels"); hh = xai__rd_u32(&r, "input height"); w = xai__rd_u32(&r, "input width");
     if (r.failed) goto fail;
-    if (c == 0 || hh == 0 || w == 0 || c > 4096 || hh > 65536 || w > 65536) {
+    if (c == 0 || hh == 0 || w == 0 || c > XAI_DIM_MAX || hh > XAI_DIM_MAX || w > XAI_DIM_MAX) {
         xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: input shape %ux%ux%u is empty or too large", file, r.pos - 12, c, hh, w);
         goto fail;
     }
@@ -4262,7 +4314,7 @@ done:
 static const xai__backward_fn xai__method_table[XAI_METHOD_KIND_COUNT][XAI_LAYER_TYPE_COUNT] = {
     /* sensitivity: the chain rule everywhere */
     {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_gradient, xai__pool_backward_gradient,
-     xai__lrn_backward_gradient, xai__backward_identity, NULL, xai__concat_backward, xai__eltwise_backward_gradient, xai__split_backward},
+     xai__lrn_backward_gradient, xai__dropout_backward_gradient, NULL, xai__concat_backward, xai__eltwise_backward_gradient, xai__split_backward},
     /* deconvolution: as sensitivity, but ReLU rectifies the signal and LRN passes it */
     {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_deconv, xai__pool_backward_gradient,
      xai__backward_identity, xai__backward_identity, NULL, xai__concat_backward, xai__eltwise_backward_gradient, xai__split_backward},
