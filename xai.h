@@ -2400,19 +2400,853 @@ static void xai__ip_backward_weight_ref(const xai_layer *L, const xai_tensor *x,
     }
 }
 
-/* The dispatch: the layers call these; the tests run a tape with reference = 1 to compare. */
-static void xai__linear_forward(const xai_tape *t, const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
+/* ---- GEMM (begin) ---- */
+
+/* ---------------------------------------------------------------------------
+ * GEMM:  C[M x N] = (accumulate ? C : 0) + opA(A)[M x K] . opB(B)[K x N]
+ *
+ * Goto/BLIS structure.  Five loops around a register-blocked micro-kernel:
+ *
+ *   loop 5  jc: N in blocks of NC  -- packed B block (KC x NC) lives in L2/L3
+ *   loop 4  pc: K in blocks of KC  -- pack opB(B)[pc.., jc..] into NR-column panels
+ *   loop 3  ic: M in blocks of MC  -- pack opA(A)[ic.., pc..] into MR-row panels (L2)
+ *   loop 2  jr: NR columns         -- one B micro-panel (KC x NR) stays in L1
+ *   loop 1  ir: MR rows            -- micro-kernel: MR x NR tile of C in registers
+ *
+ * Packing copies the operands into the exact order the micro-kernel reads
+ * them (contiguous, aligned, transposes and LRP modifiers already applied),
+ * so the kernel only streams memory; it also zero-pads ragged edges so edge
+ * tiles run the very same micro-kernel.
+ *
+ * Determinism contract (why: batch n must equal n single runs bit for bit,
+ * and 1 thread must equal 2 threads).  Every C[i][j] is computed as
+ *     for each K block [pc, pc+KC) in order:
+ *         acc = 0;  for k in block, increasing:  acc = madd(a_ik, b_kj, acc)
+ *         C = (pc == 0 && !accumulate) ? acc : C + acc
+ * whatever M, N, tile position, thread count or code path (general, small-M,
+ * small-N).  madd is a fused multiply-add whenever the target has one (the
+ * AVX2 kernel, fmaf elsewhere) and a*b+c otherwise; each build is bitwise
+ * self-consistent.  Threads only ever split the output, never K.
+ * ------------------------------------------------------------------------- */
+
+
+#if defined(__AVX2__) && defined(__FMA__) && !defined(XAI_NO_SIMD)
+#define XAI__GEMM_AVX2 1
+#else
+#define XAI__GEMM_AVX2 0
+#endif
+
+/* One multiply-add of the canonical chain.  With a hardware FMA we call fmaf
+ * explicitly (the compiler turns it into one instruction), so there is no
+ * room for the compiler to contract some a*b+c and not others. */
+#if defined(__FMA__) || defined(__FP_FAST_FMAF) || defined(FP_FAST_FMAF) || defined(__ARM_FEATURE_FMA)
+#define XAI__MADD(a, b, c) fmaf((a), (b), (c))
+#else
+#define XAI__MADD(a, b, c) ((a) * (b) + (c))
+#endif
+
+/* Block sizes.  KC is part of the numerical contract (it fixes where the
+ * partial sums are rounded into C); MC and NC only affect speed.
+ *  MR x NR = 6 x 16: 12 ymm accumulators + 2 for B + 1 broadcast = 15 of 16.
+ *  KC = 256: B micro-panel KC*NR*4 = 16 KiB and A micro-panel 6 KiB sit in a
+ *           32-48 KiB L1 together, and a C update every 256 FMAs is noise.
+ *  MC = 144: packed A block MC*KC*4 = 144 KiB, a small part of a 1-2 MiB L2,
+ *           so it survives while B micro-panels stream through.
+ *  NC = 1024: packed B block KC*NC*4 = 1 MiB, in L2 (2 MiB here) or L3; it
+ *           is reused for every MC block of A. */
+#ifndef XAI__KC
+#define XAI__KC 256
+#endif
+#if XAI__GEMM_AVX2
+#define XAI__MR 6
+#define XAI__NR 16
+#else
+#define XAI__MR 4 /* portable: robust across gcc/clang, -O2/-O3, SSE2/AVX (14-23 GFLOP/s here) */
+#define XAI__NR 8
+#endif
+#ifndef XAI__MC
+#define XAI__MC 144 /* multiple of MR (6 and 4) */
+#endif
+#ifndef XAI__NC
+#define XAI__NC 1024 /* multiple of NR */
+#endif
+/* Path selection (speed only; every path gives the same bits -- the tests
+ * rebuild with these changed and compare hashes). */
+#ifndef XAI__GEMM_SMALL
+#define XAI__GEMM_SMALL 4 /* M (or N) <= this: streaming path, the big operand is not packed */
+#endif
+#ifndef XAI__GEMM_SWAP_N
+#define XAI__GEMM_SWAP_N 48 /* N <= this < M: compute C^T = B^T A^T so the big operand is B */
+#endif
+#ifndef XAI__RESIDENT_A
+#define XAI__RESIDENT_A (1u << 20) /* transB, packed opA <= 1 MiB: panel order (xai__gemm_panels) */
+#endif
+typedef char xai__gemm_small_max4[XAI__GEMM_SMALL <= 4 ? 1 : -1]; /* the small path keeps <= 4 rows in registers */
+#define XAI__GEMM_PAR_MIN 200000.0 /* M*N*K below this: one thread (fork/join would cost more) */
+
+/* Everything one GEMM call needs; C has general strides so the small-N case
+ * can run as the transposed small-M problem (C^T = B^T A^T). */
+typedef struct xai__gemm_op {
+    const float *A; size_t lda; int transA, modA;
+    const float *B; size_t ldb; int transB, modB;
+    float *C; size_t crs, ccs; /* C[i][j] = C[i*crs + j*ccs] */
+    int M, N, K, accumulate;
+} xai__gemm_op;
+
+#if XAI__GEMM_AVX2
+static inline __m256 xai__mod8(__m256 v, int mod)
 {
-    (void)t;
-    if (L->p.type == XAI_CONVOLUTION) xai__conv_forward_ref(L, x, wmod, with_bias, y);
-    else xai__ip_forward_ref(L, x, wmod, with_bias, y);
+    switch (mod) {
+    case XAI__MOD_POS: return _mm256_max_ps(v, _mm256_setzero_ps()); /* v > 0 ? v : 0 */
+    case XAI__MOD_NEG: return _mm256_min_ps(v, _mm256_setzero_ps()); /* v < 0 ? v : 0 */
+    case XAI__MOD_SQUARE: return _mm256_mul_ps(v, v);
+    case XAI__MOD_ONE: return _mm256_set1_ps(1.0f);
+    default: return v;
+    }
 }
 
-static int xai__linear_backward_data(const xai_tape *t, const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
+/* In-register 8x8 transpose: afterwards r[q] lane p = old r[p] lane q. */
+static inline void xai__tr8(__m256 r[8])
 {
-    (void)t;
-    if (L->p.type == XAI_CONVOLUTION) return xai__conv_backward_data_ref(L, gy, wmod, dx, accumulate);
-    xai__ip_backward_data_ref(L, gy, wmod, dx, accumulate);
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20); r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20); r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20); r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+#endif
+
+static void xai__mod_buf(float *p, size_t n, int mod)
+{
+    size_t i = 0;
+    if (mod == XAI__MOD_NONE) return;
+#if XAI__GEMM_AVX2
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(p + i, xai__mod8(_mm256_loadu_ps(p + i), mod));
+#endif
+    switch (mod) { /* switch outside the loops so each loop is branch-free */
+    case XAI__MOD_POS: for (; i < n; i++) p[i] = p[i] > 0.0f ? p[i] : 0.0f; break;
+    case XAI__MOD_NEG: for (; i < n; i++) p[i] = p[i] < 0.0f ? p[i] : 0.0f; break;
+    case XAI__MOD_SQUARE: for (; i < n; i++) p[i] = p[i] * p[i]; break;
+    default: for (; i < n; i++) p[i] = 1.0f; break;
+    }
+}
+
+static float xai__gemm_opa(const xai__gemm_op *g, int i, int k)
+{
+    return xai__mod(g->transA ? g->A[(size_t)k * g->lda + i] : g->A[(size_t)i * g->lda + k], g->modA);
+}
+
+static float xai__gemm_opb(const xai__gemm_op *g, int k, int j)
+{
+    return xai__mod(g->transB ? g->B[(size_t)j * g->ldb + k] : g->B[(size_t)k * g->ldb + j], g->modB);
+}
+
+/* The canonical order written as a plain triple loop over the region
+ * [i0,i1) x [j0,j1).  Slow; used only when a buffer cannot be allocated,
+ * and by the tests as the bitwise oracle. */
+static void xai__gemm_canon(const xai__gemm_op *g, int i0, int i1, int j0, int j1)
+{
+    int i, j, k, pc;
+    for (i = i0; i < i1; i++)
+        for (j = j0; j < j1; j++) {
+            float *c = g->C + (size_t)i * g->crs + (size_t)j * g->ccs;
+            for (pc = 0; pc < g->K; pc += XAI__KC) {
+                int kend = g->K - pc < XAI__KC ? g->K : pc + XAI__KC;
+                float acc = 0.0f;
+                for (k = pc; k < kend; k++) acc = XAI__MADD(xai__gemm_opa(g, i, k), xai__gemm_opb(g, k, j), acc);
+                *c = (pc == 0 && !g->accumulate) ? acc : *c + acc;
+            }
+        }
+}
+
+
+/* ---- packing --------------------------------------------------------------
+ * A block (rows i0..i0+mc, k p0..p0+kc) -> MR-row micro-panels; panel p is
+ * stored k-major: pa[p*MR*kc + k*MR + r].  Rows past mc are zero.
+ * B block (k p0..p0+kc, cols j0..j0+nc) -> NR-column micro-panels:
+ * pb[q*NR*kc + k*NR + c].  Columns past nc are zero.
+ * Source memory is always walked along its contiguous direction for as long
+ * as possible (few long streams keep the hardware prefetcher busy: reading a
+ * 64-byte piece from each of 256 rows runs at a third of the speed).
+ * The modifier is applied afterwards over the whole block (padding too, which
+ * is harmless: padded rows/columns only reach discarded outputs). */
+static void xai__pack_a(const xai__gemm_op *g, int i0, int mc, int p0, int kc, float *pa)
+{
+    int ir, r, k, mcp = (mc + XAI__MR - 1) / XAI__MR * XAI__MR;
+    if (!g->transA) { /* row i contiguous in k: MR rows side by side, each read start to end */
+        for (ir = 0; ir < mc; ir += XAI__MR) {
+            int mr = mc - ir < XAI__MR ? mc - ir : XAI__MR;
+            const float *s = g->A + (size_t)(i0 + ir) * g->lda + p0;
+            float *d = pa + (size_t)ir * kc;
+            k = 0;
+#if XAI__GEMM_AVX2
+            if (mr == XAI__MR) /* 6 rows x 8 k -> transpose -> 8 k-slices of 6 */
+                for (; k + 8 <= kc; k += 8) {
+                    __m256 t[8];
+                    int q;
+                    for (r = 0; r < 6; r++) t[r] = _mm256_loadu_ps(s + (size_t)r * g->lda + k);
+                    t[6] = t[7] = _mm256_setzero_ps();
+                    xai__tr8(t);
+                    for (q = 0; q < 8; q++) {
+                        float *dq = d + (size_t)(k + q) * 6;
+                        _mm_storeu_ps(dq, _mm256_castps256_ps128(t[q]));
+                        _mm_storel_pi((__m64 *)(dq + 4), _mm256_extractf128_ps(t[q], 1));
+                    }
+                }
+#endif
+            for (; k < kc; k++)
+                for (r = 0; r < XAI__MR; r++) d[(size_t)k * XAI__MR + r] = r < mr ? s[(size_t)r * g->lda + k] : 0.0f;
+        }
+    } else { /* opA row i is column i of A: walk A's rows (k), scatter MR-runs to the panels */
+        for (k = 0; k < kc; k++) {
+            const float *s = g->A + (size_t)(p0 + k) * g->lda + i0;
+            for (ir = 0; ir < mc; ir += XAI__MR) {
+                int mr = mc - ir < XAI__MR ? mc - ir : XAI__MR;
+                float *d = pa + (size_t)ir * kc + (size_t)k * XAI__MR;
+                for (r = 0; r < XAI__MR; r++) d[r] = r < mr ? s[ir + r] : 0.0f;
+            }
+        }
+    }
+    xai__mod_buf(pa, (size_t)mcp * kc, g->modA);
+}
+
+static void xai__pack_b(const xai__gemm_op *g, int p0, int kc, int j0, int nc, float *pb)
+{
+    int jr, c, k, ncp = (nc + XAI__NR - 1) / XAI__NR * XAI__NR;
+    if (!g->transB) { /* row k of B contiguous in j: walk it, scatter NR-runs to the panels */
+        for (k = 0; k < kc; k++) {
+            const float *s = g->B + (size_t)(p0 + k) * g->ldb + j0;
+            for (jr = 0; jr < nc; jr += XAI__NR) {
+                int nr = nc - jr < XAI__NR ? nc - jr : XAI__NR;
+                float *d = pb + (size_t)jr * kc + (size_t)k * XAI__NR;
+#if XAI__GEMM_AVX2
+                if (nr == XAI__NR) {
+                    _mm256_store_ps(d, _mm256_loadu_ps(s + jr));
+                    _mm256_store_ps(d + 8, _mm256_loadu_ps(s + jr + 8));
+                    continue;
+                }
+#endif
+                for (c = 0; c < XAI__NR; c++) d[c] = c < nr ? s[jr + c] : 0.0f;
+            }
+        }
+    } else { /* column j of opB is row j of B (W stored N x K): transpose 8 rows at a time */
+        for (jr = 0; jr < nc; jr += XAI__NR) {
+            int nr = nc - jr < XAI__NR ? nc - jr : XAI__NR, c0 = 0;
+            const float *s = g->B + (size_t)(j0 + jr) * g->ldb + p0;
+            float *d = pb + (size_t)jr * kc;
+#if XAI__GEMM_AVX2
+            for (; c0 + 8 <= nr; c0 += 8) {
+                for (k = 0; k + 8 <= kc; k += 8) {
+                    __m256 t[8];
+                    int q;
+                    for (c = 0; c < 8; c++) t[c] = _mm256_loadu_ps(s + (size_t)(c0 + c) * g->ldb + k);
+                    if (!(k & 15) && p0 + k + 128 < g->K) /* a little ahead of the hardware prefetcher */
+                        for (c = 0; c < 8; c++) _mm_prefetch((const char *)(s + (size_t)(c0 + c) * g->ldb + k + 128), _MM_HINT_T0);
+                    xai__tr8(t);
+                    for (q = 0; q < 8; q++) _mm256_store_ps(d + (size_t)(k + q) * XAI__NR + c0, t[q]);
+                }
+                for (; k < kc; k++)
+                    for (c = c0; c < c0 + 8; c++) d[(size_t)k * XAI__NR + c] = s[(size_t)c * g->ldb + k];
+            }
+#endif
+            for (c = c0; c < XAI__NR; c++)
+                for (k = 0; k < kc; k++) d[(size_t)k * XAI__NR + c] = c < nr ? s[(size_t)c * g->ldb + k] : 0.0f;
+        }
+    }
+    xai__mod_buf(pb, (size_t)ncp * kc, g->modB);
+}
+
+/* ---- micro-kernel -----------------------------------------------------------
+ * c[MR x NR] (row stride ldc) = first ? acc : c + acc, acc = sum over kc of
+ * a-column x b-row, each accumulator one FMA chain in increasing k. */
+#if XAI__GEMM_AVX2
+static void xai__ukernel(int kc, const float *a, const float *b, float *c, size_t ldc, int first)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    int k, i;
+    for (i = 0; i < 6; i++) _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+    for (k = 0; k < kc; k++) { /* one rank-1 update: 2 loads of B, 6 broadcasts of A, 12 FMAs */
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), av;
+        av = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
+        av = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
+        av = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
+        av = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
+        av = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
+        av = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
+        a += 6;
+        b += 16;
+    }
+#define XAI__UK_ROW(r, x0, x1)                                                              \
+    do {                                                                                    \
+        float *cr = c + (size_t)(r) * ldc;                                                  \
+        if (!first) {                                                                       \
+            x0 = _mm256_add_ps(_mm256_loadu_ps(cr), x0);                                    \
+            x1 = _mm256_add_ps(_mm256_loadu_ps(cr + 8), x1);                                \
+        }                                                                                   \
+        _mm256_storeu_ps(cr, x0);                                                           \
+        _mm256_storeu_ps(cr + 8, x1);                                                       \
+    } while (0)
+    XAI__UK_ROW(0, c00, c01); XAI__UK_ROW(1, c10, c11); XAI__UK_ROW(2, c20, c21);
+    XAI__UK_ROW(3, c30, c31); XAI__UK_ROW(4, c40, c41); XAI__UK_ROW(5, c50, c51);
+#undef XAI__UK_ROW
+}
+#else
+/* Portable micro-kernel: one row of the tile at a time, so the NR running
+ * sums are a small array every compiler keeps in (vector) registers; the
+ * B micro-panel is re-read from L1 for each row.  Same chains as above. */
+static void xai__ukernel(int kc, const float *a, const float *b, float *c, size_t ldc, int first)
+{
+    int k, i, j;
+    for (i = 0; i < XAI__MR; i++) {
+        float acc[XAI__NR];
+        const float *ak = a + i, *bk = b;
+        for (j = 0; j < XAI__NR; j++) acc[j] = 0.0f;
+        for (k = 0; k < kc; k++, ak += XAI__MR, bk += XAI__NR)
+            for (j = 0; j < XAI__NR; j++) acc[j] = XAI__MADD(*ak, bk[j], acc[j]);
+        for (j = 0; j < XAI__NR; j++) c[i * ldc + j] = first ? acc[j] : c[i * ldc + j] + acc[j];
+    }
+}
+#endif
+
+/* Loops 2 and 1 over one packed A block x packed B block.  Edge tiles run the
+ * same micro-kernel into a scratch tile (padding rows/cols computed and
+ * dropped), then the valid part gets the same "first ? acc : c + acc"; so
+ * does every tile when C is stored transposed (ccs != 1, the small-N case). */
+static void xai__macro_kernel(int mc, int nc, int kc, const float *pa, const float *pb, float *c, size_t crs,
+                              size_t ccs, int first)
+{
+    float tmp[XAI__MR * XAI__NR];
+    int jr, ir, i, j;
+    for (jr = 0; jr < nc; jr += XAI__NR) {                                           /* loop 2 */
+        int nr = nc - jr < XAI__NR ? nc - jr : XAI__NR;
+        for (ir = 0; ir < mc; ir += XAI__MR) {                                       /* loop 1 */
+            int mr = mc - ir < XAI__MR ? mc - ir : XAI__MR;
+            const float *a = pa + (size_t)ir * kc, *b = pb + (size_t)jr * kc;
+            float *cc = c + (size_t)ir * crs + (size_t)jr * ccs;
+            if (mr == XAI__MR && nr == XAI__NR && ccs == 1) {
+                xai__ukernel(kc, a, b, cc, crs, first);
+            } else {
+                xai__ukernel(kc, a, b, tmp, XAI__NR, 1);
+                for (i = 0; i < mr; i++)
+                    for (j = 0; j < nr; j++) {
+                        float *o = cc + (size_t)i * crs + (size_t)j * ccs;
+                        *o = first ? tmp[i * XAI__NR + j] : *o + tmp[i * XAI__NR + j];
+                    }
+            }
+        }
+    }
+}
+
+/* Standard Goto/BLIS order on one thread's C region [i0,i1) x [j0,j1).
+ * pa holds MC x KC, pb holds KC x NC. */
+static void xai__gemm_blocked(const xai__gemm_op *g, int i0, int i1, int j0, int j1, float *pa, float *pb)
+{
+    int jc, pc, ic, K = g->K;
+    for (jc = j0; jc < j1; jc += XAI__NC) {                                           /* loop 5 */
+        int nc = j1 - jc < XAI__NC ? j1 - jc : XAI__NC;
+        for (pc = 0; pc < K; pc += XAI__KC) {                                         /* loop 4 */
+            int kc = K - pc < XAI__KC ? K - pc : XAI__KC;
+            int first = pc == 0 && !g->accumulate;
+            xai__pack_b(g, pc, kc, jc, nc, pb);
+            for (ic = i0; ic < i1; ic += XAI__MC) {                                   /* loop 3 */
+                int mc = i1 - ic < XAI__MC ? i1 - ic : XAI__MC;
+                xai__pack_a(g, ic, mc, pc, kc, pa);
+                xai__macro_kernel(mc, nc, kc, pa, pb, g->C + (size_t)ic * g->crs + (size_t)jc * g->ccs, g->crs,
+                                  g->ccs, first);
+            }
+        }
+    }
+}
+
+/* Variant for few rows times a weight matrix stored N x K (transB = 1), e.g.
+ * an InnerProduct at batch 16.  Each element of B is used for only a few
+ * FMAs, so what counts is reading B at full memory speed, overlapped with
+ * the arithmetic.  The blocked order would read W in 1 KiB pieces from a
+ * thousand rows in turn, which the prefetcher cannot follow.  Here all of
+ * opA for the region is packed once (pa: rows x K, stays in L2) and B is
+ * taken one NR-column panel at a time: NR rows of W, read start to end, one
+ * K block after the other -- NR steady streams that the prefetcher runs
+ * ahead on while the micro-kernels work.  Same K blocks, same chains. */
+static void xai__gemm_panels(const xai__gemm_op *g, int i0, int i1, int j0, int j1, float *pa, float *pb)
+{
+    int rows = i1 - i0, rowsp = (rows + XAI__MR - 1) / XAI__MR * XAI__MR, jr, pc, K = g->K;
+    for (pc = 0; pc < K; pc += XAI__KC)
+        xai__pack_a(g, i0, rows, pc, K - pc < XAI__KC ? K - pc : XAI__KC, pa + (size_t)rowsp * pc);
+    for (jr = j0; jr < j1; jr += XAI__NR) {
+        int nr = j1 - jr < XAI__NR ? j1 - jr : XAI__NR;
+        for (pc = 0; pc < K; pc += XAI__KC) {
+            int kc = K - pc < XAI__KC ? K - pc : XAI__KC;
+            xai__pack_b(g, pc, kc, jr, nr, pb);
+            xai__macro_kernel(rows, nr, kc, pa + (size_t)rowsp * pc, pb, g->C + (size_t)i0 * g->crs + (size_t)jr * g->ccs,
+                              g->crs, g->ccs, pc == 0 && !g->accumulate);
+        }
+    }
+}
+
+/* One thread's share of the general path: pick the loop order, get buffers. */
+static void xai__gemm_region(const xai__gemm_op *g, int i0, int i1, int j0, int j1)
+{
+    int K = g->K, rows = i1 - i0, cols = j1 - j0;
+    size_t rowsp = (size_t)(rows + XAI__MR - 1) / XAI__MR * XAI__MR, na, nb;
+    int panels = g->transB && rowsp * K * sizeof(float) <= XAI__RESIDENT_A;
+    float *pa, *pb;
+    if (panels) {
+        na = rowsp * K;
+        nb = (size_t)XAI__NR * XAI__KC;
+    } else {
+        int kcap = K < XAI__KC ? K : XAI__KC;
+        na = (size_t)(rowsp < XAI__MC ? rowsp : XAI__MC) * kcap;
+        nb = (size_t)kcap * (cols < XAI__NC ? (cols + XAI__NR - 1) / XAI__NR * XAI__NR : XAI__NC);
+    }
+    pa = (float *)xai__aligned_alloc(sizeof(float) * na);
+    pb = (float *)xai__aligned_alloc(sizeof(float) * nb);
+    if (!pa || !pb) xai__gemm_canon(g, i0, i1, j0, j1); /* out of memory: same numbers, slowly */
+    else if (panels) xai__gemm_panels(g, i0, i1, j0, j1, pa, pb);
+    else xai__gemm_blocked(g, i0, i1, j0, j1, pa, pb);
+    xai__aligned_free(pa);
+    xai__aligned_free(pb);
+}
+
+/* ---- small-M path -----------------------------------------------------------
+ * M <= XAI__GEMM_SMALL (e.g. an InnerProduct at batch 1).  Packing B would
+ * copy the whole weight matrix for a handful of FMAs per element, so B is
+ * streamed straight from memory; only the tiny opA is packed (k-contiguous,
+ * modifier applied).  Same KC blocks, same FMA chains as the general path.
+ *  transB = 1 ("dot"): column j of opB is a contiguous row of B (W is N x K).
+ *     8 rows of W are read side by side in k; 8x8 register transposes turn
+ *     them into k-slices so each vector lane runs column j's own chain.
+ *  transB = 0 ("axpy"): row k of B is contiguous in j; accumulators for a
+ *     run of columns live in a small L1 buffer and every B row is streamed. */
+#ifndef XAI__SMALL_JW
+#define XAI__SMALL_JW 1024 /* axpy: columns per chunk; 4 x 1024 floats = 16 KiB in L1 */
+#endif
+
+static void xai__small_dot(const xai__gemm_op *g, const float *ap, int j0)
+{
+    const float *w[8];
+    int M = g->M, K = g->K, nv = g->N - j0 < 8 ? g->N - j0 : 8;
+    int r, i, k, pc;
+    float out[4][8];
+    for (r = 0; r < 8; r++) /* lanes past N re-read the last row; dropped at the end */
+        w[r] = g->B + (size_t)(j0 + (r < nv ? r : nv - 1)) * g->ldb;
+    for (pc = 0; pc < K; pc += XAI__KC) {
+        int kend = K - pc < XAI__KC ? K : pc + XAI__KC;
+        int first = pc == 0 && !g->accumulate;
+#if XAI__GEMM_AVX2
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        const float *a0 = ap, *a1 = ap + (size_t)K * (M > 1), *a2 = ap + (size_t)K * 2 * (M > 2),
+                    *a3 = ap + (size_t)K * 3 * (M > 3);
+        for (k = pc; k + 8 <= kend; k += 8) {
+            __m256 t[8];
+            int q;
+            for (r = 0; r < 8; r++) t[r] = xai__mod8(_mm256_loadu_ps(w[r] + k), g->modB);
+            if (!(k & 15) && k + 128 < K) /* 8 streams: the hardware prefetcher alone reaches ~3/4 of the bandwidth */
+                for (r = 0; r < 8; r++) _mm_prefetch((const char *)(w[r] + k + 128), _MM_HINT_T0);
+            xai__tr8(t); /* t[q] = column slice at k+q, lanes = 8 columns */
+            for (q = 0; q < 8; q++) {
+                acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + k + q), t[q], acc0);
+                if (M > 1) acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + k + q), t[q], acc1);
+                if (M > 2) acc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + k + q), t[q], acc2);
+                if (M > 3) acc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + k + q), t[q], acc3);
+            }
+        }
+        for (; k < kend; k++) { /* ragged end of the block: same chain, one k at a time */
+            float v[8];
+            __m256 t;
+            for (r = 0; r < 8; r++) v[r] = xai__mod(w[r][k], g->modB);
+            t = _mm256_loadu_ps(v);
+            acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + k), t, acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + k), t, acc1);
+            acc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + k), t, acc2);
+            acc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + k), t, acc3);
+        }
+        _mm256_storeu_ps(out[0], acc0);
+        _mm256_storeu_ps(out[1], acc1);
+        _mm256_storeu_ps(out[2], acc2);
+        _mm256_storeu_ps(out[3], acc3);
+#else
+        for (i = 0; i < M; i++)
+            for (r = 0; r < 8; r++) out[i][r] = 0.0f;
+        for (k = pc; k < kend; k++)
+            for (r = 0; r < 8; r++) {
+                float b = xai__mod(w[r][k], g->modB);
+                for (i = 0; i < M; i++) out[i][r] = XAI__MADD(ap[(size_t)i * K + k], b, out[i][r]);
+            }
+#endif
+        for (i = 0; i < M; i++)
+            for (r = 0; r < nv; r++) {
+                float *c = g->C + (size_t)i * g->crs + (size_t)(j0 + r) * g->ccs;
+                *c = first ? out[i][r] : *c + out[i][r];
+            }
+    }
+}
+
+static void xai__small_axpy(const xai__gemm_op *g, const float *ap, int j0, float *acc)
+{
+    int M = g->M, K = g->K, nv = g->N - j0 < XAI__SMALL_JW ? g->N - j0 : XAI__SMALL_JW;
+    int i, j, k, pc;
+    for (pc = 0; pc < K; pc += XAI__KC) {
+        int kend = K - pc < XAI__KC ? K : pc + XAI__KC;
+        int first = pc == 0 && !g->accumulate;
+        for (i = 0; i < M * XAI__SMALL_JW; i++) acc[i] = 0.0f;
+        for (k = pc; k < kend; k++) {
+            const float *b = g->B + (size_t)k * g->ldb + j0;
+            j = 0;
+#if XAI__GEMM_AVX2
+            {
+                __m256 x0 = _mm256_broadcast_ss(ap + k), x1 = x0, x2 = x0, x3 = x0;
+                if (M > 1) x1 = _mm256_broadcast_ss(ap + (size_t)K + k);
+                if (M > 2) x2 = _mm256_broadcast_ss(ap + (size_t)K * 2 + k);
+                if (M > 3) x3 = _mm256_broadcast_ss(ap + (size_t)K * 3 + k);
+                for (; j + 8 <= nv; j += 8) {
+                    __m256 v = xai__mod8(_mm256_loadu_ps(b + j), g->modB);
+                    /* rows are separate 4 KiB streams: fetch two rows ahead */
+                    if (!(j & 15) && k + 2 < K) _mm_prefetch((const char *)(b + 2 * g->ldb + j), _MM_HINT_T0);
+                    float *o = acc + j;
+                    _mm256_store_ps(o, _mm256_fmadd_ps(x0, v, _mm256_load_ps(o)));
+                    if (M > 1) _mm256_store_ps(o + XAI__SMALL_JW, _mm256_fmadd_ps(x1, v, _mm256_load_ps(o + XAI__SMALL_JW)));
+                    if (M > 2) _mm256_store_ps(o + 2 * XAI__SMALL_JW, _mm256_fmadd_ps(x2, v, _mm256_load_ps(o + 2 * XAI__SMALL_JW)));
+                    if (M > 3) _mm256_store_ps(o + 3 * XAI__SMALL_JW, _mm256_fmadd_ps(x3, v, _mm256_load_ps(o + 3 * XAI__SMALL_JW)));
+                }
+            }
+#endif
+            for (; j < nv; j++) {
+                float v = xai__mod(b[j], g->modB);
+                for (i = 0; i < M; i++) acc[i * XAI__SMALL_JW + j] = XAI__MADD(ap[(size_t)i * K + k], v, acc[i * XAI__SMALL_JW + j]);
+            }
+        }
+        for (i = 0; i < M; i++)
+            for (j = 0; j < nv; j++) {
+                float *c = g->C + (size_t)i * g->crs + (size_t)(j0 + j) * g->ccs;
+                *c = first ? acc[i * XAI__SMALL_JW + j] : *c + acc[i * XAI__SMALL_JW + j];
+            }
+    }
+}
+
+static void xai__gemm_small(const xai__gemm_op *g, int nthreads)
+{
+    int M = g->M, N = g->N, K = g->K, i, k;
+    int dot = g->transB != 0;
+    int width = dot ? 8 : XAI__SMALL_JW, nchunks = (N + width - 1) / width, t;
+    /* opA packed row by row, k contiguous, modifier applied */
+    float *ap = (float *)xai__aligned_alloc(sizeof(float) * (size_t)M * K);
+    if (!ap) {
+        xai__gemm_canon(g, 0, M, 0, N);
+        return;
+    }
+    for (i = 0; i < M; i++)
+        for (k = 0; k < K; k++) ap[(size_t)i * K + k] = xai__gemm_opa(g, i, k);
+    (void)nthreads;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (nthreads > 1)
+#endif
+    for (t = 0; t < nchunks; t++) {
+        if (dot) {
+            xai__small_dot(g, ap, t * 8);
+        } else {
+            float *acc = (float *)xai__aligned_alloc(sizeof(float) * 4 * XAI__SMALL_JW);
+            if (acc) xai__small_axpy(g, ap, t * XAI__SMALL_JW, acc);
+            else xai__gemm_canon(g, 0, M, t * XAI__SMALL_JW, t * XAI__SMALL_JW + (N - t * XAI__SMALL_JW < XAI__SMALL_JW ? N - t * XAI__SMALL_JW : XAI__SMALL_JW));
+            xai__aligned_free(acc);
+        }
+    }
+    xai__aligned_free(ap);
+}
+
+/* Split C into pm x pn rectangles, one per thread, each a serial Goto GEMM
+ * with its own buffers (no barriers, no shared packing).  Pick the split with
+ * the least per-thread work: padded tile area plus a rough packing cost
+ * (each thread packs the B columns and, once per NC block, the A rows it
+ * touches). */
+static void xai__gemm_grid(int M, int N, int nt, int *pm, int *pn)
+{
+    int d;
+    double best = -1.0;
+    *pm = 1;
+    *pn = nt;
+    for (d = 1; d <= nt; d++) {
+        if (nt % d == 0) {
+            int mp = (M + XAI__MR - 1) / XAI__MR, np = (N + XAI__NR - 1) / XAI__NR;
+            double rows = (double)((mp + d - 1) / d) * XAI__MR;
+            double cols = (double)((np + nt / d - 1) / (nt / d)) * XAI__NR;
+            double cost = rows * cols + 8.0 * (cols + rows * ((cols + XAI__NC - 1) / XAI__NC));
+            if (best < 0.0 || cost < best) {
+                best = cost;
+                *pm = d;
+                *pn = nt / d;
+            }
+        }
+    }
+}
+
+/* C[M x N] = (accumulate ? C : 0) + opA(A) . opB(B), all row-major.
+ * opA(A)[i][k] = mod(transA ? A[k*lda + i] : A[i*lda + k]), likewise opB with
+ * (k, j) and ldb; mod is NONE/POS/NEG/SQUARE/ONE (LRP's w, w+, w-, w^2, flat). */
+static void xai__gemm(int M, int N, int K, const float *A, int lda, int transA, int modA, const float *B, int ldb,
+                      int transB, int modB, float *C, int ldc, int accumulate)
+{
+    xai__gemm_op g;
+    int nt = 1, pm, pn, t, i, j;
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { /* empty sum */
+        if (!accumulate)
+            for (i = 0; i < M; i++)
+                for (j = 0; j < N; j++) C[(size_t)i * ldc + j] = 0.0f;
+        return;
+    }
+#ifdef _OPENMP
+    if ((double)M * N * K >= XAI__GEMM_PAR_MIN && !omp_in_parallel()) nt = omp_get_max_threads();
+#endif
+    if (N <= XAI__GEMM_SWAP_N && N < M) {
+        /* Few columns, many rows (e.g. W^T . g at batch 16): compute C^T =
+         * opB(B)^T . opA(A)^T instead, with C addressed transposed, so the big
+         * operand takes B's place and is streamed (same products, same order). */
+        g.A = B; g.lda = (size_t)ldb; g.transA = !transB; g.modA = modB;
+        g.B = A; g.ldb = (size_t)lda; g.transB = !transA; g.modB = modA;
+        g.C = C; g.crs = 1; g.ccs = (size_t)ldc;
+        g.M = N; g.N = M;
+    } else {
+        g.A = A; g.lda = (size_t)lda; g.transA = transA; g.modA = modA;
+        g.B = B; g.ldb = (size_t)ldb; g.transB = transB; g.modB = modB;
+        g.C = C; g.crs = (size_t)ldc; g.ccs = 1;
+        g.M = M; g.N = N;
+    }
+    g.K = K; g.accumulate = accumulate;
+    if (g.M <= XAI__GEMM_SMALL) {
+        xai__gemm_small(&g, nt);
+        return;
+    }
+    xai__gemm_grid(g.M, g.N, nt, &pm, &pn);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (nt > 1)
+#endif
+    for (t = 0; t < pm * pn; t++) {
+        int mp = (g.M + XAI__MR - 1) / XAI__MR, np = (g.N + XAI__NR - 1) / XAI__NR;
+        int rstep = (mp + pm - 1) / pm * XAI__MR, cstep = (np + pn - 1) / pn * XAI__NR;
+        int i0 = (t / pn) * rstep, j0 = (t % pn) * cstep;
+        int i1 = i0 + rstep < g.M ? i0 + rstep : g.M, j1 = j0 + cstep < g.N ? j0 + cstep : g.N;
+        if (i0 < i1 && j0 < j1) xai__gemm_region(&g, i0, i1, j0, j1);
+    }
+}
+
+/* ---- GEMM (end) ---- */
+
+/* The fast paths: convolution as im2col + one GEMM per group (Chellapilla et al. 2006), the fully
+   connected layers as one GEMM for the whole batch.  Every output element's sum runs in the same
+   order whatever the batch size or thread count (see xai__gemm), so a batch of n gives exactly
+   the numbers of n single runs. */
+
+static int xai__conv_is_pointwise(const xai_layer_param *p)
+{
+    return p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 && p->pad_w == 0;
+}
+
+/* Scratch that grows with the largest request: one per tape, so callers never share it. */
+static float *xai__work(xai_tape *t, size_t floats)
+{
+    if (floats > t->work_size) {
+        xai__aligned_free(t->work);
+        t->work = (float *)xai__aligned_alloc(floats * sizeof(float));
+        t->work_size = t->work ? floats : 0;
+    }
+    return t->work;
+}
+
+/* col[(c*kh + ki)*kw + kj][oh*OW + ow] = x[c][oh*sh - ph + ki*dh][ow*sw - pw + kj*dw] (0 outside) */
+static void xai__im2col(const xai_layer_param *p, const float *x, int C, int H, int W, int OH, int OW, float *col)
+{
+    int c;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if ((size_t)C * OH * OW * p->kernel_h * p->kernel_w > 100000)
+#endif
+    for (c = 0; c < C; c++) {
+        int ki, kj, oh, ow;
+        for (ki = 0; ki < p->kernel_h; ki++)
+            for (kj = 0; kj < p->kernel_w; kj++) {
+                float *dst = col + (((size_t)c * p->kernel_h + ki) * p->kernel_w + kj) * OH * OW;
+                for (oh = 0; oh < OH; oh++) {
+                    int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
+                    if (ih < 0 || ih >= H) { memset(dst + (size_t)oh * OW, 0, (size_t)OW * sizeof(float)); continue; }
+                    for (ow = 0; ow < OW; ow++) {
+                        int iw = ow * p->stride_w - p->pad_w + kj * p->dilation_w;
+                        dst[(size_t)oh * OW + ow] = iw >= 0 && iw < W ? x[((size_t)c * H + ih) * W + iw] : 0.0f;
+                    }
+                }
+            }
+    }
+}
+
+/* The transpose of im2col: dx[c][ih][iw] += col[...]; channels in parallel (each owns its plane). */
+static void xai__col2im(const xai_layer_param *p, const float *col, int C, int H, int W, int OH, int OW, float *dx)
+{
+    int c;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if ((size_t)C * OH * OW * p->kernel_h * p->kernel_w > 100000)
+#endif
+    for (c = 0; c < C; c++) {
+        int ki, kj, oh, ow;
+        for (ki = 0; ki < p->kernel_h; ki++)
+            for (kj = 0; kj < p->kernel_w; kj++) {
+                const float *src = col + (((size_t)c * p->kernel_h + ki) * p->kernel_w + kj) * OH * OW;
+                for (oh = 0; oh < OH; oh++) {
+                    int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
+                    if (ih < 0 || ih >= H) continue;
+                    for (ow = 0; ow < OW; ow++) {
+                        int iw = ow * p->stride_w - p->pad_w + kj * p->dilation_w;
+                        if (iw >= 0 && iw < W) dx[((size_t)c * H + ih) * W + iw] += src[(size_t)oh * OW + ow];
+                    }
+                }
+            }
+    }
+}
+
+/* y (n, O, OH, OW) = W * im2col(x) per image and group, + bias */
+static int xai__conv_forward_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
+{
+    const xai_layer_param *p = &L->p;
+    int G = p->group, Cg = x->c / G, Og = p->num_output / G, n, g, o;
+    int K = Cg * p->kernel_h * p->kernel_w, N = y->h * y->w, point = xai__conv_is_pointwise(p);
+    float *col = point ? NULL : xai__work(t, (size_t)x->c * p->kernel_h * p->kernel_w * N);
+    if (!point && !col) return XAI_ERR_MEMORY;
+    for (n = 0; n < x->n; n++) {
+        const float *xn = x->data + (size_t)n * x->c * x->h * x->w;
+        float *yn = y->data + (size_t)n * y->c * N;
+        if (!point) xai__im2col(p, xn, x->c, x->h, x->w, y->h, y->w, col);
+        for (g = 0; g < G; g++)
+            xai__gemm(Og, N, K, L->weight + (size_t)g * Og * K, K, 0, wmod, (point ? xn : col) + (size_t)g * K * N, N, 0, XAI__MOD_NONE,
+                      yn + (size_t)g * Og * N, N, 0);
+        if (with_bias && L->bias)
+            for (o = 0; o < y->c; o++) {
+                float b = L->bias[o], *row = yn + (size_t)o * N;
+                int i;
+                for (i = 0; i < N; i++) row[i] += b;
+            }
+    }
+    return XAI_OK;
+}
+
+/* dx (+)= col2im(W^T g) per image and group */
+static int xai__conv_backward_data_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
+{
+    const xai_layer_param *p = &L->p;
+    int G = p->group, Cg = dx->c / G, Og = p->num_output / G, n, g;
+    int K = Cg * p->kernel_h * p->kernel_w, N = gy->h * gy->w, point = xai__conv_is_pointwise(p);
+    size_t plane = (size_t)dx->c * dx->h * dx->w;
+    float *col = point ? NULL : xai__work(t, (size_t)dx->c * p->kernel_h * p->kernel_w * N);
+    if (!point && !col) return XAI_ERR_MEMORY;
+    for (n = 0; n < gy->n; n++) {
+        const float *gn = gy->data + (size_t)n * gy->c * N;
+        float *dn = dx->data + (size_t)n * plane;
+        if (!accumulate) memset(dn, 0, plane * sizeof(float));
+        for (g = 0; g < G; g++)
+            xai__gemm(K, N, Og, L->weight + (size_t)g * Og * K, K, 1, wmod, gn + (size_t)g * Og * N, N, 0, XAI__MOD_NONE,
+                      (point ? dn : col) + (size_t)g * K * N, N, point);
+        if (!point) xai__col2im(p, col, dx->c, dx->h, dx->w, gy->h, gy->w, dn);
+    }
+    return XAI_OK;
+}
+
+/* dW += g * im2col(x)^T, db += sum of g, summed over the images in order */
+static int xai__conv_backward_weight_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
+{
+    const xai_layer_param *p = &L->p;
+    int G = p->group, Cg = x->c / G, Og = p->num_output / G, n, g, o;
+    int K = Cg * p->kernel_h * p->kernel_w, N = gy->h * gy->w, point = xai__conv_is_pointwise(p);
+    float *col = point ? NULL : xai__work(t, (size_t)x->c * p->kernel_h * p->kernel_w * N);
+    if (!point && !col) return XAI_ERR_MEMORY;
+    for (n = 0; n < x->n; n++) {
+        const float *xn = x->data + (size_t)n * x->c * x->h * x->w, *gn = gy->data + (size_t)n * gy->c * N;
+        if (!point) xai__im2col(p, xn, x->c, x->h, x->w, gy->h, gy->w, col);
+        for (g = 0; g < G; g++)
+            xai__gemm(Og, K, N, gn + (size_t)g * Og * N, N, 0, XAI__MOD_NONE, (point ? xn : col) + (size_t)g * K * N, N, 1, XAI__MOD_NONE,
+                      dw + (size_t)g * Og * K, K, 1);
+        if (db)
+            for (o = 0; o < gy->c; o++) {
+                const float *row = gn + (size_t)o * N;
+                double acc = 0;
+                int i;
+                for (i = 0; i < N; i++) acc += row[i];
+                db[o] += (float)acc;
+            }
+    }
+    return XAI_OK;
+}
+
+/* fc: y (n x O) = x (n x K) W^T + b, the whole batch in one product */
+static void xai__ip_forward_gemm(const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
+{
+    int K = x->c * x->h * x->w, O = L->p.num_output, n, o;
+    if (L->p.transpose) xai__gemm(x->n, O, K, x->data, K, 0, XAI__MOD_NONE, L->weight, O, 0, wmod, y->data, O, 0);
+    else xai__gemm(x->n, O, K, x->data, K, 0, XAI__MOD_NONE, L->weight, K, 1, wmod, y->data, O, 0);
+    if (with_bias && L->bias)
+        for (n = 0; n < x->n; n++)
+            for (o = 0; o < O; o++) y->data[(size_t)n * O + o] += L->bias[o];
+}
+
+/* dx (n x K) (+)= g (n x O) W */
+static void xai__ip_backward_data_gemm(const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
+{
+    int K = dx->c * dx->h * dx->w, O = L->p.num_output;
+    if (L->p.transpose) xai__gemm(gy->n, K, O, gy->data, O, 0, XAI__MOD_NONE, L->weight, O, 1, wmod, dx->data, K, accumulate);
+    else xai__gemm(gy->n, K, O, gy->data, O, 0, XAI__MOD_NONE, L->weight, K, 0, wmod, dx->data, K, accumulate);
+}
+
+/* dW += g^T x (n summed), db += column sums of g */
+static void xai__ip_backward_weight_gemm(const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
+{
+    int K = x->c * x->h * x->w, O = L->p.num_output, n, o;
+    if (L->p.transpose) xai__gemm(K, O, x->n, x->data, K, 1, XAI__MOD_NONE, gy->data, O, 0, XAI__MOD_NONE, dw, O, 1);
+    else xai__gemm(O, K, x->n, gy->data, O, 1, XAI__MOD_NONE, x->data, K, 0, XAI__MOD_NONE, dw, K, 1);
+    if (db)
+        for (o = 0; o < O; o++) {
+            double acc = 0;
+            for (n = 0; n < x->n; n++) acc += gy->data[(size_t)n * O + o];
+            db[o] += (float)acc;
+        }
+}
+
+/* The dispatch: the layers call these; a tape with reference = 1 runs the plain loops instead
+   (the tests hold the two together). */
+static int xai__linear_forward(xai_tape *t, const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
+{
+    if (L->p.type == XAI_CONVOLUTION) {
+        if (!t->reference) return xai__conv_forward_gemm(t, L, x, wmod, with_bias, y);
+        xai__conv_forward_ref(L, x, wmod, with_bias, y);
+    } else if (!t->reference) {
+        xai__ip_forward_gemm(L, x, wmod, with_bias, y);
+    } else {
+        xai__ip_forward_ref(L, x, wmod, with_bias, y);
+    }
+    return XAI_OK;
+}
+
+static int xai__linear_backward_data(xai_tape *t, const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
+{
+    if (L->p.type == XAI_CONVOLUTION)
+        return t->reference ? xai__conv_backward_data_ref(L, gy, wmod, dx, accumulate) : xai__conv_backward_data_gemm(t, L, gy, wmod, dx, accumulate);
+    if (t->reference) xai__ip_backward_data_ref(L, gy, wmod, dx, accumulate);
+    else xai__ip_backward_data_gemm(L, gy, wmod, dx, accumulate);
+    return XAI_OK;
+}
+
+static int xai__linear_backward_weight(xai_tape *t, const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
+{
+    if (L->p.type == XAI_CONVOLUTION) {
+        if (!t->reference) return xai__conv_backward_weight_gemm(t, L, x, gy, dw, db);
+        xai__conv_backward_weight_ref(L, x, gy, dw, db);
+    } else if (!t->reference) {
+        xai__ip_backward_weight_gemm(L, x, gy, dw, db);
+    } else {
+        xai__ip_backward_weight_ref(L, x, gy, dw, db);
+    }
     return XAI_OK;
 }
 
@@ -2452,8 +3286,7 @@ static float xai__stabilised_ratio(float r, float z, float eps)
 static int xai__linear_layer_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
 {
     (void)net; (void)li;
-    xai__linear_forward(t, L, XAI__X(t, L, 0), XAI__MOD_NONE, 1, XAI__Y(t, L, 0));
-    return XAI_OK;
+    return xai__linear_forward(t, L, XAI__X(t, L, 0), XAI__MOD_NONE, 1, XAI__Y(t, L, 0));
 }
 
 /* -- Convolution and InnerProduct: backward ------------------------------------------------------
@@ -2522,7 +3355,7 @@ static int xai__lrp_linear_part(const xai__ctx *cx, const xai_layer *L, const xa
         for (k = 0; k < nterm; k++) {
             if ((term[k].src == XAI__SRC_XNEG && !has_neg) || (term[k].src == XAI__SRC_XPOS && !has_pos)) continue;
             if ((rc = xai__lrp_source(cx, L, term[k].src, x, &src)) != XAI_OK) goto done;
-            xai__linear_forward(t, L, &src, term[k].wmod, 0, &tmp);
+            if ((rc = xai__linear_forward(t, L, &src, term[k].wmod, 0, &tmp)) != XAI_OK) goto done;
             for (i = 0; i < count; i++) {
                 float b = (term[k].bmod != XAI__BIAS_ZERO && L->bias) ? xai__mod(L->bias[(i % plane) / spatial], term[k].bmod) : 0.0f;
                 z.data[i] += term[k].coef * (tmp.data[i] + b);
@@ -4457,10 +5290,8 @@ static int xai__backward(const xai_net *net, xai_tape *t, const xai_method *m, c
             break;
         }
         rc = xai__method_table[m->kind][L->p.type](&cx, L, li);
-        if (param_grad && L->p.type == XAI_CONVOLUTION)
-            xai__conv_backward_weight_ref(L, XAI__X(t, L, 0), XAI__DY(t, L, 0), param_grad + L->weight_offset, L->bias ? param_grad + L->bias_offset : NULL);
-        if (param_grad && L->p.type == XAI_INNER_PRODUCT)
-            xai__ip_backward_weight_ref(L, XAI__X(t, L, 0), XAI__DY(t, L, 0), param_grad + L->weight_offset, L->bias ? param_grad + L->bias_offset : NULL);
+        if (rc == XAI_OK && param_grad && (L->p.type == XAI_CONVOLUTION || L->p.type == XAI_INNER_PRODUCT))
+            rc = xai__linear_backward_weight(t, L, XAI__X(t, L, 0), XAI__DY(t, L, 0), param_grad + L->weight_offset, L->bias ? param_grad + L->bias_offset : NULL);
         for (j = 0; j < L->nbottom; j++) reached[L->bottom[j]] = 1;
     }
     XAI_FREE(reached);

@@ -1,0 +1,105 @@
+/* The fast kernels (packed GEMM, im2col) against the plain reference loops on every layer shape of
+   CaffeNet, forward and backward, with LRP's weight modifiers; the same bits for 1 and 2 threads. */
+#define XAI_IMPLEMENTATION
+#include "../xai.h"
+#include "test.h"
+
+static void fill(float *p, size_t n, uint64_t seed, float scale)
+{
+    size_t i;
+    for (i = 0; i < n; i++) p[i] = scale * (xai__uniform(xai__random_key(seed, i, 0, 0, 0)) * 2 - 1);
+}
+
+static void set_threads(int n)
+{
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}
+
+/* One layer of the CaffeNet (index li), its bottom filled at random. */
+static void check_layer(xai_net *net, int li, int n)
+{
+    const xai_layer *L = &net->layer[li];
+    xai_tape *fast = xai_tape_new(net, n), *ref = xai_tape_new(net, n);
+    const xai_blob *bb = &net->blob[L->bottom[0]], *tb = &net->blob[L->top[0]];
+    xai_tensor x, g, y1, y2, d1, d2;
+    float *w1, *w2, *b1, *b2;
+    int mods[2] = {XAI__MOD_NONE, XAI__MOD_POS}, mi;
+    ref->reference = 1;
+    xai_tensor_alloc(&x, n, bb->c, bb->h, bb->w);
+    xai_tensor_alloc(&g, n, tb->c, tb->h, tb->w);
+    xai_tensor_alloc(&y1, n, tb->c, tb->h, tb->w);
+    xai_tensor_alloc(&y2, n, tb->c, tb->h, tb->w);
+    xai_tensor_alloc(&d1, n, bb->c, bb->h, bb->w);
+    xai_tensor_alloc(&d2, n, bb->c, bb->h, bb->w);
+    fill(x.data, xai_tensor_count(&x), 11 + li, 1);
+    fill(g.data, xai_tensor_count(&g), 23 + li, 1);
+    for (mi = 0; mi < 2; mi++) {
+        double e;
+        xai__linear_forward(fast, L, &x, mods[mi], 1, &y1);
+        xai__linear_forward(ref, L, &x, mods[mi], 1, &y2);
+        e = test_max_rel_diff(y1.data, y2.data, xai_tensor_count(&y1));
+        CHECK(e < 1e-5, "%s forward (mod %d, batch %d): fast vs reference %.2g", L->name, mods[mi], n, e);
+        fill(d1.data, xai_tensor_count(&d1), 5, 1);
+        memcpy(d2.data, d1.data, xai_tensor_count(&d1) * sizeof(float));
+        xai__linear_backward_data(fast, L, &g, mods[mi], &d1, 1);
+        xai__linear_backward_data(ref, L, &g, mods[mi], &d2, 1);
+        e = test_max_rel_diff(d1.data, d2.data, xai_tensor_count(&d1));
+        CHECK(e < 1e-5, "%s backward W^T g (mod %d, batch %d): fast vs reference %.2g", L->name, mods[mi], n, e);
+    }
+    w1 = (float *)calloc(L->weight_count, sizeof(float));
+    w2 = (float *)calloc(L->weight_count, sizeof(float));
+    b1 = (float *)calloc(L->bias_count, sizeof(float));
+    b2 = (float *)calloc(L->bias_count, sizeof(float));
+    xai__linear_backward_weight(fast, L, &x, &g, w1, b1);
+    xai__linear_backward_weight(ref, L, &x, &g, w2, b2);
+    CHECK(test_max_rel_diff(w1, w2, L->weight_count) < 1e-5, "%s weight gradient: fast vs reference %.2g", L->name, test_max_rel_diff(w1, w2, L->weight_count));
+    CHECK(test_max_rel_diff(b1, b2, L->bias_count) < 1e-5, "%s bias gradient: fast vs reference", L->name);
+    /* the same bits on 1 and 2 threads */
+    set_threads(1);
+    xai__linear_forward(fast, L, &x, XAI__MOD_NONE, 1, &y1);
+    set_threads(2);
+    xai__linear_forward(fast, L, &x, XAI__MOD_NONE, 1, &y2);
+    CHECK(memcmp(y1.data, y2.data, xai_tensor_count(&y1) * sizeof(float)) == 0, "%s forward: 1 and 2 threads give the same bits", L->name);
+    free(w1); free(w2); free(b1); free(b2);
+    xai_tensor_free(&x); xai_tensor_free(&g); xai_tensor_free(&y1); xai_tensor_free(&y2); xai_tensor_free(&d1); xai_tensor_free(&d2);
+    xai_tape_free(fast);
+    xai_tape_free(ref);
+}
+
+/* Odd shapes: 1x1 convolutions (no im2col), stride and dilation, transposed fc. */
+static void check_odd_shapes(void)
+{
+    xai_net *net = xai_net_new("odd");
+    xai_layer_param a = xai_layer_defaults(XAI_CONVOLUTION), b = xai_layer_defaults(XAI_CONVOLUTION), c = xai_layer_defaults(XAI_CONVOLUTION);
+    xai_layer_param f = xai_layer_defaults(XAI_INNER_PRODUCT);
+    int li;
+    a.num_output = 10; a.kernel_h = a.kernel_w = 1;                       /* pointwise */
+    b.num_output = 6; b.kernel_h = 3; b.kernel_w = 2; b.stride_h = 2; b.pad_w = 1; b.dilation_h = 2; b.group = 2;
+    c.num_output = 7; c.kernel_h = c.kernel_w = 1; c.stride_h = c.stride_w = 2;   /* 1x1 with stride: im2col */
+    f.num_output = 13; f.transpose = 1;
+    xai_net_input(net, "data", 4, 13, 11);
+    xai_net_add(net, "pointwise", &a, "data", "a");
+    xai_net_add(net, "strided", &b, "a", "b");
+    xai_net_add(net, "pointwise_stride2", &c, "b", "c");
+    xai_net_add(net, "fc_transposed", &f, "c", "f");
+    xai_net_finalize(net);
+    xai_net_fill_random(net, 4);
+    for (li = 0; li < net->nlayer; li++) { check_layer(net, li, 1); check_layer(net, li, 3); }
+    xai_net_free(net);
+}
+
+int main(void)
+{
+    xai_net *net = xai_net_caffenet();
+    int li;
+    xai_net_fill_random(net, 2);
+    for (li = 0; li < net->nlayer; li++)
+        if (net->layer[li].p.type == XAI_CONVOLUTION || net->layer[li].p.type == XAI_INNER_PRODUCT) check_layer(net, li, li >= 15 ? 3 : 1);
+    xai_net_free(net);
+    check_odd_shapes();
+    return test_report();
+}
