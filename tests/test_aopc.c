@@ -3,7 +3,11 @@
 #define XAI_IMPLEMENTATION
 #include "../xai.h"
 #include "test.h"
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 /* f_0 = sum_i w_i x_i (class 0), class 1 a constant below it: a linear model whose exact
    decomposition is w * x. */
@@ -160,6 +164,42 @@ static int run(const char *cmd)
     return rc;
 }
 
+static int count_lines(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    int n = 0, ch;
+    if (!f) return 0;
+    while ((ch = getc(f)) != EOF) n += ch == '\n';
+    fclose(f);
+    return n;
+}
+
+/* Starts cmd and kills it with SIGKILL once path has `lines` lines, after a further delay_us:
+   wherever it is then (computing, writing a block, rewriting the file).  1 if it was killed. */
+static int kill_when(const char *cmd, const char *path, int lines, int delay_us)
+{
+    char full[4200];
+    int status;
+    pid_t pid;
+    snprintf(full, sizeof full, "exec %s", cmd);
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", full, (char *)NULL);
+        _exit(127);
+    }
+    for (;;) {
+        if (waitpid(pid, &status, WNOHANG) == pid) return 0;   /* it finished first */
+        if (count_lines(path) >= lines) {
+            usleep((useconds_t)delay_us);
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+        }
+        usleep(1000);
+    }
+}
+
 static char *slurp(const char *path)
 {
     size_t len;
@@ -289,14 +329,16 @@ static void test_tool(void)
     /* other settings on the same folder are refused */
     snprintf(cmd, sizeof cmd, "bin/aopc %s/cnn.xai --list %s/list.txt %s --seed 9 --out %s/single >/dev/null 2>&1", d, d, common, d);
     CHECK(run(cmd) != 0, "a rerun with another --seed on the same DIR is refused");
-    /* killed with SIGKILL at several moments, rerun until done: the same summary */
+    /* killed with SIGKILL at several moments (after 1..8 images, then a little later, mid-image or
+       mid-write), rerun each time: at the end the same summary as an uninterrupted run */
     for (k = 0; k < 4; k++) {
-        char dir[256];
+        char dir[256], curves[300];
+        int kills = 0, rows = 5 * 2 * 21;   /* runs x repeats x (steps + 1) a image */
         snprintf(dir, sizeof dir, "%s/killed%d", d, k);
-        for (i = 0; i < 40; i++) {
-            snprintf(cmd, sizeof cmd, "timeout -s KILL 0.%d bin/aopc %s/cnn.xai --list %s/list.txt %s --out %s >/dev/null 2>&1", 1 + (i * 3 + k) % 5, d, d, common, dir);
-            if (run(cmd) == 0) break;
-        }
+        snprintf(curves, sizeof curves, "%s/curves.tsv", dir);
+        snprintf(cmd, sizeof cmd, "bin/aopc %s/cnn.xai --list %s/list.txt %s --out %s >/dev/null 2>&1", d, d, common, dir);
+        for (i = 1 + k % 3; i < 9; i += 2 + k % 2) kills += kill_when(cmd, curves, 1 + rows * i, (k * 7919 + i * 104729) % 20000);
+        i = kills;
         snprintf(cmd, sizeof cmd, "bin/aopc %s/cnn.xai --list %s/list.txt %s --out %s >/dev/null 2>&1", d, d, common, dir);
         CHECK(run(cmd) == 0, "resumed run completes");
         snprintf(a, sizeof a, "%s/single/summary.tsv", d);
