@@ -472,6 +472,11 @@ XAIDEF double xai_aopc_stat_sem(const xai_aopc_stat *st, int L);
 #endif
 #ifdef _OPENMP
 #include <omp.h>
+/* Loops whose iterations write only their own outputs run over the threads when there is enough
+   work (a variable `work`, in floats, at the use site): results never depend on the thread count. */
+#define XAI__PARALLEL_FOR _Pragma("omp parallel for schedule(static) if (work > 32768)")
+#else
+#define XAI__PARALLEL_FOR (void)work;
 #endif
 
 /* ---- 1. utilities ------------------------------------------------------------------------------ */
@@ -3044,11 +3049,6 @@ static void xai__gemm(int M, int N, int K, const float *A, int lda, int transA, 
    order whatever the batch size or thread count (see xai__gemm), so a batch of n gives exactly
    the numbers of n single runs. */
 
-static int xai__conv_is_pointwise(const xai_layer_param *p)
-{
-    return p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 && p->pad_w == 0;
-}
-
 /* Scratch that grows with the largest request: one per tape, so callers never share it. */
 static float *xai__work(xai_tape *t, size_t floats)
 {
@@ -3060,120 +3060,170 @@ static float *xai__work(xai_tape *t, size_t floats)
     return t->work;
 }
 
-/* col[(c*kh + ki)*kw + kj][oh*OW + ow] = x[c][oh*sh - ph + ki*dh][ow*sw - pw + kj*dw] (0 outside) */
-static void xai__im2col(const xai_layer_param *p, const float *x, int C, int H, int W, int OH, int OW, float *col)
+/* The outputs ow whose input column ow*stride + off falls inside [0, W): [*lo, *hi). */
+static void xai__valid_range(int off, int stride, int W, int OW, int *lo, int *hi)
+{
+    *lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    *hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / stride + 1;
+    if (*hi > OW) *hi = OW;
+    if (*lo > *hi) *lo = *hi;
+}
+
+/* col[(c*kh + ki)*kw + kj][oh*OW + ow] = x[c][oh*sh - ph + ki*dh][ow*sw - pw + kj*dw] (0 outside);
+   rows ldcol floats apart, so several images can sit side by side in one matrix. */
+static void xai__im2col(const xai_layer_param *p, const float *x, int C, int H, int W, int OH, int OW, float *col, size_t ldcol)
 {
     int c;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((size_t)C * OH * OW * p->kernel_h * p->kernel_w > 100000)
 #endif
     for (c = 0; c < C; c++) {
-        int ki, kj, oh, ow;
+        int ki, kj, oh, ow, lo, hi;
         for (ki = 0; ki < p->kernel_h; ki++)
             for (kj = 0; kj < p->kernel_w; kj++) {
-                float *dst = col + (((size_t)c * p->kernel_h + ki) * p->kernel_w + kj) * OH * OW;
-                for (oh = 0; oh < OH; oh++) {
+                float *dst = col + (((size_t)c * p->kernel_h + ki) * p->kernel_w + kj) * ldcol;
+                int off = kj * p->dilation_w - p->pad_w;
+                xai__valid_range(off, p->stride_w, W, OW, &lo, &hi);
+                for (oh = 0; oh < OH; oh++, dst += OW) {
                     int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
-                    if (ih < 0 || ih >= H) { memset(dst + (size_t)oh * OW, 0, (size_t)OW * sizeof(float)); continue; }
-                    for (ow = 0; ow < OW; ow++) {
-                        int iw = ow * p->stride_w - p->pad_w + kj * p->dilation_w;
-                        dst[(size_t)oh * OW + ow] = iw >= 0 && iw < W ? x[((size_t)c * H + ih) * W + iw] : 0.0f;
-                    }
+                    const float *row;
+                    if (ih < 0 || ih >= H) { memset(dst, 0, (size_t)OW * sizeof(float)); continue; }
+                    row = x + ((size_t)c * H + ih) * W;
+                    if (lo > 0) memset(dst, 0, (size_t)lo * sizeof(float));
+                    if (p->stride_w == 1) memcpy(dst + lo, row + lo + off, (size_t)(hi - lo) * sizeof(float));
+                    else for (ow = lo; ow < hi; ow++) dst[ow] = row[ow * p->stride_w + off];
+                    if (hi < OW) memset(dst + hi, 0, (size_t)(OW - hi) * sizeof(float));
                 }
             }
     }
 }
 
 /* The transpose of im2col: dx[c][ih][iw] += col[...]; channels in parallel (each owns its plane). */
-static void xai__col2im(const xai_layer_param *p, const float *col, int C, int H, int W, int OH, int OW, float *dx)
+static void xai__col2im(const xai_layer_param *p, const float *col, size_t ldcol, int C, int H, int W, int OH, int OW, float *dx)
 {
     int c;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((size_t)C * OH * OW * p->kernel_h * p->kernel_w > 100000)
 #endif
     for (c = 0; c < C; c++) {
-        int ki, kj, oh, ow;
+        int ki, kj, oh, ow, lo, hi;
         for (ki = 0; ki < p->kernel_h; ki++)
             for (kj = 0; kj < p->kernel_w; kj++) {
-                const float *src = col + (((size_t)c * p->kernel_h + ki) * p->kernel_w + kj) * OH * OW;
-                for (oh = 0; oh < OH; oh++) {
+                const float *src = col + (((size_t)c * p->kernel_h + ki) * p->kernel_w + kj) * ldcol;
+                int off = kj * p->dilation_w - p->pad_w;
+                xai__valid_range(off, p->stride_w, W, OW, &lo, &hi);
+                for (oh = 0; oh < OH; oh++, src += OW) {
                     int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
+                    float *row;
                     if (ih < 0 || ih >= H) continue;
-                    for (ow = 0; ow < OW; ow++) {
-                        int iw = ow * p->stride_w - p->pad_w + kj * p->dilation_w;
-                        if (iw >= 0 && iw < W) dx[((size_t)c * H + ih) * W + iw] += src[(size_t)oh * OW + ow];
-                    }
+                    row = dx + ((size_t)c * H + ih) * W;
+                    for (ow = lo; ow < hi; ow++) row[ow * p->stride_w + off] += src[ow];
                 }
             }
     }
 }
 
-/* y (n, O, OH, OW) = W * im2col(x) per image and group, + bias */
-static int xai__conv_forward_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
+/* Convolutions run on chunks of nb images: their im2col matrices side by side, so the products
+   are wide even where one image's output is small (conv3-5: 13 x 13), and one GEMM per group
+   serves the chunk.  Each output still sums in the same order, so nb never changes a bit. */
+typedef struct xai__conv_plan {
+    int G, Cg, Og, K, N, nb;        /* groups, channels and outputs per group, K = Cg*kh*kw, N = OH*OW */
+    size_t col_rows;                /* C*kh*kw */
+    float *col, *tmp;               /* col_rows x nb*N, and O x nb*N */
+} xai__conv_plan;
+
+static int xai__conv_plan_make(xai_tape *t, const xai_layer *L, int C, int n, int OH, int OW, xai__conv_plan *pl)
 {
     const xai_layer_param *p = &L->p;
-    int G = p->group, Cg = x->c / G, Og = p->num_output / G, n, g, o;
-    int K = Cg * p->kernel_h * p->kernel_w, N = y->h * y->w, point = xai__conv_is_pointwise(p);
-    float *col = point ? NULL : xai__work(t, (size_t)x->c * p->kernel_h * p->kernel_w * N);
-    if (!point && !col) return XAI_ERR_MEMORY;
-    for (n = 0; n < x->n; n++) {
-        const float *xn = x->data + (size_t)n * x->c * x->h * x->w;
-        float *yn = y->data + (size_t)n * y->c * N;
-        if (!point) xai__im2col(p, xn, x->c, x->h, x->w, y->h, y->w, col);
-        for (g = 0; g < G; g++)
-            xai__gemm(Og, N, K, L->weight + (size_t)g * Og * K, K, 0, wmod, (point ? xn : col) + (size_t)g * K * N, N, 0, XAI__MOD_NONE,
-                      yn + (size_t)g * Og * N, N, 0);
-        if (with_bias && L->bias)
+    size_t per;
+    pl->G = p->group;
+    pl->Cg = C / p->group;
+    pl->Og = p->num_output / p->group;
+    pl->K = pl->Cg * p->kernel_h * p->kernel_w;
+    pl->N = OH * OW;
+    pl->col_rows = (size_t)C * p->kernel_h * p->kernel_w;
+    per = (pl->col_rows + (size_t)p->num_output) * (size_t)pl->N;
+    pl->nb = (int)((size_t)8 << 20) / (per ? per : 1) > 0 ? (int)(((size_t)8 << 20) / per) : 1;   /* ~32 MB a chunk */
+    if (pl->nb > n) pl->nb = n;
+    if (pl->nb < 1) pl->nb = 1;
+    pl->col = xai__work(t, per * (size_t)pl->nb);
+    if (!pl->col) return XAI_ERR_MEMORY;
+    pl->tmp = pl->col + pl->col_rows * (size_t)pl->nb * pl->N;
+    return XAI_OK;
+}
+
+/* y (n, O, OH, OW) = W * im2col(x), + bias */
+static int xai__conv_forward_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
+{
+    xai__conv_plan pl;
+    size_t xs = (size_t)x->c * x->h * x->w;
+    int n0, b, g, o, rc;
+    if ((rc = xai__conv_plan_make(t, L, x->c, x->n, y->h, y->w, &pl)) != XAI_OK) return rc;
+    for (n0 = 0; n0 < x->n; n0 += pl.nb) {
+        int nb = x->n - n0 < pl.nb ? x->n - n0 : pl.nb;
+        size_t ld = (size_t)nb * pl.N;
+        for (b = 0; b < nb; b++) xai__im2col(&L->p, x->data + (size_t)(n0 + b) * xs, x->c, x->h, x->w, y->h, y->w, pl.col + (size_t)b * pl.N, ld);
+        for (g = 0; g < pl.G; g++)
+            xai__gemm(pl.Og, (int)ld, pl.K, L->weight + (size_t)g * pl.Og * pl.K, pl.K, 0, wmod, pl.col + (size_t)g * pl.K * ld, (int)ld, 0,
+                      XAI__MOD_NONE, pl.tmp + (size_t)g * pl.Og * ld, (int)ld, 0);
+        /* the chunk's columns back into NCHW, adding the bias */
+        for (b = 0; b < nb; b++)
             for (o = 0; o < y->c; o++) {
-                float b = L->bias[o], *row = yn + (size_t)o * N;
+                const float *src = pl.tmp + (size_t)o * ld + (size_t)b * pl.N;
+                float *dst = y->data + ((size_t)(n0 + b) * y->c + o) * pl.N, bias = with_bias && L->bias ? L->bias[o] : 0.0f;
                 int i;
-                for (i = 0; i < N; i++) row[i] += b;
+                for (i = 0; i < pl.N; i++) dst[i] = src[i] + bias;
             }
     }
     return XAI_OK;
 }
 
-/* dx (+)= col2im(W^T g) per image and group */
+/* dx (+)= col2im(W^T g) */
 static int xai__conv_backward_data_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
 {
-    const xai_layer_param *p = &L->p;
-    int G = p->group, Cg = dx->c / G, Og = p->num_output / G, n, g;
-    int K = Cg * p->kernel_h * p->kernel_w, N = gy->h * gy->w, point = xai__conv_is_pointwise(p);
-    size_t plane = (size_t)dx->c * dx->h * dx->w;
-    float *col = point ? NULL : xai__work(t, (size_t)dx->c * p->kernel_h * p->kernel_w * N);
-    if (!point && !col) return XAI_ERR_MEMORY;
-    for (n = 0; n < gy->n; n++) {
-        const float *gn = gy->data + (size_t)n * gy->c * N;
-        float *dn = dx->data + (size_t)n * plane;
-        if (!accumulate) memset(dn, 0, plane * sizeof(float));
-        for (g = 0; g < G; g++)
-            xai__gemm(K, N, Og, L->weight + (size_t)g * Og * K, K, 1, wmod, gn + (size_t)g * Og * N, N, 0, XAI__MOD_NONE,
-                      (point ? dn : col) + (size_t)g * K * N, N, point);
-        if (!point) xai__col2im(p, col, dx->c, dx->h, dx->w, gy->h, gy->w, dn);
+    xai__conv_plan pl;
+    size_t xs = (size_t)dx->c * dx->h * dx->w;
+    int n0, b, g, o, rc;
+    if ((rc = xai__conv_plan_make(t, L, dx->c, gy->n, gy->h, gy->w, &pl)) != XAI_OK) return rc;
+    if (!accumulate) memset(dx->data, 0, (size_t)gy->n * xs * sizeof(float));
+    for (n0 = 0; n0 < gy->n; n0 += pl.nb) {
+        int nb = gy->n - n0 < pl.nb ? gy->n - n0 : pl.nb;
+        size_t ld = (size_t)nb * pl.N;
+        for (b = 0; b < nb; b++)
+            for (o = 0; o < gy->c; o++)
+                memcpy(pl.tmp + (size_t)o * ld + (size_t)b * pl.N, gy->data + ((size_t)(n0 + b) * gy->c + o) * pl.N, (size_t)pl.N * sizeof(float));
+        for (g = 0; g < pl.G; g++)
+            xai__gemm(pl.K, (int)ld, pl.Og, L->weight + (size_t)g * pl.Og * pl.K, pl.K, 1, wmod, pl.tmp + (size_t)g * pl.Og * ld, (int)ld, 0,
+                      XAI__MOD_NONE, pl.col + (size_t)g * pl.K * ld, (int)ld, 0);
+        for (b = 0; b < nb; b++) xai__col2im(&L->p, pl.col + (size_t)b * pl.N, ld, dx->c, dx->h, dx->w, gy->h, gy->w, dx->data + (size_t)(n0 + b) * xs);
     }
     return XAI_OK;
 }
 
-/* dW += g * im2col(x)^T, db += sum of g, summed over the images in order */
+/* dW += g * im2col(x)^T, db += sum of g (training) */
 static int xai__conv_backward_weight_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
 {
-    const xai_layer_param *p = &L->p;
-    int G = p->group, Cg = x->c / G, Og = p->num_output / G, n, g, o;
-    int K = Cg * p->kernel_h * p->kernel_w, N = gy->h * gy->w, point = xai__conv_is_pointwise(p);
-    float *col = point ? NULL : xai__work(t, (size_t)x->c * p->kernel_h * p->kernel_w * N);
-    if (!point && !col) return XAI_ERR_MEMORY;
-    for (n = 0; n < x->n; n++) {
-        const float *xn = x->data + (size_t)n * x->c * x->h * x->w, *gn = gy->data + (size_t)n * gy->c * N;
-        if (!point) xai__im2col(p, xn, x->c, x->h, x->w, gy->h, gy->w, col);
-        for (g = 0; g < G; g++)
-            xai__gemm(Og, K, N, gn + (size_t)g * Og * N, N, 0, XAI__MOD_NONE, (point ? xn : col) + (size_t)g * K * N, N, 1, XAI__MOD_NONE,
-                      dw + (size_t)g * Og * K, K, 1);
+    xai__conv_plan pl;
+    size_t xs = (size_t)x->c * x->h * x->w;
+    int n0, b, g, o, rc;
+    if ((rc = xai__conv_plan_make(t, L, x->c, x->n, gy->h, gy->w, &pl)) != XAI_OK) return rc;
+    for (n0 = 0; n0 < x->n; n0 += pl.nb) {
+        int nb = x->n - n0 < pl.nb ? x->n - n0 : pl.nb;
+        size_t ld = (size_t)nb * pl.N;
+        for (b = 0; b < nb; b++) {
+            xai__im2col(&L->p, x->data + (size_t)(n0 + b) * xs, x->c, x->h, x->w, gy->h, gy->w, pl.col + (size_t)b * pl.N, ld);
+            for (o = 0; o < gy->c; o++)
+                memcpy(pl.tmp + (size_t)o * ld + (size_t)b * pl.N, gy->data + ((size_t)(n0 + b) * gy->c + o) * pl.N, (size_t)pl.N * sizeof(float));
+        }
+        for (g = 0; g < pl.G; g++)
+            xai__gemm(pl.Og, pl.K, (int)ld, pl.tmp + (size_t)g * pl.Og * ld, (int)ld, 0, XAI__MOD_NONE, pl.col + (size_t)g * pl.K * ld, (int)ld, 1,
+                      XAI__MOD_NONE, dw + (size_t)g * pl.Og * pl.K, pl.K, 1);
         if (db)
             for (o = 0; o < gy->c; o++) {
-                const float *row = gn + (size_t)o * N;
+                const float *row = pl.tmp + (size_t)o * ld;
                 double acc = 0;
-                int i;
-                for (i = 0; i < N; i++) acc += row[i];
+                size_t i;
+                for (i = 0; i < ld; i++) acc += row[i];
                 db[o] += (float)acc;
             }
     }
@@ -3424,9 +3474,10 @@ static int xai__relu_forward(const xai_net *net, const xai_layer *L, xai_tape *t
 {
     const xai_tensor *x = XAI__X(t, L, 0);
     xai_tensor *y = XAI__Y(t, L, 0);
-    size_t i, count = xai_tensor_count(x);
+    size_t i, count = xai_tensor_count(x), work = count;
     float s = L->p.negative_slope;
     (void)net; (void)li;
+    XAI__PARALLEL_FOR
     for (i = 0; i < count; i++) y->data[i] = x->data[i] > 0 ? x->data[i] : s * x->data[i];
     return XAI_OK;
 }
@@ -3436,8 +3487,9 @@ static int xai__relu_backward_gradient(const xai__ctx *cx, const xai_layer *L, i
 {
     const xai_tensor *x = XAI__X(cx->t, L, 0), *g = XAI__DY(cx->t, L, 0);
     xai_tensor *dx = XAI__DX(cx->t, L, 0);
-    size_t i, count = xai_tensor_count(x);
+    size_t i, count = xai_tensor_count(x), work = count;
     (void)li;
+    XAI__PARALLEL_FOR
     for (i = 0; i < count; i++) dx->data[i] += x->data[i] > 0 ? g->data[i] : L->p.negative_slope * g->data[i];
     return XAI_OK;
 }
@@ -3447,8 +3499,9 @@ static int xai__relu_backward_deconv(const xai__ctx *cx, const xai_layer *L, int
 {
     const xai_tensor *g = XAI__DY(cx->t, L, 0);
     xai_tensor *dx = XAI__DX(cx->t, L, 0);
-    size_t i, count = xai_tensor_count(g);
+    size_t i, count = xai_tensor_count(g), work = count;
     (void)li;
+    XAI__PARALLEL_FOR
     for (i = 0; i < count; i++) dx->data[i] += g->data[i] > 0 ? g->data[i] : L->p.negative_slope * g->data[i];
     return XAI_OK;
 }
@@ -3458,8 +3511,9 @@ static int xai__relu_backward_guided(const xai__ctx *cx, const xai_layer *L, int
 {
     const xai_tensor *x = XAI__X(cx->t, L, 0), *g = XAI__DY(cx->t, L, 0);
     xai_tensor *dx = XAI__DX(cx->t, L, 0);
-    size_t i, count = xai_tensor_count(x);
+    size_t i, count = xai_tensor_count(x), work = count;
     (void)li;
+    XAI__PARALLEL_FOR
     for (i = 0; i < count; i++)
         if (x->data[i] > 0 && g->data[i] > 0) dx->data[i] += g->data[i];
     return XAI_OK;
@@ -3470,8 +3524,9 @@ static int xai__backward_identity(const xai__ctx *cx, const xai_layer *L, int li
 {
     const xai_tensor *g = XAI__DY(cx->t, L, 0);
     xai_tensor *dx = XAI__DX(cx->t, L, 0);
-    size_t i, count = xai_tensor_count(g);
+    size_t i, count = xai_tensor_count(g), work = count;
     (void)li;
+    XAI__PARALLEL_FOR
     for (i = 0; i < count; i++) dx->data[i] += g->data[i];
     return XAI_OK;
 }
@@ -3497,33 +3552,34 @@ static int xai__pool_forward(const xai_net *net, const xai_layer *L, xai_tape *t
 {
     const xai_tensor *x = XAI__X(t, L, 0);
     xai_tensor *y = XAI__Y(t, L, 0);
-    int *sw = t->switches[li];
-    int n, c, oh, ow, h, w;
+    int *sw = t->switches[li], nc, planes = x->n * x->c;
+    size_t work = xai_tensor_count(x);
     (void)net;
-    for (n = 0; n < x->n; n++)
-        for (c = 0; c < x->c; c++) {
-            const float *xp = x->data + ((size_t)n * x->c + c) * x->h * x->w;
-            for (oh = 0; oh < y->h; oh++)
-                for (ow = 0; ow < y->w; ow++) {
-                    int hs, he, ws, we, ps;
-                    size_t at = (((size_t)n * y->c + c) * y->h + oh) * y->w + ow;
-                    xai__pool_window(&L->p, x->h, x->w, oh, ow, &hs, &he, &ws, &we, &ps);
-                    if (L->p.pool == XAI_POOL_MAX) {
-                        float best = -FLT_MAX;
-                        int arg = -1;
-                        for (h = hs; h < he; h++)
-                            for (w = ws; w < we; w++)
-                                if (xp[h * x->w + w] > best) { best = xp[h * x->w + w]; arg = h * x->w + w; }
-                        y->data[at] = best;
-                        sw[at] = arg;
-                    } else {
-                        double sum = 0;
-                        for (h = hs; h < he; h++)
-                            for (w = ws; w < we; w++) sum += xp[h * x->w + w];
-                        y->data[at] = (float)(sum / ps);
-                    }
+    XAI__PARALLEL_FOR
+    for (nc = 0; nc < planes; nc++) {          /* one (image, channel) plane */
+        const float *xp = x->data + (size_t)nc * x->h * x->w;
+        int oh, ow, h, w;
+        for (oh = 0; oh < y->h; oh++)
+            for (ow = 0; ow < y->w; ow++) {
+                int hs, he, ws, we, ps;
+                size_t at = ((size_t)nc * y->h + oh) * y->w + ow;
+                xai__pool_window(&L->p, x->h, x->w, oh, ow, &hs, &he, &ws, &we, &ps);
+                if (L->p.pool == XAI_POOL_MAX) {
+                    float best = -FLT_MAX;
+                    int arg = -1;
+                    for (h = hs; h < he; h++)
+                        for (w = ws; w < we; w++)
+                            if (xp[h * x->w + w] > best) { best = xp[h * x->w + w]; arg = h * x->w + w; }
+                    y->data[at] = best;
+                    sw[at] = arg;
+                } else {
+                    double sum = 0;
+                    for (h = hs; h < he; h++)
+                        for (w = ws; w < we; w++) sum += xp[h * x->w + w];
+                    y->data[at] = (float)(sum / ps);
                 }
-        }
+            }
+    }
     return XAI_OK;
 }
 
@@ -3534,23 +3590,25 @@ static int xai__pool_backward_gradient(const xai__ctx *cx, const xai_layer *L, i
     const xai_tensor *x = XAI__X(cx->t, L, 0), *g = XAI__DY(cx->t, L, 0);
     xai_tensor *dx = XAI__DX(cx->t, L, 0);
     const int *sw = cx->t->switches[li];
-    int n, c, oh, ow, h, w;
-    for (n = 0; n < g->n; n++)
-        for (c = 0; c < g->c; c++) {
-            float *dp = dx->data + ((size_t)n * x->c + c) * x->h * x->w;
-            for (oh = 0; oh < g->h; oh++)
-                for (ow = 0; ow < g->w; ow++) {
-                    size_t at = (((size_t)n * g->c + c) * g->h + oh) * g->w + ow;
-                    int hs, he, ws, we, ps;
-                    if (L->p.pool == XAI_POOL_MAX) {
-                        if (sw[at] >= 0) dp[sw[at]] += g->data[at];
-                        continue;
-                    }
-                    xai__pool_window(&L->p, x->h, x->w, oh, ow, &hs, &he, &ws, &we, &ps);
-                    for (h = hs; h < he; h++)
-                        for (w = ws; w < we; w++) dp[h * x->w + w] += g->data[at] / (float)ps;
+    int nc, planes = g->n * g->c;
+    size_t work = xai_tensor_count(x);
+    XAI__PARALLEL_FOR
+    for (nc = 0; nc < planes; nc++) {
+        float *dp = dx->data + (size_t)nc * x->h * x->w;
+        int oh, ow, h, w;
+        for (oh = 0; oh < g->h; oh++)
+            for (ow = 0; ow < g->w; ow++) {
+                size_t at = ((size_t)nc * g->h + oh) * g->w + ow;
+                int hs, he, ws, we, ps;
+                if (L->p.pool == XAI_POOL_MAX) {
+                    if (sw[at] >= 0) dp[sw[at]] += g->data[at];
+                    continue;
                 }
-        }
+                xai__pool_window(&L->p, x->h, x->w, oh, ow, &hs, &he, &ws, &we, &ps);
+                for (h = hs; h < he; h++)
+                    for (w = ws; w < we; w++) dp[h * x->w + w] += g->data[at] / (float)ps;
+            }
+    }
     return XAI_OK;
 }
 
@@ -3561,24 +3619,26 @@ static int xai__pool_backward_lrp(const xai__ctx *cx, const xai_layer *L, int li
     const xai_tensor *x = XAI__X(cx->t, L, 0), *y = XAI__Y(cx->t, L, 0), *R = XAI__DY(cx->t, L, 0);
     xai_tensor *dx = XAI__DX(cx->t, L, 0);
     float eps = cx->m->conv.rule == XAI_RULE_EPSILON ? cx->m->conv.eps : -1.0f;
-    int n, c, oh, ow, h, w;
+    int nc, planes = R->n * R->c;
+    size_t work = xai_tensor_count(x);
     if (L->p.pool == XAI_POOL_MAX) return xai__pool_backward_gradient(cx, L, li);
-    for (n = 0; n < R->n; n++)
-        for (c = 0; c < R->c; c++) {
-            const float *xp = x->data + ((size_t)n * x->c + c) * x->h * x->w;
-            float *dp = dx->data + ((size_t)n * x->c + c) * x->h * x->w;
-            for (oh = 0; oh < R->h; oh++)
-                for (ow = 0; ow < R->w; ow++) {
-                    size_t at = (((size_t)n * R->c + c) * R->h + oh) * R->w + ow;
-                    int hs, he, ws, we, ps;
-                    float s;
-                    xai__pool_window(&L->p, x->h, x->w, oh, ow, &hs, &he, &ws, &we, &ps);
-                    /* z_ij = x_i / ps and z_j = y_j */
-                    s = xai__stabilised_ratio(R->data[at], y->data[at], eps) / (float)ps;
-                    for (h = hs; h < he; h++)
-                        for (w = ws; w < we; w++) dp[h * x->w + w] += xp[h * x->w + w] * s;
-                }
-        }
+    XAI__PARALLEL_FOR
+    for (nc = 0; nc < planes; nc++) {
+        const float *xp = x->data + (size_t)nc * x->h * x->w;
+        float *dp = dx->data + (size_t)nc * x->h * x->w;
+        int oh, ow, h, w;
+        for (oh = 0; oh < R->h; oh++)
+            for (ow = 0; ow < R->w; ow++) {
+                size_t at = ((size_t)nc * R->h + oh) * R->w + ow;
+                int hs, he, ws, we, ps;
+                float s;
+                xai__pool_window(&L->p, x->h, x->w, oh, ow, &hs, &he, &ws, &we, &ps);
+                /* z_ij = x_i / ps and z_j = y_j */
+                s = xai__stabilised_ratio(R->data[at], y->data[at], eps) / (float)ps;
+                for (h = hs; h < he; h++)
+                    for (w = ws; w < we; w++) dp[h * x->w + w] += xp[h * x->w + w] * s;
+            }
+    }
     return XAI_OK;
 }
 
@@ -3607,15 +3667,23 @@ static float xai__lrn_window_sum(const xai_layer_param *p, const float *xp, int 
     return sum;
 }
 
-static int xai__lrn_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+/* s^-beta; CaffeNet's beta = 0.75 as 1/sqrt(s sqrt(s)), three times faster than powf */
+static float xai__pow_neg(float s, float beta)
 {
-    const xai_tensor *x = XAI__X(t, L, 0);
-    xai_tensor *y = XAI__Y(t, L, 0);
-    float *scale = t->scale[li], coef = xai__lrn_coef(&L->p);
+    if (beta == 0.75f) {
+        float r = sqrtf(s);
+        return 1.0f / (r * sqrtf(r));
+    }
+    return powf(s, -beta);
+}
+
+/* The plain loop: each output from its definition. */
+static void xai__lrn_forward_ref(const xai_layer *L, const xai_tensor *x, float *scale, xai_tensor *y)
+{
+    float coef = xai__lrn_coef(&L->p);
     float k = L->p.norm_region == XAI_LRN_ACROSS_CHANNELS ? L->p.k : 1.0f;   /* Caffe's WITHIN_CHANNEL ignores k */
     size_t plane = (size_t)x->c * x->h * x->w;
     int n, c, h, w;
-    (void)net;
     for (n = 0; n < x->n; n++)
         for (c = 0; c < x->c; c++)
             for (h = 0; h < x->h; h++)
@@ -3625,38 +3693,86 @@ static int xai__lrn_forward(const xai_net *net, const xai_layer *L, xai_tape *t,
                     scale[at] = s;
                     y->data[at] = x->data[at] * powf(s, -L->p.beta);
                 }
+}
+
+/* The fast path: a whole plane at a time (the window sum of squares accumulates plane by plane,
+   in the order the reference adds), planes over the threads. */
+static void xai__lrn_forward_fast(const xai_layer *L, const xai_tensor *x, float *scale, xai_tensor *y)
+{
+    float coef = xai__lrn_coef(&L->p), beta = L->p.beta;
+    float k = L->p.norm_region == XAI_LRN_ACROSS_CHANNELS ? L->p.k : 1.0f;
+    size_t hw = (size_t)x->h * x->w, work = xai_tensor_count(x);
+    int nc, planes = x->n * x->c, half = (L->p.local_size - 1) / 2;
+    XAI__PARALLEL_FOR
+    for (nc = 0; nc < planes; nc++) {
+        int n = nc / x->c, c = nc % x->c, i, h, w;
+        const float *xp = x->data + (size_t)nc * hw;
+        float *sp = scale + (size_t)nc * hw, *yp = y->data + (size_t)nc * hw;
+        size_t q;
+        if (L->p.norm_region == XAI_LRN_ACROSS_CHANNELS) {
+            memset(sp, 0, hw * sizeof(float));
+            for (i = c - half; i <= c + half; i++) {
+                const float *xi = x->data + ((size_t)n * x->c + i) * hw;
+                if (i < 0 || i >= x->c) continue;
+                for (q = 0; q < hw; q++) sp[q] += xi[q] * xi[q];
+            }
+        } else {
+            for (h = 0; h < x->h; h++)
+                for (w = 0; w < x->w; w++)
+                    sp[(size_t)h * x->w + w] = xai__lrn_window_sum(&L->p, x->data + (size_t)n * x->c * hw, x->c, x->h, x->w, c, h, w);
+        }
+        for (q = 0; q < hw; q++) {
+            sp[q] = k + coef * sp[q];
+            yp[q] = xp[q] * xai__pow_neg(sp[q], beta);
+        }
+    }
+}
+
+static int xai__lrn_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+{
+    (void)net;
+    if (t->reference) xai__lrn_forward_ref(L, XAI__X(t, L, 0), t->scale[li], XAI__Y(t, L, 0));
+    else xai__lrn_forward_fast(L, XAI__X(t, L, 0), t->scale[li], XAI__Y(t, L, 0));
     return XAI_OK;
 }
 
 /* dy_k/dx_j = [j = k] s_k^-beta - 2 beta coef x_k x_j s_k^(-beta-1) for j in the window of k, so
    out_j = s_j^-beta g_j - 2 beta coef x_j sum_{k: j in window(k)} x_k s_k^(-beta-1) g_k.
    The windows are symmetric (local_size is odd), so "k whose window holds j" is "k in j's window". */
-static int xai__lrn_transpose(const xai_layer *L, const xai_tensor *x, const float *scale, const float *g, float *out)
+static int xai__lrn_transpose(const xai_tape *t, const xai_layer *L, const xai_tensor *x, const float *scale, const float *g, float *out)
 {
     const xai_layer_param *p = &L->p;
-    float coef = xai__lrn_coef(p);
-    size_t plane = (size_t)x->c * x->h * x->w, at;
-    int n, c, h, w, half = (p->local_size - 1) / 2, i, j;
-    float *q = (float *)xai__calloc(plane, sizeof(float));   /* x_k s_k^(-beta-1) g_k */
+    float coef = xai__lrn_coef(p), beta = p->beta;
+    size_t plane = (size_t)x->c * x->h * x->w, hw = (size_t)x->h * x->w, count = xai_tensor_count(x), work = count, at;
+    int nc, planes = x->n * x->c, half = (p->local_size - 1) / 2;
+    float *q = (float *)xai__malloc(count * sizeof(float));   /* x_k s_k^(-beta-1) g_k */
     if (!q) return XAI_ERR_MEMORY;
-    for (n = 0; n < x->n; n++) {
-        const float *xp = x->data + (size_t)n * plane, *sp = scale + (size_t)n * plane, *gp = g + (size_t)n * plane;
-        for (at = 0; at < plane; at++) q[at] = xp[at] * powf(sp[at], -p->beta - 1) * gp[at];
-        for (c = 0; c < x->c; c++)
-            for (h = 0; h < x->h; h++)
-                for (w = 0; w < x->w; w++) {
-                    float sum = 0;
-                    at = ((size_t)c * x->h + h) * x->w + w;
-                    if (p->norm_region == XAI_LRN_ACROSS_CHANNELS) {
-                        for (i = c - half; i <= c + half; i++)
-                            if (i >= 0 && i < x->c) sum += q[((size_t)i * x->h + h) * x->w + w];
-                    } else {
-                        for (i = h - half; i <= h + half; i++)
-                            for (j = w - half; j <= w + half; j++)
-                                if (i >= 0 && i < x->h && j >= 0 && j < x->w) sum += q[((size_t)c * x->h + i) * x->w + j];
-                    }
-                    out[(size_t)n * plane + at] = powf(sp[at], -p->beta) * gp[at] - 2 * p->beta * coef * xp[at] * sum;
+    if (t->reference) {
+        for (at = 0; at < count; at++) q[at] = x->data[at] * powf(scale[at], -beta - 1) * g[at];
+    } else {
+        XAI__PARALLEL_FOR
+        for (at = 0; at < count; at++) q[at] = x->data[at] * (xai__pow_neg(scale[at], beta) / scale[at]) * g[at];
+    }
+    XAI__PARALLEL_FOR
+    for (nc = 0; nc < planes; nc++) {
+        int n = nc / x->c, c = nc % x->c, h, w, i, j;
+        const float *xp = x->data + (size_t)nc * hw, *sp = scale + (size_t)nc * hw, *gp = g + (size_t)nc * hw, *qn = q + (size_t)n * plane;
+        float *op = out + (size_t)nc * hw;
+        for (h = 0; h < x->h; h++)
+            for (w = 0; w < x->w; w++) {
+                size_t pq = (size_t)h * x->w + w;
+                float sum = 0, sb;
+                if (p->norm_region == XAI_LRN_ACROSS_CHANNELS) {
+                    for (i = c - half; i <= c + half; i++)
+                        if (i >= 0 && i < x->c) sum += qn[(size_t)i * hw + pq];
+                } else {
+                    for (i = h - half; i <= h + half; i++)
+                        for (j = w - half; j <= w + half; j++)
+                            if (i >= 0 && i < x->h && j >= 0 && j < x->w) sum += qn[(size_t)c * hw + (size_t)i * x->w + j];
                 }
+                sb = t->reference ? powf(sp[pq], -beta) : xai__pow_neg(sp[pq], beta);
+                op[pq] = sb * gp[pq] - 2 * beta * coef * xp[pq] * sum;
+            }
     }
     XAI_FREE(q);
     return XAI_OK;
@@ -3671,7 +3787,7 @@ static int xai__lrn_backward_gradient(const xai__ctx *cx, const xai_layer *L, in
     float *out = (float *)xai__calloc(count, sizeof(float));
     int rc;
     if (!out) return XAI_ERR_MEMORY;
-    if ((rc = xai__lrn_transpose(L, x, cx->t->scale[li], g->data, out)) == XAI_OK)
+    if ((rc = xai__lrn_transpose(cx->t, L, x, cx->t->scale[li], g->data, out)) == XAI_OK)
         for (i = 0; i < count; i++) dx->data[i] += out[i];
     XAI_FREE(out);
     return rc;
@@ -3698,7 +3814,7 @@ static int xai__lrn_backward_lrp(const xai__ctx *cx, const xai_layer *L, int li)
         float z = y->data[i] - 2 * L->p.beta * x->data[i] * (scale[i] - k) * powf(scale[i], -L->p.beta - 1);
         s[i] = xai__stabilised_ratio(R->data[i], z, eps);
     }
-    if ((rc = xai__lrn_transpose(L, x, scale, s, out)) == XAI_OK)
+    if ((rc = xai__lrn_transpose(cx->t, L, x, scale, s, out)) == XAI_OK)
         for (i = 0; i < count; i++) dx->data[i] += x->data[i] * out[i];
     XAI_FREE(s);
     XAI_FREE(out);
