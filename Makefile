@@ -41,10 +41,16 @@ bin/test_codec: tests/decoders.h
 test: $(TESTS) all
 	@sh tests/run.sh tests/build_check.sh $(TESTS)
 
+bin/bench: bench/bench.c xai.h | bin
+	$(CC) $(XCFLAGS) $< -o $@ $(LDLIBS)
+
+bench: bin/bench
+	bin/bench
+
 clean:
 	rm -rf bin
 
-.PHONY: all test clean
+.PHONY: all test clean bench
 
 # caffe2xai (issue 3): the Caffe readers are a header the tool and its test share;
 # `make caffenet` downloads the BVLC CaffeNet (~233 MB, needs internet) into models/caffenet.xai

@@ -102,6 +102,7 @@ enum {
 XAIDEF const char *xai_failure_reason(void);
 /* Writes len bytes to path under a temporary name, then renames: never a half-written file. */
 XAIDEF int xai_file_write(const char *path, const void *data, size_t len);
+XAIDEF double xai_seconds(void);   /* wall-clock time, for timing */
 
 /* ---- tensors ----------------------------------------------------------------------------------- */
 
@@ -274,6 +275,7 @@ typedef struct xai_tape {
     int reference;            /* 1: run the plain reference loops (the tests' yardstick) */
     int train;                /* 1: training-time Dropout (xai_net_backward follows it) */
     uint64_t dropout_key;     /* training: Dropout masks hash (key, layer, element): set it per batch */
+    double *layer_seconds;    /* if not NULL ([net->nlayer]): each forward adds each layer's wall time */
 } xai_tape;
 
 XAIDEF xai_tape *xai_tape_new(const xai_net *net, int n_max);
@@ -593,6 +595,20 @@ static uint64_t xai__random_key(uint64_t seed, uint64_t a, uint64_t b, uint64_t 
     h = xai__mix64(h ^ b);
     h = xai__mix64(h ^ c);
     return xai__mix64(h ^ d);
+}
+
+/* Wall-clock seconds, for the profile (xai_tape.layer_seconds) and the tools' progress lines. */
+XAIDEF double xai_seconds(void)
+{
+#if defined(_OPENMP)
+    return omp_get_wtime();
+#elif defined(CLOCK_MONOTONIC) && !defined(_WIN32)
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+#else
+    return (double)clock() / CLOCKS_PER_SEC;
+#endif
 }
 
 /* uniform in [0, 1), 24 bits: exactly representable as a float */
@@ -4656,8 +4672,11 @@ XAIDEF int xai_net_forward(const xai_net *net, xai_tape *tape, const float *inpu
         if (tape->signal) tape->signal[i].n = n;
     }
     memcpy(tape->blob[net->input_blob].data, input, (size_t)n * xai_net_input_size(net) * sizeof(float));
-    for (i = 0; i < net->nlayer; i++)
+    for (i = 0; i < net->nlayer; i++) {
+        double t0 = tape->layer_seconds ? xai_seconds() : 0;
         if ((rc = xai__forward_table[net->layer[i].p.type](net, &net->layer[i], tape, i)) != XAI_OK) return rc;
+        if (tape->layer_seconds) tape->layer_seconds[i] += xai_seconds() - t0;
+    }
     return XAI_OK;
 }
 

@@ -1,0 +1,237 @@
+/* bench: speed and memory of xai.h on CaffeNet with synthetic weights (SPEC 7).
+   Build: cc -O2 -march=native -fopenmp bench/bench.c -o bench -lm      (`make bench` builds and runs it)
+
+   bench [--peak GFLOPS] [--runs N] [--quick]
+
+   Prints: the machine's peak FMA rate (measured with a loop of independent FMAs, or --peak), a GEMM
+   micro-benchmark, the CaffeNet forward pass at batch 1 and 16 (median of N runs, GFLOP/s, share
+   of peak, a per-layer table), each explainer's time per heatmap as a multiple of one forward
+   pass, the evaluator's images per second for the paper's protocol and the projected time for
+   its 5040 images, and the peak resident memory. */
+#define XAI_IMPLEMENTATION
+#include "../xai.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* The peak: every thread runs independent FMAs on 8-lane registers (10 chains hide the latency). */
+static double measure_peak_gflops(void)
+{
+#if defined(__AVX2__) && defined(__FMA__) && !defined(XAI_NO_SIMD)
+    double best = 0;
+    int rep;
+    for (rep = 0; rep < 3; rep++) {
+        double t0 = xai_seconds(), t;
+        long iters = 20000000;
+        float sink = 0;
+        int threads = 1;
+#ifdef _OPENMP
+#pragma omp parallel reduction(+ : sink)
+#endif
+        {
+            __m256 a[10], m = _mm256_set1_ps(0.9999f), c = _mm256_set1_ps(1e-4f);
+            long i;
+            int k;
+            for (k = 0; k < 10; k++) a[k] = _mm256_set1_ps((float)k);
+            for (i = 0; i < iters; i++)
+                for (k = 0; k < 10; k++) a[k] = _mm256_fmadd_ps(a[k], m, c);
+            for (k = 0; k < 10; k++) sink += _mm256_cvtss_f32(a[k]);
+#ifdef _OPENMP
+#pragma omp master
+            threads = omp_get_num_threads();
+#endif
+        }
+        t = xai_seconds() - t0;
+        if (sink == 12345.678f) printf(" ");
+        if (threads * iters * 10.0 * 8 * 2 / t / 1e9 > best) best = threads * iters * 10.0 * 8 * 2 / t / 1e9;
+    }
+    return best;
+#else
+    return 0;
+#endif
+}
+
+static long peak_rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6)) kb = atol(line + 6);
+    fclose(f);
+    return kb;
+}
+
+static double macs_of(const xai_net *net, int li)
+{
+    const xai_layer *L = &net->layer[li];
+    const xai_blob *t = &net->blob[L->top[0]];
+    if (L->p.type == XAI_CONVOLUTION || L->p.type == XAI_INNER_PRODUCT) return (double)L->weight_count * t->h * t->w;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    double peak = 0, fwd1 = 0, total_macs = 0;
+    int runs = 7, quick = 0, i, li, b;
+    int batches[2] = {1, 16};
+    xai_net *net;
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--peak") && i + 1 < argc) peak = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--quick")) quick = 1;
+        else { fprintf(stderr, "usage: bench [--peak GFLOPS] [--runs N] [--quick]\n"); return 2; }
+    }
+    if (runs < 5) runs = 5;
+    printf("xai.h bench: CaffeNet, synthetic weights (seed 1)\n");
+#ifdef _OPENMP
+    printf("threads: %d (OpenMP)", omp_get_max_threads());
+#else
+    printf("threads: 1 (no OpenMP)");
+#endif
+#if defined(__AVX2__) && defined(__FMA__) && !defined(XAI_NO_SIMD)
+    printf(", kernels: AVX2+FMA\n");
+#else
+    printf(", kernels: portable C\n");
+#endif
+    if (peak <= 0) {
+        peak = measure_peak_gflops();
+        printf("peak FMA rate: %.1f GFLOP/s measured (independent FMAs on every thread)", peak);
+    } else {
+        printf("peak FMA rate: %.1f GFLOP/s (given)", peak);
+    }
+    printf("; SPEC 7's reference machine: 166 GFLOP/s (2 cores x 2 FMA x 8 lanes x 2.6 GHz)\n");
+    if (peak <= 0) peak = 166;
+
+    if (!(net = xai_net_caffenet())) { fprintf(stderr, "bench: %s\n", xai_failure_reason()); return 1; }
+    xai_net_fill_random(net, 1);
+    for (li = 0; li < net->nlayer; li++) total_macs += macs_of(net, li);
+
+    /* GEMM micro-benchmark: the convolutions' products at batch 16 */
+    {
+        struct { const char *name; int M, N, K; } shapes[] = {
+            {"conv1 96x(16*3025)x363", 96, 16 * 3025, 363}, {"conv2 128x(16*729)x1200", 128, 16 * 729, 1200},
+            {"conv3 384x(16*169)x2304", 384, 16 * 169, 2304}, {"conv4 192x(16*169)x1728", 192, 16 * 169, 1728},
+            {"fc6 16x4096x9216 (W^T)", 16, 4096, 9216}};
+        int s;
+        printf("\nGEMM (C = A B, packed, %s)\n%-28s %10s %10s %8s\n", "median of 5", "shape", "ms", "GFLOP/s", "of peak");
+        for (s = 0; s < (int)(sizeof shapes / sizeof *shapes); s++) {
+            int M = shapes[s].M, N = shapes[s].N, K = shapes[s].K, r, tb = s == 4;
+            float *A = (float *)xai__aligned_alloc((size_t)M * K * 4), *B = (float *)xai__aligned_alloc((size_t)K * N * 4), *C = (float *)xai__aligned_alloc((size_t)M * N * 4);
+            double t[5], ms;
+            size_t q;
+            for (q = 0; q < (size_t)M * K; q++) A[q] = (float)(q % 7) * 0.1f;
+            for (q = 0; q < (size_t)K * N; q++) B[q] = (float)(q % 5) * 0.1f;
+            for (r = 0; r < 5; r++) {
+                double t0 = xai_seconds();
+                if (tb) xai__gemm(M, N, K, A, K, 0, XAI__MOD_NONE, B, K, 1, XAI__MOD_NONE, C, N, 0);
+                else xai__gemm(M, N, K, A, K, 0, XAI__MOD_NONE, B, N, 0, XAI__MOD_NONE, C, N, 0);
+                t[r] = xai_seconds() - t0;
+            }
+            ms = median(t, 5) * 1e3;
+            printf("%-28s %10.2f %10.1f %7.0f%%\n", shapes[s].name, ms, 2.0 * M * N * K / ms / 1e6, 100 * 2.0 * M * N * K / ms / 1e6 / peak);
+            xai__aligned_free(A); xai__aligned_free(B); xai__aligned_free(C);
+        }
+    }
+
+    /* the forward pass */
+    for (b = 0; b < 2; b++) {
+        int n = batches[b], r;
+        xai_tape *t = xai_tape_new(net, n);
+        size_t in = xai_net_input_size(net), q;
+        float *x = (float *)malloc((size_t)n * in * sizeof(float));
+        double *times = (double *)malloc((size_t)runs * sizeof(double)), ms, conv_macs = 0, conv_s = 0;
+        double *layer_s = (double *)calloc((size_t)net->nlayer, sizeof(double));
+        for (q = 0; q < (size_t)n * in; q++) x[q] = (float)(q % 251) - 125;
+        xai_net_forward(net, t, x, n);     /* warm up */
+        for (r = 0; r < runs; r++) {
+            double t0 = xai_seconds();
+            xai_net_forward(net, t, x, n);
+            times[r] = xai_seconds() - t0;
+        }
+        ms = median(times, runs) * 1e3 / n;
+        if (n == 1) fwd1 = ms;
+        printf("\nforward, batch %d: %.2f ms per image (median of %d), %.1f GFLOP/s, %.0f%% of peak; SPEC target %s\n", n, ms, runs,
+               2 * total_macs / ms / 1e6, 100 * 2 * total_macs / ms / 1e6 / peak, n == 1 ? "<= 25 ms" : "<= 13 ms");
+        t->layer_seconds = layer_s;
+        for (r = 0; r < 3; r++) xai_net_forward(net, t, x, n);
+        printf("  %-8s %-13s %9s %9s %8s\n", "layer", "type", "ms/image", "GFLOP/s", "of peak");
+        for (li = 0; li < net->nlayer; li++) {
+            double lms = layer_s[li] / 3 * 1e3 / n, m = macs_of(net, li);
+            if (net->layer[li].p.type == XAI_CONVOLUTION) { conv_macs += m; conv_s += layer_s[li] / 3 / n; }
+            if (m > 0) printf("  %-8s %-13s %9.3f %9.1f %7.0f%%\n", net->layer[li].name, xai_layer_type_name(net->layer[li].p.type), lms, 2 * m / lms / 1e6, 100 * 2 * m / lms / 1e6 / peak);
+            else printf("  %-8s %-13s %9.3f\n", net->layer[li].name, xai_layer_type_name(net->layer[li].p.type), lms);
+        }
+        printf("  all convolutions: %.1f GFLOP/s, %.0f%% of peak (target at batch 16: 75%%)\n", 2 * conv_macs / conv_s / 1e9, 100 * 2 * conv_macs / conv_s / 1e9 / peak);
+        free(x); free(times); free(layer_s);
+        xai_tape_free(t);
+    }
+
+    /* the explainers: one heatmap (forward + backward) as a multiple of one forward pass, batch 1 */
+    {
+        const char *methods[] = {"sensitivity-l2", "deconv-l2", "lrp-eps:0.01", "lrp-eps:100", "lrp-ab:2", "lrp-composite", "gradxinput", "guided-l2"};
+        const char *target[] = {"2.5", "2.5", "2.5", "2.5", "4", "", "", ""};
+        xai_tape *t = xai_tape_new(net, 1);
+        size_t in = xai_net_input_size(net), q;
+        float *x = (float *)malloc(in * sizeof(float)), *heat = (float *)malloc(227 * 227 * sizeof(float));
+        int m;
+        for (q = 0; q < in; q++) x[q] = (float)(q % 251) - 125;
+        printf("\nexplainers, batch 1 (median of %d): time per heatmap / one forward pass (%.2f ms)\n", quick ? 3 : 5, fwd1);
+        for (m = 0; m < (int)(sizeof methods / sizeof *methods); m++) {
+            xai_method mm;
+            double tt[5], ms;
+            int r, nr = quick ? 3 : 5;
+            xai_method_parse(methods[m], &mm);
+            xai_explain(net, t, x, 1, &mm, NULL, NULL, heat, NULL);
+            for (r = 0; r < nr; r++) {
+                double t0 = xai_seconds();
+                xai_explain(net, t, x, 1, &mm, NULL, NULL, heat, NULL);
+                tt[r] = xai_seconds() - t0;
+            }
+            ms = median(tt, nr) * 1e3;
+            printf("  %-16s %9.2f ms  %5.2fx%s%s\n", methods[m], ms, ms / fwd1, target[m][0] ? "   target <= " : "", target[m]);
+        }
+        free(x); free(heat);
+        xai_tape_free(t);
+    }
+
+    /* the evaluator: one ordering and repeat = 101 forward passes in batches of 16; the paper's
+       protocol is 8 orderings x 10 repeats of that per image */
+    {
+        xai_aopc_config cfg;
+        xai_tape *t;
+        size_t in = xai_net_input_size(net), q;
+        float *x = (float *)malloc(in * sizeof(float)), *heat = (float *)malloc(227 * 227 * sizeof(float)), curve[101];
+        double t0, per_curve, per_image;
+        xai_aopc_defaults(&cfg);
+        t = xai_tape_new(net, cfg.batch);
+        for (q = 0; q < in; q++) x[q] = (float)(q % 251) - 125;
+        for (q = 0; q < 227 * 227; q++) heat[q] = (float)((q * 2654435761u) % 1000);
+        t0 = xai_seconds();
+        xai_perturbation_curve(net, t, x, heat, 0, XAI_ORDER_MORF, 0, 0, &cfg, curve);
+        per_curve = xai_seconds() - t0;
+        per_image = per_curve * 8 * 10;
+        printf("\nevaluator: one perturbation curve (101 forward passes, batch %d): %.2f s\n", cfg.batch, per_curve);
+        printf("  the paper's protocol (8 orderings x 10 repeats x 101 passes) per image: %.0f s, %.4f images/s\n", per_image, 1 / per_image);
+        printf("  projected for the paper's 5040 images: %.1f hours on this machine (one perturbation configuration);\n", 5040 * per_image / 3600);
+        printf("  the paper: 36 hours for 2 configurations on 20 Xeon cores, i.e. 18 hours a configuration\n");
+        free(x); free(heat);
+        xai_tape_free(t);
+    }
+    printf("\npeak resident memory: %.1f MB\n", peak_rss_kb() / 1024.0);
+    xai_net_free(net);
+    return 0;
+}
