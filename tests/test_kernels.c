@@ -92,8 +92,61 @@ static void check_odd_shapes(void)
     xai_net_free(net);
 }
 
+/* LRN: the plane-wise fast path against the reference loop, forward and gradient (CaffeNet's
+   norm1 and norm2, and CIFAR-10 full's WITHIN_CHANNEL). */
+static void check_lrn(int C, int H, int W, int region, int size, float alpha, float beta, const char *what)
+{
+    xai_net *net = xai_net_new("lrn");
+    xai_layer_param p = xai_layer_defaults(XAI_LRN);
+    xai_tape *fast, *ref;
+    size_t n = (size_t)2 * C * H * W;
+    float *x = (float *)malloc(n * sizeof(float));
+    xai_method m;
+    p.norm_region = region; p.local_size = size; p.alpha = alpha; p.beta = beta;
+    xai_net_input(net, "data", C, H, W);
+    xai_net_add(net, "norm", &p, "data", "norm");
+    xai_net_finalize(net);
+    fast = xai_tape_new(net, 2);
+    ref = xai_tape_new(net, 2);
+    ref->reference = 1;
+    fill(x, n, 77, 60);    /* activations of CaffeNet's size: the normalisation matters */
+    xai_net_forward(net, fast, x, 2);
+    xai_net_forward(net, ref, x, 2);
+    CHECK(test_max_rel_diff(fast->blob[1].data, ref->blob[1].data, n) < 1e-5, "%s forward: fast vs reference %.2g", what,
+          test_max_rel_diff(fast->blob[1].data, ref->blob[1].data, n));
+    CHECK(test_max_rel_diff(fast->scale[0], ref->scale[0], n) < 1e-5, "%s scale: fast vs reference", what);
+    {
+        float *g = (float *)malloc(n * sizeof(float));
+        size_t i;
+        fill(g, n, 78, 1);
+        xai_method_parse("sensitivity-l2", &m);
+        /* the gradient through the engine: start a signal at the top by hand */
+        for (i = 0; i < 2; i++) {
+            xai_tape *t = i ? ref : fast;
+            xai__tape_signals(t);
+            memcpy(t->signal[1].data, g, n * sizeof(float));
+            {
+                xai__ctx cx;
+                cx.net = net; cx.t = t; cx.m = &m; cx.rule = &m.conv;
+                xai__lrn_backward_gradient(&cx, &net->layer[0], 0);
+            }
+        }
+        CHECK(test_max_rel_diff(fast->signal[0].data, ref->signal[0].data, n) < 1e-5, "%s gradient: fast vs reference %.2g", what,
+              test_max_rel_diff(fast->signal[0].data, ref->signal[0].data, n));
+        free(g);
+    }
+    free(x);
+    xai_tape_free(fast);
+    xai_tape_free(ref);
+    xai_net_free(net);
+}
+
 int main(void)
 {
+    check_lrn(96, 27, 27, XAI_LRN_ACROSS_CHANNELS, 5, 1e-4f, 0.75f, "norm1 96x27x27");
+    check_lrn(256, 13, 13, XAI_LRN_ACROSS_CHANNELS, 5, 1e-4f, 0.75f, "norm2 256x13x13");
+    check_lrn(32, 16, 16, XAI_LRN_WITHIN_CHANNEL, 3, 5e-5f, 0.75f, "within-channel 32x16x16");
+    check_lrn(7, 5, 5, XAI_LRN_ACROSS_CHANNELS, 3, 0.5f, 0.6f, "beta 0.6 (powf path)");
     xai_net *net = xai_net_caffenet();
     int li;
     xai_net_fill_random(net, 2);
