@@ -3,7 +3,9 @@
    Usage: aopc-merge DIR1 DIR2 ... --out DIR
    The shards must share every setting (config.tsv, but for the shard line) and no image; the
    summary is computed from the union of their complete images, in the order of their names, with
-   sums in double: the same bits as a single run over all images. */
+   sums in double: the same bits as a single run over all images.  The complexity rows of shards
+   run with --complexity (complexity.tsv) are combined the same way into complexity.tsv and
+   complexity_summary.tsv. */
 #define AOPC_MERGE
 #include "aopc.c"
 
@@ -63,5 +65,7 @@ int main(int argc, char **argv)
     printf("aopc-merge: %d images from %d folders into %s\n", n, ndir, out);
     rc = summarize(out, &s, all, n);
     free_images(all, n);
+    /* complexity.tsv of the shards run with --complexity */
+    if (!rc) rc = merge_complexity(dirs, ndir, &s, out);
     return rc;
 }

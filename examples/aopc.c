@@ -4,7 +4,7 @@
 
    aopc MODEL.xai --list IMAGES.txt --methods M1,M2,... --out DIR [--steps 100] [--region 9]
         [--repeats 10] [--perturb uniform|constant|blur] [--seed S] [--batch B] [--shard I/N]
-        [--orders morf,lerf] [--softmax]
+        [--orders morf,lerf] [--softmax] [--complexity]
 
    Methods are xai_method_parse names (lrp-eps:100, lrp-ab:2, sensitivity-l2, deconv-linf, ...),
    "random" (a random region order, the baseline), or file:HEATDIR: heatmaps computed elsewhere,
@@ -17,10 +17,36 @@
    DIR/aopc_curves.tsv  AOPC(L) for every L;  DIR/abpc.tsv with --orders morf,lerf
    DIR/aopc.svg     AOPC relative to random against L (the paper's Fig. 4)
 
-   Resumable: a rerun skips the images already complete in curves.tsv (a killed run loses only
-   the image in flight).  --shard I/N (0 <= I < N) takes images I, I+N, I+2N, ... of the list;
-   run each shard into its own DIR and combine them with aopc-merge.  Every number is the same for
-   any --batch, thread count, shard split or order of work. */
+   --complexity: also how complex each heatmap is (the paper's Table I, Sec. IV): the bytes of
+   its PNG file, the bytes of its JPEG file at quality 90 and the Shannon entropy of its colours.
+   The image measured is the picture `explain --png` draws, the one the user sees: the heatmap at
+   the network's input size (the one whose regions AOPC perturbs), colour-mapped by
+   xai_heatmap_render without clipping, XAI_CMAP_BWR (blue-white-red, scaled by max |h|) for
+   signed maps (LRP, gradxinput: xai_method.heatmap SUM or SUM_X_INPUT) and XAI_CMAP_HOT (scaled
+   by max h) for the others (sensitivity, deconvolution, guided), rounded to 8-bit RGB
+   (xai_image_to_u8).  PNG: xai_png_encode, RGB, the whole file (signature and chunks); JPEG:
+   xai_jpeg_encode, baseline, 4:2:0, standard Huffman tables, the whole JFIF file; entropy:
+   xai_image_entropy, bits, an RGB colour one symbol.  file:HEATDIR heatmaps have no known kind:
+   BWR if the map has a negative value, HOT otherwise.  "random" has no heatmap and no row.
+   How ours differs from the paper: it saved its heatmap images as PNG and JPEG (quality 90) and
+   reports mean file sizes in KB (SPEC section 6), without the pixel size or format of those
+   images; its sizes (e.g. 183 KB for sensitivity PNGs) exceed the raw size of a 227x227 8-bit RGB
+   picture (151 KB, which a PNG can hardly exceed), so its files held more pixels or channels than
+   ours (an RGBA file, as matplotlib writes, or a larger picture) and probably another colour map:
+   compare the methods' ranking and ratios with the paper's, not our KB with its KB.  Entropy here
+   is that of the colour histogram: it ignores where the colours are (a smooth ramp through the
+   whole colour map scores as high as noise).
+   DIR/complexity.tsv  append-only: image, method, png_bytes, jpeg_bytes, entropy_bits
+   DIR/complexity_summary.tsv  method, images, and the mean and standard error over images of
+                    png_bytes, jpeg_bytes, entropy_bits; on stdout the table in KB (1024 bytes).
+   --complexity changes no AOPC number and is not a setting in config.tsv: it may be added to a
+   finished run (only the missing complexity rows are computed; the curves are kept).
+
+   Resumable: a rerun skips the images already complete in curves.tsv (and, with --complexity,
+   in complexity.tsv; a killed run loses only the image in flight).  --shard I/N (0 <= I < N)
+   takes images I, I+N, I+2N, ... of the list; run each shard into its own DIR and combine them
+   with aopc-merge.  Every number is the same for any --batch, thread count, shard split or order
+   of work. */
 #define XAI_IMPLEMENTATION
 #include "../xai.h"
 #include "plot.h"
@@ -45,6 +71,7 @@ typedef struct run {
     char method[512];      /* as written in curves.tsv */
     int order;             /* XAI_ORDER_* */
     int is_random, is_file;
+    int cx;                /* its method's index among the heatmap methods; -1 for random */
     xai_method m;
 } run;
 
@@ -54,6 +81,9 @@ typedef struct settings {
     int shard, nshards;
     run runs[MAX_RUNS];
     int nrun;
+    int complexity;        /* --complexity (not in config.tsv: it changes no AOPC number) */
+    int cx_run[MAX_RUNS];  /* the first run of each heatmap method, in --methods order */
+    int ncx;
 } settings;
 
 /* An image's curves: nrun x repeats x (steps + 1) scores, in that order. */
@@ -88,6 +118,7 @@ static int make_runs(settings *s, char *err, size_t errlen)
     if (!want_morf && !want_lerf) { snprintf(err, errlen, "--orders names no order"); return 0; }
     snprintf(buf, sizeof buf, "%s", s->methods);
     s->nrun = 0;
+    s->ncx = 0;
     for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         int o;
         for (o = XAI_ORDER_MORF; o <= XAI_ORDER_RANDOM; o++) {
@@ -104,6 +135,13 @@ static int make_runs(settings *s, char *err, size_t errlen)
             if (!is_random && !r->is_file && xai_method_parse(tok, &r->m) != XAI_OK) {
                 snprintf(err, errlen, "--methods: %s", xai_failure_reason());
                 return 0;
+            }
+            r->cx = -1;
+            if (!is_random) {
+                int c;
+                for (c = 0; c < s->ncx; c++)
+                    if (!strcmp(s->runs[s->cx_run[c]].method, tok)) r->cx = c;
+                if (r->cx < 0) { r->cx = s->ncx; s->cx_run[s->ncx++] = s->nrun - 1; }
             }
         }
     }
@@ -358,6 +396,197 @@ static int summarize(const char *dir, const settings *s, image_rec *im, int n)
     return rc;
 }
 
+/* ---- heatmap complexity (--complexity) ---- */
+
+/* An image's complexity rows: for each heatmap method (settings.cx_run order) png_bytes,
+   jpeg_bytes, entropy_bits. */
+typedef struct cx_rec {
+    char *name;
+    double *val;           /* ncx x 3 */
+    unsigned char *have;   /* ncx */
+    int count;
+} cx_rec;
+
+static int cx_method(const settings *s, const char *method)
+{
+    int c;
+    for (c = 0; c < s->ncx; c++)
+        if (!strcmp(s->runs[s->cx_run[c]].method, method)) return c;
+    return -1;
+}
+
+static int find_cx(cx_rec *cx, int n, const char *name)
+{
+    int i;
+    for (i = n - 1; i >= 0; i--)
+        if (!strcmp(cx[i].name, name)) return i;
+    return -1;
+}
+
+static void free_cx(cx_rec *cx, int n)
+{
+    int i;
+    for (i = 0; i < n; i++) { free(cx[i].name); free(cx[i].val); free(cx[i].have); }
+    free(cx);
+}
+
+/* Reads complexity.tsv: every image with its rows; *partial says whether a row was cut or an image
+   lacks a method.  NULL with *n = 0 and no error if the file does not exist. */
+static cx_rec *read_complexity(const char *path, const settings *s, int *nimg, int *partial, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char line[LINE_MAX_BYTES];
+    cx_rec *cx = NULL;
+    int n = 0, cap = 0, cur = -1, i;
+    size_t lineno = 0;
+    *nimg = 0;
+    *partial = 0;
+    err[0] = 0;
+    if (!f) return NULL;
+    while (fgets(line, sizeof line, f)) {
+        char *field[5], *p = line;
+        int nf = 0, c;
+        lineno++;
+        if (!strchr(line, '\n')) { *partial = 1; break; }   /* a row cut by a kill */
+        line[strcspn(line, "\r\n")] = 0;
+        if (lineno == 1 && !strncmp(line, "image\t", 6)) continue;
+        while (nf < 5) { field[nf++] = p; p = strchr(p, '\t'); if (!p) break; *p++ = 0; }
+        if (nf != 5) { *partial = 1; continue; }
+        if ((c = cx_method(s, field[1])) < 0) {
+            snprintf(err, errlen, "%s: line %zu: method %s is not a heatmap method of config.tsv", path, lineno, field[1]);
+            break;
+        }
+        if (cur < 0 || strcmp(cx[cur].name, field[0])) {
+            cur = find_cx(cx, n, field[0]);
+            if (cur >= 0 && cur != n - 1) { snprintf(err, errlen, "%s: line %zu: rows of image %s in two places", path, lineno, field[0]); break; }
+            if (cur < 0) {
+                if (n == cap) { cap = cap ? 2 * cap : 64; cx = (cx_rec *)realloc(cx, (size_t)cap * sizeof *cx); }
+                cx[n].name = strdup(field[0]);
+                cx[n].val = (double *)calloc((size_t)s->ncx * 3, sizeof(double));
+                cx[n].have = (unsigned char *)calloc((size_t)s->ncx, 1);
+                cx[n].count = 0;
+                cur = n++;
+            }
+        }
+        if (!cx[cur].have[c]) { cx[cur].have[c] = 1; cx[cur].count++; }
+        cx[cur].val[3 * c] = strtod(field[2], NULL);
+        cx[cur].val[3 * c + 1] = strtod(field[3], NULL);
+        cx[cur].val[3 * c + 2] = strtod(field[4], NULL);
+    }
+    fclose(f);
+    for (i = 0; i < n; i++) if (cx[i].count != s->ncx) *partial = 1;
+    *nimg = n;
+    return cx;
+}
+
+/* Appends one image's rows in one block, flushed: a kill cuts at most this image. */
+static int write_cx_block(FILE *f, const settings *s, const char *name, const double *val)
+{
+    int c;
+    for (c = 0; c < s->ncx; c++)
+        fprintf(f, "%s\t%s\t%.0f\t%.0f\t%.17g\n", name, s->runs[s->cx_run[c]].method, val[3 * c], val[3 * c + 1], val[3 * c + 2]);
+    return fflush(f) == 0 && !ferror(f);
+}
+
+/* Writes the complete images of cx to path, through a temporary file. */
+static int write_cx_file(const char *path, const settings *s, cx_rec *cx, int n)
+{
+    char tmp[4400];
+    FILE *f;
+    int i, ok;
+    snprintf(tmp, sizeof tmp, "%s.rewrite.tmp", path);
+    if (!(f = fopen(tmp, "wb"))) return 0;
+    ok = fprintf(f, "image\tmethod\tpng_bytes\tjpeg_bytes\tentropy_bits\n") > 0;
+    for (i = 0; i < n && ok; i++)
+        if (cx[i].count == s->ncx) ok = write_cx_block(f, s, cx[i].name, cx[i].val);
+    if (fclose(f) != 0) ok = 0;
+    if (!ok || rename(tmp, path) != 0) { remove(tmp); return 0; }
+    return 1;
+}
+
+static int cmp_cx(const void *a, const void *b) { return strcmp(((const cx_rec *)a)->name, ((const cx_rec *)b)->name); }
+
+/* complexity_summary.tsv and the paper's Table I on stdout: per method the mean and standard error
+   over the complete images, in the order of their names, two passes in double: the same bits for
+   one run or merged shards. */
+static int summarize_complexity(const char *dir, const settings *s, cx_rec *cx, int n)
+{
+    static const char *col[3] = {"png_bytes", "jpeg_bytes", "entropy_bits"};
+    plot_text sum = {NULL, 0, 0};
+    char path[4200];
+    int c, q, i, nimg = 0, rc = 0;
+    qsort(cx, (size_t)n, sizeof *cx, cmp_cx);
+    for (i = 0; i < n; i++) nimg += cx[i].count == s->ncx;
+    plot_printf(&sum, "method\timages");
+    for (q = 0; q < 3; q++) plot_printf(&sum, "\t%s\t%s_sem", col[q], col[q]);
+    plot_printf(&sum, "\n");
+    printf("\nHeatmap complexity (the paper's Table I): %d images; each heatmap as explain --png draws it (8-bit RGB),\n"
+           "its PNG and its JPEG at quality 90 in KB (1024 bytes), the entropy of its colours in bits; mean %s standard error\n",
+           nimg, "\xc2\xb1");
+    printf("%-24s %-20s %-20s %s\n", "method", "PNG KB", "JPEG KB", "entropy");
+    for (c = 0; c < s->ncx; c++) {
+        double mean[3], sem[3];
+        char cell[3][64];
+        for (q = 0; q < 3; q++) {
+            double acc = 0, ss = 0;
+            for (i = 0; i < n; i++) if (cx[i].count == s->ncx) acc += cx[i].val[3 * c + q];
+            mean[q] = nimg ? acc / nimg : NAN;
+            for (i = 0; i < n; i++) if (cx[i].count == s->ncx) ss += (cx[i].val[3 * c + q] - mean[q]) * (cx[i].val[3 * c + q] - mean[q]);
+            sem[q] = nimg > 1 ? sqrt(ss / (nimg - 1) / nimg) : 0.0;
+            snprintf(cell[q], sizeof cell[q], "%.3f %s %.3f", q < 2 ? mean[q] / 1024 : mean[q], "\xc2\xb1", q < 2 ? sem[q] / 1024 : sem[q]);
+        }
+        plot_printf(&sum, "%s\t%d\t%.9g\t%.9g\t%.9g\t%.9g\t%.9g\t%.9g\n", s->runs[s->cx_run[c]].method, nimg, mean[0], sem[0], mean[1], sem[1], mean[2], sem[2]);
+        /* each cell holds one two-byte sign: pad to 21 bytes to align 20 columns */
+        printf("%-24s %-21s %-21s %s\n", s->runs[s->cx_run[c]].method, cell[0], cell[1], cell[2]);
+    }
+    path_join(path, sizeof path, dir, "complexity_summary.tsv");
+    if (xai_file_write(path, sum.p, sum.len) != XAI_OK) { fprintf(stderr, "aopc: %s\n", xai_failure_reason()); rc = 1; }
+    else printf("\nwrote %s/complexity_summary.tsv\n", dir);
+    free(sum.p);
+    return rc;
+}
+
+#ifdef AOPC_MERGE
+/* aopc-merge: the complexity rows of the shards that have complexity.tsv, their complete images,
+   into out/complexity.tsv (in the order of the names) and its summary.  0 if no shard has any. */
+static int merge_complexity(const char *const *dirs, int ndir, const settings *s, const char *out)
+{
+    cx_rec *all = NULL;
+    int n = 0, cap = 0, i, j, with = 0, rc;
+    char path[4200], err[8192];
+    for (i = 0; i < ndir; i++) {
+        cx_rec *cx;
+        int ncx, partial;
+        FILE *f;
+        path_join(path, sizeof path, dirs[i], "complexity.tsv");
+        if (!(f = fopen(path, "rb"))) continue;
+        fclose(f);
+        with++;
+        cx = read_complexity(path, s, &ncx, &partial, err, sizeof err);
+        if (err[0]) { free_cx(all, n); return die(err); }
+        for (j = 0; j < ncx; j++) {
+            if (cx[j].count != s->ncx) { free(cx[j].name); free(cx[j].val); free(cx[j].have); continue; }
+            if (find_cx(all, n, cx[j].name) >= 0) {
+                snprintf(err, sizeof err, "image %s has complexity rows in two shards (%s and an earlier one)", cx[j].name, dirs[i]);
+                free_cx(all, n);
+                return die(err);
+            }
+            if (n == cap) { cap = cap ? 2 * cap : 256; all = (cx_rec *)realloc(all, (size_t)cap * sizeof *all); }
+            all[n++] = cx[j];
+        }
+        free(cx);
+    }
+    if (!with) return 0;
+    if (with < ndir) fprintf(stderr, "aopc-merge: only %d of %d folders have complexity.tsv: the complexity summary covers their images\n", with, ndir);
+    qsort(all, (size_t)n, sizeof *all, cmp_cx);
+    path_join(path, sizeof path, out, "complexity.tsv");
+    if (!write_cx_file(path, s, all, n)) { free_cx(all, n); snprintf(err, sizeof err, "%s: write error", path); return die(err); }
+    rc = summarize_complexity(out, s, all, n);
+    free_cx(all, n);
+    return rc;
+}
+#endif
+
 #ifndef AOPC_MERGE
 /* Keeps only complete images: written to a temporary file and renamed over curves.tsv. */
 static int rewrite_complete(const char *path, const settings *s, image_rec *im, int n)
@@ -421,6 +650,49 @@ static int heatmap_for(const xai_net *net, xai_tape *t1, const run *r, const cha
     }
 }
 
+#define COMPLEXITY_JPEG_QUALITY 90   /* the paper's */
+
+/* The complexity of a heatmap as the user sees it: heat (w x h, one value a pixel) drawn by
+   xai_heatmap_render with colour map cmap and no clipping (XAI_CMAP_BWR scaled by max |h|, HOT and
+   GRAY by max h), rounded to 8-bit RGB by xai_image_to_u8; *png_bytes: the size of that picture as
+   a PNG file (xai_png_encode), *jpeg_bytes: as a JPEG file at quality 90 (xai_jpeg_encode:
+   baseline, 4:2:0, standard Huffman tables), *entropy: the Shannon entropy in bits of its colours
+   (xai_image_entropy, an RGB triple one symbol).  Outputs may be NULL.  XAI_OK or an error code
+   with the reason set.  (Proposed for xai.h: dev/fixes/heatmap_complexity.diff.) */
+static int xai_heatmap_complexity(const float *heat, int w, int h, int cmap, size_t *png_bytes, size_t *jpeg_bytes, double *entropy)
+{
+    xai_image pic;
+    unsigned char *px, *file;
+    size_t len;
+    int rc = XAI_OK;
+    if ((rc = xai_heatmap_render(heat, w, h, cmap, 0, &pic)) != XAI_OK) return rc;
+    px = xai_image_to_u8(&pic);
+    xai_image_free(&pic);
+    if (!px) return XAI_ERR_MEMORY;
+    if (png_bytes) {
+        if ((file = xai_png_encode(px, w, h, 3, &len)) == NULL) rc = XAI_ERR_MEMORY;
+        else { *png_bytes = len; XAI_FREE(file); }
+    }
+    if (jpeg_bytes && rc == XAI_OK) {
+        if ((file = xai_jpeg_encode(px, w, h, 3, COMPLEXITY_JPEG_QUALITY, &len)) == NULL) rc = XAI_ERR_MEMORY;
+        else { *jpeg_bytes = len; XAI_FREE(file); }
+    }
+    if (entropy && rc == XAI_OK && (*entropy = xai_image_entropy(px, w, h, 3)) < 0) rc = XAI_ERR_MEMORY;
+    XAI_FREE(px);
+    return rc;
+}
+
+/* The colour map explain uses for a method: blue-white-red for signed maps (LRP, gradxinput), hot
+   for the others; a heatmap read from a file: blue-white-red if it has a negative value. */
+static int heatmap_cmap(const run *r, const float *heat, size_t n)
+{
+    size_t i;
+    if (!r->is_file) return r->m.heatmap == XAI_HEAT_SUM || r->m.heatmap == XAI_HEAT_SUM_X_INPUT ? XAI_CMAP_BWR : XAI_CMAP_HOT;
+    for (i = 0; i < n; i++)
+        if (heat[i] < 0) return XAI_CMAP_BWR;
+    return XAI_CMAP_HOT;
+}
+
 static double now_seconds(void)
 {
 #if defined(CLOCK_MONOTONIC) && !defined(_WIN32)
@@ -435,7 +707,8 @@ static double now_seconds(void)
 static int usage(void)
 {
     fprintf(stderr, "usage: aopc MODEL.xai --list IMAGES.txt --methods M1,M2,... --out DIR [--steps 100] [--region 9] [--repeats 10]\n"
-                    "            [--perturb uniform|constant|blur] [--seed S] [--batch B] [--shard I/N] [--orders morf,lerf] [--softmax]\n");
+                    "            [--perturb uniform|constant|blur] [--seed S] [--batch B] [--shard I/N] [--orders morf,lerf] [--softmax]\n"
+                    "            [--complexity]\n");
     return 2;
 }
 
@@ -443,14 +716,15 @@ int main(int argc, char **argv)
 {
     settings s;
     const char *dir = NULL;
-    char err[8192], path[4200], cfgtext[16384], *old, *listtext, *line, *save = NULL, **names = NULL;
-    int i, nnames = 0, cap = 0, nimg = 0, partial = 0, done = 0, todo = 0, rc = 0;
+    char err[8192], path[4200], cxpath[4200], cfgtext[16384], *old, *listtext, *line, *save = NULL, **names = NULL;
+    int i, nnames = 0, cap = 0, nimg = 0, ncxi = 0, partial = 0, done = 0, todo = 0, rc = 0;
     image_rec *im;
+    cx_rec *cx = NULL;
     xai_net *net;
     xai_tape *tb, *t1;
-    FILE *out;
+    FILE *out, *cxout = NULL;
     float *x, *heat, *block;
-    double t0;
+    double t0, *cxv;
     memset(&s, 0, sizeof s);
     xai_aopc_defaults(&s.cfg);
     snprintf(s.orders, sizeof s.orders, "morf");
@@ -458,6 +732,7 @@ int main(int argc, char **argv)
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--softmax")) { s.cfg.softmax = 1; continue; }
+        if (!strcmp(a, "--complexity")) { s.complexity = 1; continue; }
         if (a[0] != '-') { if (s.model[0]) return usage(); snprintf(s.model, sizeof s.model, "%s", a); continue; }
         if (!v) return usage();
         i++;
@@ -481,6 +756,7 @@ int main(int argc, char **argv)
     if (!s.model[0] || !s.list[0] || !s.methods[0] || !dir) return usage();
     if (s.cfg.steps < 0 || s.cfg.region < 1 || s.cfg.repeats < 1 || s.cfg.batch < 1) return die("--steps, --region, --repeats and --batch must be positive");
     if (!make_runs(&s, err, sizeof err)) return die(err);
+    if (s.complexity && !s.ncx) { fprintf(stderr, "aopc: --complexity: no method has a heatmap (random has none); ignored\n"); s.complexity = 0; }
     if (!(net = xai_net_load(s.model))) return die(xai_failure_reason());
     if (s.cfg.steps > xai_region_count(net->input_h, net->input_w, s.cfg.region)) {
         snprintf(err, sizeof err, "--steps %d: the %dx%d input has only %d regions of %dx%d", s.cfg.steps, net->input_w, net->input_h,
@@ -517,9 +793,19 @@ int main(int argc, char **argv)
     if (partial && !rewrite_complete(path, &s, im, nimg)) { snprintf(err, sizeof err, "%s: cannot drop the incomplete rows", path); return die(err); }
     if (!(out = fopen(path, "ab"))) { snprintf(err, sizeof err, "%s: cannot open for appending", path); return die(err); }
     if (ftell(out) == 0) { fprintf(out, "image\tmethod\torder\trepeat\tk\tscore\n"); fflush(out); }
+    /* the same for complexity.tsv, which may hold fewer or more images than curves.tsv (added to a
+       finished run; or killed between the two blocks of an image) */
+    path_join(cxpath, sizeof cxpath, dir, "complexity.tsv");
+    if (s.complexity) {
+        cx = read_complexity(cxpath, &s, &ncxi, &partial, err, sizeof err);
+        if (err[0]) return die(err);
+        if (partial && !write_cx_file(cxpath, &s, cx, ncxi)) { snprintf(err, sizeof err, "%s: cannot drop the incomplete rows", cxpath); return die(err); }
+        if (!(cxout = fopen(cxpath, "ab"))) { snprintf(err, sizeof err, "%s: cannot open for appending", cxpath); return die(err); }
+        if (ftell(cxout) == 0) { fprintf(cxout, "image\tmethod\tpng_bytes\tjpeg_bytes\tentropy_bits\n"); fflush(cxout); }
+    }
     for (i = s.shard; i < nnames; i += s.nshards) {
-        int j = find_image(im, nimg, names[i]);
-        if (j >= 0 && im[j].count == rows_per_image(&s)) done++;
+        int j = find_image(im, nimg, names[i]), k = s.complexity ? find_cx(cx, ncxi, names[i]) : -1;
+        if (j >= 0 && im[j].count == rows_per_image(&s) && (!s.complexity || (k >= 0 && cx[k].count == s.ncx))) done++;
         else todo++;
     }
     fprintf(stderr, "aopc: %d images in this shard, %d already done, %d to do\n", done + todo, done, todo);
@@ -528,15 +814,17 @@ int main(int argc, char **argv)
     x = (float *)malloc(xai_net_input_size(net) * sizeof(float));
     heat = (float *)malloc((size_t)net->input_h * net->input_w * sizeof(float));
     block = (float *)malloc(rows_per_image(&s) * sizeof(float));
-    if (!tb || !t1 || !x || !heat || !block) return die(xai_failure_reason());
+    cxv = (double *)calloc((size_t)s.ncx * 3 + 1, sizeof(double));
+    if (!tb || !t1 || !x || !heat || !block || !cxv) return die(xai_failure_reason());
     t0 = now_seconds();
     {
         int finished = 0;
         for (i = s.shard; i < nnames && !rc; i += s.nshards) {
-            int j = find_image(im, nimg, names[i]), cls, ri, rep;
+            int j = find_image(im, nimg, names[i]), k = s.complexity ? find_cx(cx, ncxi, names[i]) : -1, cls, ri, rep;
+            int need_curves = !(j >= 0 && im[j].count == rows_per_image(&s)), need_cx = s.complexity && !(k >= 0 && cx[k].count == s.ncx);
             xai_image img;
-            size_t L1 = (size_t)s.cfg.steps + 1;
-            if (j >= 0 && im[j].count == rows_per_image(&s)) continue;
+            size_t L1 = (size_t)s.cfg.steps + 1, plane = (size_t)net->input_h * net->input_w;
+            if (!need_curves && !need_cx) continue;
             if (xai_image_load(names[i], &img) != XAI_OK || xai_net_preprocess(net, &img, x, NULL) != XAI_OK) { rc = die(xai_failure_reason()); break; }
             xai_image_free(&img);
             if (xai_net_forward(net, t1, x, 1) != XAI_OK) { rc = die(xai_failure_reason()); break; }
@@ -544,8 +832,21 @@ int main(int argc, char **argv)
             for (ri = 0; ri < s.nrun && !rc; ri++) {
                 const run *r = &s.runs[ri];
                 /* MoRF and LeRF of one method share a heatmap: compute it once */
-                if (!r->is_random && (ri == 0 || strcmp(s.runs[ri - 1].method, r->method) != 0) &&
-                    !heatmap_for(net, t1, r, names[i], x, cls, heat, err, sizeof err)) { rc = die(err); break; }
+                if (!r->is_random && (ri == 0 || strcmp(s.runs[ri - 1].method, r->method) != 0)) {
+                    if (!heatmap_for(net, t1, r, names[i], x, cls, heat, err, sizeof err)) { rc = die(err); break; }
+                    if (need_cx) {
+                        size_t png, jpg;
+                        double *v = cxv + 3 * r->cx;
+                        if (xai_heatmap_complexity(heat, net->input_w, net->input_h, heatmap_cmap(r, heat, plane), &png, &jpg, &v[2]) != XAI_OK) {
+                            snprintf(err, sizeof err, "%s: %s: complexity: %s", names[i], r->method, xai_failure_reason());
+                            rc = die(err);
+                            break;
+                        }
+                        v[0] = (double)png;
+                        v[1] = (double)jpg;
+                    }
+                }
+                if (!need_curves) continue;
                 for (rep = 0; rep < s.cfg.repeats; rep++) {
                     float *curve = block + ((size_t)ri * s.cfg.repeats + rep) * L1;
                     /* without noise a fixed order gives the same curve every repeat */
@@ -558,7 +859,10 @@ int main(int argc, char **argv)
                 }
             }
             if (rc) break;
-            if (!write_block(out, &s, names[i], block)) { snprintf(err, sizeof err, "%s: write error (disk full?); the complete images stay", path); rc = die(err); break; }
+            /* complexity first: a kill between the blocks leaves an image whose curves are redone
+               and whose complexity rows are kept, never written twice */
+            if (need_cx && !write_cx_block(cxout, &s, names[i], cxv)) { snprintf(err, sizeof err, "%s: write error (disk full?); the complete images stay", cxpath); rc = die(err); break; }
+            if (need_curves && !write_block(out, &s, names[i], block)) { snprintf(err, sizeof err, "%s: write error (disk full?); the complete images stay", path); rc = die(err); break; }
             finished++;
             {
                 double el = now_seconds() - t0, rate = finished / (el > 1e-9 ? el : 1e-9), left = (todo - finished) / rate;
@@ -567,14 +871,22 @@ int main(int argc, char **argv)
         }
     }
     if (fclose(out) != 0 && !rc) { snprintf(err, sizeof err, "%s: write error", path); rc = die(err); }
+    if (cxout && fclose(cxout) != 0 && !rc) { snprintf(err, sizeof err, "%s: write error", cxpath); rc = die(err); }
     free_images(im, nimg);
+    free_cx(cx, ncxi);
     if (!rc) {
         im = read_curves(path, &s, &nimg, &partial, err, sizeof err);
         if (err[0]) rc = die(err);
         else rc = summarize(dir, &s, im, nimg);
         free_images(im, nimg);
     }
-    free(x); free(heat); free(block); free(names); free(listtext);
+    if (!rc && s.complexity) {
+        cx = read_complexity(cxpath, &s, &ncxi, &partial, err, sizeof err);
+        if (err[0]) rc = die(err);
+        else rc = summarize_complexity(dir, &s, cx, ncxi);
+        free_cx(cx, ncxi);
+    }
+    free(x); free(heat); free(block); free(cxv); free(names); free(listtext);
     xai_tape_free(tb); xai_tape_free(t1);
     xai_net_free(net);
     return rc;
