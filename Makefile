@@ -60,3 +60,65 @@ caffenet: bin/caffe2xai
 	sh models/get_caffenet.sh
 
 .PHONY: caffenet
+
+# fuzzing and sanitizers (issue 8)
+#   make test-sanitize   every test and tool built with -fsanitize=address,undefined into bin/sanitize/,
+#                        the tests run from a shadow root whose bin/ is bin/sanitize (so test_aopc
+#                        spawns the sanitized aopc); UBSan halts on the first error, LSan is on
+#   make fuzz            libFuzzer targets tests/fuzz/fuzz_*.c (clang), FUZZ_SECONDS each (60);
+#                        findings in bin/fuzz/artifacts/, the growing corpus in bin/fuzz/corpus/
+#   make fuzz-seeds      regenerate the committed seed corpora tests/fuzz/corpus/<target>/
+SAN_CC ?= $(CC)
+SANFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+SAN_TESTS = $(patsubst tests/%.c,bin/sanitize/%,$(wildcard tests/test_*.c))
+SAN_TOOLS = $(patsubst examples/%.c,bin/sanitize/%,$(wildcard examples/*.c)) $(patsubst tools/%.c,bin/sanitize/%,$(wildcard tools/*.c))
+
+bin/sanitize:
+	mkdir -p bin/sanitize
+
+bin/sanitize/%: examples/%.c xai.h | bin/sanitize
+	$(SAN_CC) $(XCFLAGS) $(SANFLAGS) $< -o $@ $(LDLIBS)
+
+bin/sanitize/%: tools/%.c xai.h | bin/sanitize
+	$(SAN_CC) $(XCFLAGS) $(SANFLAGS) $< -o $@ $(LDLIBS)
+
+bin/sanitize/test_%: tests/test_%.c tests/test.h xai.h | bin/sanitize
+	$(SAN_CC) $(XCFLAGS) $(SANFLAGS) $< -o $@ $(LDLIBS)
+
+bin/sanitize/test_codec: tests/decoders.h
+bin/sanitize/caffe2xai: tools/caffe_pb.h
+bin/sanitize/test_caffe: tools/caffe_pb.h tools/caffe2xai.c
+bin/sanitize/test_limits bin/test_limits: tools/caffe_pb.h
+bin/sanitize/test_faults bin/test_faults: tools/caffe_pb.h
+bin/sanitize/aopc bin/sanitize/aopc-merge: examples/plot.h
+bin/sanitize/test_fuzz_regressions bin/test_fuzz_regressions: tests/fuzz/fuzz.h tests/fuzz/caffe_nets.h tools/caffe_pb.h
+
+test-sanitize: $(SAN_TESTS) $(SAN_TOOLS)
+	@rm -rf bin/sanitize/root && mkdir -p bin/sanitize/root
+	@for f in *; do [ "$$f" = bin ] || ln -s "../../../$$f" "bin/sanitize/root/$$f"; done
+	@ln -s .. bin/sanitize/root/bin
+	@rm -f bin/sanitize/shared && if [ -d ../shared ]; then ln -s ../../../shared bin/sanitize/shared; fi
+	@cd bin/sanitize/root && $(SAN_ENV) sh tests/run.sh $(patsubst bin/sanitize/%,bin/%,$(SAN_TESTS))
+
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZFLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+bin/fuzz:
+	mkdir -p bin/fuzz
+
+bin/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/caffe_nets.h xai.h tools/caffe_pb.h | bin/fuzz
+	$(FUZZ_CC) $(WARN) -I. $(FUZZFLAGS) $< -o $@ -lm
+
+bin/fuzz-seeds: tests/fuzz/seeds.c tests/fuzz/caffe_nets.h xai.h | bin
+	$(CC) $(CFLAGS) $(WARN) -I. $< -o $@ $(LDLIBS)
+
+fuzz-seeds: bin/fuzz-seeds
+	rm -rf tests/fuzz/corpus && bin/fuzz-seeds tests/fuzz/corpus
+
+fuzz: $(patsubst %,bin/fuzz/%,$(FUZZ_TARGETS))
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+.PHONY: test-sanitize fuzz fuzz-seeds
