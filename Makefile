@@ -38,6 +38,10 @@ bin/test_%: tests/test_%.c tests/test.h xai.h | bin
 
 bin/test_codec: tests/decoders.h
 
+# aopc-merge compiles aopc.c into itself; both draw with plot.h
+bin/aopc bin/aopc-merge: examples/plot.h
+bin/aopc-merge: examples/aopc.c
+
 test: $(TESTS) all
 	@sh tests/run.sh tests/build_check.sh $(TESTS)
 

@@ -650,39 +650,7 @@ static int heatmap_for(const xai_net *net, xai_tape *t1, const run *r, const cha
     }
 }
 
-#define COMPLEXITY_JPEG_QUALITY 90   /* the paper's */
-
-/* The complexity of a heatmap as the user sees it: heat (w x h, one value a pixel) drawn by
-   xai_heatmap_render with colour map cmap and no clipping (XAI_CMAP_BWR scaled by max |h|, HOT and
-   GRAY by max h), rounded to 8-bit RGB by xai_image_to_u8; *png_bytes: the size of that picture as
-   a PNG file (xai_png_encode), *jpeg_bytes: as a JPEG file at quality 90 (xai_jpeg_encode:
-   baseline, 4:2:0, standard Huffman tables), *entropy: the Shannon entropy in bits of its colours
-   (xai_image_entropy, an RGB triple one symbol).  Outputs may be NULL.  XAI_OK or an error code
-   with the reason set.  (Proposed for xai.h: dev/fixes/heatmap_complexity.diff.) */
-static int xai_heatmap_complexity(const float *heat, int w, int h, int cmap, size_t *png_bytes, size_t *jpeg_bytes, double *entropy)
-{
-    xai_image pic;
-    unsigned char *px, *file;
-    size_t len;
-    int rc = XAI_OK;
-    if ((rc = xai_heatmap_render(heat, w, h, cmap, 0, &pic)) != XAI_OK) return rc;
-    px = xai_image_to_u8(&pic);
-    xai_image_free(&pic);
-    if (!px) return XAI_ERR_MEMORY;
-    if (png_bytes) {
-        if ((file = xai_png_encode(px, w, h, 3, &len)) == NULL) rc = XAI_ERR_MEMORY;
-        else { *png_bytes = len; XAI_FREE(file); }
-    }
-    if (jpeg_bytes && rc == XAI_OK) {
-        if ((file = xai_jpeg_encode(px, w, h, 3, COMPLEXITY_JPEG_QUALITY, &len)) == NULL) rc = XAI_ERR_MEMORY;
-        else { *jpeg_bytes = len; XAI_FREE(file); }
-    }
-    if (entropy && rc == XAI_OK && (*entropy = xai_image_entropy(px, w, h, 3)) < 0) rc = XAI_ERR_MEMORY;
-    XAI_FREE(px);
-    return rc;
-}
-
-/* The colour map explain uses for a method: blue-white-red for signed maps (LRP, gradxinput), hot
+/* The colour map explain uses for a method (for xai_heatmap_complexity): blue-white-red for signed maps (LRP, gradxinput), hot
    for the others; a heatmap read from a file: blue-white-red if it has a negative value. */
 static int heatmap_cmap(const run *r, const float *heat, size_t n)
 {

@@ -3,8 +3,8 @@
    the PNG and JPEG sizes and the entropy of the heatmap picture computed here independently (and
    the size of the PNG `explain --png` writes), it changes no AOPC number, shards merged equal one
    run, it can be added to a finished run, and kills and resumes leave every image's rows exactly
-   once.  (The encoders themselves are checked against decoders in test_codec.c, and the entropy of
-   raw pixel arrays there too.) */
+   once; xai_heatmap_complexity equals its parts.  (The encoders themselves are checked against
+   decoders in test_codec.c, and the entropy of raw pixel arrays there too.) */
 #define XAI_IMPLEMENTATION
 #include "../xai.h"
 #include "test.h"
@@ -97,6 +97,30 @@ static void test_noisy_vs_smooth(void)
         CHECK(xai_image_entropy(a, W, H, 3) > xai_image_entropy(b, W, H, 3) + 1, "%s: noisy entropy > smooth entropy + 1", c ? "hot" : "bwr");
         free(a); free(b); free(pa); free(pb); free(ja); free(jb);
     }
+}
+
+/* xai_heatmap_complexity is the sum of its parts; any output may be NULL; a bad map is refused */
+static void test_helper(void)
+{
+    float heat[40 * 30];
+    int i, c;
+    for (i = 0; i < 40 * 30; i++) heat[i] = (float)sin(i * 0.37) * (float)(i % 40) - 3;
+    for (c = XAI_CMAP_BWR; c <= XAI_CMAP_GRAY; c++) {
+        unsigned char *px = picture(heat, 40, 30, c), *f;
+        size_t png = 0, jpg = 0, len = 0, png2 = 0;
+        double ent = -1;
+        CHECK(xai_heatmap_complexity(heat, 40, 30, c, &png, &jpg, &ent) == XAI_OK, "xai_heatmap_complexity: %s", xai_failure_reason());
+        f = xai_png_encode(px, 40, 30, 3, &len);
+        CHECK(png == len, "cmap %d: PNG bytes %zu, the parts %zu", c, png, len);
+        free(f);
+        f = xai_jpeg_encode(px, 40, 30, 3, 90, &len);
+        CHECK(jpg == len, "cmap %d: JPEG bytes %zu, the parts %zu", c, jpg, len);
+        free(f);
+        CHECK(ent == xai_image_entropy(px, 40, 30, 3), "cmap %d: entropy", c);
+        CHECK(xai_heatmap_complexity(heat, 40, 30, c, &png2, NULL, NULL) == XAI_OK && png2 == png, "cmap %d: NULL outputs", c);
+        free(px);
+    }
+    CHECK(xai_heatmap_complexity(heat, 40, 30, 7, NULL, NULL, NULL) != XAI_OK, "xai_heatmap_complexity refuses colour map 7");
 }
 
 /* --- the aopc tool --- */
@@ -564,6 +588,7 @@ int main(void)
 {
     test_rendered_entropy();
     test_noisy_vs_smooth();
+    test_helper();
     test_tool();
     return test_report();
 }

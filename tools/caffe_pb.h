@@ -61,6 +61,7 @@
 #define CPB_MAX_TEXT ((size_t)64 << 20)      /* a 64 MB prototxt is no net definition */
 #define CPB_MAX_AXES 32                      /* Caffe's kMaxBlobAxes */
 #define CPB_MAX_DIM (1 << 24)                /* a larger kernel, pad or input side is taken as corrupt */
+#define CPB_MAX_LAYERS 65536                 /* xai.h's own limit (and the .xai reader's): more is refused early */
 /* Caffe reads at most INT_MAX bytes of protobuf; allow 4 GB where size_t has room */
 #define CPB_MAX_FILE (sizeof(size_t) > 4 ? (size_t)0xFFFFFFFFu : (size_t)INT_MAX)
 
@@ -563,6 +564,10 @@ CPB_FN int cpb_model_index(cpb_model *m, const unsigned char *p, size_t len, con
         cpb_mlayer *L;
         if (f.num != 2 && f.num != 100) continue;
         if ((r = cpb_want(&m->w, &f, cpb_net_fields, 2)) != XAI_OK) break;
+        if (m->nlayer == CPB_MAX_LAYERS) {
+            r = cpb_wfail(&m->w, f.at, "more than %d layers (xai.h nets have at most that many)", CPB_MAX_LAYERS);
+            break;
+        }
         if (!(L = (cpb_mlayer *)cpb_grow(m->layer, &m->cap_layer, m->nlayer + 1, sizeof(cpb_mlayer)))) { r = XAI_ERR_MEMORY; break; }
         m->layer = L;
         L += m->nlayer++;
@@ -753,6 +758,7 @@ typedef struct cpb_text {
     size_t n, cap;
     char *chars;
     size_t nchars, cap_chars;
+    int nlayer;                       /* top-level layer / layers fields so far */
 } cpb_text;
 
 CPB_FN void cpb_text_free(cpb_text *T)
@@ -796,6 +802,9 @@ CPB_FN int cpb_node_new(cpb_text *T, int parent, size_t name, int kind, int line
     int id = (int)T->n;
     if (!nn) return XAI_ERR_MEMORY;
     if (T->n >= (size_t)INT_MAX) return cpb_fail(XAI_ERR_LIMIT, "%s: too many fields", T->file);
+    /* counted while parsing: a million layers are refused after 65537, not after the whole file */
+    if (parent == 0 && (!strcmp(T->chars + name, "layer") || !strcmp(T->chars + name, "layers")) && ++T->nlayer > CPB_MAX_LAYERS)
+        return cpb_fail(XAI_ERR_LIMIT, "%s:%d:%d: more than %d layers (xai.h nets have at most that many)", T->file, line, col, CPB_MAX_LAYERS);
     T->node = nn;
     x = &nn[T->n++];
     x->name = name;
@@ -1592,6 +1601,35 @@ CPB_FN int cpb_shape_dims(const cpb_text *T, int msg, const char *field, const c
     return XAI_OK;
 }
 
+typedef struct cpb_named {
+    const char *name;
+    int index;
+} cpb_named;
+
+CPB_FN int cpb_named_cmp(const void *a, const void *b)
+{
+    const cpb_named *x = (const cpb_named *)a, *y = (const cpb_named *)b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* The first kept layer (in file order) whose name an earlier kept layer has, or -1: sorted, not
+   pairwise, so 65536 layers cost n log n comparisons, not n^2 / 2. */
+CPB_FN int cpb_first_duplicate(const cpb_dlayer *D, size_t nd)
+{
+    cpb_named *v = (cpb_named *)CPB_MALLOC((nd ? nd : 1) * sizeof *v);
+    size_t i, n = 0;
+    int first = -1;
+    if (!v) return -2;
+    for (i = 0; i < nd; i++)
+        if (D[i].what == CPB_LAYER_KEEP) { v[n].name = D[i].name; v[n].index = (int)i; n++; }
+    qsort(v, n, sizeof *v, cpb_named_cmp);
+    for (i = 1; i < n; i++)
+        if (!strcmp(v[i].name, v[i - 1].name) && (first < 0 || v[i].index < first)) first = v[i].index;
+    CPB_FREE(v);
+    return first;
+}
+
 /* The deploy prototxt as an xai_net, not finalized (cpb_net_load_weights finalizes it once the
    caffemodel has justified its size).  input_chw: C, H, W to use instead of the prototxt's input
    size, or NULL.  The net is Caffe's TEST net: train-only layers and rule-excluded ones dropped. */
@@ -1602,7 +1640,7 @@ CPB_FN xai_net *cpb_net_from_prototxt(const char *text, size_t len, const char *
     size_t nd = 0, capd = 0;
     xai_net *net = NULL;
     char input[XAI_NAME_MAX], *bottoms = NULL, *tops = NULL, nm[XAI_NAME_MAX];
-    int root = 0, n, c, rc, have_size = 0, chw[3] = {0, 0, 0}, input_node = -1, nv1, nv2, i;
+    int root = 0, n, c, rc, have_size = 0, chw[3] = {0, 0, 0}, input_node = -1, nv1, nv2, i, dup;
     size_t listsize = (size_t)(XAI_MAX_BOTTOMS > XAI_MAX_TOPS ? XAI_MAX_BOTTOMS : XAI_MAX_TOPS) * (XAI_NAME_MAX + 1);
     const char *s;
     input[0] = 0;
@@ -1710,6 +1748,7 @@ CPB_FN xai_net *cpb_net_from_prototxt(const char *text, size_t len, const char *
     if (n >= 0 && T.node[n].kind == CPB_T_STR && strlen(cpb_tval(&T, n)) < XAI_NAME_MAX && cpb_tval(&T, n)[0]) snprintf(nm, sizeof nm, "%s", cpb_tval(&T, n));
     else snprintf(nm, sizeof nm, "net");
     if (!(net = xai_net_new(nm))) { cpb_fail(XAI_ERR_MEMORY, "%s", xai_failure_reason()); goto fail; }
+    if ((dup = cpb_first_duplicate(D, nd)) == -2) { cpb_fail(XAI_ERR_MEMORY, "out of memory"); goto fail; }
     if (xai_net_input(net, input, chw[0], chw[1], chw[2]) != XAI_OK) {
         if (input_node >= 0) cpb_tfail(&T, input_node, "input '%s' %dx%dx%d: %s", input, chw[0], chw[1], chw[2], xai_failure_reason());
         else cpb_fail(XAI_ERR_ARG, "%s: input '%s' %dx%dx%d: %s", file, input, chw[0], chw[1], chw[2], xai_failure_reason());
@@ -1724,7 +1763,7 @@ CPB_FN xai_net *cpb_net_from_prototxt(const char *text, size_t len, const char *
         if (cpb_layer_param(&T, &D[i], &p) != XAI_OK) goto fail;
         if (cpb_blob_list(&T, D[i].node, "bottom", ctx, bottoms, listsize, &nb) != XAI_OK ||
             cpb_blob_list(&T, D[i].node, "top", ctx, tops, listsize, &nt) != XAI_OK) goto fail;
-        if (xai_net_find_layer(net, D[i].name) >= 0) {
+        if (i == dup) {
             cpb_tfail(&T, D[i].node, "%s: a second layer of that name (weights are matched by name)", ctx);
             goto fail;
         }
