@@ -393,6 +393,52 @@ static void test_tmpfs(void)
     CHECK(contains(FDIR "/ts/4.tmp", "0\n") && contains(FDIR "/ts/4.none", "2\n"), "xai-synth on a full tmpfs: no file, no temporary file");
 }
 
+/* ---- devices: /dev/full and /dev/null as outputs ---- */
+
+static int is_chardev(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISCHR(st.st_mode);
+}
+
+/* Device nodes of our own (mknod, as root): /dev/full (1, 7) fails every write with ENOSPC,
+   /dev/null (1, 3) takes everything.  A writer must write into them, not rename a temporary over
+   them (which as root would replace the machine's /dev/full with a regular file). */
+static void test_devices(void)
+{
+    const char *full = FDIR "/dev/full", *null = FDIR "/dev/null";
+    xai_net *net;
+    xai_image img;
+    int rc;
+    sh("rm -rf " FDIR "/dev && mkdir -p " FDIR "/dev");
+    if (sh("mknod " FDIR "/dev/full c 1 7 2>/dev/null && mknod " FDIR "/dev/null c 1 3 2>/dev/null") != 0 || !is_chardev(full)) {
+        printf("SKIP mknod is not allowed here: no device outputs tested\n");
+        return;
+    }
+    net = small_net(3, 4);
+    rc = xai_file_write(full, "abc", 3);
+    CHECK(rc == XAI_ERR_IO && strstr(xai_failure_reason(), "write error"), "xai_file_write to a full device: XAI_ERR_IO (%d): %s", rc, xai_failure_reason());
+    CHECK(is_chardev(full), "xai_file_write to a full device: the device is still there");
+    rc = xai_net_save(net, full);
+    CHECK(rc == XAI_ERR_IO && is_chardev(full), "xai_net_save to a full device: XAI_ERR_IO (%d), the device stays", rc);
+    picture(&img, 30, 20, 1);
+    rc = xai_image_write_png(full, &img);
+    CHECK(rc == XAI_ERR_IO && is_chardev(full), "xai_image_write_png to a full device: XAI_ERR_IO (%d), the device stays", rc);
+    rc = xai_image_write_pfm(null, &img);
+    CHECK(rc == XAI_OK && is_chardev(null), "xai_image_write_pfm to a null device: written (%d), the device stays", rc);
+    rc = xai_net_save(net, null);
+    CHECK(rc == XAI_OK && is_chardev(null), "xai_net_save to a null device: written (%d), the device stays", rc);
+    xai_image_free(&img);
+    xai_net_free(net);
+    CHECK(tmp_files(FDIR "/dev") == 0, "devices: no temporary file beside them");
+    {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "bin/caffe2xai %s/c2x/deploy.prototxt %s/c2x/w.caffemodel -o %s", FDIR, FDIR, full);
+        rc = run_limited(cmd, 0, FDIR "/dev/log");
+        CHECK(rc == 1 && contains(FDIR "/dev/log", "write error") && is_chardev(full), "caffe2xai -o a full device: exit 1 (%d), says so, the device stays", rc);
+    }
+}
+
 int main(void)
 {
     sh("rm -rf " FDIR " && mkdir -p " FDIR);
@@ -401,6 +447,7 @@ int main(void)
     test_explain();
     test_aopc_full_disk();
     test_tmpfs();
+    test_devices();
     if (!test_failed) sh("rm -rf " FDIR);
     return test_report();
 }

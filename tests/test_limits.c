@@ -115,6 +115,31 @@ static void pb_u(pbuf *b, int field, uint64_t v) { pb_key(b, field, 0); pb_varin
 static void pb_str(pbuf *b, int field, const char *s) { pb_key(b, field, 2); pb_varint(b, strlen(s)); pb_raw(b, s, strlen(s)); }
 static void pb_msg(pbuf *b, int field, pbuf *m) { pb_key(b, field, 2); pb_varint(b, m->len); pb_raw(b, m->p, m->len); free(m->p); memset(m, 0, sizeof *m); }
 
+/* core (consumed) wrapped in depth messages of field `field`, one in the other: the lengths
+   worked out innermost first, then written outermost first (wrapping level by level would copy
+   the growing message depth times: 20 GB for 100000 levels) */
+static void pb_varlen(uint64_t v, size_t *n) { *n = 1; while (v >>= 7) (*n)++; }
+static void nested(pbuf *out, int field, int depth, pbuf *core)
+{
+    size_t *size = (size_t *)malloc(((size_t)depth + 1) * sizeof(size_t)), kl, vl;
+    pbuf c = *core;
+    int k;
+    pb_varlen((uint64_t)field << 3 | 2, &kl);
+    size[depth] = c.len;
+    for (k = depth - 1; k >= 0; k--) {
+        pb_varlen(size[k + 1], &vl);
+        size[k] = kl + vl + size[k + 1];
+    }
+    memset(core, 0, sizeof *core);
+    for (k = 0; k < depth; k++) {
+        pb_key(out, field, 2);
+        pb_varint(out, size[k + 1]);
+    }
+    pb_raw(out, c.p, c.len);
+    free(c.p);
+    free(size);
+}
+
 static const char tiny_prototxt[] =
     "name: \"tiny\" input: \"data\" input_dim: 1 input_dim: 1 input_dim: 4 input_dim: 4\n"
     "layer { name: \"fc\" type: \"InnerProduct\" bottom: \"data\" top: \"fc\" inner_product_param { num_output: 2 bias_term: false } }\n";
@@ -235,6 +260,28 @@ static void test_huge_blobs(void)
 static void test_million_layers(void)
 {
     const int n = 1000000;
+    int i;
+    /* prototxt: a million ReLU layers, 40 bytes each */
+    {
+        size_t cap = (size_t)n * 64, len = 0;
+        char *text = (char *)malloc(cap);
+        lim_case c;
+        xai_net *net;
+        len += (size_t)sprintf(text, "input: \"d\" input_dim: 1 input_dim: 1 input_dim: 2 input_dim: 2\n");
+        for (i = 0; i < n; i++) len += (size_t)sprintf(text + len, "layer{name:\"l%d\" type:\"ReLU\" bottom:\"d\" top:\"d\"}\n", i);
+        lim_start(&c, "prototxt: a million layers", len);
+        net = cpb_net_from_prototxt(text, len, "million.prototxt", NULL);
+        lim_end(&c, net == NULL, cpb_failure_reason(), "layers");
+        xai_net_free(net);
+        free(text);
+    }
+    /* caffemodel: a million empty V2 layers (3 bytes each) */
+    {
+        pbuf m = {0};
+        for (i = 0; i < n; i++) { pb_key(&m, 100, 2); pb_varint(&m, 0); }
+        caffemodel_case("caffemodel: a million layers", &m, "layers");
+        free(m.p);
+    }
     /* .xai: a header with a million layers */
     {
         xai_net *net = xai_net_new("small"), *got;
@@ -285,23 +332,14 @@ static void test_deep_nesting(void)
     /* binary: a layer message nested 100000 deep in itself, and in a blob's shape; the reader
        does not recurse into fields it does not know, so it refuses without descending */
     {
-        pbuf inner = {0}, outer = {0};
-        for (i = 0; i < depth; i++) {
-            pb_msg(&outer, 100, &inner);
-            inner = outer;
-            memset(&outer, 0, sizeof outer);
-        }
-        caffemodel_case("caffemodel: layers nested 100000 deep", &inner, "fc");
-        free(inner.p);
+        pbuf m = {0}, core = {0};
+        nested(&m, 100, depth, &core);
+        caffemodel_case("caffemodel: layers nested 100000 deep", &m, "fc");
+        free(m.p);
     }
     {
-        pbuf m = {0}, layer = {0}, blob = {0}, nest = {0}, tmp = {0};
-        for (i = 0; i < depth; i++) {
-            pb_msg(&tmp, 7, &nest);
-            nest = tmp;
-            memset(&tmp, 0, sizeof tmp);
-        }
-        blob = nest;
+        pbuf m = {0}, layer = {0}, blob = {0};
+        nested(&blob, 7, depth, &blob);
         pb_str(&layer, 1, "fc");
         pb_msg(&layer, 7, &blob);
         pb_msg(&m, 100, &layer);
@@ -360,6 +398,39 @@ static void test_varints(void)
     }
 }
 
+/* ---- size arithmetic ---- */
+
+static void test_size_arithmetic(void)
+{
+    /* a convolution whose top is 2^24 x 2^24 x 2^16: c * h * w is 2^64, 0 in a size_t */
+    static const char wrap[] = "input: \"data\" input_dim: 1 input_dim: 1 input_dim: 1 input_dim: 1\n"
+                               "layer { name: \"c\" type: \"Convolution\" bottom: \"data\" top: \"c\"\n"
+                               "  convolution_param { num_output: 16777216 kernel_size: 2 pad_h: 8388608 pad_w: 32768 bias_term: false } }\n";
+    lim_case c;
+    xai_net *net;
+    lim_start(&c, "prototxt: a 2^24 x 2^24 x 2^16 blob (2^64 values)", sizeof wrap);
+    net = cpb_net_from_prototxt(wrap, strlen(wrap), "wrap.prototxt", NULL);
+    lim_end(&c, net == NULL, cpb_failure_reason(), "too large");
+    xai_net_free(net);
+    /* a net without weights (params NULL) saves and loads */
+    {
+        xai_layer_param relu = xai_layer_defaults(XAI_RELU);
+        unsigned char *bytes;
+        size_t len;
+        xai_net *got;
+        net = xai_net_new("weightless");
+        xai_net_input(net, "data", 1, 2, 2);
+        xai_net_add(net, "r", &relu, "data", "data");
+        xai_net_finalize(net);
+        bytes = xai_net_save_memory(net, &len);
+        got = bytes ? xai_net_load_memory(bytes, len, "weightless.xai") : NULL;
+        CHECK(got && got->nparams == 0 && got->nlayer == 1, "a net without weights saves and loads: %s", xai_failure_reason());
+        xai_net_free(got);
+        free(bytes);
+        xai_net_free(net);
+    }
+}
+
 int main(void)
 {
     test_images();
@@ -367,5 +438,6 @@ int main(void)
     test_million_layers();
     test_deep_nesting();
     test_varints();
+    test_size_arithmetic();
     return test_report();
 }
