@@ -126,3 +126,36 @@ fuzz: $(patsubst %,bin/fuzz/%,$(FUZZ_TARGETS))
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh $(FUZZ_TARGETS)
 
 .PHONY: test-sanitize fuzz fuzz-seeds
+
+# the shipped model, the demo and the training curve (issues 7 and 11)
+#   make demo            classify, explain and evaluate with models/fashion.xai (about two minutes)
+#   make caffenet-demo   the same on the photographs with the real CaffeNet (after `make caffenet`)
+#   make model           retrain models/fashion.xai (needs Debian's dataset-fashion-mnist)
+#   make training-curve  AOPC and accuracy over a training run's snapshots (the paper's Fig. 7)
+FASHION_GZ ?= /usr/share/datasets/fashion-mnist
+FASHION_FILES = train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte
+TRAIN_FLAGS ?= --epochs 6 --lr 0.02 --batch 64 --seed 1
+fashion-data:
+	@mkdir -p data/fashion-mnist
+	@for f in $(FASHION_FILES); do \
+	    if [ ! -s data/fashion-mnist/$$f ]; then \
+	        [ -f $(FASHION_GZ)/$$f.gz ] || { echo "$(FASHION_GZ)/$$f.gz is missing: apt-get install dataset-fashion-mnist"; exit 1; }; \
+	        gzip -dc $(FASHION_GZ)/$$f.gz > data/fashion-mnist/$$f.tmp && mv data/fashion-mnist/$$f.tmp data/fashion-mnist/$$f || exit 1; \
+	    fi; \
+	done
+model: bin/train fashion-data
+	bin/train --data data/fashion-mnist $(TRAIN_FLAGS) --log models/fashion-train.tsv --out models/fashion.xai
+demo: all
+	@sh examples/demo.sh
+caffenet-demo: all
+	@[ -f models/caffenet.xai ] || { echo "models/caffenet.xai is missing: run make caffenet first (downloads about 250 MB)"; exit 1; }
+	@MODEL=models/caffenet.xai OUT=out/caffenet-demo PICTURES="$$(ls examples/images/*.ppm)" EVAL_IMAGES="examples/images/*.ppm" \
+	    REGION=9 STEPS=100 REPEATS=3 sh examples/demo.sh
+training-curve: bin/train bin/training-curve fashion-data
+	@mkdir -p out/training
+	bin/train --data data/fashion-mnist $(TRAIN_FLAGS) --snapshot-every 200 --snapshot-dir out/training/snapshots \
+	    --log out/training/train.tsv --out out/training/final.xai
+	ls examples/images/fashion-test/*.pgm | head -n 100 > out/training/list.txt
+	bin/training-curve --snapshots out/training/snapshots --log out/training/train.tsv --list out/training/list.txt \
+	    --out out/training --methods lrp-eps:0.01,lrp-ab:2,sensitivity-l2,random --region 2 --steps 30 --repeats 5
+.PHONY: fashion-data model demo caffenet-demo training-curve

@@ -441,6 +441,13 @@ XAIDEF int  xai_region_order(const float *heat, int h, int w, int r, int order, 
    xai_tape_new(net, >= cfg->batch), or NULL for a temporary one. */
 XAIDEF int  xai_perturbation_curve(const xai_net *net, xai_tape *tape, const float *input, const float *heat, int cls,
                                    int order, uint64_t image_id, int repeat, const xai_aopc_config *cfg, float *curve);
+/* Many runs of one image at once: run t has heatmap heat[t] (NULL for random), ordering order[t]
+   and repeat index repeat[t]; curves: ntask x (steps + 1).  The runs are spread over the threads,
+   each with its own tape (a whole curve a thread keeps small networks' cores busy, where splitting
+   every layer would cost more in synchronisation than it saves).  Each curve is exactly what
+   xai_perturbation_curve gives, for any thread count. */
+XAIDEF int  xai_perturbation_curves(const xai_net *net, const float *input, int cls, uint64_t image_id, const xai_aopc_config *cfg,
+                                    int ntask, const float *const *heat, const int *order, const int *repeat, float *curves);
 /* AOPC(L) = 1/(L+1) sum_{k=0..L} (curve[0] - curve[k]) of one curve, for L = 0..steps. */
 XAIDEF void xai_aopc_of_curve(const float *curve, int steps, double *aopc);
 
@@ -5818,6 +5825,53 @@ XAIDEF int xai_perturbation_curve(const xai_net *net, xai_tape *tape, const floa
 done:
     XAI_FREE(ord); XAI_FREE(x); XAI_FREE(batch); XAI_FREE(blurred);
     if (t != tape) xai_tape_free(t);
+    return rc;
+}
+
+XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int cls, uint64_t image_id, const xai_aopc_config *cfg,
+                                   int ntask, const float *const *heat, const int *order, const int *repeat, float *curves)
+{
+    int rc = XAI_OK, nthreads = 1;
+    if (ntask <= 0) return XAI_OK;
+#ifdef _OPENMP
+    nthreads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (nthreads > ntask) nthreads = ntask;
+#endif
+    if (nthreads <= 1) {
+        xai_tape *t = xai_tape_new(net, cfg->batch);
+        int k;
+        if (!t) return XAI_ERR_MEMORY;
+        for (k = 0; k < ntask && rc == XAI_OK; k++)
+            rc = xai_perturbation_curve(net, t, input, heat[k], cls, order[k], image_id, repeat[k], cfg, curves + (size_t)k * (cfg->steps + 1));
+        xai_tape_free(t);
+        return rc;
+    }
+#ifdef _OPENMP
+    {
+    char failure[sizeof xai__reason];   /* the reason is per thread: carried back to the caller's */
+    failure[0] = 0;
+#pragma omp parallel num_threads(nthreads)
+    {
+        xai_tape *t = xai_tape_new(net, cfg->batch);
+        int k, mine = t ? XAI_OK : XAI_ERR_MEMORY;
+        char reason[sizeof xai__reason];
+        memcpy(reason, xai__reason, sizeof reason);
+#pragma omp for schedule(dynamic, 1)
+        for (k = 0; k < ntask; k++) {
+            if (mine != XAI_OK) continue;
+            mine = xai_perturbation_curve(net, t, input, heat[k], cls, order[k], image_id, repeat[k], cfg, curves + (size_t)k * (cfg->steps + 1));
+            if (mine != XAI_OK) memcpy(reason, xai__reason, sizeof reason);
+        }
+#pragma omp critical(xai__curves_error)
+        if (mine != XAI_OK && rc == XAI_OK) {
+            rc = mine;
+            memcpy(failure, reason, sizeof reason);
+        }
+        xai_tape_free(t);
+    }
+    if (rc != XAI_OK) memcpy(xai__reason, failure, sizeof failure);
+    }
+#endif
     return rc;
 }
 

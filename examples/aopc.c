@@ -689,9 +689,11 @@ int main(int argc, char **argv)
     image_rec *im;
     cx_rec *cx = NULL;
     xai_net *net;
-    xai_tape *tb, *t1;
+    xai_tape *t1;
     FILE *out, *cxout = NULL;
-    float *x, *heat, *block;
+    float *x, *heats, *block, *curves;
+    const float **task_heat;
+    int *task_order, *task_repeat, *task_slot;
     double t0, *cxv;
     memset(&s, 0, sizeof s);
     xai_aopc_defaults(&s.cfg);
@@ -777,13 +779,17 @@ int main(int argc, char **argv)
         else todo++;
     }
     fprintf(stderr, "aopc: %d images in this shard, %d already done, %d to do\n", done + todo, done, todo);
-    tb = xai_tape_new(net, s.cfg.batch);
     t1 = xai_tape_new(net, 1);
     x = (float *)malloc(xai_net_input_size(net) * sizeof(float));
-    heat = (float *)malloc((size_t)net->input_h * net->input_w * sizeof(float));
+    heats = (float *)malloc((size_t)s.nrun * net->input_h * net->input_w * sizeof(float));
     block = (float *)malloc(rows_per_image(&s) * sizeof(float));
+    curves = (float *)malloc(rows_per_image(&s) * sizeof(float));
+    task_heat = (const float **)malloc((size_t)s.nrun * s.cfg.repeats * sizeof *task_heat);
+    task_order = (int *)malloc((size_t)s.nrun * s.cfg.repeats * sizeof(int));
+    task_repeat = (int *)malloc((size_t)s.nrun * s.cfg.repeats * sizeof(int));
+    task_slot = (int *)malloc((size_t)s.nrun * s.cfg.repeats * sizeof(int));
     cxv = (double *)calloc((size_t)s.ncx * 3 + 1, sizeof(double));
-    if (!tb || !t1 || !x || !heat || !block || !cxv) return die(xai_failure_reason());
+    if (!t1 || !x || !heats || !block || !curves || !task_heat || !task_order || !task_repeat || !task_slot || !cxv) return die(xai_failure_reason());
     t0 = now_seconds();
     {
         int finished = 0;
@@ -799,32 +805,45 @@ int main(int argc, char **argv)
             cls = xai_argmax(xai_tape_scores(t1, 0), xai_net_num_classes(net));
             for (ri = 0; ri < s.nrun && !rc; ri++) {
                 const run *r = &s.runs[ri];
+                float *heat = heats + (size_t)ri * plane;
                 /* MoRF and LeRF of one method share a heatmap: compute it once */
-                if (!r->is_random && (ri == 0 || strcmp(s.runs[ri - 1].method, r->method) != 0)) {
-                    if (!heatmap_for(net, t1, r, names[i], x, cls, heat, err, sizeof err)) { rc = die(err); break; }
-                    if (need_cx) {
-                        size_t png, jpg;
-                        double *v = cxv + 3 * r->cx;
-                        if (xai_heatmap_complexity(heat, net->input_w, net->input_h, heatmap_cmap(r, heat, plane), &png, &jpg, &v[2]) != XAI_OK) {
-                            snprintf(err, sizeof err, "%s: %s: complexity: %s", names[i], r->method, xai_failure_reason());
-                            rc = die(err);
-                            break;
-                        }
-                        v[0] = (double)png;
-                        v[1] = (double)jpg;
-                    }
-                }
-                if (!need_curves) continue;
-                for (rep = 0; rep < s.cfg.repeats; rep++) {
-                    float *curve = block + ((size_t)ri * s.cfg.repeats + rep) * L1;
-                    /* without noise a fixed order gives the same curve every repeat */
-                    if (rep > 0 && s.cfg.perturb != XAI_PERTURB_UNIFORM && !r->is_random) { memcpy(curve, curve - L1, L1 * sizeof(float)); continue; }
-                    if (xai_perturbation_curve(net, tb, x, r->is_random ? NULL : heat, cls, r->order, (uint64_t)i, rep, &s.cfg, curve) != XAI_OK) {
-                        snprintf(err, sizeof err, "%s: %s", names[i], xai_failure_reason());
+                if (r->is_random) continue;
+                if (ri > 0 && !strcmp(s.runs[ri - 1].method, r->method)) { memcpy(heat, heat - plane, plane * sizeof(float)); continue; }
+                if (!heatmap_for(net, t1, r, names[i], x, cls, heat, err, sizeof err)) { rc = die(err); break; }
+                if (need_cx) {
+                    size_t png, jpg;
+                    double *v = cxv + 3 * r->cx;
+                    if (xai_heatmap_complexity(heat, net->input_w, net->input_h, heatmap_cmap(r, heat, plane), &png, &jpg, &v[2]) != XAI_OK) {
+                        snprintf(err, sizeof err, "%s: %s: complexity: %s", names[i], r->method, xai_failure_reason());
                         rc = die(err);
                         break;
                     }
+                    v[0] = (double)png;
+                    v[1] = (double)jpg;
                 }
+            }
+            if (!rc && need_curves) {
+                /* every (method, order, repeat) curve of the image at once, spread over the threads;
+                   without noise a fixed order gives the same curve every repeat: computed once */
+                int ntask = 0, fixed = s.cfg.perturb != XAI_PERTURB_UNIFORM;
+                for (ri = 0; ri < s.nrun; ri++)
+                    for (rep = 0; rep < s.cfg.repeats; rep++) {
+                        if (rep > 0 && fixed && !s.runs[ri].is_random) continue;
+                        task_heat[ntask] = s.runs[ri].is_random ? NULL : heats + (size_t)ri * plane;
+                        task_order[ntask] = s.runs[ri].order;
+                        task_repeat[ntask] = rep;
+                        task_slot[ntask++] = ri * s.cfg.repeats + rep;
+                    }
+                if (xai_perturbation_curves(net, x, cls, (uint64_t)i, &s.cfg, ntask, task_heat, task_order, task_repeat, curves) != XAI_OK) {
+                    snprintf(err, sizeof err, "%s: %s", names[i], xai_failure_reason());
+                    rc = die(err);
+                    break;
+                }
+                for (ri = 0; ri < ntask; ri++) memcpy(block + (size_t)task_slot[ri] * L1, curves + (size_t)ri * L1, L1 * sizeof(float));
+                for (ri = 0; ri < s.nrun; ri++)
+                    for (rep = 1; rep < s.cfg.repeats; rep++)
+                        if (fixed && !s.runs[ri].is_random)
+                            memcpy(block + ((size_t)ri * s.cfg.repeats + rep) * L1, block + (size_t)ri * s.cfg.repeats * L1, L1 * sizeof(float));
             }
             if (rc) break;
             /* complexity first: a kill between the blocks leaves an image whose curves are redone
@@ -854,8 +873,9 @@ int main(int argc, char **argv)
         else rc = summarize_complexity(dir, &s, cx, ncxi);
         free_cx(cx, ncxi);
     }
-    free(x); free(heat); free(block); free(cxv); free(names); free(listtext);
-    xai_tape_free(tb); xai_tape_free(t1);
+    free(x); free(heats); free(block); free(curves); free(cxv); free(names); free(listtext);
+    free(task_heat); free(task_order); free(task_repeat); free(task_slot);
+    xai_tape_free(t1);
     xai_net_free(net);
     return rc;
 }

@@ -90,6 +90,19 @@ static void test_perturbation_exact(void)
         CHECK(curve[9] > 0.3 * 255 * 300 && curve[9] < 0.7 * 255 * 300, "uniform noise over the whole image: mean near 127.5 (sum %g)", curve[9]);
         xai_perturbation_curve(net, NULL, x, heat, 0, XAI_ORDER_MORF, 5, 3, &cfg, c2);
         CHECK(memcmp(curve, c2, sizeof curve) != 0, "another repeat, other noise");
+        {   /* many runs at once, over the threads: each curve exactly as computed alone */
+            const float *hs[6] = {heat, heat, NULL, heat, NULL, heat};
+            int orders[6] = {XAI_ORDER_MORF, XAI_ORDER_LERF, XAI_ORDER_RANDOM, XAI_ORDER_MORF, XAI_ORDER_RANDOM, XAI_ORDER_LERF};
+            int reps[6] = {2, 0, 1, 3, 4, 7}, k, same = 1;
+            float many[6][10], one[10];
+            cfg.batch = 3;
+            CHECK(xai_perturbation_curves(net, x, 0, 5, &cfg, 6, hs, orders, reps, &many[0][0]) == XAI_OK, "curves: %s", xai_failure_reason());
+            for (k = 0; k < 6; k++) {
+                xai_perturbation_curve(net, NULL, x, hs[k], 0, orders[k], 5, reps[k], &cfg, one);
+                if (memcmp(one, many[k], sizeof one)) same = 0;
+            }
+            CHECK(same, "xai_perturbation_curves: every curve bit for bit as alone");
+        }
     }
     xai_net_free(net);
 }

@@ -3,7 +3,7 @@
 
    train --data DIR [--out MODEL.xai] [--epochs E] [--batch B] [--lr LR] [--momentum M]
          [--decay WD] [--seed S] [--snapshot-every N] [--snapshot-dir DIR] [--log LOG.tsv]
-         [--train-limit N] [--test-limit N]
+         [--train-limit N] [--test-limit N] [--flip 0|1]
 
    DIR holds the four Fashion-MNIST IDX files, uncompressed (train-images-idx3-ubyte,
    train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte); `make fashion-data`
@@ -12,7 +12,8 @@
    The net has CaffeNet's layer types (SPEC 3): conv1 32 5x5 pad 2 - ReLU - max pool 3/2 - LRN 5 -
    conv2 64 3x3 pad 1 group 2 - ReLU - max pool 3/2 - LRN 5 - fc3 256 - ReLU - Dropout 0.5 -
    fc4 10 - Softmax.  Input: 28x28 gray, (pixel - the training set's mean pixel) / 256.  SGD with momentum and weight decay (not on biases), softmax cross-entropy,
-   the learning rate divided by 10 after 60% and 85% of the iterations.  Weights start from
+   the learning rate divided by 10 after 60% and 85% of the iterations; each training image is
+   mirrored left to right with probability 1/2 (--flip 0 turns that off).  Weights start from
    xai_net_fill_random(seed); the order of the examples and the Dropout masks are hashes of the
    seed: the same seed gives the same model, for any thread count.
    Snapshots (--snapshot-every N iterations) are complete models: DIR/iter_000500.xai, ...; the
@@ -107,12 +108,18 @@ static xai_net *build_net(float mean)
     return net;
 }
 
-static void make_input(const xai_net *net, const dataset *d, const int *idx, int n, float *x)
+/* The batch as network input; flip[k] mirrors image k left to right (training-time augmentation). */
+static void make_input(const xai_net *net, const dataset *d, const int *idx, const int *flip, int n, float *x)
 {
-    size_t plane = (size_t)d->rows * d->cols, i;
-    int k;
+    size_t plane = (size_t)d->rows * d->cols;
+    int k, r, c;
     for (k = 0; k < n; k++)
-        for (i = 0; i < plane; i++) x[k * plane + i] = ((float)d->pixels[(size_t)idx[k] * plane + i] - net->pre.mean_pixel[0]) * net->pre.scale;
+        for (r = 0; r < d->rows; r++)
+            for (c = 0; c < d->cols; c++) {
+                int from = flip && flip[k] ? d->cols - 1 - c : c;
+                x[k * plane + (size_t)r * d->cols + c] =
+                    ((float)d->pixels[(size_t)idx[k] * plane + (size_t)r * d->cols + from] - net->pre.mean_pixel[0]) * net->pre.scale;
+            }
 }
 
 static double accuracy(const xai_net *net, xai_tape *t, const dataset *d, int limit, float *x)
@@ -122,7 +129,7 @@ static double accuracy(const xai_net *net, xai_tape *t, const dataset *d, int li
     for (i = 0; i < n; i += t->n_max) {
         int b = n - i < t->n_max ? n - i : t->n_max;
         for (k = 0; k < b; k++) idx[k] = i + k;
-        make_input(net, d, idx, b, x);
+        make_input(net, d, idx, NULL, b, x);
         xai_net_forward(net, t, x, b);
         for (k = 0; k < b; k++) right += xai_argmax(xai_tape_scores(t, k), 10) == d->labels[i + k];
     }
@@ -134,7 +141,7 @@ static double seconds(void) { return (double)clock() / CLOCKS_PER_SEC; }
 int main(int argc, char **argv)
 {
     const char *data = NULL, *out = NULL, *snapdir = NULL, *logpath = NULL;
-    int epochs = 8, batch = 64, every = 0, train_limit = 1 << 30, test_limit = 1 << 30, i, it, iters, k, *order, *idx;
+    int epochs = 8, batch = 64, every = 0, train_limit = 1 << 30, test_limit = 1 << 30, i, it, iters, k, *order, *idx, *flip, flips = 1;
     double lr0 = 0.01, momentum = 0.9, decay = 5e-4, loss_sum = 0, acc = 0;
     unsigned long long seed = 1;
     int loss_n = 0;
@@ -162,6 +169,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--log")) logpath = v;
         else if (!strcmp(a, "--train-limit")) train_limit = atoi(v);
         else if (!strcmp(a, "--test-limit")) test_limit = atoi(v);
+        else if (!strcmp(a, "--flip")) flips = atoi(v);
         else { fprintf(stderr, "train: unknown option %s\n", a); return 2; }
     }
     if (!data || epochs <= 0 || batch <= 0 || batch > 1024 || train_limit <= 0 || test_limit <= 0) {
@@ -189,7 +197,8 @@ int main(int argc, char **argv)
     velocity = (float *)calloc(net->nparams, sizeof(float));
     order = (int *)malloc((size_t)tr.n * sizeof(int));
     idx = (int *)malloc((size_t)batch * sizeof(int));
-    if (!t || !x || !grad || !pgrad || !velocity || !order || !idx) return fail("out of memory");
+    flip = (int *)malloc((size_t)batch * sizeof(int));
+    if (!t || !x || !grad || !pgrad || !velocity || !order || !idx || !flip) return fail("out of memory");
     if (snapdir) {
 #ifdef _WIN32
         _mkdir(snapdir);
@@ -220,8 +229,11 @@ int main(int argc, char **argv)
                 order[i] = order[j]; order[j] = tmp;
             }
         }
-        for (k = 0; k < batch; k++) idx[k] = order[pos * batch + k];
-        make_input(net, &tr, idx, batch, x);
+        for (k = 0; k < batch; k++) {
+            idx[k] = order[pos * batch + k];
+            flip[k] = flips && (xai__random_key(seed, 0xf11b, (uint64_t)it, (uint64_t)k, 0) & 1);
+        }
+        make_input(net, &tr, idx, flip, batch, x);
         t->train = 1;
         t->dropout_key = xai__random_key(seed, 0xd20, (uint64_t)it, 0, 0);
         if (xai_net_forward(net, t, x, batch) != XAI_OK) return fail(xai_failure_reason());
@@ -277,6 +289,6 @@ int main(int argc, char **argv)
     }
     xai_tape_free(t);
     xai_net_free(net);
-    free(x); free(grad); free(pgrad); free(velocity); free(order); free(idx);
+    free(x); free(grad); free(pgrad); free(velocity); free(order); free(idx); free(flip);
     return 0;
 }
