@@ -28,6 +28,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#define SHARDS 4   /* slices of a batch computed apart (threads) and added in order */
+
 typedef struct dataset {
     int n, rows, cols;
     unsigned char *pixels, *labels;
@@ -148,8 +150,9 @@ int main(int argc, char **argv)
     char err[8192], path[4200];
     dataset tr, te;
     xai_net *net;
-    xai_tape *t;
-    float *x, *grad, *pgrad, *velocity, mean = 0;
+    xai_tape *tapes[SHARDS];
+    float *x, *grad, *pgrad, *pgrads, *velocity, mean = 0;
+    int per;
     FILE *logf = NULL;
     time_t start = time(NULL);
     for (i = 1; i < argc; i++) {
@@ -190,7 +193,10 @@ int main(int argc, char **argv)
     xai_net_fill_random(net, seed);
     for (i = 0; i < net->nlayer; i++)      /* biases start at 0, as Caffe's constant filler */
         if (net->layer[i].bias) memset(net->layer[i].bias, 0, net->layer[i].bias_count * sizeof(float));
-    t = xai_tape_new(net, batch);
+    if (batch % SHARDS) { snprintf(err, sizeof err, "--batch %d: a multiple of %d, please", batch, SHARDS); return fail(err); }
+    per = batch / SHARDS;
+    for (i = 0; i < SHARDS; i++) if (!(tapes[i] = xai_tape_new(net, per))) return fail(xai_failure_reason());
+    pgrads = (float *)malloc((size_t)SHARDS * net->nparams * sizeof(float));
     x = (float *)malloc((size_t)batch * 28 * 28 * sizeof(float));
     grad = (float *)malloc((size_t)batch * 10 * sizeof(float));
     pgrad = (float *)calloc(net->nparams, sizeof(float));
@@ -198,7 +204,7 @@ int main(int argc, char **argv)
     order = (int *)malloc((size_t)tr.n * sizeof(int));
     idx = (int *)malloc((size_t)batch * sizeof(int));
     flip = (int *)malloc((size_t)batch * sizeof(int));
-    if (!t || !x || !grad || !pgrad || !velocity || !order || !idx || !flip) return fail("out of memory");
+    if (!pgrads || !x || !grad || !pgrad || !velocity || !order || !idx || !flip) return fail("out of memory");
     if (snapdir) {
 #ifdef _WIN32
         _mkdir(snapdir);
@@ -234,22 +240,47 @@ int main(int argc, char **argv)
             flip[k] = flips && (xai__random_key(seed, 0xf11b, (uint64_t)it, (uint64_t)k, 0) & 1);
         }
         make_input(net, &tr, idx, flip, batch, x);
-        t->train = 1;
-        t->dropout_key = xai__random_key(seed, 0xd20, (uint64_t)it, 0, 0);
-        if (xai_net_forward(net, t, x, batch) != XAI_OK) return fail(xai_failure_reason());
-        /* softmax cross-entropy: dL/dscore = (p - onehot) / batch */
-        for (k = 0; k < batch; k++) {
-            float p[10];
-            int c;
-            memcpy(p, xai_tape_scores(t, k), sizeof p);
-            xai_softmax(p, 10);
-            loss -= log(p[tr.labels[idx[k]]] > 1e-30f ? p[tr.labels[idx[k]]] : 1e-30f);
-            for (c = 0; c < 10; c++) grad[k * 10 + c] = (p[c] - (c == tr.labels[idx[k]])) / batch;
+        /* The batch in SHARDS fixed slices, each forward and backward on its own tape and
+           gradient, the slices spread over the threads and their gradients added in slice order:
+           the same numbers for any thread count, and one parallel region a step instead of one
+           a layer (a small net spends more on synchronising layers than on computing them). */
+        {
+            int sh, failed = 0;
+            double shard_loss[SHARDS];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) reduction(| : failed)
+#endif
+            for (sh = 0; sh < SHARDS; sh++) {
+                int k0 = sh * per, kk, c;
+                xai_tape *ts = tapes[sh];
+                float *g = grad + (size_t)k0 * 10, *pg = pgrads + (size_t)sh * net->nparams;
+                ts->train = 1;
+                ts->dropout_key = xai__random_key(seed, 0xd20, (uint64_t)it, (uint64_t)sh, 0);
+                shard_loss[sh] = 0;
+                if (xai_net_forward(net, ts, x + (size_t)k0 * 784, per) != XAI_OK) { failed = 1; continue; }
+                /* softmax cross-entropy: dL/dscore = (p - onehot) / batch */
+                for (kk = 0; kk < per; kk++) {
+                    float p[10];
+                    int label = tr.labels[idx[k0 + kk]];
+                    memcpy(p, xai_tape_scores(ts, kk), sizeof p);
+                    xai_softmax(p, 10);
+                    shard_loss[sh] -= log(p[label] > 1e-30f ? p[label] : 1e-30f);
+                    for (c = 0; c < 10; c++) g[kk * 10 + c] = (p[c] - (c == label)) / batch;
+                }
+                memset(pg, 0, net->nparams * sizeof(float));
+                if (xai_net_backward(net, ts, g, pg) != XAI_OK) failed = 1;
+            }
+            if (failed) return fail(xai_failure_reason());
+            for (sh = 0; sh < SHARDS; sh++) loss += shard_loss[sh];
+            memcpy(pgrad, pgrads, net->nparams * sizeof(float));
+            for (sh = 1; sh < SHARDS; sh++) {
+                const float *pg = pgrads + (size_t)sh * net->nparams;
+                size_t q;
+                for (q = 0; q < net->nparams; q++) pgrad[q] += pg[q];
+            }
         }
         loss_sum += loss / batch;
         loss_n++;
-        memset(pgrad, 0, net->nparams * sizeof(float));
-        if (xai_net_backward(net, t, grad, pgrad) != XAI_OK) return fail(xai_failure_reason());
         /* Caffe's SGD: v = momentum v + lr (g + decay w); w -= v.  No decay on biases. */
         for (i = 0; i < net->nlayer; i++) {
             xai_layer *L = &net->layer[i];
@@ -287,8 +318,8 @@ int main(int argc, char **argv)
         if (xai_net_save(net, out) != XAI_OK) return fail(xai_failure_reason());
         printf("train: wrote %s, test accuracy %.4f, %ld s, cpu %.0f s\n", out, acc, (long)(time(NULL) - start), seconds());
     }
-    xai_tape_free(t);
+    for (i = 0; i < SHARDS; i++) xai_tape_free(tapes[i]);
     xai_net_free(net);
-    free(x); free(grad); free(pgrad); free(velocity); free(order); free(idx); free(flip);
+    free(pgrads); free(x); free(grad); free(pgrad); free(velocity); free(order); free(idx); free(flip);
     return 0;
 }
