@@ -121,16 +121,19 @@ int main(int argc, char **argv)
     /* the AOPC of every method at every snapshot: same images, seed, regions */
     for (s = 0; s < ns; s++) {
         xai_net *net;
-        xai_tape *t1, *tb;
+        xai_tape *t1;
         float *x, *heat, *curve;
+        const float **task_heat = (const float **)malloc((size_t)nm * cfg.repeats * sizeof *task_heat);
+        int *task_order = (int *)malloc((size_t)nm * cfg.repeats * sizeof(int)), *task_repeat = (int *)malloc((size_t)nm * cfg.repeats * sizeof(int));
+        size_t plane;
         xai_aopc_stat *st = (xai_aopc_stat *)calloc((size_t)nm, sizeof *st);
         snprintf(path, sizeof path, "%s/iter_%06d.xai", snapdir, iters[s]);
         if (!(net = xai_net_load(path))) return fail(xai_failure_reason());
         t1 = xai_tape_new(net, 1);
-        tb = xai_tape_new(net, cfg.batch);
+        plane = (size_t)net->input_h * net->input_w;
         x = (float *)malloc(xai_net_input_size(net) * sizeof(float));
-        heat = (float *)malloc((size_t)net->input_h * net->input_w * sizeof(float));
-        curve = (float *)malloc((size_t)cfg.repeats * (cfg.steps + 1) * sizeof(float));
+        heat = (float *)malloc((size_t)nm * plane * sizeof(float));
+        curve = (float *)malloc((size_t)nm * cfg.repeats * (cfg.steps + 1) * sizeof(float));
         for (m = 0; m < nm; m++) xai_aopc_stat_init(&st[m], cfg.steps);
         for (i = 0; i < nimg; i++) {
             xai_image img;
@@ -139,15 +142,20 @@ int main(int argc, char **argv)
             xai_image_free(&img);
             xai_net_forward(net, t1, x, 1);
             cls = xai_argmax(xai_tape_scores(t1, 0), xai_net_num_classes(net));
+            /* every method's heatmap, then all curves of the image at once over the threads */
             for (m = 0; m < nm; m++) {
                 int target = cls;
-                if (!is_random[m] && xai_explain(net, t1, x, 1, &meth[m], &target, NULL, heat, NULL) != XAI_OK) return fail(xai_failure_reason());
-                for (r = 0; r < cfg.repeats; r++)
-                    if (xai_perturbation_curve(net, tb, x, is_random[m] ? NULL : heat, cls, is_random[m] ? XAI_ORDER_RANDOM : XAI_ORDER_MORF, (uint64_t)i, r, &cfg,
-                                               curve + (size_t)r * (cfg.steps + 1)) != XAI_OK)
-                        return fail(xai_failure_reason());
-                xai_aopc_stat_add(&st[m], curve, cfg.repeats);
+                if (!is_random[m] && xai_explain(net, t1, x, 1, &meth[m], &target, NULL, heat + (size_t)m * plane, NULL) != XAI_OK)
+                    return fail(xai_failure_reason());
+                for (r = 0; r < cfg.repeats; r++) {
+                    task_heat[m * cfg.repeats + r] = is_random[m] ? NULL : heat + (size_t)m * plane;
+                    task_order[m * cfg.repeats + r] = is_random[m] ? XAI_ORDER_RANDOM : XAI_ORDER_MORF;
+                    task_repeat[m * cfg.repeats + r] = r;
+                }
             }
+            if (xai_perturbation_curves(net, x, cls, (uint64_t)i, &cfg, nm * cfg.repeats, task_heat, task_order, task_repeat, curve) != XAI_OK)
+                return fail(xai_failure_reason());
+            for (m = 0; m < nm; m++) xai_aopc_stat_add(&st[m], curve + (size_t)m * cfg.repeats * (cfg.steps + 1), cfg.repeats);
         }
         printf("iteration %6d  test accuracy %.4f ", iters[s], acc[s]);
         for (m = 0; m < nm; m++) {
@@ -157,8 +165,8 @@ int main(int argc, char **argv)
         }
         printf("\n");
         fflush(stdout);
-        free(st); free(x); free(heat); free(curve);
-        xai_tape_free(t1); xai_tape_free(tb);
+        free(st); free(x); free(heat); free(curve); free(task_heat); free(task_order); free(task_repeat);
+        xai_tape_free(t1);
         xai_net_free(net);
     }
     /* the table, the figure, the correlations */
