@@ -3622,8 +3622,12 @@ static int xai__relu_forward(const xai_net *net, const xai_layer *L, xai_tape *t
     size_t i, count = xai_tensor_count(x), work = count;
     float s = L->p.negative_slope;
     (void)net; (void)li;
+    /* max(x, 0) + s min(x, 0): without a branch, which random signs would mispredict half the time */
     XAI__PARALLEL_FOR
-    for (i = 0; i < count; i++) y->data[i] = x->data[i] > 0 ? x->data[i] : s * x->data[i];
+    for (i = 0; i < count; i++) {
+        float v = x->data[i], pos = v > 0 ? v : 0, neg = v > 0 ? 0 : v;
+        y->data[i] = pos + s * neg;
+    }
     return XAI_OK;
 }
 
@@ -3704,25 +3708,84 @@ static int xai__pool_forward(const xai_net *net, const xai_layer *L, xai_tape *t
     for (nc = 0; nc < planes; nc++) {          /* one (image, channel) plane */
         const float *xp = x->data + (size_t)nc * x->h * x->w;
         int oh, ow, h, w;
+        if (L->p.pool == XAI_POOL_MAX) {
+            /* MAX, a row of outputs at a time: the window's inputs in scan order (h, then w) for
+               all outputs of the row together, so the outputs' comparisons are independent of
+               each other (no chain of max after max) and select rather than branch */
+            const int kh = L->p.kernel_h, kw = L->p.kernel_w, sh = L->p.stride_h, sx = L->p.stride_w;
+            const int H = x->h, W = x->w, OW = y->w, ph = L->p.pad_h, pw = L->p.pad_w;
+            for (oh = 0; oh < y->h; oh++) {
+                float *yrow = y->data + ((size_t)nc * y->h + oh) * OW;
+                int *arow = sw + ((size_t)nc * y->h + oh) * OW, dh, dw;
+                for (ow = 0; ow < OW; ow++) { yrow[ow] = -FLT_MAX; arow[ow] = -1; }
+                for (dh = 0; dh < kh; dh++) {
+                    h = oh * sh - ph + dh;
+                    if (h < 0 || h >= H) continue;
+                    for (dw = 0; dw < kw; dw++) {
+                        /* the outputs whose window column dw lies inside the row: 0 <= ow*sx - pw + dw < W */
+                        int lo = pw - dw > 0 ? (pw - dw + sx - 1) / sx : 0;
+                        int hi = W - 1 + pw - dw < 0 ? 0 : (W - 1 + pw - dw) / sx + 1;
+                        const float *xr = xp + (size_t)h * W - pw + dw;
+                        if (hi > OW) hi = OW;
+#ifdef XAI__AVX2
+                        if (sx <= 2) {
+                            /* eight outputs at once, the same selects lane by lane.  Their inputs
+                               are 8 (stride 1) or every other of 16 (stride 2) consecutive floats:
+                               masked loads (never a gather, slow on many cores), lanes outside
+                               the row or past the last output never win */
+                            const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+                            const __m256i wlo = _mm256_set1_epi32(-1), whi = _mm256_set1_epi32(W);
+                            const __m256 lowest = _mm256_set1_ps(-FLT_MAX);
+                            for (ow = 0; ow < OW; ow += 8) {
+                                int base = ow * sx - pw + dw;     /* the column of output ow's input */
+                                __m256i o = _mm256_add_epi32(_mm256_set1_epi32(ow), lane);
+                                __m256i wv = _mm256_add_epi32(_mm256_set1_epi32(base), sx == 1 ? lane : _mm256_add_epi32(lane, lane));
+                                __m256i in_out = _mm256_cmpgt_epi32(_mm256_set1_epi32(OW), o);
+                                __m256i ok_i = _mm256_and_si256(in_out, _mm256_and_si256(_mm256_cmpgt_epi32(wv, wlo), _mm256_cmpgt_epi32(whi, wv)));
+                                __m256 ok = _mm256_castsi256_ps(ok_i), v, cur, wins;
+                                __m256i a, at;
+                                const float *row = xp + (size_t)h * W;
+                                __m256i c0 = _mm256_add_epi32(_mm256_set1_epi32(base), lane);
+                                __m256i m0 = _mm256_and_si256(_mm256_cmpgt_epi32(c0, wlo), _mm256_cmpgt_epi32(whi, c0));
+                                v = _mm256_maskload_ps(row + base, m0);
+                                if (sx == 2) {
+                                    __m256i c1 = _mm256_add_epi32(c0, _mm256_set1_epi32(8));
+                                    __m256i m1 = _mm256_and_si256(_mm256_cmpgt_epi32(c1, wlo), _mm256_cmpgt_epi32(whi, c1));
+                                    __m256 v1 = _mm256_maskload_ps(row + base + 8, m1);
+                                    /* [x0 x2 x8 x10 | x4 x6 x12 x14] -> [x0 x2 x4 x6 x8 x10 x12 x14] */
+                                    v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(v, v1, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
+                                }
+                                v = _mm256_blendv_ps(lowest, v, ok);
+                                cur = _mm256_maskload_ps(yrow + ow, in_out);
+                                a = _mm256_maskload_epi32(arow + ow, in_out);
+                                wins = _mm256_and_ps(_mm256_cmp_ps(v, cur, _CMP_GT_OQ), ok);
+                                at = _mm256_add_epi32(_mm256_set1_epi32(h * W), wv);
+                                _mm256_maskstore_ps(yrow + ow, in_out, _mm256_blendv_ps(cur, v, wins));
+                                _mm256_maskstore_epi32(arow + ow, in_out, _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(at), wins)));
+                            }
+                            lo = hi;   /* all done */
+                        }
+#endif
+                        for (ow = lo; ow < hi; ow++) {
+                            float v = xr[ow * sx], cur = yrow[ow];
+                            int wins = -(v > cur), at = h * W + ow * sx - pw + dw;
+                            yrow[ow] = v > cur ? v : cur;
+                            arow[ow] ^= (arow[ow] ^ at) & wins;    /* at where v wins, unchanged elsewhere */
+                        }
+                    }
+                }
+            }
+            continue;
+        }
         for (oh = 0; oh < y->h; oh++)
             for (ow = 0; ow < y->w; ow++) {
                 int hs, he, ws, we, ps;
                 size_t at = ((size_t)nc * y->h + oh) * y->w + ow;
+                double sum = 0;
                 xai__pool_window(&L->p, x->h, x->w, oh, ow, &hs, &he, &ws, &we, &ps);
-                if (L->p.pool == XAI_POOL_MAX) {
-                    float best = -FLT_MAX;
-                    int arg = -1;
-                    for (h = hs; h < he; h++)
-                        for (w = ws; w < we; w++)
-                            if (xp[h * x->w + w] > best) { best = xp[h * x->w + w]; arg = h * x->w + w; }
-                    y->data[at] = best;
-                    sw[at] = arg;
-                } else {
-                    double sum = 0;
-                    for (h = hs; h < he; h++)
-                        for (w = ws; w < we; w++) sum += xp[h * x->w + w];
-                    y->data[at] = (float)(sum / ps);
-                }
+                for (h = hs; h < he; h++)
+                    for (w = ws; w < we; w++) sum += xp[h * x->w + w];
+                y->data[at] = (float)(sum / ps);
             }
     }
     return XAI_OK;

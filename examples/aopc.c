@@ -693,6 +693,7 @@ int main(int argc, char **argv)
     FILE *out, *cxout = NULL;
     float *x, *heats, *block, *curves;
     const float **task_heat;
+    int *same_as = NULL;
     int *task_order, *task_repeat, *task_slot;
     double t0, *cxv;
     memset(&s, 0, sizeof s);
@@ -785,11 +786,12 @@ int main(int argc, char **argv)
     block = (float *)malloc(rows_per_image(&s) * sizeof(float));
     curves = (float *)malloc(rows_per_image(&s) * sizeof(float));
     task_heat = (const float **)malloc((size_t)s.nrun * s.cfg.repeats * sizeof *task_heat);
+    same_as = (int *)malloc((size_t)s.nrun * sizeof *same_as);
     task_order = (int *)malloc((size_t)s.nrun * s.cfg.repeats * sizeof(int));
     task_repeat = (int *)malloc((size_t)s.nrun * s.cfg.repeats * sizeof(int));
     task_slot = (int *)malloc((size_t)s.nrun * s.cfg.repeats * sizeof(int));
     cxv = (double *)calloc((size_t)s.ncx * 3 + 1, sizeof(double));
-    if (!t1 || !x || !heats || !block || !curves || !task_heat || !task_order || !task_repeat || !task_slot || !cxv) return die(xai_failure_reason());
+    if (!t1 || !x || !heats || !block || !curves || !task_heat || !same_as || !task_order || !task_repeat || !task_slot || !cxv) return die(xai_failure_reason());
     t0 = now_seconds();
     {
         int finished = 0;
@@ -826,8 +828,19 @@ int main(int argc, char **argv)
                 /* every (method, order, repeat) curve of the image at once, spread over the threads;
                    without noise a fixed order gives the same curve every repeat: computed once */
                 int ntask = 0, fixed = s.cfg.perturb != XAI_PERTURB_UNIFORM;
+                /* a heatmap bit-identical to an earlier method's, in the same order, has the same
+                   curves (the noise does not depend on the method): copied, not recomputed.  On
+                   one-channel images l2 and linf over the channels are the same map. */
+                for (ri = 0; ri < s.nrun; ri++) {
+                    int rj;
+                    same_as[ri] = -1;
+                    for (rj = 0; rj < ri && !s.runs[ri].is_random; rj++)
+                        if (!s.runs[rj].is_random && same_as[rj] < 0 && s.runs[rj].order == s.runs[ri].order &&
+                            !memcmp(heats + (size_t)rj * plane, heats + (size_t)ri * plane, plane * sizeof(float))) { same_as[ri] = rj; break; }
+                }
                 for (ri = 0; ri < s.nrun; ri++)
                     for (rep = 0; rep < s.cfg.repeats; rep++) {
+                        if (same_as[ri] >= 0) continue;
                         if (rep > 0 && fixed && !s.runs[ri].is_random) continue;
                         task_heat[ntask] = s.runs[ri].is_random ? NULL : heats + (size_t)ri * plane;
                         task_order[ntask] = s.runs[ri].order;
@@ -844,6 +857,9 @@ int main(int argc, char **argv)
                     for (rep = 1; rep < s.cfg.repeats; rep++)
                         if (fixed && !s.runs[ri].is_random)
                             memcpy(block + ((size_t)ri * s.cfg.repeats + rep) * L1, block + (size_t)ri * s.cfg.repeats * L1, L1 * sizeof(float));
+                for (ri = 0; ri < s.nrun; ri++)
+                    if (same_as[ri] >= 0)
+                        memcpy(block + (size_t)ri * s.cfg.repeats * L1, block + (size_t)same_as[ri] * s.cfg.repeats * L1, s.cfg.repeats * L1 * sizeof(float));
             }
             if (rc) break;
             /* complexity first: a kill between the blocks leaves an image whose curves are redone
@@ -874,7 +890,7 @@ int main(int argc, char **argv)
         free_cx(cx, ncxi);
     }
     free(x); free(heats); free(block); free(curves); free(cxv); free(names); free(listtext);
-    free(task_heat); free(task_order); free(task_repeat); free(task_slot);
+    free(task_heat); free(same_as); free(task_order); free(task_repeat); free(task_slot);
     xai_tape_free(t1);
     xai_net_free(net);
     return rc;

@@ -14,14 +14,16 @@ PICTURES=${PICTURES:-$(ls examples/images/fashion_*.pgm)}
 EVAL_IMAGES=${EVAL_IMAGES:-examples/images/fashion-test/*.pgm}
 REGION=${REGION:-2}
 STEPS=${STEPS:-30}
-REPEATS=${REPEATS:-10}
+REPEATS=${REPEATS:-5}
 METHODS=${METHODS:-lrp-eps:100,lrp-eps:0.01,lrp-ab:2,sensitivity-l2,sensitivity-linf,deconv-l2,deconv-linf,random}
 mkdir -p "$OUT"
 start=$(date +%s)
 
 echo "== 1. classify ($MODEL)"
+printf '  %-26s %-22s %s\n' picture "predicted class" probability
 for p in $PICTURES; do
-    bin/classify "$MODEL" "$p" --top 1 | tail -n 1 | sed "s#^#  $(basename "$p"): #"
+    bin/classify "$MODEL" "$p" --top 1 | tail -n 1 |
+        awk -v pic="$(basename "$p")" '{ l = $5; for (i = 6; i <= NF; i++) l = l " " $i; printf "  %-26s %-22s %s\n", pic, $2 ": " l, $4 }'
 done
 
 echo
@@ -42,6 +44,9 @@ n=$(wc -l < "$OUT/eval_list.txt")
 echo "== 3. evaluate: region perturbation over $n test images"
 echo "  regions ${REGION}x$REGION, $STEPS steps, uniform noise, $REPEATS repeats, MoRF order, score f_c before softmax"
 echo "  (the paper: 9x9 regions and 100 steps on 227x227 pictures; 2x2 and 30 on 28x28 perturb about the same share, 15%)"
+case "$PICTURES" in
+    *.pgm*) echo "  (on one-channel pictures the l2 and linf norms over the channels are the same heatmap, so their rows agree)" ;;
+esac
 rm -rf "$OUT/aopc"
 bin/aopc "$MODEL" --list "$OUT/eval_list.txt" --methods "$METHODS" --region "$REGION" --steps "$STEPS" \
     --repeats "$REPEATS" --complexity --out "$OUT/aopc" ${AOPC_FLAGS:-} 2>"$OUT/aopc.log"

@@ -135,13 +135,14 @@ static void draw_text(xai_image *img, int x, int y, const char *s)
     }
 }
 
-static void paste(xai_image *dst, const xai_image *src, int x0, int y0)
+/* src magnified z times (each pixel a z x z square, so small inputs stay crisp) at (x0, y0) */
+static void paste(xai_image *dst, const xai_image *src, int x0, int y0, int z)
 {
     int x, y, k;
-    for (y = 0; y < src->h; y++)
-        for (x = 0; x < src->w; x++)
+    for (y = 0; y < src->h * z; y++)
+        for (x = 0; x < src->w * z; x++)
             for (k = 0; k < 3; k++)
-                dst->data[((size_t)(y0 + y) * dst->w + x0 + x) * 3 + k] = src->data[((size_t)y * src->w + x) * src->c + (src->c >= 3 ? k : 0)];
+                dst->data[((size_t)(y0 + y) * dst->w + x0 + x) * 3 + k] = src->data[((size_t)(y / z) * src->w + x / z) * src->c + (src->c >= 3 ? k : 0)];
 }
 
 static int is_signed(const xai_method *m) { return m->heatmap == XAI_HEAT_SUM || m->heatmap == XAI_HEAT_SUM_X_INPUT; }
@@ -255,12 +256,14 @@ int main(int argc, char **argv)
         }
     }
     if (all) {
-        /* the picture, then each method of the paper; 4 panels a row, a label under each */
+        /* the picture, then each method of the paper; 4 panels a row, a label under each; small
+           inputs (Fashion-MNIST's 28x28) magnified to at least 120 pixels, so the labels fit */
         int n = (int)(sizeof paper_methods / sizeof *paper_methods) + 1, cols = 4, rows = (n + cols - 1) / cols, pad = 8, lab = 18;
-        int W = net->input_w, H = net->input_h, target = cls, k;
+        int z = net->input_w < 120 ? (120 + net->input_w - 1) / net->input_w : 1;
+        int W = net->input_w * z, H = net->input_h * z, target = cls, k;
         if (xai_image_alloc(&pic, cols * (W + pad) + pad, rows * (H + pad + lab) + pad, 3) != XAI_OK) return fail(xai_failure_reason());
         for (k = 0; k < pic.w * pic.h * 3; k++) pic.data[k] = 255;
-        paste(&pic, &shown, pad, pad);
+        paste(&pic, &shown, pad, pad, z);
         draw_text(&pic, pad, pad + H + 3, "input");
         for (k = 1; k < n; k++) {
             xai_method mm;
@@ -270,8 +273,8 @@ int main(int argc, char **argv)
             if (xai_explain(net, tape, x, 1, &mm, &t, NULL, heat, &score) != XAI_OK) return fail(xai_failure_reason());
             if (k == 1) printf("%s: class %d (%s), f_c = %.6g\n", image, t, t < net->nlabel ? net->label[t] : "", score);
             target = t;
-            if (xai_heatmap_render(heat, W, H, is_signed(&mm) ? XAI_CMAP_BWR : XAI_CMAP_HOT, (float)clip, &hp) != XAI_OK) return fail(xai_failure_reason());
-            paste(&pic, &hp, px, py);
+            if (xai_heatmap_render(heat, net->input_w, net->input_h, is_signed(&mm) ? XAI_CMAP_BWR : XAI_CMAP_HOT, (float)clip, &hp) != XAI_OK) return fail(xai_failure_reason());
+            paste(&pic, &hp, px, py, z);
             draw_text(&pic, px, py + H + 3, paper_methods[k - 1]);
             xai_image_free(&hp);
         }

@@ -257,7 +257,6 @@ static void make_fixture(const char *dir)
     xai_net_add(net, "relu1", &relu, "conv1", "conv1");
     xai_net_add(net, "pool1", &pool, "conv1", "pool1");
     xai_net_add(net, "fc", &fc, "pool1", "fc");
-    xai_net_finalize(net);
     net->pre.channel_order = XAI_ORDER_BGR;
     net->pre.mean_kind = XAI_MEAN_PIXEL;
     net->pre.mean_pixel[0] = 100; net->pre.mean_pixel[1] = 110; net->pre.mean_pixel[2] = 120;

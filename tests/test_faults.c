@@ -437,6 +437,13 @@ static void test_devices(void)
         rc = run_limited(cmd, 0, FDIR "/dev/log");
         CHECK(rc == 1 && contains(FDIR "/dev/log", "write error") && is_chardev(full), "caffe2xai -o a full device: exit 1 (%d), says so, the device stays", rc);
     }
+    {
+        char cmd[1024];
+        /* -o /dev/null: converted, nothing to read back, and the device is not removed */
+        snprintf(cmd, sizeof cmd, "bin/caffe2xai %s/c2x/deploy.prototxt %s/c2x/w.caffemodel -o %s", FDIR, FDIR, null);
+        rc = run_limited(cmd, 0, FDIR "/dev/log");
+        CHECK(rc == 0 && is_chardev(null), "caffe2xai -o a null device: exit 0 (%d), the device stays", rc);
+    }
 }
 
 int main(void)

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char caffe2xai_usage[] =
     "usage: caffe2xai DEPLOY.prototxt WEIGHTS.caffemodel -o MODEL.xai [options]\n"
@@ -184,14 +185,20 @@ static int caffe2xai_main(int argc, char **argv)
         buf = NULL;
     }
     if (xai_net_save(net, out) != XAI_OK) { xai_net_free(net); return c2x_fail("%s", xai_failure_reason()); }
-    xai_net_free(net);
 
-    /* what xai.h programs will see: read it back (a file they cannot read is no output) */
+    /* what xai.h programs will see: read it back (a file they cannot read is no output); a device
+       or a pipe (-o /dev/null) has nothing to read back, and is not ours to remove */
+    {
+        struct stat st;
+        if (stat(out, &st) == 0 && !S_ISREG(st.st_mode)) goto summary;
+    }
+    xai_net_free(net);
     if (!(net = xai_net_load(out))) {
         fprintf(stderr, "caffe2xai: the written model does not load, so it is removed: %s\n", xai_failure_reason());
         remove(out);
         return 1;
     }
+summary:
     {
         size_t o = 0, params = 0;
         const xai_preprocess *pre = &net->pre;
