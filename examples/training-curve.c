@@ -206,11 +206,20 @@ int main(int argc, char **argv)
                        "test accuracy", series, nser);
         snprintf(path, sizeof path, "%s/training_curve.svg", outdir);
         if (!svg || xai_file_write(path, svg, strlen(svg)) != XAI_OK) return fail(xai_failure_reason());
+        /* both: AOPC itself grows with the scale of f_c as training sharpens the scores (random's
+           too), AOPC - random is the part the heatmap's order adds */
         printf("\nPearson correlation with test accuracy across %d snapshots:\n", ns);
+        printf("  %-24s %-12s %s\n", "method", "AOPC", random_m >= 0 ? "AOPC - random" : "");
         for (m = 0; m < nm; m++) {
-            double *col = (double *)malloc((size_t)ns * sizeof(double));
+            double *col = (double *)malloc((size_t)ns * sizeof(double)), r_rel = 0;
             for (s = 0; s < ns; s++) col[s] = aopc[(size_t)s * nm + m];
-            printf("  AOPC of %-20s r = %+.3f\n", names[m], pearson(col, acc, ns));
+            printf("  %-24s r = %+.3f", names[m], pearson(col, acc, ns));
+            if (random_m >= 0 && !is_random[m]) {
+                for (s = 0; s < ns; s++) col[s] = aopc[(size_t)s * nm + m] - aopc[(size_t)s * nm + random_m];
+                r_rel = pearson(col, acc, ns);
+                printf("   r = %+.3f", r_rel);
+            }
+            printf("\n");
             free(col);
         }
         printf("wrote %s/training_curve.tsv and %s/training_curve.svg\n", outdir, outdir);
