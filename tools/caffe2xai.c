@@ -23,11 +23,79 @@
    Errors: "caffe2xai: <reason>" on stderr, exit status 1, and no output file. */
 #define XAI_IMPLEMENTATION
 #include "../xai.h"
-#include "caffe_pb.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#define C2X_MMAP 1
+#endif
+
+/* The caffemodel is mapped, not read, where the system can: the weights are copied out of the
+   mapping into the net, and each copied stretch is handed back (madvise DONTNEED: its pages leave
+   memory and would be read from the file again if touched), so the conversion holds the weights
+   about once, not twice.  Elsewhere, or for what cannot be mapped (a pipe), the file is read. */
+static const unsigned char *c2x_map_start;
+static size_t c2x_map_len;
+
+static void c2x_release(const unsigned char *p, size_t n)
+{
+#ifdef C2X_MMAP
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)p, b = (uintptr_t)p + n;
+    if (!c2x_map_start || p < c2x_map_start || p + n > c2x_map_start + c2x_map_len || page == 0 || page == (size_t)-1) return;
+    a = (a + page - 1) / page * page;   /* whole pages inside the stretch */
+    b = b / page * page;
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+#else
+    (void)p; (void)n;
+#endif
+}
+#define CPB_RELEASE(p, n) c2x_release(p, n)
+#include "caffe_pb.h"
+
+/* The file mapped (*mapped = 1) or read (*mapped = 0); NULL with the reason set on failure. */
+static unsigned char *c2x_load_weights_file(const char *path, size_t *len, int *mapped)
+{
+#ifdef C2X_MMAP
+    struct stat st;
+    int fd = open(path, O_RDONLY);
+    *mapped = 0;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && (unsigned long long)st.st_size <= CPB_MAX_FILE) {
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        close(fd);
+        if (m != MAP_FAILED) {
+            c2x_map_start = (const unsigned char *)m;
+            c2x_map_len = (size_t)st.st_size;
+            *len = (size_t)st.st_size;
+            *mapped = 1;
+            return (unsigned char *)m;
+        }
+    } else if (fd >= 0) {
+        close(fd);
+    }
+#else
+    *mapped = 0;
+#endif
+    return cpb_read_file(path, CPB_MAX_FILE, len);
+}
+
+static void c2x_unload_weights_file(unsigned char *buf, size_t len, int mapped)
+{
+#ifdef C2X_MMAP
+    if (mapped) {
+        munmap(buf, len);
+        c2x_map_start = NULL;
+        c2x_map_len = 0;
+        return;
+    }
+#endif
+    (void)len; (void)mapped;
+    CPB_FREE(buf);
+}
 
 static const char caffe2xai_usage[] =
     "usage: caffe2xai DEPLOY.prototxt WEIGHTS.caffemodel -o MODEL.xai [options]\n"
@@ -151,10 +219,13 @@ static int caffe2xai_main(int argc, char **argv)
     }
 
     /* the weights: the file stays in memory while they are copied into the net, then goes */
-    if (!(buf = cpb_read_file(weights, CPB_MAX_FILE, &len))) { xai_net_free(net); return c2x_fail("%s", cpb_failure_reason()); }
-    i = cpb_net_load_weights(net, buf, len, weights);
-    CPB_FREE(buf);
-    buf = NULL;
+    {
+        int mapped;
+        if (!(buf = c2x_load_weights_file(weights, &len, &mapped))) { xai_net_free(net); return c2x_fail("%s", cpb_failure_reason()); }
+        i = cpb_net_load_weights(net, buf, len, weights);
+        c2x_unload_weights_file(buf, len, mapped);
+        buf = NULL;
+    }
     if (i != XAI_OK) { xai_net_free(net); return c2x_fail("%s", cpb_failure_reason()); }
 
     if (mean) {
