@@ -3301,7 +3301,7 @@ static int xai__conv_forward_gemm(xai_tape *t, const xai_layer *L, const xai_ten
 {
     xai__conv_plan pl;
     size_t xs = (size_t)x->c * x->h * x->w;
-    int n0, b, g, o, rc;
+    int n0, b, g, rc;
     if ((rc = xai__conv_plan_make(t, L, x->c, x->n, y->h, y->w, &pl)) != XAI_OK) return rc;
     for (n0 = 0; n0 < x->n; n0 += pl.nb) {
         int nb = x->n - n0 < pl.nb ? x->n - n0 : pl.nb;
@@ -3310,14 +3310,19 @@ static int xai__conv_forward_gemm(xai_tape *t, const xai_layer *L, const xai_ten
         for (g = 0; g < pl.G; g++)
             xai__gemm(pl.Og, (int)ld, pl.K, L->weight + (size_t)g * pl.Og * pl.K, pl.K, 0, wmod, pl.col + (size_t)g * pl.K * ld, (int)ld, 0,
                       XAI__MOD_NONE, pl.tmp + (size_t)g * pl.Og * ld, (int)ld, 0);
-        /* the chunk's columns back into NCHW, adding the bias */
-        for (b = 0; b < nb; b++)
-            for (o = 0; o < y->c; o++) {
-                const float *src = pl.tmp + (size_t)o * ld + (size_t)b * pl.N;
-                float *dst = y->data + ((size_t)(n0 + b) * y->c + o) * pl.N, bias = with_bias && L->bias ? L->bias[o] : 0.0f;
-                int i;
+        /* the chunk's columns back into NCHW, adding the bias: a plane per (image, channel),
+           over the threads (each writes its own planes) */
+        {
+            int bo, planes = nb * y->c;
+            size_t work = (size_t)planes * pl.N;
+            XAI__PARALLEL_FOR
+            for (bo = 0; bo < planes; bo++) {
+                int bb = bo / y->c, oo = bo % y->c, i;
+                const float *src = pl.tmp + (size_t)oo * ld + (size_t)bb * pl.N;
+                float *dst = y->data + ((size_t)(n0 + bb) * y->c + oo) * pl.N, bias = with_bias && L->bias ? L->bias[oo] : 0.0f;
                 for (i = 0; i < pl.N; i++) dst[i] = src[i] + bias;
             }
+        }
     }
     return XAI_OK;
 }
@@ -3327,15 +3332,20 @@ static int xai__conv_backward_data_gemm(xai_tape *t, const xai_layer *L, const x
 {
     xai__conv_plan pl;
     size_t xs = (size_t)dx->c * dx->h * dx->w;
-    int n0, b, g, o, rc;
+    int n0, b, g, rc;
     if ((rc = xai__conv_plan_make(t, L, dx->c, gy->n, gy->h, gy->w, &pl)) != XAI_OK) return rc;
     if (!accumulate) memset(dx->data, 0, (size_t)gy->n * xs * sizeof(float));
     for (n0 = 0; n0 < gy->n; n0 += pl.nb) {
         int nb = gy->n - n0 < pl.nb ? gy->n - n0 : pl.nb;
         size_t ld = (size_t)nb * pl.N;
-        for (b = 0; b < nb; b++)
-            for (o = 0; o < gy->c; o++)
-                memcpy(pl.tmp + (size_t)o * ld + (size_t)b * pl.N, gy->data + ((size_t)(n0 + b) * gy->c + o) * pl.N, (size_t)pl.N * sizeof(float));
+        {
+            int bo, planes = nb * gy->c;
+            size_t work = (size_t)planes * pl.N;
+            XAI__PARALLEL_FOR
+            for (bo = 0; bo < planes; bo++)
+                memcpy(pl.tmp + (size_t)(bo % gy->c) * ld + (size_t)(bo / gy->c) * pl.N, gy->data + ((size_t)(n0 + bo / gy->c) * gy->c + bo % gy->c) * pl.N,
+                       (size_t)pl.N * sizeof(float));
+        }
         for (g = 0; g < pl.G; g++)
             xai__gemm(pl.K, (int)ld, pl.Og, L->weight + (size_t)g * pl.Og * pl.K, pl.K, 1, wmod, pl.tmp + (size_t)g * pl.Og * ld, (int)ld, 0,
                       XAI__MOD_NONE, pl.col + (size_t)g * pl.K * ld, (int)ld, 0);

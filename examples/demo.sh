@@ -41,9 +41,13 @@ echo "  $OUT/heat_*.png: one heatmap per method and picture"
 echo
 ls $EVAL_IMAGES > "$OUT/eval_list.txt"
 n=$(wc -l < "$OUT/eval_list.txt")
-echo "== 3. evaluate: region perturbation over $n test images"
+echo "== 3. evaluate: region perturbation over $n pictures"
 echo "  regions ${REGION}x$REGION, $STEPS steps, uniform noise, $REPEATS repeats, MoRF order, score f_c before softmax"
-echo "  (the paper: 9x9 regions and 100 steps on 227x227 pictures; 2x2 and 30 on 28x28 perturb about the same share, 15%)"
+if [ "$REGION" = 9 ] && [ "$STEPS" = 100 ]; then
+    echo "  (the paper's settings for 227x227 pictures)"
+else
+    echo "  (the paper: 9x9 regions and 100 steps on 227x227 pictures; 2x2 and 30 on 28x28 perturb about the same share, 15%)"
+fi
 case "$PICTURES" in
     *.pgm*) echo "  (on one-channel pictures the l2 and linf norms over the channels are the same heatmap, so their rows agree)" ;;
 esac
