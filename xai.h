@@ -2521,7 +2521,9 @@ static void xai__gemm_ref(int M, int N, int K, const float *A, int lda, int tran
  *   loop 1  ir: MR rows            -- micro-kernel: MR x NR tile of C in registers
  *
  * Packing copies the operands into the exact order the micro-kernel reads
- * them (contiguous, aligned, transposes and LRP modifiers already applied),
+ * them (contiguous, aligned, transposes and LRP modifiers already applied:
+ * w+, w-, w^2 are made here, in the copy that happens anyway, instead of
+ * being stored per model, which for CaffeNet would be 3 more 233 MB copies),
  * so the kernel only streams memory; it also zero-pads ragged edges so edge
  * tiles run the very same micro-kernel.
  *
