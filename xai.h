@@ -3219,28 +3219,29 @@ static void xai__valid_range(int off, int stride, int W, int OW, int *lo, int *h
    rows ldcol floats apart, so several images can sit side by side in one matrix. */
 static void xai__im2col(const xai_layer_param *p, const float *x, int C, int H, int W, int OH, int OW, float *col, size_t ldcol)
 {
-    int c;
+    int cki;
+    /* over (channel, kernel row) pairs: each writes its own column rows, and conv1's 3 channels
+       x 11 rows share out evenly where 3 channels alone would not */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((size_t)C * OH * OW * p->kernel_h * p->kernel_w > 100000)
 #endif
-    for (c = 0; c < C; c++) {
-        int ki, kj, oh, ow, lo, hi;
-        for (ki = 0; ki < p->kernel_h; ki++)
-            for (kj = 0; kj < p->kernel_w; kj++) {
-                float *dst = col + (((size_t)c * p->kernel_h + ki) * p->kernel_w + kj) * ldcol;
-                int off = kj * p->dilation_w - p->pad_w;
-                xai__valid_range(off, p->stride_w, W, OW, &lo, &hi);
-                for (oh = 0; oh < OH; oh++, dst += OW) {
-                    int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
-                    const float *row;
-                    if (ih < 0 || ih >= H) { memset(dst, 0, (size_t)OW * sizeof(float)); continue; }
-                    row = x + ((size_t)c * H + ih) * W;
-                    if (lo > 0) memset(dst, 0, (size_t)lo * sizeof(float));
-                    if (p->stride_w == 1) memcpy(dst + lo, row + lo + off, (size_t)(hi - lo) * sizeof(float));
-                    else for (ow = lo; ow < hi; ow++) dst[ow] = row[ow * p->stride_w + off];
-                    if (hi < OW) memset(dst + hi, 0, (size_t)(OW - hi) * sizeof(float));
-                }
+    for (cki = 0; cki < C * p->kernel_h; cki++) {
+        int c = cki / p->kernel_h, ki = cki % p->kernel_h, kj, oh, ow, lo, hi;
+        for (kj = 0; kj < p->kernel_w; kj++) {
+            float *dst = col + (((size_t)c * p->kernel_h + ki) * p->kernel_w + kj) * ldcol;
+            int off = kj * p->dilation_w - p->pad_w;
+            xai__valid_range(off, p->stride_w, W, OW, &lo, &hi);
+            for (oh = 0; oh < OH; oh++, dst += OW) {
+                int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
+                const float *row;
+                if (ih < 0 || ih >= H) { memset(dst, 0, (size_t)OW * sizeof(float)); continue; }
+                row = x + ((size_t)c * H + ih) * W;
+                if (lo > 0) memset(dst, 0, (size_t)lo * sizeof(float));
+                if (p->stride_w == 1) memcpy(dst + lo, row + lo + off, (size_t)(hi - lo) * sizeof(float));
+                else for (ow = lo; ow < hi; ow++) dst[ow] = row[ow * p->stride_w + off];
+                if (hi < OW) memset(dst + hi, 0, (size_t)(OW - hi) * sizeof(float));
             }
+        }
     }
 }
 
