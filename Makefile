@@ -41,7 +41,7 @@ bin/test_codec: tests/decoders.h
 # test_simd compares this build with its twin compiled for the portable path (XAI_NO_SIMD)
 bin/test_simd: bin/simd_scalar_twin
 bin/simd_scalar_twin: tests/test_simd.c tests/test.h xai.h | bin
-	$(CC) $(XCFLAGS) -DXAI_NO_SIMD $< -o $@ $(LDLIBS)
+	$(CC) $(XCFLAGS) -DXAI_NO_SIMD -DXAI_TEST_SIMD_TWIN $< -o $@ $(LDLIBS)
 
 # aopc-merge compiles aopc.c into itself; both draw with plot.h
 bin/aopc bin/aopc-merge: examples/plot.h
@@ -98,7 +98,7 @@ bin/sanitize/test_%: tests/test_%.c tests/test.h xai.h | bin/sanitize
 bin/sanitize/test_codec: tests/decoders.h
 bin/sanitize/test_simd: bin/sanitize/simd_scalar_twin
 bin/sanitize/simd_scalar_twin: tests/test_simd.c tests/test.h xai.h | bin/sanitize
-	$(SAN_CC) $(XCFLAGS) $(SANFLAGS) -DXAI_NO_SIMD $< -o $@ $(LDLIBS)
+	$(SAN_CC) $(XCFLAGS) $(SANFLAGS) -DXAI_NO_SIMD -DXAI_TEST_SIMD_TWIN $< -o $@ $(LDLIBS)
 bin/sanitize/caffe2xai: tools/caffe_pb.h
 bin/sanitize/test_caffe: tools/caffe_pb.h tools/caffe2xai.c
 bin/sanitize/test_limits bin/test_limits: tools/caffe_pb.h

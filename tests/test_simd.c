@@ -2,17 +2,18 @@
 
    xai.h is one header: a program holds one of the two paths, chosen when it is compiled.  So this
    file is built twice: as bin/test_simd with the project's flags (-march=native: AVX2+FMA where
-   the machine has them), and as bin/simd_scalar_twin with -DXAI_NO_SIMD.  The twin computes the
-   same things and writes them to a file; the test computes them itself, runs the twin, and compares
-   number by number:
+   the machine has them), and as bin/simd_scalar_twin with -DXAI_NO_SIMD -DXAI_TEST_SIMD_TWIN.
+   The twin computes the same things and writes them to a file; the test computes them itself,
+   runs the twin, and compares number by number:
      - the synthetic CaffeNet (every layer shape of the paper's network) at batch 2: scores, and
        the signal and heatmap of each of the paper's methods and of LRP with the Taylor LRN rule;
      - two small nets with every other layer type (grouped convolutions, LRN within a channel,
-       AVE pooling, leaky ReLU, Split, Eltwise SUM and MAX, Concat, global AVE and MAX pooling), with every
-       method xai_method_parse knows, and the weight gradients the trainer uses.
+       AVE pooling, leaky ReLU, Split, Eltwise SUM and MAX, Concat, global AVE and MAX pooling),
+       with every method xai_method_parse knows, and the weight gradients the trainer uses.
    Each array must agree within 1e-4 of its largest magnitude (scores 1e-5); and where the target
    has FMA, both builds use it in the same order (the GEMM's determinism contract), so the numbers
-   must be the same bits. */
+   must be the same bits.  A build without the AVX2 path (make SIMD=0) has nothing to compare and
+   says so. */
 #define XAI_IMPLEMENTATION
 #include "../xai.h"
 #include "test.h"
@@ -191,7 +192,7 @@ static size_t compute_all(results *r, part *parts)
     return np;
 }
 
-#ifdef XAI_NO_SIMD
+#ifdef XAI_TEST_SIMD_TWIN
 /* ---- the twin: the portable path, its numbers to a file ---------------------------------------- */
 int main(int argc, char **argv)
 {
