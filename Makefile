@@ -37,6 +37,8 @@ bin/test_%: tests/test_%.c tests/test.h xai.h | bin
 	$(CC) $(XCFLAGS) $< -o $@ $(LDLIBS)
 
 bin/test_codec: tests/decoders.h
+bin/test_aopc bin/test_complexity: tests/tools.h
+bin/test_caffe bin/test_limits: tests/pb_encode.h
 
 # test_simd compares this build with its twin compiled for the portable path (XAI_NO_SIMD)
 bin/test_simd: bin/simd_scalar_twin
@@ -75,8 +77,9 @@ caffenet: bin/caffe2xai
 #                        the tests run from a shadow root whose bin/ is bin/sanitize (so test_aopc
 #                        spawns the sanitized aopc); UBSan halts on the first error, LSan is on
 #   make fuzz            libFuzzer targets tests/fuzz/fuzz_*.c (clang), FUZZ_SECONDS each (60);
-#                        findings in bin/fuzz/artifacts/, the growing corpus in bin/fuzz/corpus/
-#   make fuzz-seeds      regenerate the committed seed corpora tests/fuzz/corpus/<target>/
+#                        seeded from bin/fuzz/seeds/ (written by bin/fuzz-seeds from the code,
+#                        never committed); findings in bin/fuzz/artifacts/, the growing corpus
+#                        in bin/fuzz/corpus/
 SAN_CC ?= $(CC)
 SANFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
@@ -96,6 +99,8 @@ bin/sanitize/test_%: tests/test_%.c tests/test.h xai.h | bin/sanitize
 	$(SAN_CC) $(XCFLAGS) $(SANFLAGS) $< -o $@ $(LDLIBS)
 
 bin/sanitize/test_codec: tests/decoders.h
+bin/sanitize/test_aopc bin/sanitize/test_complexity: tests/tools.h
+bin/sanitize/test_caffe bin/sanitize/test_limits: tests/pb_encode.h
 bin/sanitize/test_simd: bin/sanitize/simd_scalar_twin
 bin/sanitize/simd_scalar_twin: tests/test_simd.c tests/test.h xai.h | bin/sanitize
 	$(SAN_CC) $(XCFLAGS) $(SANFLAGS) -DXAI_NO_SIMD -DXAI_TEST_SIMD_TWIN $< -o $@ $(LDLIBS)
@@ -124,16 +129,14 @@ bin/fuzz:
 bin/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/caffe_nets.h xai.h tools/caffe_pb.h | bin/fuzz
 	$(FUZZ_CC) $(WARN) -I. $(FUZZFLAGS) $< -o $@ -lm
 
-bin/fuzz-seeds: tests/fuzz/seeds.c tests/fuzz/caffe_nets.h xai.h | bin
+bin/fuzz-seeds: tests/fuzz/seeds.c tests/fuzz/caffe_nets.h tests/pb_encode.h xai.h | bin
 	$(CC) $(CFLAGS) $(WARN) -I. $< -o $@ $(LDLIBS)
 
-fuzz-seeds: bin/fuzz-seeds
-	rm -rf tests/fuzz/corpus && bin/fuzz-seeds tests/fuzz/corpus
-
-fuzz: $(patsubst %,bin/fuzz/%,$(FUZZ_TARGETS))
+fuzz: $(patsubst %,bin/fuzz/%,$(FUZZ_TARGETS)) bin/fuzz-seeds
+	@rm -rf bin/fuzz/seeds && bin/fuzz-seeds bin/fuzz/seeds >/dev/null
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh $(FUZZ_TARGETS)
 
-.PHONY: test-sanitize fuzz fuzz-seeds
+.PHONY: test-sanitize fuzz
 
 # the shipped model, the demo and the training curve (issues 7 and 11)
 #   make demo            classify, explain and evaluate with models/fashion.xai (about two minutes)

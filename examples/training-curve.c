@@ -211,13 +211,12 @@ int main(int argc, char **argv)
         printf("\nPearson correlation with test accuracy across %d snapshots:\n", ns);
         printf("  %-24s %-12s %s\n", "method", "AOPC", random_m >= 0 ? "AOPC - random" : "");
         for (m = 0; m < nm; m++) {
-            double *col = (double *)malloc((size_t)ns * sizeof(double)), r_rel = 0;
+            double *col = (double *)malloc((size_t)ns * sizeof(double));
             for (s = 0; s < ns; s++) col[s] = aopc[(size_t)s * nm + m];
             printf("  %-24s r = %+.3f", names[m], pearson(col, acc, ns));
             if (random_m >= 0 && !is_random[m]) {
                 for (s = 0; s < ns; s++) col[s] = aopc[(size_t)s * nm + m] - aopc[(size_t)s * nm + random_m];
-                r_rel = pearson(col, acc, ns);
-                printf("   r = %+.3f", r_rel);
+                printf("   r = %+.3f", pearson(col, acc, ns));
             }
             printf("\n");
             free(col);

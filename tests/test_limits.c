@@ -86,43 +86,16 @@ static void test_images(void)
 
 /* ---- protobuf writer (caffemodels, mean files) ---- */
 
-typedef struct pbuf {
-    unsigned char *p;
-    size_t len, cap;
-} pbuf;
-
-static void pb_raw(pbuf *b, const void *d, size_t n)
-{
-    if (b->len + n > b->cap) {
-        b->cap = (b->len + n) * 2 + 64;
-        b->p = (unsigned char *)realloc(b->p, b->cap);
-    }
-    if (n) memcpy(b->p + b->len, d, n);
-    b->len += n;
-}
-static void pb_varint(pbuf *b, uint64_t v)
-{
-    unsigned char c;
-    do {
-        c = (unsigned char)(v & 0x7f);
-        v >>= 7;
-        if (v) c |= 0x80;
-        pb_raw(b, &c, 1);
-    } while (v);
-}
-static void pb_key(pbuf *b, int field, int wire) { pb_varint(b, (uint64_t)field << 3 | (unsigned)wire); }
-static void pb_u(pbuf *b, int field, uint64_t v) { pb_key(b, field, 0); pb_varint(b, v); }
-static void pb_str(pbuf *b, int field, const char *s) { pb_key(b, field, 2); pb_varint(b, strlen(s)); pb_raw(b, s, strlen(s)); }
-static void pb_msg(pbuf *b, int field, pbuf *m) { pb_key(b, field, 2); pb_varint(b, m->len); pb_raw(b, m->p, m->len); free(m->p); memset(m, 0, sizeof *m); }
+#include "pb_encode.h"
 
 /* core (consumed) wrapped in depth messages of field `field`, one in the other: the lengths
    worked out innermost first, then written outermost first (wrapping level by level would copy
    the growing message depth times: 20 GB for 100000 levels) */
 static void pb_varlen(uint64_t v, size_t *n) { *n = 1; while (v >>= 7) (*n)++; }
-static void nested(pbuf *out, int field, int depth, pbuf *core)
+static void nested(pb *out, int field, int depth, pb *core)
 {
     size_t *size = (size_t *)malloc(((size_t)depth + 1) * sizeof(size_t)), kl, vl;
-    pbuf c = *core;
+    pb c = *core;
     int k;
     pb_varlen((uint64_t)field << 3 | 2, &kl);
     size[depth] = c.len;
@@ -145,7 +118,7 @@ static const char tiny_prototxt[] =
     "layer { name: \"fc\" type: \"InnerProduct\" bottom: \"data\" top: \"fc\" inner_product_param { num_output: 2 bias_term: false } }\n";
 
 /* cpb_net_load_weights of a caffemodel into the tiny net */
-static void caffemodel_case(const char *what, const pbuf *m, const char *word)
+static void caffemodel_case(const char *what, const pb *m, const char *word)
 {
     xai_net *net = cpb_net_from_prototxt(tiny_prototxt, strlen(tiny_prototxt), "tiny.prototxt", NULL);
     lim_case c;
@@ -157,7 +130,7 @@ static void caffemodel_case(const char *what, const pbuf *m, const char *word)
     xai_net_free(net);
 }
 
-static void blobproto_case(const char *what, const pbuf *m, const char *word)
+static void blobproto_case(const char *what, const pb *m, const char *word)
 {
     int ch = 0, h = 0, w = 0, rc;
     float *mean = NULL;
@@ -170,20 +143,20 @@ static void blobproto_case(const char *what, const pbuf *m, const char *word)
 
 /* a V2 caffemodel whose layer 'fc' holds one blob: shape dims, then the data field's bytes
    (data_len claimed, data_have present) */
-static pbuf fc_model(const int64_t *dims, int nd, uint64_t data_len, size_t data_have)
+static pb fc_model(const int64_t *dims, int nd, uint64_t data_len, size_t data_have)
 {
-    pbuf net = {0}, layer = {0}, blob = {0}, shape = {0};
+    pb net = {0}, layer = {0}, blob = {0}, shape = {0};
     int i;
     unsigned char *zeros = (unsigned char *)calloc(1, data_have + 1);
     for (i = 0; i < nd; i++) pb_u(&shape, 1, (uint64_t)dims[i]);
-    pb_msg(&blob, 7, &shape);
+    pb_m(&blob, 7, &shape);
     pb_key(&blob, 5, 2);
     pb_varint(&blob, data_len);
     pb_raw(&blob, zeros, data_have);
-    pb_str(&layer, 1, "fc");
-    pb_str(&layer, 2, "InnerProduct");
-    pb_msg(&layer, 7, &blob);
-    pb_msg(&net, 100, &layer);
+    pb_s(&layer, 1, "fc");
+    pb_s(&layer, 2, "InnerProduct");
+    pb_m(&layer, 7, &blob);
+    pb_m(&net, 100, &layer);
     free(zeros);
     return net;
 }
@@ -191,7 +164,7 @@ static pbuf fc_model(const int64_t *dims, int nd, uint64_t data_len, size_t data
 static void test_huge_blobs(void)
 {
     static const int64_t tera[2] = {1000000, 1000000}, tera4[4] = {1, 10000, 10000, 10000}, giga4[4] = {1, 1000, 1000, 1000};
-    pbuf m;
+    pb m;
     /* a caffemodel blob claiming 10^12 floats: the length runs past the file */
     m = fc_model(tera, 2, 4000000000000ull, 64);
     caffemodel_case("caffemodel: blob of 10^12 floats, 64 bytes of them", &m, "runs past");
@@ -202,10 +175,10 @@ static void test_huge_blobs(void)
     free(m.p);
     /* a mean file of 10^12 values, then of 10^9 with no data */
     {
-        pbuf b = {0}, shape = {0};
+        pb b = {0}, shape = {0};
         int i;
         for (i = 0; i < 4; i++) pb_u(&shape, 1, (uint64_t)tera4[i]);
-        pb_msg(&b, 7, &shape);
+        pb_m(&b, 7, &shape);
         pb_key(&b, 5, 2);
         pb_varint(&b, 4000000000000ull);
         blobproto_case("binaryproto: 10^12 floats claimed", &b, "runs past");
@@ -277,7 +250,7 @@ static void test_million_layers(void)
     }
     /* caffemodel: a million empty V2 layers (3 bytes each) */
     {
-        pbuf m = {0};
+        pb m = {0};
         for (i = 0; i < n; i++) { pb_key(&m, 100, 2); pb_varint(&m, 0); }
         caffemodel_case("caffemodel: a million layers", &m, "layers");
         free(m.p);
@@ -332,17 +305,17 @@ static void test_deep_nesting(void)
     /* binary: a layer message nested 100000 deep in itself, and in a blob's shape; the reader
        does not recurse into fields it does not know, so it refuses without descending */
     {
-        pbuf m = {0}, core = {0};
+        pb m = {0}, core = {0};
         nested(&m, 100, depth, &core);
         caffemodel_case("caffemodel: layers nested 100000 deep", &m, "fc");
         free(m.p);
     }
     {
-        pbuf m = {0}, layer = {0}, blob = {0};
+        pb m = {0}, layer = {0}, blob = {0};
         nested(&blob, 7, depth, &blob);
-        pb_str(&layer, 1, "fc");
-        pb_msg(&layer, 7, &blob);
-        pb_msg(&m, 100, &layer);
+        pb_s(&layer, 1, "fc");
+        pb_m(&layer, 7, &blob);
+        pb_m(&m, 100, &layer);
         caffemodel_case("caffemodel: a blob shape nested 100000 deep", &m, "fc");
         free(m.p);
     }
@@ -353,7 +326,7 @@ static void test_deep_nesting(void)
 static void test_varints(void)
 {
     static const unsigned char eleven[11] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
-    pbuf m = {0};
+    pb m = {0};
     /* as a field key */
     pb_raw(&m, eleven, 11);
     caffemodel_case("caffemodel: an 11-byte varint as a key", &m, "varint too long");
@@ -367,22 +340,22 @@ static void test_varints(void)
     memset(&m, 0, sizeof m);
     /* as a value, inside a layer */
     {
-        pbuf layer = {0};
-        pb_str(&layer, 1, "fc");
+        pb layer = {0};
+        pb_s(&layer, 1, "fc");
         pb_key(&layer, 50, 0);
         pb_raw(&layer, eleven, 11);
-        pb_msg(&m, 100, &layer);
+        pb_m(&m, 100, &layer);
         caffemodel_case("caffemodel: an 11-byte varint as a value", &m, "varint too long");
         free(m.p);
         memset(&m, 0, sizeof m);
     }
     /* a mean file's packed dims */
     {
-        pbuf shape = {0};
+        pb shape = {0};
         pb_key(&shape, 1, 2);
         pb_varint(&shape, 11);
         pb_raw(&shape, eleven, 11);
-        pb_msg(&m, 7, &shape);
+        pb_m(&m, 7, &shape);
         blobproto_case("binaryproto: an 11-byte packed dim", &m, "varint too long");
         free(m.p);
         memset(&m, 0, sizeof m);

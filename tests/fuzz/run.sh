@@ -1,7 +1,8 @@
 #!/bin/sh
-# Runs each libFuzzer target for FUZZ_SECONDS (make fuzz).  Seeds: the committed corpus
-# tests/fuzz/corpus/<target>, the regression inputs tests/fuzz/regressions/<target>, and the real
-# Caffe files of ../shared/caffe when present (copied into the work corpus, never committed).
+# Runs each libFuzzer target for FUZZ_SECONDS (make fuzz).  Seeds: bin/fuzz/seeds/<target>
+# (make fuzz writes them with bin/fuzz-seeds), the regression inputs
+# tests/fuzz/regressions/<target>, and the real Caffe files
+# of ../shared/caffe when present (copied into the work corpus, never committed).
 # A crash, leak, over-budget allocation or a hang (-timeout) leaves its input in
 # bin/fuzz/artifacts/<target>-*; the exit status is 1 if any target found something.
 cd "$(dirname "$0")/../.." || exit 1
@@ -22,7 +23,7 @@ for t in "$@"; do
         labels) cp "$shared"/caffenet/synset_words.txt "$work"/ 2>/dev/null ;;
         esac
     fi
-    dirs="$work tests/fuzz/corpus/$name"
+    dirs="$work bin/fuzz/seeds/$name"
     [ -d tests/fuzz/regressions/$name ] && dirs="$dirs tests/fuzz/regressions/$name"
     dict=""
     [ -f tests/fuzz/$name.dict ] && dict="-dict=tests/fuzz/$name.dict"

@@ -1,5 +1,5 @@
 /* Writes the fuzzers' seed corpora: small valid (and a few nearly valid) files of every format,
-   one folder per target.   bin/fuzz-seeds DIR   (make fuzz-seeds: DIR = tests/fuzz/corpus)
+   one folder per target.   bin/fuzz-seeds DIR   (make fuzz: DIR = bin/fuzz/seeds)
    The files are what the tests use: nets built with xai.h and saved, pictures written by hand,
    the tiny and LeNet deploy nets of caffe_nets.h, and caffemodels encoded here for them. */
 #define XAI_IMPLEMENTATION
@@ -29,40 +29,7 @@ static void put(const char *target, const char *name, const void *data, size_t l
 static void put_text(const char *target, const char *name, const char *text) { put(target, name, text, strlen(text)); }
 
 /* ---- protobuf wire format, for the caffemodels and mean files ---- */
-typedef struct pb {
-    unsigned char *p;
-    size_t len, cap;
-} pb;
-
-static void pb_raw(pb *b, const void *d, size_t n)
-{
-    if (b->len + n > b->cap) {
-        b->cap = (b->len + n) * 2 + 64;
-        if (!(b->p = (unsigned char *)realloc(b->p, b->cap))) exit(1);
-    }
-    memcpy(b->p + b->len, d, n);
-    b->len += n;
-}
-static void pb_varint(pb *b, uint64_t v)
-{
-    unsigned char c;
-    do {
-        c = (unsigned char)(v & 0x7f);
-        v >>= 7;
-        if (v) c |= 0x80;
-        pb_raw(b, &c, 1);
-    } while (v);
-}
-static void pb_key(pb *b, int field, int wire) { pb_varint(b, (uint64_t)field << 3 | (unsigned)wire); }
-static void pb_u(pb *b, int field, uint64_t v) { pb_key(b, field, 0); pb_varint(b, v); }
-static void pb_bytes(pb *b, int field, const void *d, size_t n) { pb_key(b, field, 2); pb_varint(b, n); pb_raw(b, d, n); }
-static void pb_s(pb *b, int field, const char *s) { pb_bytes(b, field, s, strlen(s)); }
-static void pb_m(pb *b, int field, pb *m) { pb_bytes(b, field, m->p, m->len); free(m->p); memset(m, 0, sizeof *m); }
-static void pb_le(pb *b, uint64_t v, int n)
-{
-    int i;
-    for (i = 0; i < n; i++) { unsigned char c = (unsigned char)(v >> (8 * i)); pb_raw(b, &c, 1); }
-}
+#include "../pb_encode.h"
 
 /* A BlobProto: shape (BlobShape or legacy 4-D) and values (packed floats, unpacked floats or
    doubles: how = 0, 1, 2). */
