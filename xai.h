@@ -288,6 +288,11 @@ typedef struct xai_tape {
     int train;                /* 1: training-time Dropout (xai_net_backward follows it) */
     uint64_t dropout_key;     /* training: Dropout masks hash (key, layer, element): set it per batch */
     double *layer_seconds;    /* if not NULL ([net->nlayer]): each forward adds each layer's wall time */
+    /* LRP-alpha-beta (set by xai_explain for its own forward pass): a linear layer with split[li] = 1
+       computes its top as z+ + z- and keeps both parts, zpart[2 li] and zpart[2 li + 1], for the
+       backward rule, which then needs no forward products of its own. */
+    unsigned char *split;     /* [net->nlayer] */
+    xai_tensor *zpart;        /* [2 * net->nlayer], allocated when first used */
 } xai_tape;
 
 XAIDEF xai_tape *xai_tape_new(const xai_net *net, int n_max);
@@ -361,7 +366,12 @@ XAIDEF int xai_method_parse(const char *name, xai_method *m);
    to explain, or -1 for the predicted one; on return it holds the class used (target may be NULL:
    predicted classes).  Outputs, each may be NULL: signal n*C*H*W, the raw signal at the input in
    the network's channel order; heatmap n*H*W, one value a pixel.  score, if not NULL, receives
-   f_c of each image.  tape: from xai_tape_new(net, >= n), or NULL for a temporary one. */
+   f_c of each image.  tape: from xai_tape_new(net, >= n), or NULL for a temporary one.
+   Cost: one forward and one backward pass.  For the alpha-beta rules (and z+) the forward pass
+   computes each such layer's z_j as z+_j + z-_j, the rule's two denominators, and keeps them on the
+   tape: 4 matrix products a layer in all (2 forward, 2 backward) instead of 5, and an InnerProduct
+   at batch <= 4 reads W once for both parts.  The activations then equal the plain forward pass's
+   up to float rounding (about 1e-7 relative), not bit for bit. */
 XAIDEF int xai_explain(const xai_net *net, xai_tape *tape, const float *input, int n, const xai_method *m,
                        int *target, float *signal, float *heatmap, float *score);
 
@@ -2606,6 +2616,9 @@ typedef struct xai__gemm_op {
     const float *B; size_t ldb; int transB, modB;
     float *C; size_t crs, ccs; /* C[i][j] = C[i*crs + j*ccs] */
     int M, N, K, accumulate;
+    /* dual (small path only, C2 != NULL): C = opA(A) . opB(B)+ and C2 = opA(A2) . opB(B)-, each
+       with its own chains exactly as two separate calls, from one pass over B (LRP-alpha-beta) */
+    const float *A2; float *C2;
 } xai__gemm_op;
 
 #if XAI__GEMM_AVX2
@@ -2716,6 +2729,20 @@ static void xai__gemm_canon(const xai__gemm_op *g, int i0, int i1, int j0, int j
                 *c = (pc == 0 && !g->accumulate) ? acc : *c + acc;
             }
         }
+}
+
+/* gemm_canon of all rows, columns [j0,j1); for a dual op both of its products. */
+static void xai__gemm_canon_dual(const xai__gemm_op *g, int j0, int j1)
+{
+    xai__gemm_op g1 = *g, g2 = *g;
+    if (!g->C2) {
+        xai__gemm_canon(g, 0, g->M, j0, j1);
+        return;
+    }
+    g1.modB = XAI__MOD_POS; g1.C2 = NULL;
+    g2.modB = XAI__MOD_NEG; g2.C2 = NULL; g2.A = g->A2; g2.C = g->C2;
+    xai__gemm_canon(&g1, 0, g->M, j0, j1);
+    xai__gemm_canon(&g2, 0, g->M, j0, j1);
 }
 
 /* ---- packing --------------------------------------------------------------
@@ -2966,12 +2993,13 @@ static void xai__gemm_region(const xai__gemm_op *g, int i0, int i1, int j0, int 
  * Software prefetch matters here: it lifts the streams from ~11 to ~15 GB/s. */
 #define XAI__SMALL_JW 1024 /* axpy: columns per chunk; 4 x 1024 floats = 16 KiB in L1 */
 
-static void xai__small_dot(const xai__gemm_op *g, const float *ap, int j0)
+static void xai__small_dot(const xai__gemm_op *g, const float *ap, const float *ap2, int j0)
 {
     const float *w[8];
-    int M = g->M, K = g->K, nv = g->N - j0 < 8 ? g->N - j0 : 8;
+    int M = g->M, K = g->K, nv = g->N - j0 < 8 ? g->N - j0 : 8, dual = g->C2 != NULL;
+    int modB = dual ? XAI__MOD_POS : g->modB;
     int r, i, k, pc;
-    float out[4][8];
+    float out[4][8], out2[4][8];
     for (r = 0; r < 8; r++) /* lanes past N re-read the last row; dropped at the end */
         w[r] = g->B + (size_t)(j0 + (r < nv ? r : nv - 1)) * g->ldb;
     for (pc = 0; pc < K; pc += XAI__KC) {
@@ -2979,8 +3007,11 @@ static void xai__small_dot(const xai__gemm_op *g, const float *ap, int j0)
         int first = pc == 0 && !g->accumulate;
 #if XAI__GEMM_AVX2
         __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        __m256 dacc0 = acc0, dacc1 = acc0, dacc2 = acc0, dacc3 = acc0; /* dual: the B- chains */
         const float *a0 = ap, *a1 = ap + (size_t)K * (M > 1), *a2 = ap + (size_t)K * 2 * (M > 2),
                     *a3 = ap + (size_t)K * 3 * (M > 3);
+        const float *d0 = dual ? ap2 : ap, *d1 = d0 + (size_t)K * (M > 1), *d2 = d0 + (size_t)K * 2 * (M > 2),
+                    *d3 = d0 + (size_t)K * 3 * (M > 3);
         for (k = pc; k + 8 <= kend; k += 8) {
             /* 8 columns x 8 k -> tb[q] = slice at k+q (lanes = columns), kept in L1 */
             float tb[64];
@@ -2992,84 +3023,112 @@ static void xai__small_dot(const xai__gemm_op *g, const float *ap, int j0)
             if (!(k & 15) && k + 128 < K) /* 8 streams: the hardware prefetcher alone reaches ~3/4 of the bandwidth */
                 for (r = 0; r < 8; r++) _mm_prefetch((const char *)(w[r] + k + 128), _MM_HINT_T0);
             for (q = 0; q < 8; q++) {
-                __m256 b = xai__mod8(_mm256_loadu_ps(tb + 8 * q), g->modB);
+                __m256 raw = _mm256_loadu_ps(tb + 8 * q), b = xai__mod8(raw, modB);
                 acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + k + q), b, acc0);
                 if (M > 1) acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + k + q), b, acc1);
                 if (M > 2) acc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + k + q), b, acc2);
                 if (M > 3) acc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + k + q), b, acc3);
+                if (dual) {
+                    b = xai__mod8(raw, XAI__MOD_NEG);
+                    dacc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(d0 + k + q), b, dacc0);
+                    if (M > 1) dacc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(d1 + k + q), b, dacc1);
+                    if (M > 2) dacc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(d2 + k + q), b, dacc2);
+                    if (M > 3) dacc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(d3 + k + q), b, dacc3);
+                }
             }
         }
         for (; k < kend; k++) { /* ragged end of the block: same chain, one k at a time */
-            float v[8];
+            float v[8], vn[8];
             __m256 t;
-            for (r = 0; r < 8; r++) v[r] = xai__mod(w[r][k], g->modB);
+            for (r = 0; r < 8; r++) v[r] = xai__mod(w[r][k], modB);
+            for (r = 0; r < 8; r++) vn[r] = xai__mod(w[r][k], XAI__MOD_NEG);
             t = _mm256_loadu_ps(v);
             acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + k), t, acc0);
             acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + k), t, acc1);
             acc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + k), t, acc2);
             acc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + k), t, acc3);
+            t = _mm256_loadu_ps(vn);
+            dacc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(d0 + k), t, dacc0);
+            dacc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(d1 + k), t, dacc1);
+            dacc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(d2 + k), t, dacc2);
+            dacc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(d3 + k), t, dacc3);
         }
         _mm256_storeu_ps(out[0], acc0);
         _mm256_storeu_ps(out[1], acc1);
         _mm256_storeu_ps(out[2], acc2);
         _mm256_storeu_ps(out[3], acc3);
+        _mm256_storeu_ps(out2[0], dacc0);
+        _mm256_storeu_ps(out2[1], dacc1);
+        _mm256_storeu_ps(out2[2], dacc2);
+        _mm256_storeu_ps(out2[3], dacc3);
 #else
         for (i = 0; i < M; i++)
-            for (r = 0; r < 8; r++) out[i][r] = 0.0f;
+            for (r = 0; r < 8; r++) out[i][r] = out2[i][r] = 0.0f;
         for (k = pc; k < kend; k++)
             for (r = 0; r < 8; r++) {
-                float b = xai__mod(w[r][k], g->modB);
+                float b = xai__mod(w[r][k], modB), bn = xai__mod(w[r][k], XAI__MOD_NEG);
                 for (i = 0; i < M; i++) out[i][r] = XAI__MADD(ap[(size_t)i * K + k], b, out[i][r]);
+                if (dual)
+                    for (i = 0; i < M; i++) out2[i][r] = XAI__MADD(ap2[(size_t)i * K + k], bn, out2[i][r]);
             }
 #endif
         for (i = 0; i < M; i++)
             for (r = 0; r < nv; r++) {
-                float *c = g->C + (size_t)i * g->crs + (size_t)(j0 + r) * g->ccs;
-                *c = first ? out[i][r] : *c + out[i][r];
+                size_t at = (size_t)i * g->crs + (size_t)(j0 + r) * g->ccs;
+                g->C[at] = first ? out[i][r] : g->C[at] + out[i][r];
+                if (dual) g->C2[at] = first ? out2[i][r] : g->C2[at] + out2[i][r];
             }
     }
 }
 
-/* Columns j0 .. j0+nv-1 (nv <= XAI__SMALL_JW); acc: 4 x XAI__SMALL_JW floats. */
-static void xai__small_axpy(const xai__gemm_op *g, const float *ap, int j0, int nv, float *acc)
+/* Columns j0 .. j0+nv-1 (nv <= XAI__SMALL_JW); acc: 4 x XAI__SMALL_JW floats, and as many again
+   after them for the dual's B- chains. */
+static void xai__small_axpy(const xai__gemm_op *g, const float *ap, const float *ap2, int j0, int nv, float *acc)
 {
-    int M = g->M, K = g->K;
+    int M = g->M, K = g->K, dual = g->C2 != NULL, modB = dual ? XAI__MOD_POS : g->modB, h;
     int i, j, k, pc;
+    float *acc2 = acc + 4 * XAI__SMALL_JW;
     for (pc = 0; pc < K; pc += XAI__KC) {
         int kend = K - pc < XAI__KC ? K : pc + XAI__KC;
         int first = pc == 0 && !g->accumulate;
-        for (i = 0; i < M * XAI__SMALL_JW; i++) acc[i] = 0.0f;
+        for (i = 0; i < M * XAI__SMALL_JW; i++) acc[i] = acc2[i] = 0.0f;
         for (k = pc; k < kend; k++) { /* one row of B: acc[i][.] = madd(a_ik, b_k., acc[i][.]) */
             const float *b = g->B + (size_t)k * g->ldb + j0;
-            j = 0;
+            for (h = 0; h <= dual; h++) { /* the dual's second pass over the row hits L1 */
+                const float *a = h ? ap2 : ap;
+                float *o0 = h ? acc2 : acc;
+                int mod = h ? XAI__MOD_NEG : modB;
+                j = 0;
 #if XAI__GEMM_AVX2
-            {
-                __m256 x0 = _mm256_broadcast_ss(ap + k), x1 = x0, x2 = x0, x3 = x0;
-                if (M > 1) x1 = _mm256_broadcast_ss(ap + (size_t)K + k);
-                if (M > 2) x2 = _mm256_broadcast_ss(ap + (size_t)K * 2 + k);
-                if (M > 3) x3 = _mm256_broadcast_ss(ap + (size_t)K * 3 + k);
-                for (; j + 8 <= nv; j += 8) {
-                    __m256 v = xai__mod8(_mm256_loadu_ps(b + j), g->modB);
-                    float *o = acc + j;
-                    /* each row of B is a separate short stream: fetch two rows ahead */
-                    if (!(j & 15) && k + 2 < K) _mm_prefetch((const char *)(b + 2 * g->ldb + j), _MM_HINT_T0);
-                    _mm256_store_ps(o, _mm256_fmadd_ps(x0, v, _mm256_load_ps(o)));
-                    if (M > 1) _mm256_store_ps(o + XAI__SMALL_JW, _mm256_fmadd_ps(x1, v, _mm256_load_ps(o + XAI__SMALL_JW)));
-                    if (M > 2) _mm256_store_ps(o + 2 * XAI__SMALL_JW, _mm256_fmadd_ps(x2, v, _mm256_load_ps(o + 2 * XAI__SMALL_JW)));
-                    if (M > 3) _mm256_store_ps(o + 3 * XAI__SMALL_JW, _mm256_fmadd_ps(x3, v, _mm256_load_ps(o + 3 * XAI__SMALL_JW)));
+                {
+                    __m256 x0 = _mm256_broadcast_ss(a + k), x1 = x0, x2 = x0, x3 = x0;
+                    if (M > 1) x1 = _mm256_broadcast_ss(a + (size_t)K + k);
+                    if (M > 2) x2 = _mm256_broadcast_ss(a + (size_t)K * 2 + k);
+                    if (M > 3) x3 = _mm256_broadcast_ss(a + (size_t)K * 3 + k);
+                    for (; j + 8 <= nv; j += 8) {
+                        __m256 v = xai__mod8(_mm256_loadu_ps(b + j), mod);
+                        float *o = o0 + j;
+                        /* each row of B is a separate short stream: fetch two rows ahead */
+                        if (!h && !(j & 15) && k + 2 < K) _mm_prefetch((const char *)(b + 2 * g->ldb + j), _MM_HINT_T0);
+                        _mm256_store_ps(o, _mm256_fmadd_ps(x0, v, _mm256_load_ps(o)));
+                        if (M > 1) _mm256_store_ps(o + XAI__SMALL_JW, _mm256_fmadd_ps(x1, v, _mm256_load_ps(o + XAI__SMALL_JW)));
+                        if (M > 2) _mm256_store_ps(o + 2 * XAI__SMALL_JW, _mm256_fmadd_ps(x2, v, _mm256_load_ps(o + 2 * XAI__SMALL_JW)));
+                        if (M > 3) _mm256_store_ps(o + 3 * XAI__SMALL_JW, _mm256_fmadd_ps(x3, v, _mm256_load_ps(o + 3 * XAI__SMALL_JW)));
+                    }
                 }
-            }
 #endif
-            for (; j < nv; j++) {
-                float v = xai__mod(b[j], g->modB);
-                for (i = 0; i < M; i++)
-                    acc[i * XAI__SMALL_JW + j] = XAI__MADD(ap[(size_t)i * K + k], v, acc[i * XAI__SMALL_JW + j]);
+                for (; j < nv; j++) {
+                    float v = xai__mod(b[j], mod);
+                    for (i = 0; i < M; i++)
+                        o0[i * XAI__SMALL_JW + j] = XAI__MADD(a[(size_t)i * K + k], v, o0[i * XAI__SMALL_JW + j]);
+                }
             }
         }
         for (i = 0; i < M; i++)
             for (j = 0; j < nv; j++) {
-                float *c = g->C + (size_t)i * g->crs + (size_t)(j0 + j) * g->ccs;
-                *c = first ? acc[i * XAI__SMALL_JW + j] : *c + acc[i * XAI__SMALL_JW + j];
+                size_t at = (size_t)i * g->crs + (size_t)(j0 + j) * g->ccs;
+                g->C[at] = first ? acc[i * XAI__SMALL_JW + j] : g->C[at] + acc[i * XAI__SMALL_JW + j];
+                if (dual) g->C2[at] = first ? acc2[i * XAI__SMALL_JW + j] : g->C2[at] + acc2[i * XAI__SMALL_JW + j];
             }
     }
 }
@@ -3078,7 +3137,7 @@ static void xai__gemm_small(const xai__gemm_op *g, int nthreads)
 {
     int M = g->M, N = g->N, K = g->K, i, k, t;
     int dot = g->transB != 0, width, nchunks;
-    float *ap;
+    float *ap, *ap2 = NULL;
     if (dot) {
         width = 8;
     } else { /* chunks of <= XAI__SMALL_JW columns, a multiple of the thread count */
@@ -3088,24 +3147,31 @@ static void xai__gemm_small(const xai__gemm_op *g, int nthreads)
     }
     nchunks = (N + width - 1) / width;
     /* opA packed row by row, k contiguous, modifier applied */
-    ap = (float *)xai__aligned_alloc(sizeof(float) * (size_t)M * K);
+    ap = (float *)xai__aligned_alloc(sizeof(float) * (size_t)M * K * (g->C2 ? 2 : 1));
     if (!ap) {
-        xai__gemm_canon(g, 0, M, 0, N);
+        xai__gemm_canon_dual(g, 0, N);
         return;
     }
     for (i = 0; i < M; i++)
         for (k = 0; k < K; k++) ap[(size_t)i * K + k] = xai__gemm_opa(g, i, k);
+    if (g->C2) { /* the dual's second A, packed the same way */
+        xai__gemm_op g2 = *g;
+        g2.A = g->A2;
+        ap2 = ap + (size_t)M * K;
+        for (i = 0; i < M; i++)
+            for (k = 0; k < K; k++) ap2[(size_t)i * K + k] = xai__gemm_opa(&g2, i, k);
+    }
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (nthreads > 1)
 #endif
     for (t = 0; t < nchunks; t++) {
         int j0 = t * width, nv = N - j0 < width ? N - j0 : width;
         if (dot) {
-            xai__small_dot(g, ap, j0);
+            xai__small_dot(g, ap, ap2, j0);
         } else {
-            float *acc = (float *)xai__aligned_alloc(sizeof(float) * 4 * XAI__SMALL_JW);
-            if (acc) xai__small_axpy(g, ap, j0, nv, acc);
-            else xai__gemm_canon(g, 0, M, j0, j0 + nv);
+            float *acc = (float *)xai__aligned_alloc(sizeof(float) * 8 * XAI__SMALL_JW);
+            if (acc) xai__small_axpy(g, ap, ap2, j0, nv, acc);
+            else xai__gemm_canon_dual(g, j0, j0 + nv);
             xai__aligned_free(acc);
         }
     }
@@ -3171,6 +3237,7 @@ static void xai__gemm(int M, int N, int K, const float *A, int lda, int transA, 
         g.M = M; g.N = N;
     }
     g.K = K; g.accumulate = accumulate;
+    g.A2 = NULL; g.C2 = NULL;
     if (g.M <= XAI__GEMM_SMALL) {
         xai__gemm_small(&g, nt);
         return;
@@ -3186,6 +3253,30 @@ static void xai__gemm(int M, int N, int K, const float *A, int lda, int transA, 
         int i1 = i0 + rstep < g.M ? i0 + rstep : g.M, j1 = j0 + cstep < g.N ? j0 + cstep : g.N;
         if (i0 < i1 && j0 < j1) xai__gemm_region(&g, i0, i1, j0, j1);
     }
+}
+
+/* LRP-alpha-beta's pair: C = opA(A) . opB(B)+ and C2 = opA(A2) . opB(B)-, the same bits as two
+ * xai__gemm calls with modB POS and NEG.  On the small path (an InnerProduct at batch <= 4, where
+ * reading W is the whole cost) both come from one pass over B. */
+static void xai__gemm_dual(int M, int N, int K, const float *A, const float *A2, int lda, int transA, const float *B, int ldb,
+                           int transB, float *C, float *C2, int ldc, int accumulate)
+{
+    xai__gemm_op g;
+    int nt = 1;
+    if (M <= 0 || N <= 0 || K <= 0 || M > XAI__GEMM_SMALL || (N <= XAI__GEMM_SWAP_N && N < M)) {
+        xai__gemm(M, N, K, A, lda, transA, XAI__MOD_NONE, B, ldb, transB, XAI__MOD_POS, C, ldc, accumulate);
+        xai__gemm(M, N, K, A2, lda, transA, XAI__MOD_NONE, B, ldb, transB, XAI__MOD_NEG, C2, ldc, accumulate);
+        return;
+    }
+#ifdef _OPENMP
+    if ((double)M * N * K >= XAI__GEMM_PAR_MIN && !omp_in_parallel()) nt = omp_get_max_threads();
+#endif
+    g.A = A; g.lda = (size_t)lda; g.transA = transA; g.modA = XAI__MOD_NONE;
+    g.B = B; g.ldb = (size_t)ldb; g.transB = transB; g.modB = XAI__MOD_POS;
+    g.C = C; g.crs = (size_t)ldc; g.ccs = 1;
+    g.M = M; g.N = N; g.K = K; g.accumulate = accumulate;
+    g.A2 = A2; g.C2 = C2;
+    xai__gemm_small(&g, nt);
 }
 
 /* ---- GEMM (end) ---- */
@@ -3444,6 +3535,33 @@ static int xai__linear_backward_data(xai_tape *t, const xai_layer *L, const xai_
     return XAI_OK;
 }
 
+/* LRP-alpha-beta's pairs: y+ = x . w+ and y- = x . w- (no bias); dx+ = g+ . w+^T and dx- = g- . w-^T.
+   The same numbers as two calls with POS and NEG; an InnerProduct gets both from one pass over W. */
+static int xai__linear_forward_pair(xai_tape *t, const xai_layer *L, const xai_tensor *x, xai_tensor *yp, xai_tensor *yn)
+{
+    int K = x->c * x->h * x->w, O = L->p.num_output, rc;
+    if (L->p.type == XAI_INNER_PRODUCT && !t->reference) {
+        if (L->p.transpose) xai__gemm_dual(x->n, O, K, x->data, x->data, K, 0, L->weight, O, 0, yp->data, yn->data, O, 0);
+        else xai__gemm_dual(x->n, O, K, x->data, x->data, K, 0, L->weight, K, 1, yp->data, yn->data, O, 0);
+        return XAI_OK;
+    }
+    if ((rc = xai__linear_forward(t, L, x, XAI__MOD_POS, 0, yp)) != XAI_OK) return rc;
+    return xai__linear_forward(t, L, x, XAI__MOD_NEG, 0, yn);
+}
+
+static int xai__linear_backward_data_pair(xai_tape *t, const xai_layer *L, const xai_tensor *gp, const xai_tensor *gn, xai_tensor *dxp,
+                                          xai_tensor *dxn)
+{
+    int K = dxp->c * dxp->h * dxp->w, O = L->p.num_output, rc;
+    if (L->p.type == XAI_INNER_PRODUCT && !t->reference) {
+        if (L->p.transpose) xai__gemm_dual(gp->n, K, O, gp->data, gn->data, O, 0, L->weight, O, 1, dxp->data, dxn->data, K, 0);
+        else xai__gemm_dual(gp->n, K, O, gp->data, gn->data, O, 0, L->weight, K, 0, dxp->data, dxn->data, K, 0);
+        return XAI_OK;
+    }
+    if ((rc = xai__linear_backward_data(t, L, gp, XAI__MOD_POS, dxp, 0)) != XAI_OK) return rc;
+    return xai__linear_backward_data(t, L, gn, XAI__MOD_NEG, dxn, 0);
+}
+
 static int xai__linear_backward_weight(xai_tape *t, const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
 {
     if (L->p.type == XAI_CONVOLUTION) {
@@ -3487,40 +3605,48 @@ static float xai__stabilised_ratio(float r, float z, float eps)
     return d == 0 ? 0.0f : r / d;
 }
 
-/* -- Convolution and InnerProduct: forward ------------------------------------------------------
-   conv: bottom (n, C, H, W) -> top (n, O, OH, OW), OH = (H + 2ph - dh(kh-1) - 1)/sh + 1 (floor)
-   fc:   bottom (n, C, H, W) -> top (n, O, 1, 1), K = C*H*W */
-static int xai__linear_layer_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
-{
-    (void)net; (void)li;
-    return xai__linear_forward(t, L, XAI__X(t, L, 0), XAI__MOD_NONE, 1, XAI__Y(t, L, 0));
-}
-
-/* -- Convolution and InnerProduct: backward ------------------------------------------------------
-   sensitivity, deconvolution, guided backprop: dx += W^T g (the chain rule; Zeiler & Fergus use the
-   same transposed filters). */
-static int xai__linear_backward_gradient(const xai__ctx *cx, const xai_layer *L, int li)
-{
-    (void)li;
-    return xai__linear_backward_data(cx->t, L, XAI__DY(cx->t, L, 0), XAI__MOD_NONE, XAI__DX(cx->t, L, 0), 1);
-}
-
-/* LRP.  Every linear rule is a sum of terms, each an input source and a weight modifier:
+/* LRP writes every linear rule as a sum of terms, each an input source and a weight modifier:
        z_j  = sum_terms coef * (sum_i src_i mod(w_ij) + bmod(b_j))          the denominator
        R_i += scale * sum_terms coef * src_i * sum_j mod(w_ij) * R_j / z_j   the redistribution
-   eps-rule: one term (x, w, b); alpha-beta: two parts (x+ w+ + x- w- + b+ and x+ w- + x- w+ + b-);
-   zB adds (-l, w+) and (-h, w-); w^2 is (1, w^2); flat is (1, 1). */
+   eps-rule: one term (x, w, b); alpha-beta: two parts, z+ = x+ w+ + x- w- + b+ and
+   z- = x+ w- + x- w+ + b- (z = z+ + z-); zB adds (-l, w+) and (-h, w-); w^2 is (1, w^2); flat is (1, 1). */
 enum { XAI__SRC_X, XAI__SRC_XPOS, XAI__SRC_XNEG, XAI__SRC_LOW, XAI__SRC_HIGH, XAI__SRC_ONE };
 typedef struct xai__term { int src, wmod, bmod; float coef; } xai__term;
 enum { XAI__BIAS_ZERO = -1 };
+static const xai__term xai__ab_positive[2] = {{XAI__SRC_XPOS, XAI__MOD_POS, XAI__MOD_POS, 1}, {XAI__SRC_XNEG, XAI__MOD_NEG, XAI__BIAS_ZERO, 1}};
+static const xai__term xai__ab_negative[2] = {{XAI__SRC_XPOS, XAI__MOD_NEG, XAI__MOD_NEG, 1}, {XAI__SRC_XNEG, XAI__MOD_POS, XAI__BIAS_ZERO, 1}};
 
-static int xai__lrp_source(const xai__ctx *cx, const xai_layer *L, int src, const xai_tensor *x, xai_tensor *out)
+static int xai__nonnegative(const xai_tensor *x)
+{
+    size_t i, count = xai_tensor_count(x);
+    int has_neg = 0;
+    for (i = 0; i < count; i++) has_neg |= x->data[i] < 0;
+    return !has_neg;
+}
+
+/* A term's input: x, x+, x-, the pixel bounds l and h of zB, or ones.  NULL when that input is all
+   zeros (x+ of a nonpositive x, x- of a nonnegative x: a ReLU's output has no x- at all), so the
+   term's products can be skipped; x itself when the term reads x unchanged.  Else out, filled. */
+static int xai__lrp_source(const xai_net *net, const xai_layer *L, int src, const xai_tensor *x, xai_tensor *out, const xai_tensor **in)
 {
     size_t i, count = xai_tensor_count(x), plane = (size_t)x->c * x->h * x->w;
-    const xai_net *net = cx->net;
+    int has_neg = 0, has_pos = 0;
+    *in = NULL;
     if ((src == XAI__SRC_LOW || src == XAI__SRC_HIGH) && L->bottom[0] != net->input_blob)
         return xai__fail(XAI_ERR_ARG, "layer '%s': the zB rule needs the pixel layer (bottom '%s'), not '%s'", L->name,
                          net->blob[net->input_blob].name, net->blob[L->bottom[0]].name);
+    if (src == XAI__SRC_XPOS || src == XAI__SRC_XNEG) {
+        for (i = 0; i < count; i++) {
+            has_neg |= x->data[i] < 0;
+            has_pos |= x->data[i] > 0;
+        }
+        if ((src == XAI__SRC_XPOS && !has_pos) || (src == XAI__SRC_XNEG && !has_neg)) return XAI_OK;
+        if (src == XAI__SRC_XPOS && !has_neg) src = XAI__SRC_X;
+    }
+    if (src == XAI__SRC_X) {
+        *in = x;
+        return XAI_OK;
+    }
     for (i = 0; i < count; i++) {
         /* the mean only for the pixel layer's bounds: a larger hidden bottom would read past it */
         float v = x->data[i], mean = net->input_mean && (src == XAI__SRC_LOW || src == XAI__SRC_HIGH) ? net->input_mean[i % plane] : 0.0f;
@@ -3534,92 +3660,205 @@ static int xai__lrp_source(const xai__ctx *cx, const xai_layer *L, int src, cons
         }
         out->data[i] = v;
     }
+    *in = out;
     return XAI_OK;
 }
 
-static int xai__lrp_linear_part(const xai__ctx *cx, const xai_layer *L, const xai__term *term, int nterm, float eps, float scale)
+/* z (shaped like the top) = the terms' denominator for the bottom x.  One product per term whose
+   input is not all zeros. */
+static int xai__lrp_denominator(const xai_net *net, xai_tape *t, const xai_layer *L, const xai__term *term, int nterm, xai_tensor *z)
+{
+    const xai_tensor *x = XAI__X(t, L, 0);
+    xai_tensor src, tmp;
+    size_t count = xai_tensor_count(z), spatial = (size_t)z->h * z->w, i;
+    int k, nc, rc = XAI_OK;
+    memset(&src, 0, sizeof src); memset(&tmp, 0, sizeof tmp);
+    if (xai_tensor_alloc(&tmp, z->n, z->c, z->h, z->w) || xai_tensor_alloc(&src, x->n, x->c, x->h, x->w)) {
+        rc = XAI_ERR_MEMORY;
+        goto done;
+    }
+    memset(z->data, 0, count * sizeof(float));
+    for (k = 0; k < nterm; k++) {
+        const xai_tensor *in;
+        float coef = term[k].coef;
+        size_t work = count;
+        if ((rc = xai__lrp_source(net, L, term[k].src, x, &src, &in)) != XAI_OK) goto done;
+        if (!in) continue;
+        if ((rc = xai__linear_forward(t, L, in, term[k].wmod, 0, &tmp)) != XAI_OK) goto done;
+        XAI__PARALLEL_FOR
+        for (nc = 0; nc < z->n * z->c; nc++) {  /* one (image, channel) plane: one bias */
+            int c = nc % z->c;
+            float b = (term[k].bmod != XAI__BIAS_ZERO && L->bias) ? xai__mod(L->bias[c], term[k].bmod) : 0.0f;
+            for (i = (size_t)nc * spatial; i < (size_t)(nc + 1) * spatial; i++) z->data[i] += coef * (tmp.data[i] + b);
+        }
+    }
+done:
+    xai_tensor_free(&src); xai_tensor_free(&tmp);
+    return rc;
+}
+
+/* -- Convolution and InnerProduct: forward ------------------------------------------------------
+   conv: bottom (n, C, H, W) -> top (n, O, OH, OW), OH = (H + 2ph - dh(kh-1) - 1)/sh + 1 (floor)
+   fc:   bottom (n, C, H, W) -> top (n, O, 1, 1), K = C*H*W
+   For LRP-alpha-beta (t->split[li], set by xai_explain) the top is computed as z+ + z-, the rule's
+   two parts, which are kept for the backward pass: two products where the plain forward and the
+   rule's own z+ and z- would take three.  The top equals the plain one up to rounding. */
+static int xai__linear_layer_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+{
+    xai_tensor *y = XAI__Y(t, L, 0), *zp, *zn;
+    size_t i, count = xai_tensor_count(y), work = count;
+    int rc;
+    if (!t->split || !t->split[li]) return xai__linear_forward(t, L, XAI__X(t, L, 0), XAI__MOD_NONE, 1, y);
+    zp = &t->zpart[2 * li];
+    zn = zp + 1;
+    if (!zp->data || !zn->data) {
+        xai_tensor_free(zp); xai_tensor_free(zn);
+        if (xai_tensor_alloc(zp, t->n_max, y->c, y->h, y->w) || xai_tensor_alloc(zn, t->n_max, y->c, y->h, y->w)) return XAI_ERR_MEMORY;
+    }
+    zp->n = zn->n = t->n;
+    if (xai__nonnegative(XAI__X(t, L, 0))) { /* after a ReLU: z+ = x w+ + b+, z- = x w- + b- */
+        size_t spatial = (size_t)y->h * y->w;
+        int nc;
+        if ((rc = xai__linear_forward_pair(t, L, XAI__X(t, L, 0), zp, zn)) != XAI_OK) return rc;
+        XAI__PARALLEL_FOR
+        for (nc = 0; nc < y->n * y->c; nc++) {
+            float b = L->bias ? L->bias[nc % y->c] : 0.0f, bp = b > 0 ? b : 0.0f, bn = b < 0 ? b : 0.0f;
+            for (i = (size_t)nc * spatial; i < (size_t)(nc + 1) * spatial; i++) {
+                zp->data[i] += bp;
+                zn->data[i] += bn;
+                y->data[i] = zp->data[i] + zn->data[i];
+            }
+        }
+        return XAI_OK;
+    }
+    if ((rc = xai__lrp_denominator(net, t, L, xai__ab_positive, 2, zp)) != XAI_OK) return rc;
+    if ((rc = xai__lrp_denominator(net, t, L, xai__ab_negative, 2, zn)) != XAI_OK) return rc;
+    XAI__PARALLEL_FOR
+    for (i = 0; i < count; i++) y->data[i] = zp->data[i] + zn->data[i];
+    return XAI_OK;
+}
+
+/* -- Convolution and InnerProduct: backward ------------------------------------------------------
+   sensitivity, deconvolution, guided backprop: dx += W^T g (the chain rule; Zeiler & Fergus use the
+   same transposed filters). */
+static int xai__linear_backward_gradient(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    (void)li;
+    return xai__linear_backward_data(cx->t, L, XAI__DY(cx->t, L, 0), XAI__MOD_NONE, XAI__DX(cx->t, L, 0), 1);
+}
+
+/* LRP: the redistribution of the terms above, scaled (alpha, -beta).  z: the denominator if the
+   forward pass kept it, else NULL (computed here; the plain eps term's z is the top itself). */
+static int xai__lrp_linear_part(const xai__ctx *cx, const xai_layer *L, const xai__term *term, int nterm, float eps, float scale,
+                                const xai_tensor *z)
 {
     xai_tape *t = cx->t;
     const xai_tensor *x = XAI__X(t, L, 0), *y = XAI__Y(t, L, 0), *R = XAI__DY(t, L, 0);
-    xai_tensor z, s, src, tmp, back;
-    size_t i, count = xai_tensor_count(y), plane = (size_t)y->c * y->h * y->w, spatial = (size_t)y->h * y->w;
-    int k, rc = XAI_OK, has_neg = 0, has_pos = 0;
-    memset(&z, 0, sizeof z); memset(&s, 0, sizeof s); memset(&src, 0, sizeof src);
-    memset(&tmp, 0, sizeof tmp); memset(&back, 0, sizeof back);
-    for (i = 0; i < xai_tensor_count(x); i++) {
-        has_neg |= x->data[i] < 0;
-        has_pos |= x->data[i] > 0;
-    }
-    if (xai_tensor_alloc(&z, y->n, y->c, y->h, y->w) || xai_tensor_alloc(&s, y->n, y->c, y->h, y->w) ||
-        xai_tensor_alloc(&tmp, y->n, y->c, y->h, y->w) || xai_tensor_alloc(&src, x->n, x->c, x->h, x->w) ||
+    xai_tensor *dx = XAI__DX(t, L, 0);
+    xai_tensor zown, s, src, back;
+    size_t i, count = xai_tensor_count(y), xcount = xai_tensor_count(x), work = count;
+    int k, rc = XAI_OK;
+    memset(&zown, 0, sizeof zown); memset(&s, 0, sizeof s); memset(&src, 0, sizeof src); memset(&back, 0, sizeof back);
+    if (xai_tensor_alloc(&s, y->n, y->c, y->h, y->w) || xai_tensor_alloc(&src, x->n, x->c, x->h, x->w) ||
         xai_tensor_alloc(&back, x->n, x->c, x->h, x->w)) {
         rc = XAI_ERR_MEMORY;
         goto done;
     }
-    /* z: the forward pass already holds it for the plain term (x, w, b) */
-    if (nterm == 1 && term[0].src == XAI__SRC_X && term[0].wmod == XAI__MOD_NONE && term[0].bmod == XAI__MOD_NONE && term[0].coef == 1) {
-        memcpy(z.data, y->data, count * sizeof(float));
-    } else {
-        for (k = 0; k < nterm; k++) {
-            if ((term[k].src == XAI__SRC_XNEG && !has_neg) || (term[k].src == XAI__SRC_XPOS && !has_pos)) continue;
-            if ((rc = xai__lrp_source(cx, L, term[k].src, x, &src)) != XAI_OK) goto done;
-            if ((rc = xai__linear_forward(t, L, &src, term[k].wmod, 0, &tmp)) != XAI_OK) goto done;
-            for (i = 0; i < count; i++) {
-                float b = (term[k].bmod != XAI__BIAS_ZERO && L->bias) ? xai__mod(L->bias[(i % plane) / spatial], term[k].bmod) : 0.0f;
-                z.data[i] += term[k].coef * (tmp.data[i] + b);
-            }
-        }
+    if (!z && nterm == 1 && term[0].src == XAI__SRC_X && term[0].wmod == XAI__MOD_NONE && term[0].bmod == XAI__MOD_NONE && term[0].coef == 1) {
+        z = y;  /* the forward pass's z */
+    } else if (!z) {
+        if (xai_tensor_alloc(&zown, y->n, y->c, y->h, y->w)) { rc = XAI_ERR_MEMORY; goto done; }
+        if ((rc = xai__lrp_denominator(cx->net, t, L, term, nterm, &zown)) != XAI_OK) goto done;
+        z = &zown;
     }
-    for (i = 0; i < count; i++) s.data[i] = xai__stabilised_ratio(R->data[i], z.data[i], eps);
+    XAI__PARALLEL_FOR
+    for (i = 0; i < count; i++) s.data[i] = xai__stabilised_ratio(R->data[i], z->data[i], eps);
     for (k = 0; k < nterm; k++) {
         float c = scale * term[k].coef;
-        xai_tensor *dx = XAI__DX(t, L, 0);
-        if ((term[k].src == XAI__SRC_XNEG && !has_neg) || (term[k].src == XAI__SRC_XPOS && !has_pos)) continue;
-        if ((rc = xai__lrp_source(cx, L, term[k].src, x, &src)) != XAI_OK) goto done;
+        const xai_tensor *in;
+        if ((rc = xai__lrp_source(cx->net, L, term[k].src, x, &src, &in)) != XAI_OK) goto done;
+        if (!in) continue;
         if ((rc = xai__linear_backward_data(t, L, &s, term[k].wmod, &back, 0)) != XAI_OK) goto done;
-        for (i = 0; i < xai_tensor_count(x); i++) dx->data[i] += c * src.data[i] * back.data[i];
+        work = xcount;
+        XAI__PARALLEL_FOR
+        for (i = 0; i < xcount; i++) dx->data[i] += c * in->data[i] * back.data[i];
     }
 done:
-    xai_tensor_free(&z); xai_tensor_free(&s); xai_tensor_free(&tmp); xai_tensor_free(&src); xai_tensor_free(&back);
+    xai_tensor_free(&zown); xai_tensor_free(&s); xai_tensor_free(&src); xai_tensor_free(&back);
+    return rc;
+}
+
+/* alpha-beta after a ReLU (x >= 0, so only the x+ terms): R_i = x_i (alpha sum_j w+_ij R_j / z+_j
+   - beta sum_j w-_ij R_j / z-_j), the two parts' products as one pair (one pass over an fc's W).
+   The same numbers as two xai__lrp_linear_part calls. */
+static int xai__lrp_alpha_beta_pair(const xai__ctx *cx, const xai_layer *L, const xai_tensor *zp, const xai_tensor *zn, float alpha, float beta)
+{
+    xai_tape *t = cx->t;
+    const xai_tensor *x = XAI__X(t, L, 0), *y = XAI__Y(t, L, 0), *R = XAI__DY(t, L, 0);
+    xai_tensor *dx = XAI__DX(t, L, 0);
+    xai_tensor sp, sn, backp, backn;
+    size_t i, count = xai_tensor_count(y), xcount = xai_tensor_count(x), work = count;
+    int rc = XAI_OK;
+    memset(&sp, 0, sizeof sp); memset(&sn, 0, sizeof sn); memset(&backp, 0, sizeof backp); memset(&backn, 0, sizeof backn);
+    if (xai_tensor_alloc(&sp, y->n, y->c, y->h, y->w) || xai_tensor_alloc(&sn, y->n, y->c, y->h, y->w) ||
+        xai_tensor_alloc(&backp, x->n, x->c, x->h, x->w) || xai_tensor_alloc(&backn, x->n, x->c, x->h, x->w)) {
+        rc = XAI_ERR_MEMORY;
+        goto done;
+    }
+    XAI__PARALLEL_FOR
+    for (i = 0; i < count; i++) {
+        sp.data[i] = xai__stabilised_ratio(R->data[i], zp->data[i], -1);
+        sn.data[i] = xai__stabilised_ratio(R->data[i], zn->data[i], -1);
+    }
+    if ((rc = xai__linear_backward_data_pair(t, L, &sp, &sn, &backp, &backn)) != XAI_OK) goto done;
+    work = xcount;
+    XAI__PARALLEL_FOR
+    for (i = 0; i < xcount; i++) {
+        dx->data[i] += alpha * x->data[i] * backp.data[i];
+        dx->data[i] += -beta * x->data[i] * backn.data[i];
+    }
+done:
+    xai_tensor_free(&sp); xai_tensor_free(&sn); xai_tensor_free(&backp); xai_tensor_free(&backn);
     return rc;
 }
 
 static int xai__linear_backward_lrp(const xai__ctx *cx, const xai_layer *L, int li)
 {
     const xai_rule *r = cx->rule;
-    (void)li;
     switch (r->rule) {
     case XAI_RULE_EPSILON: {
         static const xai__term eps_rule[] = {{XAI__SRC_X, XAI__MOD_NONE, XAI__MOD_NONE, 1}};
-        return xai__lrp_linear_part(cx, L, eps_rule, 1, r->eps, 1);
+        return xai__lrp_linear_part(cx, L, eps_rule, 1, r->eps, 1, NULL);
     }
     case XAI_RULE_ALPHA_BETA:
     case XAI_RULE_ZPLUS: {
-        static const xai__term positive[] = {{XAI__SRC_XPOS, XAI__MOD_POS, XAI__MOD_POS, 1}, {XAI__SRC_XNEG, XAI__MOD_NEG, XAI__BIAS_ZERO, 1}};
-        static const xai__term negative[] = {{XAI__SRC_XPOS, XAI__MOD_NEG, XAI__MOD_NEG, 1}, {XAI__SRC_XNEG, XAI__MOD_POS, XAI__BIAS_ZERO, 1}};
+        /* z+ and z- from the forward pass when it kept them (xai_explain does), else computed */
+        const xai_tensor *zp = cx->t->split && cx->t->split[li] && cx->t->zpart[2 * li].data ? &cx->t->zpart[2 * li] : NULL;
         float alpha = r->rule == XAI_RULE_ZPLUS ? 1.0f : r->alpha, beta = r->rule == XAI_RULE_ZPLUS ? 0.0f : r->beta;
-        int rc = xai__lrp_linear_part(cx, L, positive, 2, -1, alpha);
-        if (rc == XAI_OK && beta != 0) rc = xai__lrp_linear_part(cx, L, negative, 2, -1, -beta);
+        int rc;
+        if (zp && beta != 0 && xai__nonnegative(XAI__X(cx->t, L, 0))) return xai__lrp_alpha_beta_pair(cx, L, zp, zp + 1, alpha, beta);
+        rc = xai__lrp_linear_part(cx, L, xai__ab_positive, 2, -1, alpha, zp);
+        if (rc == XAI_OK && beta != 0) rc = xai__lrp_linear_part(cx, L, xai__ab_negative, 2, -1, -beta, zp ? zp + 1 : NULL);
         return rc;
     }
     case XAI_RULE_ZB: {
         static const xai__term zb[] = {{XAI__SRC_X, XAI__MOD_NONE, XAI__BIAS_ZERO, 1},
                                        {XAI__SRC_LOW, XAI__MOD_POS, XAI__BIAS_ZERO, -1},
                                        {XAI__SRC_HIGH, XAI__MOD_NEG, XAI__BIAS_ZERO, -1}};
-        return xai__lrp_linear_part(cx, L, zb, 3, -1, 1);
+        return xai__lrp_linear_part(cx, L, zb, 3, -1, 1, NULL);
     }
     case XAI_RULE_WSQUARE: {
         static const xai__term w2[] = {{XAI__SRC_ONE, XAI__MOD_SQUARE, XAI__BIAS_ZERO, 1}};
-        return xai__lrp_linear_part(cx, L, w2, 1, -1, 1);
+        return xai__lrp_linear_part(cx, L, w2, 1, -1, 1, NULL);
     }
     case XAI_RULE_FLAT: {
         static const xai__term flat[] = {{XAI__SRC_ONE, XAI__MOD_ONE, XAI__BIAS_ZERO, 1}};
-        return xai__lrp_linear_part(cx, L, flat, 1, -1, 1);
+        return xai__lrp_linear_part(cx, L, flat, 1, -1, 1, NULL);
     }
     case XAI_RULE_GAMMA: {
         xai__term gamma[2] = {{XAI__SRC_X, XAI__MOD_NONE, XAI__MOD_NONE, 1}, {XAI__SRC_X, XAI__MOD_POS, XAI__MOD_POS, 1}};
         gamma[1].coef = r->gamma;
-        return xai__lrp_linear_part(cx, L, gamma, 2, r->eps, 1);
+        return xai__lrp_linear_part(cx, L, gamma, 2, r->eps, 1, NULL);
     }
     default:
         return xai__fail(XAI_ERR_ARG, "layer '%s': unknown LRP rule %d", L->name, r->rule);
@@ -4830,6 +5069,10 @@ XAIDEF void xai_tape_free(xai_tape *tape)
         if (tape->switches) XAI_FREE(tape->switches[i]);
         if (tape->scale) XAI_FREE(tape->scale[i]);
     }
+    if (tape->zpart)
+        for (i = 0; i < 2 * tape->net->nlayer; i++) xai_tensor_free(&tape->zpart[i]);
+    XAI_FREE(tape->zpart);
+    XAI_FREE(tape->split);
     XAI_FREE(tape->blob);
     XAI_FREE(tape->signal);
     XAI_FREE(tape->switches);
@@ -4851,7 +5094,9 @@ XAIDEF xai_tape *xai_tape_new(const xai_net *net, int n_max)
     t->blob = (xai_tensor *)xai__calloc((size_t)net->nblob, sizeof(xai_tensor));
     t->switches = (int **)xai__calloc((size_t)net->nlayer, sizeof(int *));
     t->scale = (float **)xai__calloc((size_t)net->nlayer, sizeof(float *));
-    if (!t->blob || !t->switches || !t->scale) goto fail;
+    t->split = (unsigned char *)xai__calloc((size_t)net->nlayer, 1);
+    t->zpart = (xai_tensor *)xai__calloc(2 * (size_t)net->nlayer, sizeof(xai_tensor));
+    if (!t->blob || !t->switches || !t->scale || !t->split || !t->zpart) goto fail;
     for (i = 0; i < net->nblob; i++)
         if (xai_tensor_alloc(&t->blob[i], n_max, net->blob[i].c, net->blob[i].h, net->blob[i].w)) goto fail;
     for (i = 0; i < net->nlayer; i++) {
@@ -5677,6 +5922,11 @@ XAIDEF int xai_explain(const xai_net *net, xai_tape *tape, const float *input, i
     cls = (int *)xai__calloc((size_t)n, sizeof(int));
     start = (float *)xai__calloc((size_t)n * K, sizeof(float));
     if (!cls || !start) { rc = XAI_ERR_MEMORY; goto done; }
+    if (m->kind == XAI_LRP) /* alpha-beta layers: the forward pass keeps z+ and z- for the backward rule */
+        for (i = 0; i < net->nlayer; i++) {
+            int rule = xai__rule_for(net, m, i)->rule, linear = net->layer[i].p.type == XAI_CONVOLUTION || net->layer[i].p.type == XAI_INNER_PRODUCT;
+            t->split[i] = (unsigned char)(linear && (rule == XAI_RULE_ALPHA_BETA || rule == XAI_RULE_ZPLUS));
+        }
     if ((rc = xai_net_forward(net, t, input, n)) != XAI_OK) goto done;
     for (i = 0; i < n; i++) {
         const float *s = xai_tape_scores(t, i);
@@ -5691,6 +5941,7 @@ XAIDEF int xai_explain(const xai_net *net, xai_tape *tape, const float *input, i
     if (heatmap) xai__heatmap(m, &t->blob[net->input_blob], &t->signal[net->input_blob], heatmap);
     if (target) for (i = 0; i < n; i++) target[i] = cls[i];
 done:
+    if (t) memset(t->split, 0, (size_t)net->nlayer);
     XAI_FREE(cls);
     XAI_FREE(start);
     if (t != tape) xai_tape_free(t);

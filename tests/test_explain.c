@@ -371,28 +371,71 @@ static void test_batch(void)
                              "lrp-composite", "gradxinput", "guided-l2", "lrp-eps:0.01+taylor", "lrp-gamma", "lrp-w2"};
     xai_net *net = chain_net(0, 5);
     size_t n = xai_net_input_size(net), hw = 64;
-    float *x = (float *)malloc(3 * n * sizeof(float)), *s3 = (float *)malloc(3 * n * sizeof(float)), *h3 = (float *)malloc(3 * hw * sizeof(float));
+    /* 6 images: beyond the GEMM's small path (<= 4 rows), so both of its paths are compared */
+    float *x = (float *)malloc(6 * n * sizeof(float)), *s3 = (float *)malloc(6 * n * sizeof(float)), *h3 = (float *)malloc(6 * hw * sizeof(float));
     float s1[192], h1[64];
-    xai_tape *t3 = xai_tape_new(net, 3), *t1 = xai_tape_new(net, 1);
+    xai_tape *t3 = xai_tape_new(net, 6), *t1 = xai_tape_new(net, 1);
     uint64_t s = 3;
-    int mi, i, target[3] = {-1, 2, -1};
-    fill(x, 3 * n, 1.0f, &s);
+    int mi, i, target[6] = {-1, 2, -1, -1, 0, -1};
+    fill(x, 6 * n, 1.0f, &s);
     for (mi = 0; mi < (int)(sizeof methods / sizeof *methods); mi++) {
         xai_method m;
-        int same = 1, tg[3];
+        int same = 1, tg[6];
         memcpy(tg, target, sizeof tg);
         xai_method_parse(methods[mi], &m);
-        CHECK(xai_explain(net, t3, x, 3, &m, tg, s3, h3, NULL) == XAI_OK, "%s batch: %s", methods[mi], xai_failure_reason());
-        CHECK(tg[1] == 2, "an explicit target is kept");
-        for (i = 0; i < 3; i++) {
+        CHECK(xai_explain(net, t3, x, 6, &m, tg, s3, h3, NULL) == XAI_OK, "%s batch: %s", methods[mi], xai_failure_reason());
+        CHECK(tg[1] == 2 && tg[4] == 0, "an explicit target is kept");
+        for (i = 0; i < 6; i++) {
             int one = tg[i];
             xai_explain(net, t1, x + i * n, 1, &m, &one, s1, h1, NULL);
             if (memcmp(s1, s3 + i * n, n * sizeof(float)) || memcmp(h1, h3 + i * hw, hw * sizeof(float))) same = 0;
         }
-        CHECK(same, "%s: a batch of 3 gives exactly the single-image signals and heatmaps", methods[mi]);
+        CHECK(same, "%s: a batch of 6 gives exactly the single-image signals and heatmaps", methods[mi]);
     }
     xai_tape_free(t3); xai_tape_free(t1);
     free(x); free(s3); free(h3);
+    xai_net_free(net);
+}
+
+/* LRP-alpha-beta: xai_explain's forward pass computes each linear layer's top as z+ + z- and keeps
+   the parts; the backward rule computed on a plain forward pass (its own products) must agree. */
+static void test_alpha_beta_split(void)
+{
+    const char *methods[] = {"lrp-ab:2", "lrp-ab:3", "lrp-zplus", "lrp-composite"};
+    xai_net *net = chain_net(0, 6);
+    size_t n = xai_net_input_size(net), i;
+    int mi, li, K = xai_net_num_classes(net);
+    float x[192], kept[192], own[192], score, start[16];
+    uint64_t s = 12;
+    fill(x, n, 1.0f, &s);
+    for (mi = 0; mi < (int)(sizeof methods / sizeof *methods); mi++) {
+        xai_method m;
+        xai_tape *t = xai_tape_new(net, 1), *plain = xai_tape_new(net, 1);
+        int cls = -1, parts_ok = 1, reset = 1;
+        xai_method_parse(methods[mi], &m);
+        CHECK(xai_explain(net, t, x, 1, &m, &cls, kept, NULL, &score) == XAI_OK, "%s: %s", methods[mi], xai_failure_reason());
+        for (li = 0; li < net->nlayer; li++) {
+            const xai_layer *L = &net->layer[li];
+            const xai_tensor *zp = &t->zpart[2 * li], *zn = zp + 1, *y = &t->blob[L->top[0]];
+            int ab = (L->p.type == XAI_CONVOLUTION || L->p.type == XAI_INNER_PRODUCT) &&
+                     (xai__rule_for(net, &m, li)->rule == XAI_RULE_ALPHA_BETA || xai__rule_for(net, &m, li)->rule == XAI_RULE_ZPLUS);
+            reset &= t->split[li] == 0;
+            if (ab != (zp->data != NULL)) parts_ok = 0;
+            if (!zp->data) continue;
+            for (i = 0; i < xai_tensor_count(y); i++)
+                if (y->data[i] != zp->data[i] + zn->data[i] || zp->data[i] < 0 || zn->data[i] > 0) parts_ok = 0;
+        }
+        CHECK(parts_ok, "%s: each alpha-beta layer kept z+ >= 0 and z- <= 0, its top is z+ + z-", methods[mi]);
+        CHECK(reset, "%s: the tape's split flags are cleared after explaining", methods[mi]);
+        xai_net_forward(net, plain, x, 1);
+        CHECK_CLOSE(score, xai_tape_scores(plain, 0)[cls], 1e-5, "alpha-beta forward (z+ + z-) = the plain forward's score");
+        memset(start, 0, sizeof start);
+        start[cls] = xai_tape_scores(plain, 0)[cls];
+        CHECK(K <= 16 && xai__backward(net, plain, &m, start, NULL) == XAI_OK, "%s: backward on a plain forward", methods[mi]);
+        memcpy(own, plain->signal[net->input_blob].data, n * sizeof(float));
+        CHECK(test_max_rel_diff(kept, own, n) < 1e-5, "%s: kept parts = the rule's own products (%g)", methods[mi], test_max_rel_diff(kept, own, n));
+        xai_tape_free(t); xai_tape_free(plain);
+    }
     xai_net_free(net);
 }
 
@@ -496,6 +539,7 @@ int main(void)
     test_maxpool_routing();
     test_lrn_rules();
     test_batch();
+    test_alpha_beta_split();
     test_heatmap_reductions();
     test_conv_equals_fc();
     test_errors();

@@ -167,6 +167,44 @@ static void run_case(int M, int N, int K, int ta, int tb, int ma, int mb, int ac
     free(A); free(B); free(C0); free(C); free(R); free(Z);
 }
 
+/* LRP-alpha-beta's dual product: C = opA(A) . opB(B)+ and C2 = opA(A2) . opB(B)- from one pass over
+ * B must give exactly the bits of two separate calls, at every thread count. */
+static void run_dual(int M, int N, int K, int ta, int tb, int acc)
+{
+    int lda = (ta ? M : K) + 1 + rndi(3), ldb = (tb ? K : N) + 1 + rndi(3), ldc = N + 1 + rndi(3);
+    size_t na = (size_t)(ta ? K : M) * lda + 1, nb = (size_t)(tb ? N : K) * ldb + 1, nc = (size_t)M * ldc + 1, x;
+    float *A = (float *)malloc(sizeof(float) * na), *A2 = (float *)malloc(sizeof(float) * na), *B = (float *)malloc(sizeof(float) * nb);
+    float *C0 = (float *)malloc(sizeof(float) * nc), *C = (float *)malloc(sizeof(float) * nc), *C2 = (float *)malloc(sizeof(float) * nc);
+    float *R = (float *)malloc(sizeof(float) * nc), *R2 = (float *)malloc(sizeof(float) * nc);
+    int nt, nts = 1, saved = 1;
+    for (x = 0; x < na; x++) A[x] = rndf();
+    for (x = 0; x < na; x++) A2[x] = rndf();
+    for (x = 0; x < nb; x++) B[x] = rndf();
+    for (x = 0; x < nc; x++) C0[x] = rndf();
+    memcpy(R, C0, sizeof(float) * nc);
+    memcpy(R2, C0, sizeof(float) * nc);
+    xai__gemm(M, N, K, A, lda, ta, XAI__MOD_NONE, B, ldb, tb, XAI__MOD_POS, R, ldc, acc);
+    xai__gemm(M, N, K, A2, lda, ta, XAI__MOD_NONE, B, ldb, tb, XAI__MOD_NEG, R2, ldc, acc);
+#ifdef _OPENMP
+    saved = omp_get_max_threads();
+    nts = 3;
+#endif
+    for (nt = 1; nt <= nts; nt++) {
+#ifdef _OPENMP
+        set_threads(nt);
+#endif
+        memcpy(C, C0, sizeof(float) * nc);
+        memcpy(C2, C0, sizeof(float) * nc);
+        xai__gemm_dual(M, N, K, A, A2, lda, ta, B, ldb, tb, C, C2, ldc, acc);
+        check(memcmp(C, R, sizeof(float) * nc) == 0 && memcmp(C2, R2, sizeof(float) * nc) == 0,
+              "dual (alpha-beta) = two calls, bitwise", M, N, K, ta, tb, 0, nt, acc);
+    }
+#ifdef _OPENMP
+    set_threads(saved);
+#endif
+    free(A); free(A2); free(B); free(C0); free(C); free(C2); free(R); free(R2);
+}
+
 /* Leading dimensions (< 2^31, as the API takes int) whose row offsets pass
  * 2^31 elements: catches int overflow in index arithmetic.  The buffers are
  * mostly untouched virtual memory (calloc); only used elements are written. */
@@ -265,6 +303,15 @@ int main(void)
     }
     for (ta = 0; ta < 2; ta++)
         for (tb = 0; tb < 2; tb++) run_huge_ld(ta, tb);
+    { /* the dual product: small M (one pass over B) and larger (two calls), ragged N and K, big N */
+        static const int dual[][3] = {{1, 1, 1}, {1, 7, 9}, {2, 17, 255}, {3, 33, 513}, {4, 9, 300}, {1, 2100, 600},
+                                      {4, 1030, 257}, {2, 3000, 40}, {5, 40, 70}, {16, 300, 260}, {3, 2, 50}};
+        for (i = 0; i < (int)(sizeof dual / sizeof dual[0]); i++)
+            for (ta = 0; ta < 2; ta++)
+                for (tb = 0; tb < 2; tb++)
+                    for (acc = 0; acc < 2; acc++) run_dual(dual[i][0], dual[i][1], dual[i][2], ta, tb, acc);
+    }
+    printf("dual done: %d passed, %d failed\n", g_pass, g_fail);
     printf("hash %016llx\n", g_hash);
     printf("%d passed, %d failed\n", g_pass, g_fail);
     return g_fail != 0;
