@@ -2619,7 +2619,39 @@ typedef struct xai__gemm_op {
     /* dual (small path only, C2 != NULL): C = opA(A) . opB(B)+ and C2 = opA(A2) . opB(B)-, each
        with its own chains exactly as two separate calls, from one pass over B (LRP-alpha-beta) */
     const float *A2; float *C2;
+    /* implicit im2col (conv forward, transB = 0): B is the im2col matrix of an image batch, read
+       from the images while packing, never written out; B and ldb unused */
+    const struct xai__im2col_view *conv;
 } xai__gemm_op;
+
+/* B[k][j] of a convolution's im2col, several images side by side: row k = (c - C0, ki, kj) of the
+   group's channels, column j = (image b, oh, ow); x[b][c][oh*sh - ph + ki*dh][ow*sw - pw + kj*dw],
+   0 outside.  The same numbers xai__im2col writes. */
+typedef struct xai__im2col_view {
+    const xai_layer_param *p;
+    const float *x;          /* the first image */
+    size_t xs;               /* floats per image */
+    int C0, H, W, OH, OW;    /* the group's first channel; input and output sizes */
+} xai__im2col_view;
+
+/* Output positions 0 <= o < OW whose input o*stride + off lies in [0, W): [lo, hi). */
+static void xai__valid_range(int off, int stride, int W, int OW, int *lo, int *hi)
+{
+    *lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    *hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / stride + 1;
+    if (*hi > OW) *hi = OW;
+    if (*lo > *hi) *lo = *hi;
+}
+
+static float xai__im2col_at(const xai__im2col_view *v, int k, int j)
+{
+    const xai_layer_param *p = v->p;
+    int khw = p->kernel_h * p->kernel_w, N = v->OH * v->OW, r = k % khw, pos = j % N;
+    int ih = pos / v->OW * p->stride_h - p->pad_h + r / p->kernel_w * p->dilation_h;
+    int iw = pos % v->OW * p->stride_w - p->pad_w + r % p->kernel_w * p->dilation_w;
+    if (ih < 0 || ih >= v->H || iw < 0 || iw >= v->W) return 0.0f;
+    return v->x[(size_t)(j / N) * v->xs + ((size_t)(v->C0 + k / khw) * v->H + ih) * v->W + iw];
+}
 
 #if XAI__GEMM_AVX2
 static inline __m256 xai__mod8(__m256 v, int mod)
@@ -2710,6 +2742,7 @@ static float xai__gemm_opa(const xai__gemm_op *g, int i, int k)
 
 static float xai__gemm_opb(const xai__gemm_op *g, int k, int j)
 {
+    if (g->conv) return xai__mod(xai__im2col_at(g->conv, k, j), g->modB);
     return xai__mod(g->transB ? g->B[(size_t)j * g->ldb + k] : g->B[(size_t)k * g->ldb + j], g->modB);
 }
 
@@ -2784,9 +2817,65 @@ static void xai__pack_a(const xai__gemm_op *g, int i0, int mc, int p0, int kc, f
     xai__mod_buf(pa, (size_t)mcp * kc, g->modA);
 }
 
+/* The B block of an implicit im2col (see xai__im2col_view), one NR-column panel at a time, written
+   in order.  Column c of the panel reads x at off[c] + (the k row's offset) when its input row
+   ih0[c] + ki*dh and column iw0[c] + kj*dw fall inside the image.  A panel along one output row
+   with stride 1, inside the image, is two plain loads; otherwise a masked gather. */
+static void xai__pack_b_im2col(const xai__gemm_op *g, int p0, int kc, int j0, int nc, float *pb)
+{
+    const xai__im2col_view *v = g->conv;
+    const xai_layer_param *p = v->p;
+    int N = v->OH * v->OW, HW = v->H * v->W, jr, c, k;
+    int ncp = (nc + XAI__NR - 1) / XAI__NR * XAI__NR;
+    for (jr = 0; jr < nc; jr += XAI__NR) {
+        int nr = nc - jr < XAI__NR ? nc - jr : XAI__NR, contiguous = p->stride_w == 1 && nr == XAI__NR;
+        int off[XAI__NR], ih0[XAI__NR], iw0[XAI__NR];
+        int ch = v->C0 + p0 / (p->kernel_h * p->kernel_w), ki = p0 / p->kernel_w % p->kernel_h, kj = p0 % p->kernel_w;
+        float *d = pb + (size_t)jr * kc;
+        for (c = 0; c < XAI__NR; c++) { /* past nr: a column that reads nothing (always outside) */
+            int j = j0 + jr + c, b = j / N, oh = j % N / v->OW, ow = j % N % v->OW;
+            ih0[c] = c < nr ? oh * p->stride_h - p->pad_h : -(1 << 30);
+            iw0[c] = ow * p->stride_w - p->pad_w;
+            off[c] = c < nr ? b * (int)v->xs + ih0[c] * v->W + iw0[c] : 0;
+            if (c > 0 && c < nr && (off[c] != off[c - 1] + 1 || ih0[c] != ih0[c - 1] || iw0[c] != iw0[c - 1] + 1)) contiguous = 0; /* one row */
+        }
+        for (k = 0; k < kc; k++, d += XAI__NR) {
+            int ih = ki * p->dilation_h, iw = kj * p->dilation_w, dk = ch * HW + ih * v->W + iw;
+            if (contiguous && ih0[0] + ih >= 0 && ih0[0] + ih < v->H && iw0[0] + iw >= 0 && iw0[XAI__NR - 1] + iw < v->W) {
+                const float *src = v->x + off[0] + dk;
+                for (c = 0; c < XAI__NR; c++) d[c] = src[c];
+            } else {
+#if XAI__GEMM_AVX2
+                int half;
+                for (half = 0; half < XAI__NR; half += 8) {
+                    __m256i ihv = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(ih0 + half)), _mm256_set1_epi32(ih));
+                    __m256i iwv = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(iw0 + half)), _mm256_set1_epi32(iw));
+                    __m256i ok = _mm256_and_si256(_mm256_and_si256(_mm256_cmpgt_epi32(ihv, _mm256_set1_epi32(-1)), _mm256_cmpgt_epi32(_mm256_set1_epi32(v->H), ihv)),
+                                                  _mm256_and_si256(_mm256_cmpgt_epi32(iwv, _mm256_set1_epi32(-1)), _mm256_cmpgt_epi32(_mm256_set1_epi32(v->W), iwv)));
+                    __m256i idx = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(off + half)), _mm256_set1_epi32(dk));
+                    _mm256_storeu_ps(d + half, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), v->x, idx, _mm256_castsi256_ps(ok), 4));
+                }
+#else
+                for (c = 0; c < XAI__NR; c++)
+                    d[c] = ih0[c] + ih >= 0 && ih0[c] + ih < v->H && iw0[c] + iw >= 0 && iw0[c] + iw < v->W ? v->x[off[c] + dk] : 0.0f;
+#endif
+            }
+            if (++kj == p->kernel_w) { /* the next k: (channel, kernel row, kernel column) */
+                kj = 0;
+                if (++ki == p->kernel_h) { ki = 0; ch++; }
+            }
+        }
+    }
+    xai__mod_buf(pb, (size_t)ncp * kc, g->modB);
+}
+
 static void xai__pack_b(const xai__gemm_op *g, int p0, int kc, int j0, int nc, float *pb)
 {
     int jr, c, k, ncp = (nc + XAI__NR - 1) / XAI__NR * XAI__NR;
+    if (g->conv) {
+        xai__pack_b_im2col(g, p0, kc, j0, nc, pb);
+        return;
+    }
     if (!g->transB) { /* row k of B contiguous in j: walk it, scatter NR-runs to the panels */
         for (k = 0; k < kc; k++) {
             const float *s = g->B + (size_t)(p0 + k) * g->ldb + j0;
@@ -3204,6 +3293,23 @@ static void xai__gemm_grid(int M, int N, int nt, int *pm, int *pn)
     }
 }
 
+/* The general path: C split into one rectangle per thread, each a serial Goto GEMM. */
+static void xai__gemm_general(const xai__gemm_op *g, int nt)
+{
+    int pm, pn, t;
+    xai__gemm_grid(g->M, g->N, nt, &pm, &pn);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (nt > 1)
+#endif
+    for (t = 0; t < pm * pn; t++) {
+        int mp = (g->M + XAI__MR - 1) / XAI__MR, np = (g->N + XAI__NR - 1) / XAI__NR;
+        int rstep = (mp + pm - 1) / pm * XAI__MR, cstep = (np + pn - 1) / pn * XAI__NR;
+        int i0 = (t / pn) * rstep, j0 = (t % pn) * cstep;
+        int i1 = i0 + rstep < g->M ? i0 + rstep : g->M, j1 = j0 + cstep < g->N ? j0 + cstep : g->N;
+        if (i0 < i1 && j0 < j1) xai__gemm_region(g, i0, i1, j0, j1);
+    }
+}
+
 /* C[M x N] = (accumulate ? C : 0) + opA(A) . opB(B), all row-major.
  * opA(A)[i][k] = mod(transA ? A[k*lda + i] : A[i*lda + k]), likewise opB with
  * (k, j) and ldb; mod is NONE/POS/NEG/SQUARE/ONE (LRP's w, w+, w-, w^2, flat). */
@@ -3211,7 +3317,7 @@ static void xai__gemm(int M, int N, int K, const float *A, int lda, int transA, 
                       int transB, int modB, float *C, int ldc, int accumulate)
 {
     xai__gemm_op g;
-    int nt = 1, pm, pn, t, i, j;
+    int nt = 1, i, j;
     if (M <= 0 || N <= 0) return;
     if (K <= 0) { /* empty sum */
         if (!accumulate)
@@ -3237,22 +3343,31 @@ static void xai__gemm(int M, int N, int K, const float *A, int lda, int transA, 
         g.M = M; g.N = N;
     }
     g.K = K; g.accumulate = accumulate;
-    g.A2 = NULL; g.C2 = NULL;
+    g.A2 = NULL; g.C2 = NULL; g.conv = NULL;
     if (g.M <= XAI__GEMM_SMALL) {
         xai__gemm_small(&g, nt);
         return;
     }
-    xai__gemm_grid(g.M, g.N, nt, &pm, &pn);
+    xai__gemm_general(&g, nt);
+}
+
+/* C[M x N] = opA(W) . im2col(images): a convolution's forward product without the im2col matrix
+ * (see xai__pack_b_im2col).  The same bits as xai__gemm on the written-out matrix. */
+static void xai__gemm_im2col(int M, int N, int K, const float *A, int lda, int modA, const xai__im2col_view *v, float *C, int ldc)
+{
+    xai__gemm_op g;
+    int nt = 1;
+    if (M <= 0 || N <= 0) return;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (nt > 1)
+    if ((double)M * N * K >= XAI__GEMM_PAR_MIN && !omp_in_parallel()) nt = omp_get_max_threads();
 #endif
-    for (t = 0; t < pm * pn; t++) {
-        int mp = (g.M + XAI__MR - 1) / XAI__MR, np = (g.N + XAI__NR - 1) / XAI__NR;
-        int rstep = (mp + pm - 1) / pm * XAI__MR, cstep = (np + pn - 1) / pn * XAI__NR;
-        int i0 = (t / pn) * rstep, j0 = (t % pn) * cstep;
-        int i1 = i0 + rstep < g.M ? i0 + rstep : g.M, j1 = j0 + cstep < g.N ? j0 + cstep : g.N;
-        if (i0 < i1 && j0 < j1) xai__gemm_region(&g, i0, i1, j0, j1);
-    }
+    memset(&g, 0, sizeof g);
+    g.A = A; g.lda = (size_t)lda; g.modA = modA;
+    g.C = C; g.crs = (size_t)ldc; g.ccs = 1;
+    g.M = M; g.N = N; g.K = K;
+    g.conv = v;
+    if (K <= 0) xai__gemm_canon(&g, 0, M, 0, N); /* empty sums: zeros */
+    else xai__gemm_general(&g, nt);
 }
 
 /* LRP-alpha-beta's pair: C = opA(A) . opB(B)+ and C2 = opA(A2) . opB(B)-, the same bits as two
@@ -3275,7 +3390,7 @@ static void xai__gemm_dual(int M, int N, int K, const float *A, const float *A2,
     g.B = B; g.ldb = (size_t)ldb; g.transB = transB; g.modB = XAI__MOD_POS;
     g.C = C; g.crs = (size_t)ldc; g.ccs = 1;
     g.M = M; g.N = N; g.K = K; g.accumulate = accumulate;
-    g.A2 = A2; g.C2 = C2;
+    g.A2 = A2; g.C2 = C2; g.conv = NULL;
     xai__gemm_small(&g, nt);
 }
 
@@ -3295,15 +3410,6 @@ static float *xai__work(xai_tape *t, size_t floats)
         t->work_size = t->work ? floats : 0;
     }
     return t->work;
-}
-
-/* The outputs ow whose input column ow*stride + off falls inside [0, W): [*lo, *hi). */
-static void xai__valid_range(int off, int stride, int W, int OW, int *lo, int *hi)
-{
-    *lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
-    *hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / stride + 1;
-    if (*hi > OW) *hi = OW;
-    if (*lo > *hi) *lo = *hi;
 }
 
 /* col[(c*kh + ki)*kw + kj][oh*OW + ow] = x[c][oh*sh - ph + ki*dh][ow*sw - pw + kj*dw] (0 outside);
@@ -3367,10 +3473,10 @@ static void xai__col2im(const xai_layer_param *p, const float *col, size_t ldcol
 typedef struct xai__conv_plan {
     int G, Cg, Og, K, N, nb;        /* groups, channels and outputs per group, K = Cg*kh*kw, N = OH*OW */
     size_t col_rows;                /* C*kh*kw */
-    float *col, *tmp;               /* col_rows x nb*N, and O x nb*N */
+    float *col, *tmp;               /* col_rows x nb*N (with_col), and O x nb*N */
 } xai__conv_plan;
 
-static int xai__conv_plan_make(xai_tape *t, const xai_layer *L, int C, int n, int OH, int OW, xai__conv_plan *pl)
+static int xai__conv_plan_make(xai_tape *t, const xai_layer *L, int C, int H, int W, int n, int OH, int OW, int with_col, xai__conv_plan *pl)
 {
     const xai_layer_param *p = &L->p;
     size_t per;
@@ -3380,30 +3486,40 @@ static int xai__conv_plan_make(xai_tape *t, const xai_layer *L, int C, int n, in
     pl->K = pl->Cg * p->kernel_h * p->kernel_w;
     pl->N = OH * OW;
     pl->col_rows = (size_t)C * p->kernel_h * p->kernel_w;
-    per = (pl->col_rows + (size_t)p->num_output) * (size_t)pl->N;
+    per = ((with_col ? pl->col_rows : 0) + (size_t)p->num_output) * (size_t)pl->N;
     pl->nb = (int)((size_t)8 << 20) / (per ? per : 1) > 0 ? (int)(((size_t)8 << 20) / per) : 1;   /* ~32 MB a chunk */
     if (pl->nb > n) pl->nb = n;
+    if (!with_col && (size_t)pl->nb * C * H * W >= (size_t)1 << 30) pl->nb = (int)((((size_t)1 << 30) - 1) / ((size_t)C * H * W)); /* int offsets */
     if (pl->nb < 1) pl->nb = 1;
     pl->col = xai__work(t, per * (size_t)pl->nb);
     if (!pl->col) return XAI_ERR_MEMORY;
-    pl->tmp = pl->col + pl->col_rows * (size_t)pl->nb * pl->N;
+    pl->tmp = pl->col + (with_col ? pl->col_rows : 0) * (size_t)pl->nb * pl->N;
     return XAI_OK;
 }
 
-/* y (n, O, OH, OW) = W * im2col(x), + bias */
+/* y (n, O, OH, OW) = W * im2col(x), + bias.  The im2col matrix is never written: the GEMM packs its
+   panels straight from the images (xai__gemm_im2col), the same numbers without its memory traffic. */
 static int xai__conv_forward_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
 {
     xai__conv_plan pl;
     size_t xs = (size_t)x->c * x->h * x->w;
-    int n0, b, g, rc;
-    if ((rc = xai__conv_plan_make(t, L, x->c, x->n, y->h, y->w, &pl)) != XAI_OK) return rc;
+    int n0, g, b, rc, implicit = xs < (size_t)1 << 30; /* else the matrix, as the offsets are int */
+    if ((rc = xai__conv_plan_make(t, L, x->c, x->h, x->w, x->n, y->h, y->w, !implicit, &pl)) != XAI_OK) return rc;
     for (n0 = 0; n0 < x->n; n0 += pl.nb) {
         int nb = x->n - n0 < pl.nb ? x->n - n0 : pl.nb;
         size_t ld = (size_t)nb * pl.N;
-        for (b = 0; b < nb; b++) xai__im2col(&L->p, x->data + (size_t)(n0 + b) * xs, x->c, x->h, x->w, y->h, y->w, pl.col + (size_t)b * pl.N, ld);
-        for (g = 0; g < pl.G; g++)
-            xai__gemm(pl.Og, (int)ld, pl.K, L->weight + (size_t)g * pl.Og * pl.K, pl.K, 0, wmod, pl.col + (size_t)g * pl.K * ld, (int)ld, 0,
-                      XAI__MOD_NONE, pl.tmp + (size_t)g * pl.Og * ld, (int)ld, 0);
+        if (!implicit)
+            for (b = 0; b < nb; b++) xai__im2col(&L->p, x->data + (size_t)(n0 + b) * xs, x->c, x->h, x->w, y->h, y->w, pl.col + (size_t)b * pl.N, ld);
+        for (g = 0; g < pl.G; g++) {
+            xai__im2col_view v;
+            v.p = &L->p; v.x = x->data + (size_t)n0 * xs; v.xs = xs;
+            v.C0 = g * pl.Cg; v.H = x->h; v.W = x->w; v.OH = y->h; v.OW = y->w;
+            if (implicit)
+                xai__gemm_im2col(pl.Og, (int)ld, pl.K, L->weight + (size_t)g * pl.Og * pl.K, pl.K, wmod, &v, pl.tmp + (size_t)g * pl.Og * ld, (int)ld);
+            else
+                xai__gemm(pl.Og, (int)ld, pl.K, L->weight + (size_t)g * pl.Og * pl.K, pl.K, 0, wmod, pl.col + (size_t)g * pl.K * ld, (int)ld, 0,
+                          XAI__MOD_NONE, pl.tmp + (size_t)g * pl.Og * ld, (int)ld, 0);
+        }
         /* the chunk's columns back into NCHW, adding the bias: a plane per (image, channel),
            over the threads (each writes its own planes) */
         {
@@ -3427,7 +3543,7 @@ static int xai__conv_backward_data_gemm(xai_tape *t, const xai_layer *L, const x
     xai__conv_plan pl;
     size_t xs = (size_t)dx->c * dx->h * dx->w;
     int n0, b, g, rc;
-    if ((rc = xai__conv_plan_make(t, L, dx->c, gy->n, gy->h, gy->w, &pl)) != XAI_OK) return rc;
+    if ((rc = xai__conv_plan_make(t, L, dx->c, dx->h, dx->w, gy->n, gy->h, gy->w, 1, &pl)) != XAI_OK) return rc;
     if (!accumulate) memset(dx->data, 0, (size_t)gy->n * xs * sizeof(float));
     for (n0 = 0; n0 < gy->n; n0 += pl.nb) {
         int nb = gy->n - n0 < pl.nb ? gy->n - n0 : pl.nb;
@@ -3454,7 +3570,7 @@ static int xai__conv_backward_weight_gemm(xai_tape *t, const xai_layer *L, const
     xai__conv_plan pl;
     size_t xs = (size_t)x->c * x->h * x->w;
     int n0, b, g, o, rc;
-    if ((rc = xai__conv_plan_make(t, L, x->c, x->n, gy->h, gy->w, &pl)) != XAI_OK) return rc;
+    if ((rc = xai__conv_plan_make(t, L, x->c, x->h, x->w, x->n, gy->h, gy->w, 1, &pl)) != XAI_OK) return rc;
     for (n0 = 0; n0 < x->n; n0 += pl.nb) {
         int nb = x->n - n0 < pl.nb ? x->n - n0 : pl.nb;
         size_t ld = (size_t)nb * pl.N;

@@ -73,6 +73,7 @@ static void run_case(int M, int N, int K, int ta, int tb, int ma, int mb, int ac
     size_t x;
     int i, j, k, ok;
     xai__gemm_op g;
+    memset(&g, 0, sizeof g);
     if (lda < 1) lda = 1;
     if (ldb < 1) ldb = 1;
     if (ldc < 1) ldc = 1;
@@ -219,6 +220,7 @@ static void run_huge_ld(int ta, int tb)
     float *C = (float *)calloc(nc, sizeof(float)), *R = (float *)malloc(sizeof(float) * M * N);
     int i, j, k, ok = 1, pass;
     xai__gemm_op g;
+    memset(&g, 0, sizeof g);
     if (!A || !B || !C || !R) {
         printf("huge-offset test skipped (no %.0f GB of virtual memory)\n", 4.0 * (na + nb + nc) / 1e9);
         free(A); free(B); free(C); free(R);

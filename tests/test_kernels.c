@@ -19,6 +19,29 @@ static void set_threads(int n)
 #endif
 }
 
+/* A convolution's forward product with the im2col matrix never written (packed from the images)
+   against im2col + GEMM: the same bits, every group, all images of the batch side by side. */
+static void check_implicit_im2col(const xai_layer *L, const xai_tensor *x, const xai_tensor *y)
+{
+    int G = L->p.group, Cg = x->c / G, Og = L->p.num_output / G, K = Cg * L->p.kernel_h * L->p.kernel_w, N = y->h * y->w, g, b, m;
+    size_t ld = (size_t)x->n * N, xs = (size_t)x->c * x->h * x->w;
+    float *col = (float *)malloc(sizeof(float) * (size_t)x->c * L->p.kernel_h * L->p.kernel_w * ld);
+    float *ce = (float *)malloc(sizeof(float) * (size_t)Og * ld), *ci = (float *)malloc(sizeof(float) * (size_t)Og * ld);
+    int same = 1;
+    for (b = 0; b < x->n; b++) xai__im2col(&L->p, x->data + (size_t)b * xs, x->c, x->h, x->w, y->h, y->w, col + (size_t)b * N, ld);
+    for (m = 0; m < 2; m++)
+        for (g = 0; g < G; g++) {
+            xai__im2col_view v;
+            int mod = m ? XAI__MOD_NEG : XAI__MOD_NONE;
+            v.p = &L->p; v.x = x->data; v.xs = xs; v.C0 = g * Cg; v.H = x->h; v.W = x->w; v.OH = y->h; v.OW = y->w;
+            xai__gemm(Og, (int)ld, K, L->weight + (size_t)g * Og * K, K, 0, mod, col + (size_t)g * K * ld, (int)ld, 0, XAI__MOD_NONE, ce, (int)ld, 0);
+            xai__gemm_im2col(Og, (int)ld, K, L->weight + (size_t)g * Og * K, K, mod, &v, ci, (int)ld);
+            if (memcmp(ce, ci, sizeof(float) * (size_t)Og * ld)) same = 0;
+        }
+    CHECK(same, "%s (batch %d): implicit im2col = im2col + GEMM, bit for bit", L->name, x->n);
+    free(col); free(ce); free(ci);
+}
+
 /* One layer of the CaffeNet (index li), its bottom filled at random. */
 static void check_layer(xai_net *net, int li, int n)
 {
@@ -37,6 +60,7 @@ static void check_layer(xai_net *net, int li, int n)
     xai_tensor_alloc(&d2, n, bb->c, bb->h, bb->w);
     fill(x.data, xai_tensor_count(&x), 11 + li, 1);
     fill(g.data, xai_tensor_count(&g), 23 + li, 1);
+    if (L->p.type == XAI_CONVOLUTION) check_implicit_im2col(L, &x, &y1);
     for (mi = 0; mi < 2; mi++) {
         double e;
         xai__linear_forward(fast, L, &x, mods[mi], 1, &y1);
