@@ -2819,16 +2819,16 @@ static void xai__pack_a(const xai__gemm_op *g, int i0, int mc, int p0, int kc, f
 
 /* The B block of an implicit im2col (see xai__im2col_view), one NR-column panel at a time, written
    in order.  Column c of the panel reads x at off[c] + (the k row's offset) when its input row
-   ih0[c] + ki*dh and column iw0[c] + kj*dw fall inside the image.  A panel along one output row
-   with stride 1, inside the image, is two plain loads; otherwise a masked gather. */
+   ih0[c] + ki*dh and column iw0[c] + kj*dw fall inside the image.  8 columns along one output row
+   at stride 1, inside the image, are one plain load; others a masked gather. */
 static void xai__pack_b_im2col(const xai__gemm_op *g, int p0, int kc, int j0, int nc, float *pb)
 {
     const xai__im2col_view *v = g->conv;
     const xai_layer_param *p = v->p;
-    int N = v->OH * v->OW, HW = v->H * v->W, jr, c, k;
+    int N = v->OH * v->OW, HW = v->H * v->W, jr, c, k, h;
     int ncp = (nc + XAI__NR - 1) / XAI__NR * XAI__NR;
     for (jr = 0; jr < nc; jr += XAI__NR) {
-        int nr = nc - jr < XAI__NR ? nc - jr : XAI__NR, contiguous = p->stride_w == 1 && nr == XAI__NR;
+        int nr = nc - jr < XAI__NR ? nc - jr : XAI__NR, run[XAI__NR / 8];
         int off[XAI__NR], ih0[XAI__NR], iw0[XAI__NR];
         int ch = v->C0 + p0 / (p->kernel_h * p->kernel_w), ki = p0 / p->kernel_w % p->kernel_h, kj = p0 % p->kernel_w;
         float *d = pb + (size_t)jr * kc;
@@ -2837,28 +2837,34 @@ static void xai__pack_b_im2col(const xai__gemm_op *g, int p0, int kc, int j0, in
             ih0[c] = c < nr ? oh * p->stride_h - p->pad_h : -(1 << 30);
             iw0[c] = ow * p->stride_w - p->pad_w;
             off[c] = c < nr ? b * (int)v->xs + ih0[c] * v->W + iw0[c] : 0;
-            if (c > 0 && c < nr && (off[c] != off[c - 1] + 1 || ih0[c] != ih0[c - 1] || iw0[c] != iw0[c - 1] + 1)) contiguous = 0; /* one row */
+        }
+        for (h = 0; h < XAI__NR / 8; h++) { /* 8 columns along one output row at stride 1: one load */
+            run[h] = p->stride_w == 1 && h * 8 + 8 <= nr;
+            for (c = h * 8 + 1; c < h * 8 + 8 && run[h]; c++) run[h] = ih0[c] == ih0[c - 1] && iw0[c] == iw0[c - 1] + 1 && off[c] == off[c - 1] + 1;
         }
         for (k = 0; k < kc; k++, d += XAI__NR) {
             int ih = ki * p->dilation_h, iw = kj * p->dilation_w, dk = ch * HW + ih * v->W + iw;
-            if (contiguous && ih0[0] + ih >= 0 && ih0[0] + ih < v->H && iw0[0] + iw >= 0 && iw0[XAI__NR - 1] + iw < v->W) {
-                const float *src = v->x + off[0] + dk;
-                for (c = 0; c < XAI__NR; c++) d[c] = src[c];
-            } else {
+            for (h = 0; h < XAI__NR; h += 8) {
+                if (run[h / 8] && ih0[h] + ih >= 0 && ih0[h] + ih < v->H && iw0[h] + iw >= 0 && iw0[h + 7] + iw < v->W) {
+                    const float *src = v->x + off[h] + dk;
 #if XAI__GEMM_AVX2
-                int half;
-                for (half = 0; half < XAI__NR; half += 8) {
-                    __m256i ihv = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(ih0 + half)), _mm256_set1_epi32(ih));
-                    __m256i iwv = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(iw0 + half)), _mm256_set1_epi32(iw));
+                    _mm256_storeu_ps(d + h, _mm256_loadu_ps(src));
+#else
+                    for (c = 0; c < 8; c++) d[h + c] = src[c];
+#endif
+                } else { /* across rows, strided, or over the padding: each column checked */
+#if XAI__GEMM_AVX2
+                    __m256i ihv = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(ih0 + h)), _mm256_set1_epi32(ih));
+                    __m256i iwv = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(iw0 + h)), _mm256_set1_epi32(iw));
                     __m256i ok = _mm256_and_si256(_mm256_and_si256(_mm256_cmpgt_epi32(ihv, _mm256_set1_epi32(-1)), _mm256_cmpgt_epi32(_mm256_set1_epi32(v->H), ihv)),
                                                   _mm256_and_si256(_mm256_cmpgt_epi32(iwv, _mm256_set1_epi32(-1)), _mm256_cmpgt_epi32(_mm256_set1_epi32(v->W), iwv)));
-                    __m256i idx = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(off + half)), _mm256_set1_epi32(dk));
-                    _mm256_storeu_ps(d + half, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), v->x, idx, _mm256_castsi256_ps(ok), 4));
-                }
+                    __m256i idx = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(off + h)), _mm256_set1_epi32(dk));
+                    _mm256_storeu_ps(d + h, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), v->x, idx, _mm256_castsi256_ps(ok), 4));
 #else
-                for (c = 0; c < XAI__NR; c++)
-                    d[c] = ih0[c] + ih >= 0 && ih0[c] + ih < v->H && iw0[c] + iw >= 0 && iw0[c] + iw < v->W ? v->x[off[c] + dk] : 0.0f;
+                    for (c = h; c < h + 8; c++)
+                        d[c] = ih0[c] + ih >= 0 && ih0[c] + ih < v->H && iw0[c] + iw >= 0 && iw0[c] + iw < v->W ? v->x[off[c] + dk] : 0.0f;
 #endif
+                }
             }
             if (++kj == p->kernel_w) { /* the next k: (channel, kernel row, kernel column) */
                 kj = 0;
