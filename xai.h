@@ -3402,8 +3402,9 @@ static void xai__gemm_dual(int M, int N, int K, const float *A, const float *A2,
 
 /* ---- GEMM (end) ---- */
 
-/* The fast paths: convolution as im2col + one GEMM per group (Chellapilla et al. 2006), the fully
-   connected layers as one GEMM for the whole batch.  Every output element's sum runs in the same
+/* The fast paths: convolution as im2col + one GEMM per group (Chellapilla et al. 2006; forward, the
+   im2col matrix is only virtual: the GEMM packs it from the images), the fully connected layers as
+   one GEMM for the whole batch.  Every output element's sum runs in the same
    order whatever the batch size or thread count (see xai__gemm), so a batch of n gives exactly
    the numbers of n single runs. */
 
@@ -3473,7 +3474,8 @@ static void xai__col2im(const xai_layer_param *p, const float *col, size_t ldcol
     }
 }
 
-/* Convolutions run on chunks of nb images: their im2col matrices side by side, so the products
+/* Convolutions run on chunks of nb images: their im2col matrices side by side (written out for the
+   backward passes, virtual in the forward pass), so the products
    are wide even where one image's output is small (conv3-5: 13 x 13), and one GEMM per group
    serves the chunk.  Each output still sums in the same order, so nb never changes a bit. */
 typedef struct xai__conv_plan {
