@@ -3180,7 +3180,7 @@ static void xai__small_dot(const xai__gemm_op *g, const float *ap, const float *
    after them for the dual's B- chains. */
 static void xai__small_axpy(const xai__gemm_op *g, const float *ap, const float *ap2, int j0, int nv, float *acc)
 {
-    int M = g->M, K = g->K, dual = g->C2 != NULL, modB = dual ? XAI__MOD_POS : g->modB, h;
+    int M = g->M, K = g->K, dual = g->C2 != NULL, modB = dual ? XAI__MOD_POS : g->modB;
     int i, j, k, pc;
     float *acc2 = acc + 4 * XAI__SMALL_JW;
     for (pc = 0; pc < K; pc += XAI__KC) {
@@ -3189,34 +3189,46 @@ static void xai__small_axpy(const xai__gemm_op *g, const float *ap, const float 
         for (i = 0; i < M * XAI__SMALL_JW; i++) acc[i] = acc2[i] = 0.0f;
         for (k = pc; k < kend; k++) { /* one row of B: acc[i][.] = madd(a_ik, b_k., acc[i][.]) */
             const float *b = g->B + (size_t)k * g->ldb + j0;
-            for (h = 0; h <= dual; h++) { /* the dual's second pass over the row hits L1 */
-                const float *a = h ? ap2 : ap;
-                float *o0 = h ? acc2 : acc;
-                int mod = h ? XAI__MOD_NEG : modB;
-                j = 0;
+            j = 0;
 #if XAI__GEMM_AVX2
-                {
-                    __m256 x0 = _mm256_broadcast_ss(a + k), x1 = x0, x2 = x0, x3 = x0;
-                    if (M > 1) x1 = _mm256_broadcast_ss(a + (size_t)K + k);
-                    if (M > 2) x2 = _mm256_broadcast_ss(a + (size_t)K * 2 + k);
-                    if (M > 3) x3 = _mm256_broadcast_ss(a + (size_t)K * 3 + k);
-                    for (; j + 8 <= nv; j += 8) {
-                        __m256 v = xai__mod8(_mm256_loadu_ps(b + j), mod);
-                        float *o = o0 + j;
-                        /* each row of B is a separate short stream: fetch two rows ahead */
-                        if (!h && !(j & 15) && k + 2 < K) _mm_prefetch((const char *)(b + 2 * g->ldb + j), _MM_HINT_T0);
-                        _mm256_store_ps(o, _mm256_fmadd_ps(x0, v, _mm256_load_ps(o)));
-                        if (M > 1) _mm256_store_ps(o + XAI__SMALL_JW, _mm256_fmadd_ps(x1, v, _mm256_load_ps(o + XAI__SMALL_JW)));
-                        if (M > 2) _mm256_store_ps(o + 2 * XAI__SMALL_JW, _mm256_fmadd_ps(x2, v, _mm256_load_ps(o + 2 * XAI__SMALL_JW)));
-                        if (M > 3) _mm256_store_ps(o + 3 * XAI__SMALL_JW, _mm256_fmadd_ps(x3, v, _mm256_load_ps(o + 3 * XAI__SMALL_JW)));
+            {
+                __m256 x0 = _mm256_broadcast_ss(ap + k), x1 = x0, x2 = x0, x3 = x0, zero = _mm256_setzero_ps();
+                __m256 y0 = x0, y1 = x0, y2 = x0, y3 = x0; /* the dual's A2 */
+                if (M > 1) x1 = _mm256_broadcast_ss(ap + (size_t)K + k);
+                if (M > 2) x2 = _mm256_broadcast_ss(ap + (size_t)K * 2 + k);
+                if (M > 3) x3 = _mm256_broadcast_ss(ap + (size_t)K * 3 + k);
+                if (dual) {
+                    y0 = _mm256_broadcast_ss(ap2 + k);
+                    if (M > 1) y1 = _mm256_broadcast_ss(ap2 + (size_t)K + k);
+                    if (M > 2) y2 = _mm256_broadcast_ss(ap2 + (size_t)K * 2 + k);
+                    if (M > 3) y3 = _mm256_broadcast_ss(ap2 + (size_t)K * 3 + k);
+                }
+                for (; j + 8 <= nv; j += 8) {
+                    __m256 raw = _mm256_loadu_ps(b + j), v = xai__mod8(raw, modB);
+                    float *o = acc + j, *o2 = acc2 + j;
+                    /* each row of B is a separate short stream: fetch two rows ahead */
+                    if (!(j & 15) && k + 2 < K) _mm_prefetch((const char *)(b + 2 * g->ldb + j), _MM_HINT_T0);
+                    _mm256_store_ps(o, _mm256_fmadd_ps(x0, v, _mm256_load_ps(o)));
+                    if (M > 1) _mm256_store_ps(o + XAI__SMALL_JW, _mm256_fmadd_ps(x1, v, _mm256_load_ps(o + XAI__SMALL_JW)));
+                    if (M > 2) _mm256_store_ps(o + 2 * XAI__SMALL_JW, _mm256_fmadd_ps(x2, v, _mm256_load_ps(o + 2 * XAI__SMALL_JW)));
+                    if (M > 3) _mm256_store_ps(o + 3 * XAI__SMALL_JW, _mm256_fmadd_ps(x3, v, _mm256_load_ps(o + 3 * XAI__SMALL_JW)));
+                    if (dual) {
+                        v = _mm256_min_ps(raw, zero);
+                        _mm256_store_ps(o2, _mm256_fmadd_ps(y0, v, _mm256_load_ps(o2)));
+                        if (M > 1) _mm256_store_ps(o2 + XAI__SMALL_JW, _mm256_fmadd_ps(y1, v, _mm256_load_ps(o2 + XAI__SMALL_JW)));
+                        if (M > 2) _mm256_store_ps(o2 + 2 * XAI__SMALL_JW, _mm256_fmadd_ps(y2, v, _mm256_load_ps(o2 + 2 * XAI__SMALL_JW)));
+                        if (M > 3) _mm256_store_ps(o2 + 3 * XAI__SMALL_JW, _mm256_fmadd_ps(y3, v, _mm256_load_ps(o2 + 3 * XAI__SMALL_JW)));
                     }
                 }
+            }
 #endif
-                for (; j < nv; j++) {
-                    float v = xai__mod(b[j], mod);
+            for (; j < nv; j++) {
+                float v = xai__mod(b[j], modB), vn = xai__mod(b[j], XAI__MOD_NEG);
+                for (i = 0; i < M; i++)
+                    acc[i * XAI__SMALL_JW + j] = XAI__MADD(ap[(size_t)i * K + k], v, acc[i * XAI__SMALL_JW + j]);
+                if (dual)
                     for (i = 0; i < M; i++)
-                        o0[i * XAI__SMALL_JW + j] = XAI__MADD(a[(size_t)i * K + k], v, o0[i * XAI__SMALL_JW + j]);
-                }
+                        acc2[i * XAI__SMALL_JW + j] = XAI__MADD(ap2[(size_t)i * K + k], vn, acc2[i * XAI__SMALL_JW + j]);
             }
         }
         for (i = 0; i < M; i++)
