@@ -3384,8 +3384,13 @@ static void xai__gemm_im2col(int M, int N, int K, const float *A, int lda, int m
     g.C = C; g.crs = (size_t)ldc; g.ccs = 1;
     g.M = M; g.N = N; g.K = K;
     g.conv = v;
-    if (K <= 0) xai__gemm_canon(&g, 0, M, 0, N); /* empty sums: zeros */
-    else xai__gemm_general(&g, nt);
+    if (K <= 0) { /* empty sums */
+        int i, j;
+        for (i = 0; i < M; i++)
+            for (j = 0; j < N; j++) C[(size_t)i * ldc + j] = 0.0f;
+        return;
+    }
+    xai__gemm_general(&g, nt);
 }
 
 /* LRP-alpha-beta's pair: C = opA(A) . opB(B)+ and C2 = opA(A2) . opB(B)-, the same bits as two
