@@ -3136,17 +3136,19 @@ static void xai__small_dot(const xai__gemm_op *g, const float *ap, const float *
             float v[8], vn[8];
             __m256 t;
             for (r = 0; r < 8; r++) v[r] = xai__mod(w[r][k], modB);
-            for (r = 0; r < 8; r++) vn[r] = xai__mod(w[r][k], XAI__MOD_NEG);
             t = _mm256_loadu_ps(v);
             acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + k), t, acc0);
             acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + k), t, acc1);
             acc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + k), t, acc2);
             acc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + k), t, acc3);
-            t = _mm256_loadu_ps(vn);
-            dacc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(d0 + k), t, dacc0);
-            dacc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(d1 + k), t, dacc1);
-            dacc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(d2 + k), t, dacc2);
-            dacc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(d3 + k), t, dacc3);
+            if (dual) {
+                for (r = 0; r < 8; r++) vn[r] = xai__mod(w[r][k], XAI__MOD_NEG);
+                t = _mm256_loadu_ps(vn);
+                dacc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(d0 + k), t, dacc0);
+                dacc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(d1 + k), t, dacc1);
+                dacc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(d2 + k), t, dacc2);
+                dacc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(d3 + k), t, dacc3);
+            }
         }
         _mm256_storeu_ps(out[0], acc0);
         _mm256_storeu_ps(out[1], acc1);
@@ -3311,6 +3313,17 @@ static void xai__gemm_grid(int M, int N, int nt, int *pm, int *pn)
     }
 }
 
+/* Threads for an M x N x K product: one below XAI__GEMM_PAR_MIN (fork/join would cost more), or
+ * inside a parallel region. */
+static int xai__gemm_threads(int M, int N, int K)
+{
+#ifdef _OPENMP
+    if ((double)M * N * K >= XAI__GEMM_PAR_MIN && !omp_in_parallel()) return omp_get_max_threads();
+#endif
+    (void)M; (void)N; (void)K;
+    return 1;
+}
+
 /* The general path: C split into one rectangle per thread, each a serial Goto GEMM. */
 static void xai__gemm_general(const xai__gemm_op *g, int nt)
 {
@@ -3335,7 +3348,7 @@ static void xai__gemm(int M, int N, int K, const float *A, int lda, int transA, 
                       int transB, int modB, float *C, int ldc, int accumulate)
 {
     xai__gemm_op g;
-    int nt = 1, i, j;
+    int nt, i, j;
     if (M <= 0 || N <= 0) return;
     if (K <= 0) { /* empty sum */
         if (!accumulate)
@@ -3343,9 +3356,7 @@ static void xai__gemm(int M, int N, int K, const float *A, int lda, int transA, 
                 for (j = 0; j < N; j++) C[(size_t)i * ldc + j] = 0.0f;
         return;
     }
-#ifdef _OPENMP
-    if ((double)M * N * K >= XAI__GEMM_PAR_MIN && !omp_in_parallel()) nt = omp_get_max_threads();
-#endif
+    nt = xai__gemm_threads(M, N, K);
     if (N <= XAI__GEMM_SWAP_N && N < M) {
         /* Few columns, many rows (e.g. W^T . g at batch 16): compute C^T =
          * opB(B)^T . opA(A)^T instead, with C addressed transposed, so the big
@@ -3374,11 +3385,9 @@ static void xai__gemm(int M, int N, int K, const float *A, int lda, int transA, 
 static void xai__gemm_im2col(int M, int N, int K, const float *A, int lda, int modA, const xai__im2col_view *v, float *C, int ldc)
 {
     xai__gemm_op g;
-    int nt = 1;
+    int nt;
     if (M <= 0 || N <= 0) return;
-#ifdef _OPENMP
-    if ((double)M * N * K >= XAI__GEMM_PAR_MIN && !omp_in_parallel()) nt = omp_get_max_threads();
-#endif
+    nt = xai__gemm_threads(M, N, K);
     memset(&g, 0, sizeof g);
     g.A = A; g.lda = (size_t)lda; g.modA = modA;
     g.C = C; g.crs = (size_t)ldc; g.ccs = 1;
@@ -3400,15 +3409,13 @@ static void xai__gemm_dual(int M, int N, int K, const float *A, const float *A2,
                            int transB, float *C, float *C2, int ldc, int accumulate)
 {
     xai__gemm_op g;
-    int nt = 1;
+    int nt;
     if (M <= 0 || N <= 0 || K <= 0 || M > XAI__GEMM_SMALL || (N <= XAI__GEMM_SWAP_N && N < M)) {
         xai__gemm(M, N, K, A, lda, transA, XAI__MOD_NONE, B, ldb, transB, XAI__MOD_POS, C, ldc, accumulate);
         xai__gemm(M, N, K, A2, lda, transA, XAI__MOD_NONE, B, ldb, transB, XAI__MOD_NEG, C2, ldc, accumulate);
         return;
     }
-#ifdef _OPENMP
-    if ((double)M * N * K >= XAI__GEMM_PAR_MIN && !omp_in_parallel()) nt = omp_get_max_threads();
-#endif
+    nt = xai__gemm_threads(M, N, K);
     g.A = A; g.lda = (size_t)lda; g.transA = transA; g.modA = XAI__MOD_NONE;
     g.B = B; g.ldb = (size_t)ldb; g.transB = transB; g.modB = XAI__MOD_POS;
     g.C = C; g.crs = (size_t)ldc; g.ccs = 1;
@@ -3757,11 +3764,22 @@ enum { XAI__BIAS_ZERO = -1 };
 static const xai__term xai__ab_positive[2] = {{XAI__SRC_XPOS, XAI__MOD_POS, XAI__MOD_POS, 1}, {XAI__SRC_XNEG, XAI__MOD_NEG, XAI__BIAS_ZERO, 1}};
 static const xai__term xai__ab_negative[2] = {{XAI__SRC_XPOS, XAI__MOD_NEG, XAI__MOD_NEG, 1}, {XAI__SRC_XNEG, XAI__MOD_POS, XAI__BIAS_ZERO, 1}};
 
-static int xai__nonnegative(const xai_tensor *x)
+static void xai__signs(const xai_tensor *x, int *has_pos, int *has_neg)
 {
     size_t i, count = xai_tensor_count(x);
-    int has_neg = 0;
-    for (i = 0; i < count; i++) has_neg |= x->data[i] < 0;
+    int pos = 0, neg = 0;
+    for (i = 0; i < count; i++) {
+        pos |= x->data[i] > 0;
+        neg |= x->data[i] < 0;
+    }
+    *has_pos = pos;
+    *has_neg = neg;
+}
+
+static int xai__nonnegative(const xai_tensor *x)
+{
+    int has_pos, has_neg;
+    xai__signs(x, &has_pos, &has_neg);
     return !has_neg;
 }
 
@@ -3771,16 +3789,13 @@ static int xai__nonnegative(const xai_tensor *x)
 static int xai__lrp_source(const xai_net *net, const xai_layer *L, int src, const xai_tensor *x, xai_tensor *out, const xai_tensor **in)
 {
     size_t i, count = xai_tensor_count(x), plane = (size_t)x->c * x->h * x->w;
-    int has_neg = 0, has_pos = 0;
+    int has_neg, has_pos;
     *in = NULL;
     if ((src == XAI__SRC_LOW || src == XAI__SRC_HIGH) && L->bottom[0] != net->input_blob)
         return xai__fail(XAI_ERR_ARG, "layer '%s': the zB rule needs the pixel layer (bottom '%s'), not '%s'", L->name,
                          net->blob[net->input_blob].name, net->blob[L->bottom[0]].name);
     if (src == XAI__SRC_XPOS || src == XAI__SRC_XNEG) {
-        for (i = 0; i < count; i++) {
-            has_neg |= x->data[i] < 0;
-            has_pos |= x->data[i] > 0;
-        }
+        xai__signs(x, &has_pos, &has_neg);
         if ((src == XAI__SRC_XPOS && !has_pos) || (src == XAI__SRC_XNEG && !has_neg)) return XAI_OK;
         if (src == XAI__SRC_XPOS && !has_neg) src = XAI__SRC_X;
     }
@@ -3863,7 +3878,7 @@ static int xai__linear_layer_forward(const xai_net *net, const xai_layer *L, xai
         if ((rc = xai__linear_forward_pair(t, L, XAI__X(t, L, 0), zp, zn)) != XAI_OK) return rc;
         XAI__PARALLEL_FOR
         for (nc = 0; nc < y->n * y->c; nc++) {
-            float b = L->bias ? L->bias[nc % y->c] : 0.0f, bp = b > 0 ? b : 0.0f, bn = b < 0 ? b : 0.0f;
+            float b = L->bias ? L->bias[nc % y->c] : 0.0f, bp = xai__mod(b, XAI__MOD_POS), bn = xai__mod(b, XAI__MOD_NEG);
             for (i = (size_t)nc * spatial; i < (size_t)(nc + 1) * spatial; i++) {
                 zp->data[i] += bp;
                 zn->data[i] += bn;
@@ -4116,10 +4131,9 @@ static int xai__pool_forward(const xai_net *net, const xai_layer *L, xai_tape *t
                     if (h < 0 || h >= H) continue;
                     for (dw = 0; dw < kw; dw++) {
                         /* the outputs whose window column dw lies inside the row: 0 <= ow*sx - pw + dw < W */
-                        int lo = pw - dw > 0 ? (pw - dw + sx - 1) / sx : 0;
-                        int hi = W - 1 + pw - dw < 0 ? 0 : (W - 1 + pw - dw) / sx + 1;
                         const float *xr = xp + (size_t)h * W - pw + dw;
-                        if (hi > OW) hi = OW;
+                        int lo, hi;
+                        xai__valid_range(dw - pw, sx, W, OW, &lo, &hi);
 #ifdef XAI__AVX2
                         if (sx <= 2) {
                             /* eight outputs at once, the same selects lane by lane.  Their inputs
