@@ -86,6 +86,12 @@
 #ifndef XAI_H_INCLUDE
 #define XAI_H_INCLUDE
 
+/* The library's version (semantic versioning): tools print it with --version. */
+#define XAI_VERSION_MAJOR 0
+#define XAI_VERSION_MINOR 9
+#define XAI_VERSION_PATCH 0
+#define XAI_VERSION_STRING "0.9.0"
+
 #include <stddef.h>
 #include <stdint.h>
 

@@ -1,0 +1,135 @@
+/* cli.h - what every command-line tool of xai.h shares: strict numbers, option values, --help and
+   --version, output folders.  Header-only, C99, libc only; include it after xai.h (it prints
+   XAI_VERSION_STRING).
+
+   Numbers are parsed strictly: the whole argument must be the number, in range and finite, or the
+   tool prints "TOOL: --flag: 'abc' is not a whole number from 1 to 100" and exits with 2.  A user
+   never gets a silent 0 from a typo. */
+#ifndef XAI_CLI_H
+#define XAI_CLI_H
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#if !defined(_WIN32)
+#include <sys/stat.h>
+#include <sys/types.h>
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CLI_FN static __attribute__((unused))
+#else
+#define CLI_FN static
+#endif
+
+static const char *cli_tool = "xai";   /* the name in error messages: set it first thing in main */
+
+CLI_FN void cli_fail(const char *flag, const char *value, const char *what)
+{
+    fprintf(stderr, "%s: %s: '%s' %s\n", cli_tool, flag, value, what);
+    exit(2);
+}
+
+/* The value of the option at argv[*i] (which must have one): argv[*i + 1], and *i moves past it. */
+CLI_FN const char *cli_value(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "%s: %s needs a value (see %s --help)\n", cli_tool, argv[*i], cli_tool);
+        exit(2);
+    }
+    return argv[++*i];
+}
+
+/* A whole number in [lo, hi]; leading blanks, a sign where lo < 0, nothing after the digits. */
+CLI_FN long cli_long(const char *flag, const char *s, long lo, long hi)
+{
+    char *end, msg[96];
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (end == s || *end || errno == ERANGE || v < lo || v > hi || (lo >= 0 && strchr(s, '-'))) {
+        snprintf(msg, sizeof msg, "is not a whole number from %ld to %ld", lo, hi);
+        cli_fail(flag, s, msg);
+    }
+    return v;
+}
+
+CLI_FN int cli_int(const char *flag, const char *s, int lo, int hi) { return (int)cli_long(flag, s, lo, hi); }
+
+/* An unsigned 64-bit number (seeds): digits only, no sign, no wrap-around. */
+CLI_FN uint64_t cli_u64(const char *flag, const char *s)
+{
+    char *end;
+    unsigned long long v;
+    const char *p = s;
+    while (*p == ' ' || *p == '\t') p++;
+    errno = 0;
+    v = strtoull(p, &end, 10);
+    if (*p < '0' || *p > '9' || *end || errno == ERANGE) cli_fail(flag, s, "is not a whole number from 0 to 18446744073709551615");
+    return (uint64_t)v;
+}
+
+/* A finite number in [lo, hi] (lo_open: lo itself excluded). */
+CLI_FN double cli_double(const char *flag, const char *s, double lo, double hi, int lo_open)
+{
+    char *end, msg[96];
+    double v;
+    errno = 0;
+    v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v) || v < lo || v > hi || (lo_open && v == lo)) {
+        snprintf(msg, sizeof msg, "is not a finite number %s %g and at most %g", lo_open ? "above" : "of at least", lo, hi);
+        cli_fail(flag, s, msg);
+    }
+    return v;
+}
+
+/* --help and --version, when one of them is the only argument or anywhere among the arguments:
+   the usage on standard output (exit 0), or the version.  No arguments at all: the usage on
+   standard error, exit 2. */
+CLI_FN void cli_standard_options(int argc, char **argv, const char *usage)
+{
+    int i;
+    if (argc < 2) {
+        fputs(usage, stderr);
+        exit(2);
+    }
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            exit(0);
+        }
+        if (!strcmp(argv[i], "--version")) {
+            printf("%s (xai.h %s)\n", cli_tool, XAI_VERSION_STRING);
+            exit(0);
+        }
+    }
+}
+
+/* Creates the folders above path (not path itself), as mkdir -p on its dirname.  0 on success. */
+CLI_FN int cli_make_parents(const char *path)
+{
+#if !defined(_WIN32)
+    char buf[4096];
+    size_t n = strlen(path), k;
+    if (n >= sizeof buf) return -1;
+    memcpy(buf, path, n + 1);
+    for (k = 1; k < n; k++) {
+        if (buf[k] != '/') continue;
+        buf[k] = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+            struct stat st;
+            if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) return -1;
+        }
+        buf[k] = '/';
+    }
+#else
+    (void)path;
+#endif
+    return 0;
+}
+
+#endif /* XAI_CLI_H */
