@@ -14,7 +14,7 @@
 
    Every method runs the network forward once, keeping what it needs on a "tape" (xai_tape), then
    carries a signal from the class score f_c back to the pixels, layer by layer in reverse.  The
-   methods differ only in each layer's backward rule: xai__method_table (section 8) holds the whole
+   methods differ only in each layer's backward rule: xai__method_table (section 7) holds the whole
    difference, one row per method.
 
    Sensitivity analysis (Simonyan et al. 2014): the gradient df_c/dx, started at 1 and sent back by
@@ -69,17 +69,20 @@
    - Files are written under a temporary name and renamed when complete: a crash never leaves a
      half-written output.
 
-   CONTENTS (in reading order)
-      declarations
-      1. utilities      errors, allocation, counter-based random numbers, little-endian I/O
+   CONTENTS (in reading order; search for "==== 5." to jump to a section)
+      declarations           the public API, below this comment
+      1. utilities           errors, allocation, counter-based random numbers, little-endian I/O,
+                             atomic file writes, CRC-32
       2. tensors
-      3. images         PNM/PFM read and write, resize, crop, preprocessing
-      4. kernels        reference loops, then the fast paths
-      5. layers         for each Caffe layer type: forward, then its backward rules
-      6. network        building, shapes, the forward pass and its tape
-      7. model file     the .xai format: layout, writer, validating reader
-      8. explainers     the method table, the backward engine xai__backward, xai_explain, heatmaps
-      9. evaluator      region order, perturbation curves, AOPC and its statistics
+      3. images              PNM/PFM read and write, resize, crop; heatmaps as colour pictures
+      4. reference loops     convolution, fully connected and GEMM as plain loops: the definitions
+      5. layers              for each Caffe layer type: forward, then its backward rules
+      6. network             building, shapes, preprocessing, the forward pass and its tape
+      7. explainers          the method table, the backward engine xai__backward, xai_explain
+      8. evaluator           region order, perturbation curves, AOPC and its statistics
+      9. model file          the .xai format: layout, writer, validating reader
+      Appendix A: fast paths       packed GEMM, implicit im2col, AVX2 and OpenMP kernels
+      Appendix B: image encoders   DEFLATE, PNG, baseline JPEG, entropy (the paper's Table I)
       licence
 */
 
@@ -526,7 +529,7 @@ XAIDEF double xai_aopc_stat_sem(const xai_aopc_stat *st, int L);
 #define XAI__PARALLEL_FOR (void)work;
 #endif
 
-/* ---- 1. utilities ------------------------------------------------------------------------------ */
+/* ==== 1. utilities ============================================================================ */
 
 #if defined(__cplusplus) && __cplusplus >= 201103L
 #define XAI__THREAD_LOCAL thread_local
@@ -802,7 +805,28 @@ static int xai__write_file(const char *path, const void *data, size_t len)
 
 XAIDEF int xai_file_write(const char *path, const void *data, size_t len) { return xai__write_file(path, data, len); }
 
-/* ---- 2. tensors -------------------------------------------------------------------------------- */
+/* CRC-32 with the polynomial of PNG, zlib and Ethernet (PNG spec, annex D),
+   in its reflected form 0xEDB88320.  A 16-entry table, one lookup per
+   4 bits, keeps the table constant (no initialisation race between
+   threads) and short enough to check by eye.  Start with crc = 0; feeding
+   the result back in continues the same CRC over more bytes. */
+static unsigned long xai__crc32(unsigned long crc, const unsigned char *p, size_t n)
+{
+    static const unsigned long table[16] = {
+        0x00000000UL, 0x1db71064UL, 0x3b6e20c8UL, 0x26d930acUL, 0x76dc4190UL, 0x6b6b51f4UL,
+        0x4db26158UL, 0x5005713cUL, 0xedb88320UL, 0xf00f9344UL, 0xd6d6a3e8UL, 0xcb61b38cUL,
+        0x9b64c2b0UL, 0x86d3d2d4UL, 0xa00ae278UL, 0xbdbdf21cUL};
+    size_t i;
+    crc = ~crc & 0xffffffffUL;
+    for (i = 0; i < n; i++) {
+        crc ^= p[i];
+        crc = (crc >> 4) ^ table[crc & 15];
+        crc = (crc >> 4) ^ table[crc & 15];
+    }
+    return ~crc & 0xffffffffUL;
+}
+
+/* ==== 2. tensors ============================================================================== */
 
 #define XAI__MAX_FLOATS ((size_t)1 << 34)   /* 64 GiB: beyond this a size is taken as corrupt */
 
@@ -836,7 +860,7 @@ XAIDEF void xai_tensor_free(xai_tensor *t)
     t->n = t->c = t->h = t->w = 0;
 }
 
-/* ---- 3. images --------------------------------------------------------------------------------- */
+/* ==== 3. images =============================================================================== */
 
 #define XAI__MAX_IMAGE_PIXELS ((size_t)1 << 28)   /* 16384 x 16384 */
 #define XAI__MAX_IMAGE_FILE ((size_t)1 << 32)
@@ -1189,6 +1213,4121 @@ XAIDEF int xai_image_overlay(const xai_image *base, const xai_image *top, float 
     return XAI_OK;
 }
 
+XAIDEF unsigned char *xai_image_to_u8(const xai_image *img)
+{
+    size_t n = (size_t)img->w * img->h * img->c, i;
+    unsigned char *out = (unsigned char *)xai__malloc(n ? n : 1);
+    if (!out) return NULL;
+    for (i = 0; i < n; i++) {
+        float v = img->data[i];
+        out[i] = (unsigned char)(v <= 0.0f ? 0 : v >= 255.0f ? 255 : (int)(v + 0.5f));
+    }
+    return out;
+}
+
+/* ==== 4. reference loops ====================================================================== */
+/* The products every layer needs, each first as a plain loop that reads like its definition (the
+   tests' yardstick), then dispatched to the fast path.  mod changes each weight as it is read:
+   LRP's rules use w+ = max(0,w), w- = min(0,w), w^2 and 1 without copying the weights. */
+
+enum { XAI__MOD_NONE, XAI__MOD_POS, XAI__MOD_NEG, XAI__MOD_SQUARE, XAI__MOD_ONE };
+
+static float xai__mod(float v, int mod)
+{
+    switch (mod) {
+    case XAI__MOD_POS: return v > 0 ? v : 0;
+    case XAI__MOD_NEG: return v < 0 ? v : 0;
+    case XAI__MOD_SQUARE: return v * v;
+    case XAI__MOD_ONE: return 1;
+    default: return v;
+    }
+}
+
+/* Convolution, Caffe's cross-correlation with zero padding.
+   x (n, C, H, W) -> y (n, O, OH, OW); weight (O, C/group, kh, kw); group g mixes only its own channels.
+   y[o][oh][ow] = b[o] + sum_{c,ki,kj} w[o][c][ki][kj] * x[g*C/G + c][oh*sh - ph + ki*dh][ow*sw - pw + kj*dw] */
+static void xai__conv_forward_ref(const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
+{
+    const xai_layer_param *p = &L->p;
+    int G = p->group, Cg = x->c / G, Og = p->num_output / G, n, g, o, oh, ow, c, ki, kj;
+    for (n = 0; n < x->n; n++)
+        for (g = 0; g < G; g++)
+            for (o = g * Og; o < (g + 1) * Og; o++)
+                for (oh = 0; oh < y->h; oh++)
+                    for (ow = 0; ow < y->w; ow++) {
+                        double acc = with_bias && L->bias ? L->bias[o] : 0.0;
+                        for (c = 0; c < Cg; c++)
+                            for (ki = 0; ki < p->kernel_h; ki++) {
+                                int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
+                                if (ih < 0 || ih >= x->h) continue;
+                                for (kj = 0; kj < p->kernel_w; kj++) {
+                                    int iw = ow * p->stride_w - p->pad_w + kj * p->dilation_w;
+                                    if (iw < 0 || iw >= x->w) continue;
+                                    acc += (double)xai__mod(L->weight[(((size_t)o * Cg + c) * p->kernel_h + ki) * p->kernel_w + kj], wmod) *
+                                           XAI_AT(x, n, g * Cg + c, ih, iw);
+                                }
+                            }
+                        XAI_AT(y, n, o, oh, ow) = (float)acc;
+                    }
+}
+
+/* The transpose: dx (+)= W^T g, every output's signal sent back along the weights it was made with. */
+static int xai__conv_backward_data_ref(const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
+{
+    const xai_layer_param *p = &L->p;
+    int G = p->group, Cg = dx->c / G, Og = p->num_output / G, n, g, o, oh, ow, c, ki, kj;
+    size_t i, plane = (size_t)dx->c * dx->h * dx->w;
+    double *acc = (double *)xai__calloc(plane, sizeof(double));
+    if (!acc) return XAI_ERR_MEMORY;
+    for (n = 0; n < gy->n; n++) {
+        memset(acc, 0, plane * sizeof(double));
+        for (g = 0; g < G; g++)
+            for (o = g * Og; o < (g + 1) * Og; o++)
+                for (oh = 0; oh < gy->h; oh++)
+                    for (ow = 0; ow < gy->w; ow++) {
+                        double gv = XAI_AT(gy, n, o, oh, ow);
+                        if (gv == 0) continue;
+                        for (c = 0; c < Cg; c++)
+                            for (ki = 0; ki < p->kernel_h; ki++) {
+                                int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
+                                if (ih < 0 || ih >= dx->h) continue;
+                                for (kj = 0; kj < p->kernel_w; kj++) {
+                                    int iw = ow * p->stride_w - p->pad_w + kj * p->dilation_w;
+                                    if (iw < 0 || iw >= dx->w) continue;
+                                    acc[((size_t)(g * Cg + c) * dx->h + ih) * dx->w + iw] +=
+                                        gv * xai__mod(L->weight[(((size_t)o * Cg + c) * p->kernel_h + ki) * p->kernel_w + kj], wmod);
+                                }
+                            }
+                    }
+        for (i = 0; i < plane; i++) {
+            float *d = dx->data + (size_t)n * plane + i;
+            *d = accumulate ? *d + (float)acc[i] : (float)acc[i];
+        }
+    }
+    XAI_FREE(acc);
+    return XAI_OK;
+}
+
+/* Training: dW += sum over images and positions of g * x, db += sum of g. */
+static void xai__conv_backward_weight_ref(const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
+{
+    const xai_layer_param *p = &L->p;
+    int G = p->group, Cg = x->c / G, Og = p->num_output / G, n, g, o, oh, ow, c, ki, kj;
+    for (g = 0; g < G; g++)
+        for (o = g * Og; o < (g + 1) * Og; o++) {
+            for (c = 0; c < Cg; c++)
+                for (ki = 0; ki < p->kernel_h; ki++)
+                    for (kj = 0; kj < p->kernel_w; kj++) {
+                        double acc = 0;
+                        for (n = 0; n < x->n; n++)
+                            for (oh = 0; oh < gy->h; oh++) {
+                                int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
+                                if (ih < 0 || ih >= x->h) continue;
+                                for (ow = 0; ow < gy->w; ow++) {
+                                    int iw = ow * p->stride_w - p->pad_w + kj * p->dilation_w;
+                                    if (iw < 0 || iw >= x->w) continue;
+                                    acc += (double)XAI_AT(gy, n, o, oh, ow) * XAI_AT(x, n, g * Cg + c, ih, iw);
+                                }
+                            }
+                        dw[(((size_t)o * Cg + c) * p->kernel_h + ki) * p->kernel_w + kj] += (float)acc;
+                    }
+            if (db) {
+                double acc = 0;
+                for (n = 0; n < x->n; n++)
+                    for (oh = 0; oh < gy->h; oh++)
+                        for (ow = 0; ow < gy->w; ow++) acc += XAI_AT(gy, n, o, oh, ow);
+                db[o] += (float)acc;
+            }
+        }
+}
+
+/* InnerProduct: y[o] = b[o] + sum_k W[o][k] x[k], x flattened in C,H,W order.
+   transpose: W is stored K x O (W[k][o]). */
+static float xai__ip_weight(const xai_layer *L, int o, size_t k, size_t K)
+{
+    return L->p.transpose ? L->weight[k * (size_t)L->p.num_output + (size_t)o] : L->weight[(size_t)o * K + k];
+}
+
+static void xai__ip_forward_ref(const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
+{
+    size_t K = (size_t)x->c * x->h * x->w, k;
+    int n, o;
+    for (n = 0; n < x->n; n++)
+        for (o = 0; o < L->p.num_output; o++) {
+            double acc = with_bias && L->bias ? L->bias[o] : 0.0;
+            const float *xn = x->data + (size_t)n * K;
+            for (k = 0; k < K; k++) acc += (double)xai__mod(xai__ip_weight(L, o, k, K), wmod) * xn[k];
+            y->data[(size_t)n * L->p.num_output + o] = (float)acc;
+        }
+}
+
+static void xai__ip_backward_data_ref(const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
+{
+    size_t K = (size_t)dx->c * dx->h * dx->w, k;
+    int n, o;
+    for (n = 0; n < gy->n; n++)
+        for (k = 0; k < K; k++) {
+            double acc = 0;
+            float *d = dx->data + (size_t)n * K + k;
+            for (o = 0; o < L->p.num_output; o++)
+                acc += (double)xai__mod(xai__ip_weight(L, o, k, K), wmod) * gy->data[(size_t)n * L->p.num_output + o];
+            *d = accumulate ? *d + (float)acc : (float)acc;
+        }
+}
+
+static void xai__ip_backward_weight_ref(const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
+{
+    size_t K = (size_t)x->c * x->h * x->w, k;
+    int n, o, O = L->p.num_output;
+    for (o = 0; o < O; o++) {
+        for (k = 0; k < K; k++) {
+            double acc = 0;
+            for (n = 0; n < x->n; n++) acc += (double)gy->data[(size_t)n * O + o] * x->data[(size_t)n * K + k];
+            dw[L->p.transpose ? k * (size_t)O + (size_t)o : (size_t)o * K + k] += (float)acc;
+        }
+        if (db) {
+            double acc = 0;
+            for (n = 0; n < x->n; n++) acc += gy->data[(size_t)n * O + o];
+            db[o] += (float)acc;
+        }
+    }
+}
+
+/* The GEMM's plain reference: C = (accumulate ? C : 0) + opA(A) opB(B) with double sums, no
+   blocking (the tests' yardstick for xai__gemm below). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((unused))
+#endif
+static void xai__gemm_ref(int M, int N, int K, const float *A, int lda, int transA, int modA, const float *B, int ldb,
+                          int transB, int modB, float *C, int ldc, int accumulate)
+{
+    int i, j, k;
+    for (i = 0; i < M; i++)
+        for (j = 0; j < N; j++) {
+            double s = accumulate ? (double)C[(size_t)i * ldc + j] : 0.0;
+            for (k = 0; k < K; k++) {
+                float a = xai__mod(transA ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k], modA);
+                float b = xai__mod(transB ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j], modB);
+                s += (double)a * (double)b;
+            }
+            C[(size_t)i * ldc + j] = (float)s;
+        }
+}
+
+/* Output positions 0 <= o < OW whose input o*stride + off lies in [0, W): [lo, hi). */
+static void xai__valid_range(int off, int stride, int W, int OW, int *lo, int *hi)
+{
+    *lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    *hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / stride + 1;
+    if (*hi > OW) *hi = OW;
+    if (*lo > *hi) *lo = *hi;
+}
+
+/* ==== 5. layers =============================================================================== */
+/* For each Caffe layer type: its forward pass, then its backward rules side by side.  A backward
+   rule reads the top's signal and ADDS its share into each bottom's signal (a blob read by several
+   layers sums what they send back, like Caffe's Split).  Which rule runs is decided by the
+   method table in section 7. */
+
+#define XAI__X(t, L, i) (&(t)->blob[(L)->bottom[i]])     /* bottom activations */
+#define XAI__Y(t, L, j) (&(t)->blob[(L)->top[j]])        /* top activations */
+#define XAI__DX(t, L, i) (&(t)->signal[(L)->bottom[i]])  /* bottom signal, added into */
+#define XAI__DY(t, L, j) (&(t)->signal[(L)->top[j]])     /* top signal */
+
+/* What a backward rule is told: the net, the tape, the method and this layer's LRP rule. */
+typedef struct xai__ctx {
+    const xai_net *net;
+    xai_tape *t;
+    const xai_method *m;
+    const xai_rule *rule;
+} xai__ctx;
+
+typedef int (*xai__forward_fn)(const xai_net *net, const xai_layer *L, xai_tape *t, int li);
+typedef int (*xai__backward_fn)(const xai__ctx *cx, const xai_layer *L, int li);
+
+/* Appendix A's entry points (the fast paths, at the end of the file). */
+static int xai__conv_forward_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y);
+static int xai__conv_backward_data_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate);
+static int xai__conv_backward_weight_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db);
+static void xai__ip_forward_gemm(const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y);
+static void xai__ip_backward_data_gemm(const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate);
+static void xai__ip_backward_weight_gemm(const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db);
+static void xai__gemm_dual(int M, int N, int K, const float *A, const float *A2, int lda, int transA, const float *B, int ldb,
+                           int transB, float *C, float *C2, int ldc, int accumulate);
+
+/* The dispatch: the layers call these; a tape with reference = 1 runs the plain loops instead
+   (the tests hold the two together). */
+static int xai__linear_forward(xai_tape *t, const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
+{
+    if (L->p.type == XAI_CONVOLUTION) {
+        if (!t->reference) return xai__conv_forward_gemm(t, L, x, wmod, with_bias, y);
+        xai__conv_forward_ref(L, x, wmod, with_bias, y);
+    } else if (!t->reference) {
+        xai__ip_forward_gemm(L, x, wmod, with_bias, y);
+    } else {
+        xai__ip_forward_ref(L, x, wmod, with_bias, y);
+    }
+    return XAI_OK;
+}
+
+static int xai__linear_backward_data(xai_tape *t, const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
+{
+    if (L->p.type == XAI_CONVOLUTION)
+        return t->reference ? xai__conv_backward_data_ref(L, gy, wmod, dx, accumulate) : xai__conv_backward_data_gemm(t, L, gy, wmod, dx, accumulate);
+    if (t->reference) xai__ip_backward_data_ref(L, gy, wmod, dx, accumulate);
+    else xai__ip_backward_data_gemm(L, gy, wmod, dx, accumulate);
+    return XAI_OK;
+}
+
+/* LRP-alpha-beta's pairs: y+ = x . w+ and y- = x . w- (no bias); dx+ = g+ . w+^T and dx- = g- . w-^T.
+   The same numbers as two calls with POS and NEG; an InnerProduct gets both from one pass over W. */
+static int xai__linear_forward_pair(xai_tape *t, const xai_layer *L, const xai_tensor *x, xai_tensor *yp, xai_tensor *yn)
+{
+    int K = x->c * x->h * x->w, O = L->p.num_output, rc;
+    if (L->p.type == XAI_INNER_PRODUCT && !t->reference) {
+        if (L->p.transpose) xai__gemm_dual(x->n, O, K, x->data, x->data, K, 0, L->weight, O, 0, yp->data, yn->data, O, 0);
+        else xai__gemm_dual(x->n, O, K, x->data, x->data, K, 0, L->weight, K, 1, yp->data, yn->data, O, 0);
+        return XAI_OK;
+    }
+    if ((rc = xai__linear_forward(t, L, x, XAI__MOD_POS, 0, yp)) != XAI_OK) return rc;
+    return xai__linear_forward(t, L, x, XAI__MOD_NEG, 0, yn);
+}
+
+static int xai__linear_backward_data_pair(xai_tape *t, const xai_layer *L, const xai_tensor *gp, const xai_tensor *gn, xai_tensor *dxp,
+                                          xai_tensor *dxn)
+{
+    int K = dxp->c * dxp->h * dxp->w, O = L->p.num_output, rc;
+    if (L->p.type == XAI_INNER_PRODUCT && !t->reference) {
+        if (L->p.transpose) xai__gemm_dual(gp->n, K, O, gp->data, gn->data, O, 0, L->weight, O, 1, dxp->data, dxn->data, K, 0);
+        else xai__gemm_dual(gp->n, K, O, gp->data, gn->data, O, 0, L->weight, K, 0, dxp->data, dxn->data, K, 0);
+        return XAI_OK;
+    }
+    if ((rc = xai__linear_backward_data(t, L, gp, XAI__MOD_POS, dxp, 0)) != XAI_OK) return rc;
+    return xai__linear_backward_data(t, L, gn, XAI__MOD_NEG, dxn, 0);
+}
+
+static int xai__linear_backward_weight(xai_tape *t, const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
+{
+    if (L->p.type == XAI_CONVOLUTION) {
+        if (!t->reference) return xai__conv_backward_weight_gemm(t, L, x, gy, dw, db);
+        xai__conv_backward_weight_ref(L, x, gy, dw, db);
+    } else if (!t->reference) {
+        xai__ip_backward_weight_gemm(L, x, gy, dw, db);
+    } else {
+        xai__ip_backward_weight_ref(L, x, gy, dw, db);
+    }
+    return XAI_OK;
+}
+
+/* z + eps*sign(z), sign(0) = +1 (Bach 2015 eq. 58); eps < 0 means "no stabiliser: a zero
+   denominator drops its term" (the alpha-beta rule, eq. 60).  Returns r / that, or 0. */
+static float xai__stabilised_ratio(float r, float z, float eps)
+{
+    float d = eps < 0 ? z : z >= 0 ? z + eps : z - eps;
+    return d == 0 ? 0.0f : r / d;
+}
+
+/* LRP writes every linear rule as a sum of terms, each an input source and a weight modifier:
+       z_j  = sum_terms coef * (sum_i src_i mod(w_ij) + bmod(b_j))          the denominator
+       R_i += scale * sum_terms coef * src_i * sum_j mod(w_ij) * R_j / z_j   the redistribution
+   eps-rule: one term (x, w, b); alpha-beta: two parts, z+ = x+ w+ + x- w- + b+ and
+   z- = x+ w- + x- w+ + b- (z = z+ + z-); zB adds (-l, w+) and (-h, w-); w^2 is (1, w^2); flat is (1, 1). */
+enum { XAI__SRC_X, XAI__SRC_XPOS, XAI__SRC_XNEG, XAI__SRC_LOW, XAI__SRC_HIGH, XAI__SRC_ONE };
+typedef struct xai__term { int src, wmod, bmod; float coef; } xai__term;
+enum { XAI__BIAS_ZERO = -1 };
+static const xai__term xai__ab_positive[2] = {{XAI__SRC_XPOS, XAI__MOD_POS, XAI__MOD_POS, 1}, {XAI__SRC_XNEG, XAI__MOD_NEG, XAI__BIAS_ZERO, 1}};
+static const xai__term xai__ab_negative[2] = {{XAI__SRC_XPOS, XAI__MOD_NEG, XAI__MOD_NEG, 1}, {XAI__SRC_XNEG, XAI__MOD_POS, XAI__BIAS_ZERO, 1}};
+
+static void xai__signs(const xai_tensor *x, int *has_pos, int *has_neg)
+{
+    size_t i, count = xai_tensor_count(x);
+    int pos = 0, neg = 0;
+    for (i = 0; i < count; i++) {
+        pos |= x->data[i] > 0;
+        neg |= x->data[i] < 0;
+    }
+    *has_pos = pos;
+    *has_neg = neg;
+}
+
+static int xai__nonnegative(const xai_tensor *x)
+{
+    int has_pos, has_neg;
+    xai__signs(x, &has_pos, &has_neg);
+    return !has_neg;
+}
+
+/* A term's input: x, x+, x-, the pixel bounds l and h of zB, or ones.  NULL when that input is all
+   zeros (x+ of a nonpositive x, x- of a nonnegative x: a ReLU's output has no x- at all), so the
+   term's products can be skipped; x itself when the term reads x unchanged.  Else out, filled. */
+static int xai__lrp_source(const xai_net *net, const xai_layer *L, int src, const xai_tensor *x, xai_tensor *out, const xai_tensor **in)
+{
+    size_t i, count = xai_tensor_count(x), plane = (size_t)x->c * x->h * x->w;
+    int has_neg, has_pos;
+    *in = NULL;
+    if ((src == XAI__SRC_LOW || src == XAI__SRC_HIGH) && L->bottom[0] != net->input_blob)
+        return xai__fail(XAI_ERR_ARG, "layer '%s': the zB rule needs the pixel layer (bottom '%s'), not '%s'", L->name,
+                         net->blob[net->input_blob].name, net->blob[L->bottom[0]].name);
+    if (src == XAI__SRC_XPOS || src == XAI__SRC_XNEG) {
+        xai__signs(x, &has_pos, &has_neg);
+        if ((src == XAI__SRC_XPOS && !has_pos) || (src == XAI__SRC_XNEG && !has_neg)) return XAI_OK;
+        if (src == XAI__SRC_XPOS && !has_neg) src = XAI__SRC_X;
+    }
+    if (src == XAI__SRC_X) {
+        *in = x;
+        return XAI_OK;
+    }
+    for (i = 0; i < count; i++) {
+        /* the mean only for the pixel layer's bounds: a larger hidden bottom would read past it */
+        float v = x->data[i], mean = net->input_mean && (src == XAI__SRC_LOW || src == XAI__SRC_HIGH) ? net->input_mean[i % plane] : 0.0f;
+        switch (src) {
+        case XAI__SRC_XPOS: v = v > 0 ? v : 0; break;
+        case XAI__SRC_XNEG: v = v < 0 ? v : 0; break;
+        case XAI__SRC_LOW: v = (0.0f - mean) * net->pre.scale; break;     /* the darkest pixel */
+        case XAI__SRC_HIGH: v = (255.0f - mean) * net->pre.scale; break;  /* the brightest */
+        case XAI__SRC_ONE: v = 1; break;
+        default: break;
+        }
+        out->data[i] = v;
+    }
+    *in = out;
+    return XAI_OK;
+}
+
+/* z (shaped like the top) = the terms' denominator for the bottom x.  One product per term whose
+   input is not all zeros. */
+static int xai__lrp_denominator(const xai_net *net, xai_tape *t, const xai_layer *L, const xai__term *term, int nterm, xai_tensor *z)
+{
+    const xai_tensor *x = XAI__X(t, L, 0);
+    xai_tensor src, tmp;
+    size_t count = xai_tensor_count(z), spatial = (size_t)z->h * z->w, i;
+    int k, nc, rc = XAI_OK;
+    memset(&src, 0, sizeof src); memset(&tmp, 0, sizeof tmp);
+    if (xai_tensor_alloc(&tmp, z->n, z->c, z->h, z->w) || xai_tensor_alloc(&src, x->n, x->c, x->h, x->w)) {
+        rc = XAI_ERR_MEMORY;
+        goto done;
+    }
+    memset(z->data, 0, count * sizeof(float));
+    for (k = 0; k < nterm; k++) {
+        const xai_tensor *in;
+        float coef = term[k].coef;
+        size_t work = count;
+        if ((rc = xai__lrp_source(net, L, term[k].src, x, &src, &in)) != XAI_OK) goto done;
+        if (!in) continue;
+        if ((rc = xai__linear_forward(t, L, in, term[k].wmod, 0, &tmp)) != XAI_OK) goto done;
+        XAI__PARALLEL_FOR
+        for (nc = 0; nc < z->n * z->c; nc++) {  /* one (image, channel) plane: one bias */
+            int c = nc % z->c;
+            float b = (term[k].bmod != XAI__BIAS_ZERO && L->bias) ? xai__mod(L->bias[c], term[k].bmod) : 0.0f;
+            for (i = (size_t)nc * spatial; i < (size_t)(nc + 1) * spatial; i++) z->data[i] += coef * (tmp.data[i] + b);
+        }
+    }
+done:
+    xai_tensor_free(&src); xai_tensor_free(&tmp);
+    return rc;
+}
+
+/* -- Convolution and InnerProduct: forward ------------------------------------------------------
+   conv: bottom (n, C, H, W) -> top (n, O, OH, OW), OH = (H + 2ph - dh(kh-1) - 1)/sh + 1 (floor)
+   fc:   bottom (n, C, H, W) -> top (n, O, 1, 1), K = C*H*W
+   For LRP-alpha-beta (t->split[li], set by xai_explain) the top is computed as z+ + z-, the rule's
+   two parts, which are kept for the backward pass: two products where the plain forward and the
+   rule's own z+ and z- would take three.  The top equals the plain one up to rounding. */
+static int xai__linear_layer_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+{
+    xai_tensor *y = XAI__Y(t, L, 0), *zp, *zn;
+    size_t i, count = xai_tensor_count(y), work = count;
+    int rc;
+    if (!t->split || !t->split[li]) return xai__linear_forward(t, L, XAI__X(t, L, 0), XAI__MOD_NONE, 1, y);
+    zp = &t->zpart[2 * li];
+    zn = zp + 1;
+    if (!zp->data || !zn->data) {
+        xai_tensor_free(zp); xai_tensor_free(zn);
+        if (xai_tensor_alloc(zp, t->n_max, y->c, y->h, y->w) || xai_tensor_alloc(zn, t->n_max, y->c, y->h, y->w)) return XAI_ERR_MEMORY;
+    }
+    zp->n = zn->n = t->n;
+    if (xai__nonnegative(XAI__X(t, L, 0))) { /* after a ReLU: z+ = x w+ + b+, z- = x w- + b- */
+        size_t spatial = (size_t)y->h * y->w;
+        int nc;
+        if ((rc = xai__linear_forward_pair(t, L, XAI__X(t, L, 0), zp, zn)) != XAI_OK) return rc;
+        XAI__PARALLEL_FOR
+        for (nc = 0; nc < y->n * y->c; nc++) {
+            float b = L->bias ? L->bias[nc % y->c] : 0.0f, bp = xai__mod(b, XAI__MOD_POS), bn = xai__mod(b, XAI__MOD_NEG);
+            for (i = (size_t)nc * spatial; i < (size_t)(nc + 1) * spatial; i++) {
+                zp->data[i] += bp;
+                zn->data[i] += bn;
+                y->data[i] = zp->data[i] + zn->data[i];
+            }
+        }
+        return XAI_OK;
+    }
+    if ((rc = xai__lrp_denominator(net, t, L, xai__ab_positive, 2, zp)) != XAI_OK) return rc;
+    if ((rc = xai__lrp_denominator(net, t, L, xai__ab_negative, 2, zn)) != XAI_OK) return rc;
+    XAI__PARALLEL_FOR
+    for (i = 0; i < count; i++) y->data[i] = zp->data[i] + zn->data[i];
+    return XAI_OK;
+}
+
+/* -- Convolution and InnerProduct: backward ------------------------------------------------------
+   sensitivity, deconvolution, guided backprop: dx += W^T g (the chain rule; Zeiler & Fergus use the
+   same transposed filters). */
+static int xai__linear_backward_gradient(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    (void)li;
+    return xai__linear_backward_data(cx->t, L, XAI__DY(cx->t, L, 0), XAI__MOD_NONE, XAI__DX(cx->t, L, 0), 1);
+}
+
+/* LRP: the redistribution of the terms above, scaled (alpha, -beta).  z: the denominator if the
+   forward pass kept it, else NULL (computed here; the plain eps term's z is the top itself). */
+static int xai__lrp_linear_part(const xai__ctx *cx, const xai_layer *L, const xai__term *term, int nterm, float eps, float scale,
+                                const xai_tensor *z)
+{
+    xai_tape *t = cx->t;
+    const xai_tensor *x = XAI__X(t, L, 0), *y = XAI__Y(t, L, 0), *R = XAI__DY(t, L, 0);
+    xai_tensor *dx = XAI__DX(t, L, 0);
+    xai_tensor zown, s, src, back;
+    size_t i, count = xai_tensor_count(y), xcount = xai_tensor_count(x), work = count;
+    int k, rc = XAI_OK;
+    memset(&zown, 0, sizeof zown); memset(&s, 0, sizeof s); memset(&src, 0, sizeof src); memset(&back, 0, sizeof back);
+    if (xai_tensor_alloc(&s, y->n, y->c, y->h, y->w) || xai_tensor_alloc(&src, x->n, x->c, x->h, x->w) ||
+        xai_tensor_alloc(&back, x->n, x->c, x->h, x->w)) {
+        rc = XAI_ERR_MEMORY;
+        goto done;
+    }
+    if (!z && nterm == 1 && term[0].src == XAI__SRC_X && term[0].wmod == XAI__MOD_NONE && term[0].bmod == XAI__MOD_NONE && term[0].coef == 1) {
+        z = y;  /* the forward pass's z */
+    } else if (!z) {
+        if (xai_tensor_alloc(&zown, y->n, y->c, y->h, y->w)) { rc = XAI_ERR_MEMORY; goto done; }
+        if ((rc = xai__lrp_denominator(cx->net, t, L, term, nterm, &zown)) != XAI_OK) goto done;
+        z = &zown;
+    }
+    XAI__PARALLEL_FOR
+    for (i = 0; i < count; i++) s.data[i] = xai__stabilised_ratio(R->data[i], z->data[i], eps);
+    for (k = 0; k < nterm; k++) {
+        float c = scale * term[k].coef;
+        const xai_tensor *in;
+        if ((rc = xai__lrp_source(cx->net, L, term[k].src, x, &src, &in)) != XAI_OK) goto done;
+        if (!in) continue;
+        if ((rc = xai__linear_backward_data(t, L, &s, term[k].wmod, &back, 0)) != XAI_OK) goto done;
+        work = xcount;
+        XAI__PARALLEL_FOR
+        for (i = 0; i < xcount; i++) dx->data[i] += c * in->data[i] * back.data[i];
+    }
+done:
+    xai_tensor_free(&zown); xai_tensor_free(&s); xai_tensor_free(&src); xai_tensor_free(&back);
+    return rc;
+}
+
+/* alpha-beta after a ReLU (x >= 0, so only the x+ terms): R_i = x_i (alpha sum_j w+_ij R_j / z+_j
+   - beta sum_j w-_ij R_j / z-_j), the two parts' products as one pair (one pass over an fc's W).
+   The same numbers as two xai__lrp_linear_part calls. */
+static int xai__lrp_alpha_beta_pair(const xai__ctx *cx, const xai_layer *L, const xai_tensor *zp, const xai_tensor *zn, float alpha, float beta)
+{
+    xai_tape *t = cx->t;
+    const xai_tensor *x = XAI__X(t, L, 0), *y = XAI__Y(t, L, 0), *R = XAI__DY(t, L, 0);
+    xai_tensor *dx = XAI__DX(t, L, 0);
+    xai_tensor sp, sn, backp, backn;
+    size_t i, count = xai_tensor_count(y), xcount = xai_tensor_count(x), work = count;
+    int rc = XAI_OK;
+    memset(&sp, 0, sizeof sp); memset(&sn, 0, sizeof sn); memset(&backp, 0, sizeof backp); memset(&backn, 0, sizeof backn);
+    if (xai_tensor_alloc(&sp, y->n, y->c, y->h, y->w) || xai_tensor_alloc(&sn, y->n, y->c, y->h, y->w) ||
+        xai_tensor_alloc(&backp, x->n, x->c, x->h, x->w) || xai_tensor_alloc(&backn, x->n, x->c, x->h, x->w)) {
+        rc = XAI_ERR_MEMORY;
+        goto done;
+    }
+    XAI__PARALLEL_FOR
+    for (i = 0; i < count; i++) {
+        sp.data[i] = xai__stabilised_ratio(R->data[i], zp->data[i], -1);
+        sn.data[i] = xai__stabilised_ratio(R->data[i], zn->data[i], -1);
+    }
+    if ((rc = xai__linear_backward_data_pair(t, L, &sp, &sn, &backp, &backn)) != XAI_OK) goto done;
+    work = xcount;
+    XAI__PARALLEL_FOR
+    for (i = 0; i < xcount; i++) {
+        dx->data[i] += alpha * x->data[i] * backp.data[i];
+        dx->data[i] += -beta * x->data[i] * backn.data[i];
+    }
+done:
+    xai_tensor_free(&sp); xai_tensor_free(&sn); xai_tensor_free(&backp); xai_tensor_free(&backn);
+    return rc;
+}
+
+static int xai__linear_backward_lrp(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_rule *r = cx->rule;
+    switch (r->rule) {
+    case XAI_RULE_EPSILON: {
+        static const xai__term eps_rule[] = {{XAI__SRC_X, XAI__MOD_NONE, XAI__MOD_NONE, 1}};
+        return xai__lrp_linear_part(cx, L, eps_rule, 1, r->eps, 1, NULL);
+    }
+    case XAI_RULE_ALPHA_BETA:
+    case XAI_RULE_ZPLUS: {
+        /* z+ and z- from the forward pass when it kept them (xai_explain does), else computed */
+        const xai_tensor *zp = cx->t->split && cx->t->split[li] && cx->t->zpart[2 * li].data ? &cx->t->zpart[2 * li] : NULL;
+        float alpha = r->rule == XAI_RULE_ZPLUS ? 1.0f : r->alpha, beta = r->rule == XAI_RULE_ZPLUS ? 0.0f : r->beta;
+        int rc;
+        if (zp && beta != 0 && xai__nonnegative(XAI__X(cx->t, L, 0))) return xai__lrp_alpha_beta_pair(cx, L, zp, zp + 1, alpha, beta);
+        rc = xai__lrp_linear_part(cx, L, xai__ab_positive, 2, -1, alpha, zp);
+        if (rc == XAI_OK && beta != 0) rc = xai__lrp_linear_part(cx, L, xai__ab_negative, 2, -1, -beta, zp ? zp + 1 : NULL);
+        return rc;
+    }
+    case XAI_RULE_ZB: {
+        static const xai__term zb[] = {{XAI__SRC_X, XAI__MOD_NONE, XAI__BIAS_ZERO, 1},
+                                       {XAI__SRC_LOW, XAI__MOD_POS, XAI__BIAS_ZERO, -1},
+                                       {XAI__SRC_HIGH, XAI__MOD_NEG, XAI__BIAS_ZERO, -1}};
+        return xai__lrp_linear_part(cx, L, zb, 3, -1, 1, NULL);
+    }
+    case XAI_RULE_WSQUARE: {
+        static const xai__term w2[] = {{XAI__SRC_ONE, XAI__MOD_SQUARE, XAI__BIAS_ZERO, 1}};
+        return xai__lrp_linear_part(cx, L, w2, 1, -1, 1, NULL);
+    }
+    case XAI_RULE_FLAT: {
+        static const xai__term flat[] = {{XAI__SRC_ONE, XAI__MOD_ONE, XAI__BIAS_ZERO, 1}};
+        return xai__lrp_linear_part(cx, L, flat, 1, -1, 1, NULL);
+    }
+    case XAI_RULE_GAMMA: {
+        xai__term gamma[2] = {{XAI__SRC_X, XAI__MOD_NONE, XAI__MOD_NONE, 1}, {XAI__SRC_X, XAI__MOD_POS, XAI__MOD_POS, 1}};
+        gamma[1].coef = r->gamma;
+        return xai__lrp_linear_part(cx, L, gamma, 2, r->eps, 1, NULL);
+    }
+    default:
+        return xai__fail(XAI_ERR_ARG, "layer '%s': unknown LRP rule %d", L->name, r->rule);
+    }
+}
+
+/* -- ReLU ----------------------------------------------------------------------------------------
+   bottom (n, C, H, W) -> top (same): y = x > 0 ? x : negative_slope * x */
+static int xai__relu_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+{
+    const xai_tensor *x = XAI__X(t, L, 0);
+    xai_tensor *y = XAI__Y(t, L, 0);
+    size_t i, count = xai_tensor_count(x), work = count;
+    float s = L->p.negative_slope;
+    (void)net; (void)li;
+    /* max(x, 0) + s min(x, 0): without a branch, which random signs would mispredict half the time */
+    XAI__PARALLEL_FOR
+    for (i = 0; i < count; i++) {
+        float v = x->data[i], pos = v > 0 ? v : 0, neg = v > 0 ? 0 : v;
+        y->data[i] = pos + s * neg;
+    }
+    return XAI_OK;
+}
+
+/* sensitivity: the gradient, g where the forward input was positive */
+static int xai__relu_backward_gradient(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *x = XAI__X(cx->t, L, 0), *g = XAI__DY(cx->t, L, 0);
+    xai_tensor *dx = XAI__DX(cx->t, L, 0);
+    size_t i, count = xai_tensor_count(x), work = count;
+    (void)li;
+    XAI__PARALLEL_FOR
+    for (i = 0; i < count; i++) dx->data[i] += x->data[i] > 0 ? g->data[i] : L->p.negative_slope * g->data[i];
+    return XAI_OK;
+}
+
+/* deconvolution: the ReLU applied to the signal itself, whatever the forward input was */
+static int xai__relu_backward_deconv(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *g = XAI__DY(cx->t, L, 0);
+    xai_tensor *dx = XAI__DX(cx->t, L, 0);
+    size_t i, count = xai_tensor_count(g), work = count;
+    (void)li;
+    XAI__PARALLEL_FOR
+    for (i = 0; i < count; i++) dx->data[i] += g->data[i] > 0 ? g->data[i] : L->p.negative_slope * g->data[i];
+    return XAI_OK;
+}
+
+/* guided backprop: both masks, forward input positive and signal positive */
+static int xai__relu_backward_guided(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *x = XAI__X(cx->t, L, 0), *g = XAI__DY(cx->t, L, 0);
+    xai_tensor *dx = XAI__DX(cx->t, L, 0);
+    size_t i, count = xai_tensor_count(x), work = count;
+    (void)li;
+    XAI__PARALLEL_FOR
+    for (i = 0; i < count; i++)
+        if (x->data[i] > 0 && g->data[i] > 0) dx->data[i] += g->data[i];
+    return XAI_OK;
+}
+
+/* LRP (and Dropout for every method): relevance passes unchanged, R_x = R_y */
+static int xai__backward_identity(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *g = XAI__DY(cx->t, L, 0);
+    xai_tensor *dx = XAI__DX(cx->t, L, 0);
+    size_t i, count = xai_tensor_count(g), work = count;
+    (void)li;
+    XAI__PARALLEL_FOR
+    for (i = 0; i < count; i++) dx->data[i] += g->data[i];
+    return XAI_OK;
+}
+
+/* -- Pooling -------------------------------------------------------------------------------------
+   bottom (n, C, H, W) -> top (n, C, OH, OW); OH = ceil((H + 2p - k)/s) + 1 (FLOOR: floor), less one
+   when the last window would start in the padding.  MAX records the argmax (h*W + w), first
+   maximum in scan order wins.  AVE divides by the window clipped to [-pad, H + pad). */
+static void xai__pool_window(const xai_layer_param *p, int H, int W, int oh, int ow, int *hs, int *he, int *ws, int *we, int *pool_size)
+{
+    int h0 = oh * p->stride_h - p->pad_h, w0 = ow * p->stride_w - p->pad_w;
+    int h1 = h0 + p->kernel_h, w1 = w0 + p->kernel_w;
+    if (h1 > H + p->pad_h) h1 = H + p->pad_h;
+    if (w1 > W + p->pad_w) w1 = W + p->pad_w;
+    *pool_size = (h1 - h0) * (w1 - w0);    /* counts padding, as Caffe's AVE does */
+    *hs = h0 > 0 ? h0 : 0;
+    *ws = w0 > 0 ? w0 : 0;
+    *he = h1 < H ? h1 : H;
+    *we = w1 < W ? w1 : W;
+}
+
+static int xai__pool_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+{
+    const xai_tensor *x = XAI__X(t, L, 0);
+    xai_tensor *y = XAI__Y(t, L, 0);
+    int *sw = t->switches[li], nc, planes = x->n * x->c;
+    size_t work = xai_tensor_count(x);
+    (void)net;
+    XAI__PARALLEL_FOR
+    for (nc = 0; nc < planes; nc++) {          /* one (image, channel) plane */
+        const float *xp = x->data + (size_t)nc * x->h * x->w;
+        int oh, ow, h, w;
+        if (L->p.pool == XAI_POOL_MAX) {
+            /* MAX, a row of outputs at a time: the window's inputs in scan order (h, then w) for
+               all outputs of the row together, so the outputs' comparisons are independent of
+               each other (no chain of max after max) and select rather than branch */
+            const int kh = L->p.kernel_h, kw = L->p.kernel_w, sh = L->p.stride_h, sx = L->p.stride_w;
+            const int H = x->h, W = x->w, OW = y->w, ph = L->p.pad_h, pw = L->p.pad_w;
+            for (oh = 0; oh < y->h; oh++) {
+                float *yrow = y->data + ((size_t)nc * y->h + oh) * OW;
+                int *arow = sw + ((size_t)nc * y->h + oh) * OW, dh, dw;
+                for (ow = 0; ow < OW; ow++) { yrow[ow] = -FLT_MAX; arow[ow] = -1; }
+                for (dh = 0; dh < kh; dh++) {
+                    h = oh * sh - ph + dh;
+                    if (h < 0 || h >= H) continue;
+                    for (dw = 0; dw < kw; dw++) {
+                        /* the outputs whose window column dw lies inside the row: 0 <= ow*sx - pw + dw < W */
+                        const float *xr = xp + (size_t)h * W - pw + dw;
+                        int lo, hi;
+                        xai__valid_range(dw - pw, sx, W, OW, &lo, &hi);
+#ifdef XAI__AVX2
+                        if (sx <= 2) {
+                            /* eight outputs at once, the same selects lane by lane.  Their inputs
+                               are 8 (stride 1) or every other of 16 (stride 2) consecutive floats:
+                               masked loads (never a gather, slow on many cores), lanes outside
+                               the row or past the last output never win */
+                            const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+                            const __m256i wlo = _mm256_set1_epi32(-1), whi = _mm256_set1_epi32(W);
+                            const __m256 lowest = _mm256_set1_ps(-FLT_MAX);
+                            for (ow = 0; ow < OW; ow += 8) {
+                                int base = ow * sx - pw + dw;     /* the column of output ow's input */
+                                __m256i o = _mm256_add_epi32(_mm256_set1_epi32(ow), lane);
+                                __m256i wv = _mm256_add_epi32(_mm256_set1_epi32(base), sx == 1 ? lane : _mm256_add_epi32(lane, lane));
+                                __m256i in_out = _mm256_cmpgt_epi32(_mm256_set1_epi32(OW), o);
+                                __m256i ok_i = _mm256_and_si256(in_out, _mm256_and_si256(_mm256_cmpgt_epi32(wv, wlo), _mm256_cmpgt_epi32(whi, wv)));
+                                __m256 ok = _mm256_castsi256_ps(ok_i), v, cur, wins;
+                                __m256i a, at;
+                                const float *row = xp + (size_t)h * W;
+                                __m256i c0 = _mm256_add_epi32(_mm256_set1_epi32(base), lane);
+                                __m256i m0 = _mm256_and_si256(_mm256_cmpgt_epi32(c0, wlo), _mm256_cmpgt_epi32(whi, c0));
+                                v = _mm256_maskload_ps(row + base, m0);
+                                if (sx == 2) {
+                                    __m256i c1 = _mm256_add_epi32(c0, _mm256_set1_epi32(8));
+                                    __m256i m1 = _mm256_and_si256(_mm256_cmpgt_epi32(c1, wlo), _mm256_cmpgt_epi32(whi, c1));
+                                    __m256 v1 = _mm256_maskload_ps(row + base + 8, m1);
+                                    /* [x0 x2 x8 x10 | x4 x6 x12 x14] -> [x0 x2 x4 x6 x8 x10 x12 x14] */
+                                    v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(v, v1, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
+                                }
+                                v = _mm256_blendv_ps(lowest, v, ok);
+                                cur = _mm256_maskload_ps(yrow + ow, in_out);
+                                a = _mm256_maskload_epi32(arow + ow, in_out);
+                                wins = _mm256_and_ps(_mm256_cmp_ps(v, cur, _CMP_GT_OQ), ok);
+                                at = _mm256_add_epi32(_mm256_set1_epi32(h * W), wv);
+                                _mm256_maskstore_ps(yrow + ow, in_out, _mm256_blendv_ps(cur, v, wins));
+                                _mm256_maskstore_epi32(arow + ow, in_out, _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(at), wins)));
+                            }
+                            lo = hi;   /* all done */
+                        }
+#endif
+                        for (ow = lo; ow < hi; ow++) {
+                            float v = xr[ow * sx], cur = yrow[ow];
+                            int wins = -(v > cur), at = h * W + ow * sx - pw + dw;
+                            yrow[ow] = v > cur ? v : cur;
+                            arow[ow] ^= (arow[ow] ^ at) & wins;    /* at where v wins, unchanged elsewhere */
+                        }
+                    }
+                }
+            }
+            continue;
+        }
+        for (oh = 0; oh < y->h; oh++)
+            for (ow = 0; ow < y->w; ow++) {
+                int hs, he, ws, we, ps;
+                size_t at = ((size_t)nc * y->h + oh) * y->w + ow;
+                double sum = 0;
+                xai__pool_window(&L->p, x->h, x->w, oh, ow, &hs, &he, &ws, &we, &ps);
+                for (h = hs; h < he; h++)
+                    for (w = ws; w < we; w++) sum += xp[h * x->w + w];
+                y->data[at] = (float)(sum / ps);
+            }
+    }
+    return XAI_OK;
+}
+
+/* sensitivity, deconvolution: MAX sends each signal to its recorded winner (overlapping windows
+   add up); AVE spreads it evenly over the window (the true gradient). */
+static int xai__pool_backward_gradient(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *x = XAI__X(cx->t, L, 0), *g = XAI__DY(cx->t, L, 0);
+    xai_tensor *dx = XAI__DX(cx->t, L, 0);
+    const int *sw = cx->t->switches[li];
+    int nc, planes = g->n * g->c;
+    size_t work = xai_tensor_count(x);
+    XAI__PARALLEL_FOR
+    for (nc = 0; nc < planes; nc++) {
+        float *dp = dx->data + (size_t)nc * x->h * x->w;
+        int oh, ow, h, w;
+        for (oh = 0; oh < g->h; oh++)
+            for (ow = 0; ow < g->w; ow++) {
+                size_t at = ((size_t)nc * g->h + oh) * g->w + ow;
+                int hs, he, ws, we, ps;
+                if (L->p.pool == XAI_POOL_MAX) {
+                    if (sw[at] >= 0) dp[sw[at]] += g->data[at];
+                    continue;
+                }
+                xai__pool_window(&L->p, x->h, x->w, oh, ow, &hs, &he, &ws, &we, &ps);
+                for (h = hs; h < he; h++)
+                    for (w = ws; w < we; w++) dp[h * x->w + w] += g->data[at] / (float)ps;
+            }
+    }
+    return XAI_OK;
+}
+
+/* LRP: MAX is winner-take-all (the same switches); AVE is a linear layer with weights 1/size, so
+   the relevance goes in proportion to the inputs (the eps-rule, eps from the method's conv rule). */
+static int xai__pool_backward_lrp(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *x = XAI__X(cx->t, L, 0), *y = XAI__Y(cx->t, L, 0), *R = XAI__DY(cx->t, L, 0);
+    xai_tensor *dx = XAI__DX(cx->t, L, 0);
+    float eps = cx->m->conv.rule == XAI_RULE_EPSILON ? cx->m->conv.eps : -1.0f;
+    int nc, planes = R->n * R->c;
+    size_t work = xai_tensor_count(x);
+    if (L->p.pool == XAI_POOL_MAX) return xai__pool_backward_gradient(cx, L, li);
+    XAI__PARALLEL_FOR
+    for (nc = 0; nc < planes; nc++) {
+        const float *xp = x->data + (size_t)nc * x->h * x->w;
+        float *dp = dx->data + (size_t)nc * x->h * x->w;
+        int oh, ow, h, w;
+        for (oh = 0; oh < R->h; oh++)
+            for (ow = 0; ow < R->w; ow++) {
+                size_t at = ((size_t)nc * R->h + oh) * R->w + ow;
+                int hs, he, ws, we, ps;
+                float s;
+                xai__pool_window(&L->p, x->h, x->w, oh, ow, &hs, &he, &ws, &we, &ps);
+                /* z_ij = x_i / ps and z_j = y_j */
+                s = xai__stabilised_ratio(R->data[at], y->data[at], eps) / (float)ps;
+                for (h = hs; h < he; h++)
+                    for (w = ws; w < we; w++) dp[h * x->w + w] += xp[h * x->w + w] * s;
+            }
+    }
+    return XAI_OK;
+}
+
+/* -- LRN -----------------------------------------------------------------------------------------
+   bottom (n, C, H, W) -> top (same).  ACROSS_CHANNELS: s_c = k + alpha/n sum_{c' in c-(n-1)/2 ..
+   c+(n-1)/2} x_c'^2; WITHIN_CHANNEL: s = 1 + alpha/n^2 sum over the n x n window (zeros outside).
+   y = x s^-beta.  The tape keeps s. */
+static float xai__lrn_coef(const xai_layer_param *p)
+{
+    return p->norm_region == XAI_LRN_ACROSS_CHANNELS ? p->alpha / p->local_size : p->alpha / ((float)p->local_size * p->local_size);
+}
+
+/* Sum of x^2 over the window of element (c, h, w) of image plane set xp (C x H x W). */
+static float xai__lrn_window_sum(const xai_layer_param *p, const float *xp, int C, int H, int W, int c, int h, int w)
+{
+    int half = (p->local_size - 1) / 2, i, j;
+    float sum = 0;
+    if (p->norm_region == XAI_LRN_ACROSS_CHANNELS) {
+        for (i = c - half; i <= c + half; i++)
+            if (i >= 0 && i < C) { float v = xp[((size_t)i * H + h) * W + w]; sum += v * v; }
+    } else {
+        for (i = h - half; i <= h + half; i++)
+            for (j = w - half; j <= w + half; j++)
+                if (i >= 0 && i < H && j >= 0 && j < W) { float v = xp[((size_t)c * H + i) * W + j]; sum += v * v; }
+    }
+    return sum;
+}
+
+/* s^-beta; CaffeNet's beta = 0.75 as 1/sqrt(s sqrt(s)), three times faster than powf */
+static float xai__pow_neg(float s, float beta)
+{
+    if (beta == 0.75f) {
+        float r = sqrtf(s);
+        return 1.0f / (r * sqrtf(r));
+    }
+    return powf(s, -beta);
+}
+
+/* The plain loop: each output from its definition. */
+static void xai__lrn_forward_ref(const xai_layer *L, const xai_tensor *x, float *scale, xai_tensor *y)
+{
+    float coef = xai__lrn_coef(&L->p);
+    float k = L->p.norm_region == XAI_LRN_ACROSS_CHANNELS ? L->p.k : 1.0f;   /* Caffe's WITHIN_CHANNEL ignores k */
+    size_t plane = (size_t)x->c * x->h * x->w;
+    int n, c, h, w;
+    for (n = 0; n < x->n; n++)
+        for (c = 0; c < x->c; c++)
+            for (h = 0; h < x->h; h++)
+                for (w = 0; w < x->w; w++) {
+                    size_t at = (size_t)n * plane + ((size_t)c * x->h + h) * x->w + w;
+                    float s = k + coef * xai__lrn_window_sum(&L->p, x->data + (size_t)n * plane, x->c, x->h, x->w, c, h, w);
+                    scale[at] = s;
+                    y->data[at] = x->data[at] * powf(s, -L->p.beta);
+                }
+}
+
+/* The fast path: a whole plane at a time (the window sum of squares accumulates plane by plane,
+   in the order the reference adds), planes over the threads. */
+static void xai__lrn_forward_fast(const xai_layer *L, const xai_tensor *x, float *scale, xai_tensor *y)
+{
+    float coef = xai__lrn_coef(&L->p), beta = L->p.beta;
+    float k = L->p.norm_region == XAI_LRN_ACROSS_CHANNELS ? L->p.k : 1.0f;
+    size_t hw = (size_t)x->h * x->w, work = xai_tensor_count(x);
+    int nc, planes = x->n * x->c, half = (L->p.local_size - 1) / 2;
+    XAI__PARALLEL_FOR
+    for (nc = 0; nc < planes; nc++) {
+        int n = nc / x->c, c = nc % x->c, i, h, w;
+        const float *xp = x->data + (size_t)nc * hw;
+        float *sp = scale + (size_t)nc * hw, *yp = y->data + (size_t)nc * hw;
+        size_t q;
+        if (L->p.norm_region == XAI_LRN_ACROSS_CHANNELS) {
+            memset(sp, 0, hw * sizeof(float));
+            for (i = c - half; i <= c + half; i++) {
+                const float *xi;
+                if (i < 0 || i >= x->c) continue;   /* before the pointer: x->data - hw is undefined */
+                xi = x->data + ((size_t)n * x->c + i) * hw;
+                for (q = 0; q < hw; q++) sp[q] += xi[q] * xi[q];
+            }
+        } else {
+            for (h = 0; h < x->h; h++)
+                for (w = 0; w < x->w; w++)
+                    sp[(size_t)h * x->w + w] = xai__lrn_window_sum(&L->p, x->data + (size_t)n * x->c * hw, x->c, x->h, x->w, c, h, w);
+        }
+        for (q = 0; q < hw; q++) {
+            sp[q] = k + coef * sp[q];
+            yp[q] = xp[q] * xai__pow_neg(sp[q], beta);
+        }
+    }
+}
+
+static int xai__lrn_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+{
+    (void)net;
+    if (t->reference) xai__lrn_forward_ref(L, XAI__X(t, L, 0), t->scale[li], XAI__Y(t, L, 0));
+    else xai__lrn_forward_fast(L, XAI__X(t, L, 0), t->scale[li], XAI__Y(t, L, 0));
+    return XAI_OK;
+}
+
+/* dy_k/dx_j = [j = k] s_k^-beta - 2 beta coef x_k x_j s_k^(-beta-1) for j in the window of k, so
+   out_j = s_j^-beta g_j - 2 beta coef x_j sum_{k: j in window(k)} x_k s_k^(-beta-1) g_k.
+   The windows are symmetric (local_size is odd), so "k whose window holds j" is "k in j's window". */
+static int xai__lrn_transpose(const xai_tape *t, const xai_layer *L, const xai_tensor *x, const float *scale, const float *g, float *out)
+{
+    const xai_layer_param *p = &L->p;
+    float coef = xai__lrn_coef(p), beta = p->beta;
+    size_t plane = (size_t)x->c * x->h * x->w, hw = (size_t)x->h * x->w, count = xai_tensor_count(x), work = count, at;
+    int nc, planes = x->n * x->c, half = (p->local_size - 1) / 2;
+    float *q = (float *)xai__malloc(count * sizeof(float));   /* x_k s_k^(-beta-1) g_k */
+    if (!q) return XAI_ERR_MEMORY;
+    if (t->reference) {
+        for (at = 0; at < count; at++) q[at] = x->data[at] * powf(scale[at], -beta - 1) * g[at];
+    } else {
+        XAI__PARALLEL_FOR
+        for (at = 0; at < count; at++) q[at] = x->data[at] * (xai__pow_neg(scale[at], beta) / scale[at]) * g[at];
+    }
+    XAI__PARALLEL_FOR
+    for (nc = 0; nc < planes; nc++) {
+        int n = nc / x->c, c = nc % x->c, h, w, i, j;
+        const float *xp = x->data + (size_t)nc * hw, *sp = scale + (size_t)nc * hw, *gp = g + (size_t)nc * hw, *qn = q + (size_t)n * plane;
+        float *op = out + (size_t)nc * hw;
+        for (h = 0; h < x->h; h++)
+            for (w = 0; w < x->w; w++) {
+                size_t pq = (size_t)h * x->w + w;
+                float sum = 0, sb;
+                if (p->norm_region == XAI_LRN_ACROSS_CHANNELS) {
+                    for (i = c - half; i <= c + half; i++)
+                        if (i >= 0 && i < x->c) sum += qn[(size_t)i * hw + pq];
+                } else {
+                    for (i = h - half; i <= h + half; i++)
+                        for (j = w - half; j <= w + half; j++)
+                            if (i >= 0 && i < x->h && j >= 0 && j < x->w) sum += qn[(size_t)c * hw + (size_t)i * x->w + j];
+                }
+                sb = t->reference ? powf(sp[pq], -beta) : xai__pow_neg(sp[pq], beta);
+                op[pq] = sb * gp[pq] - 2 * beta * coef * xp[pq] * sum;
+            }
+    }
+    XAI_FREE(q);
+    return XAI_OK;
+}
+
+/* sensitivity: the true gradient */
+static int xai__lrn_backward_gradient(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *x = XAI__X(cx->t, L, 0), *g = XAI__DY(cx->t, L, 0);
+    xai_tensor *dx = XAI__DX(cx->t, L, 0);
+    size_t i, count = xai_tensor_count(x);
+    float *out = (float *)xai__calloc(count, sizeof(float));
+    int rc;
+    if (!out) return XAI_ERR_MEMORY;
+    if ((rc = xai__lrn_transpose(cx->t, L, x, cx->t->scale[li], g->data, out)) == XAI_OK)
+        for (i = 0; i < count; i++) dx->data[i] += out[i];
+    XAI_FREE(out);
+    return rc;
+}
+
+/* LRP: identity (the paper's time, default), or the first-order Taylor rule of Binder et al. 2016:
+   the layer is linearised at x, z_jk = x_j dy_k/dx_j, and relevance follows the eps-rule on it:
+   R_j = x_j sum_k dy_k/dx_j R_k / (z_k + eps sign z_k),  z_k = sum_j z_jk = y_k - 2 beta x_k (s_k - k) s_k^(-beta-1). */
+static int xai__lrn_backward_lrp(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *x = XAI__X(cx->t, L, 0), *y = XAI__Y(cx->t, L, 0), *R = XAI__DY(cx->t, L, 0);
+    xai_tensor *dx = XAI__DX(cx->t, L, 0);
+    const float *scale = cx->t->scale[li];
+    float k = L->p.norm_region == XAI_LRN_ACROSS_CHANNELS ? L->p.k : 1.0f;
+    float eps = cx->m->conv.rule == XAI_RULE_EPSILON ? cx->m->conv.eps : 1e-9f;
+    size_t i, count = xai_tensor_count(x);
+    float *s, *out;
+    int rc;
+    if (cx->m->lrn != XAI_LRN_TAYLOR) return xai__backward_identity(cx, L, li);
+    s = (float *)xai__calloc(count, sizeof(float));
+    out = (float *)xai__calloc(count, sizeof(float));
+    if (!s || !out) { XAI_FREE(s); XAI_FREE(out); return XAI_ERR_MEMORY; }
+    for (i = 0; i < count; i++) {
+        float z = y->data[i] - 2 * L->p.beta * x->data[i] * (scale[i] - k) * powf(scale[i], -L->p.beta - 1);
+        s[i] = xai__stabilised_ratio(R->data[i], z, eps);
+    }
+    if ((rc = xai__lrn_transpose(cx->t, L, x, scale, s, out)) == XAI_OK)
+        for (i = 0; i < count; i++) dx->data[i] += x->data[i] * out[i];
+    XAI_FREE(s);
+    XAI_FREE(out);
+    return rc;
+}
+
+/* -- Dropout: identity at test time.  Training (tape->train): each unit is kept with probability
+   1 - ratio and scaled by 1/(1 - ratio), as Caffe does; the mask is a hash, not a stream. ------- */
+static int xai__dropout_keep(const xai_tape *t, const xai_layer *L, int li, size_t i)
+{
+    return xai__uniform(xai__random_key(t->dropout_key, (uint64_t)li, (uint64_t)i, 0, 0)) >= L->p.dropout_ratio;
+}
+
+static int xai__copy_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+{
+    const xai_tensor *x = XAI__X(t, L, 0);
+    xai_tensor *y = XAI__Y(t, L, 0);
+    size_t i, count = xai_tensor_count(x);
+    (void)net;
+    if (L->p.type == XAI_DROPOUT && t->train) {
+        float scale = 1.0f / (1.0f - L->p.dropout_ratio);
+        for (i = 0; i < count; i++) y->data[i] = xai__dropout_keep(t, L, li, i) ? x->data[i] * scale : 0.0f;
+        return XAI_OK;
+    }
+    memcpy(y->data, x->data, count * sizeof(float));
+    return XAI_OK;
+}
+
+/* sensitivity (and training): the gradient of the mask; identity at test time */
+static int xai__dropout_backward_gradient(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *g = XAI__DY(cx->t, L, 0);
+    xai_tensor *dx = XAI__DX(cx->t, L, 0);
+    size_t i, count = xai_tensor_count(g);
+    float scale = 1.0f / (1.0f - L->p.dropout_ratio);
+    if (!cx->t->train) return xai__backward_identity(cx, L, li);
+    for (i = 0; i < count; i++)
+        if (xai__dropout_keep(cx->t, L, li, i)) dx->data[i] += g->data[i] * scale;
+    return XAI_OK;
+}
+
+/* -- Softmax: over channels, at each position.  Explanations start below it, at the scores. ------ */
+static int xai__softmax_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+{
+    const xai_tensor *x = XAI__X(t, L, 0);
+    xai_tensor *y = XAI__Y(t, L, 0);
+    size_t spatial = (size_t)x->h * x->w, pos;
+    int n, c;
+    (void)net; (void)li;
+    for (n = 0; n < x->n; n++)
+        for (pos = 0; pos < spatial; pos++) {
+            const float *xp = x->data + (size_t)n * x->c * spatial + pos;
+            float *yp = y->data + (size_t)n * x->c * spatial + pos;
+            float mx = -FLT_MAX;
+            double sum = 0;
+            for (c = 0; c < x->c; c++) if (xp[c * spatial] > mx) mx = xp[c * spatial];
+            for (c = 0; c < x->c; c++) { yp[c * spatial] = expf(xp[c * spatial] - mx); sum += yp[c * spatial]; }
+            for (c = 0; c < x->c; c++) yp[c * spatial] = (float)(yp[c * spatial] / sum);
+        }
+    return XAI_OK;
+}
+
+/* -- Concat (axis 1): bottoms (n, C_i, H, W) -> top (n, sum C_i, H, W); backward: the slices. ---- */
+static int xai__concat_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+{
+    xai_tensor *y = XAI__Y(t, L, 0);
+    size_t spatial = (size_t)y->h * y->w;
+    int n, b, offset;
+    (void)net; (void)li;
+    for (n = 0; n < y->n; n++)
+        for (b = 0, offset = 0; b < L->nbottom; offset += XAI__X(t, L, b)->c, b++) {
+            const xai_tensor *x = XAI__X(t, L, b);
+            memcpy(y->data + ((size_t)n * y->c + offset) * spatial, x->data + (size_t)n * x->c * spatial, (size_t)x->c * spatial * sizeof(float));
+        }
+    return XAI_OK;
+}
+
+static int xai__concat_backward(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *g = XAI__DY(cx->t, L, 0);
+    size_t spatial = (size_t)g->h * g->w, i;
+    int n, b, offset;
+    (void)li;
+    for (n = 0; n < g->n; n++)
+        for (b = 0, offset = 0; b < L->nbottom; offset += XAI__DX(cx->t, L, b)->c, b++) {
+            xai_tensor *dx = XAI__DX(cx->t, L, b);
+            const float *src = g->data + ((size_t)n * g->c + offset) * spatial;
+            float *dst = dx->data + (size_t)n * dx->c * spatial;
+            for (i = 0; i < (size_t)dx->c * spatial; i++) dst[i] += src[i];
+        }
+    return XAI_OK;
+}
+
+/* -- Eltwise: bottoms of one shape -> top.  SUM: sum_i coeff_i x_i; PROD; MAX with the argmax
+   (Caffe's tie rule: between bottoms 0 and 1 the later wins, from bottom 2 on the earlier). ----- */
+static float xai__eltwise_coeff(const xai_layer *L, int b) { return L->p.ncoeff ? L->p.coeff[b] : 1.0f; }
+
+static int xai__eltwise_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+{
+    xai_tensor *y = XAI__Y(t, L, 0);
+    size_t i, count = xai_tensor_count(y);
+    int b, *arg = t->switches[li];
+    (void)net;
+    for (i = 0; i < count; i++) {
+        float v = XAI__X(t, L, 0)->data[i];
+        if (L->p.operation == XAI_ELTWISE_SUM) {
+            v *= xai__eltwise_coeff(L, 0);
+            for (b = 1; b < L->nbottom; b++) v += xai__eltwise_coeff(L, b) * XAI__X(t, L, b)->data[i];
+        } else if (L->p.operation == XAI_ELTWISE_PROD) {
+            for (b = 1; b < L->nbottom; b++) v *= XAI__X(t, L, b)->data[i];
+        } else {
+            float v1 = XAI__X(t, L, 1)->data[i];
+            int a = 1;
+            if (v > v1) a = 0; else v = v1;
+            for (b = 2; b < L->nbottom; b++)
+                if (XAI__X(t, L, b)->data[i] > v) { v = XAI__X(t, L, b)->data[i]; a = b; }
+            arg[i] = a;
+        }
+        y->data[i] = v;
+    }
+    return XAI_OK;
+}
+
+/* gradient (sensitivity, deconvolution): SUM coeff_i g; PROD g times the other factors; MAX to the winner */
+static int xai__eltwise_backward_gradient(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *g = XAI__DY(cx->t, L, 0);
+    size_t i, count = xai_tensor_count(g);
+    int b, k;
+    for (i = 0; i < count; i++)
+        for (b = 0; b < L->nbottom; b++) {
+            float d = g->data[i];
+            if (L->p.operation == XAI_ELTWISE_SUM) d *= xai__eltwise_coeff(L, b);
+            else if (L->p.operation == XAI_ELTWISE_PROD) { for (k = 0; k < L->nbottom; k++) if (k != b) d *= XAI__X(cx->t, L, k)->data[i]; }
+            else if (cx->t->switches[li][i] != b) d = 0;
+            XAI__DX(cx->t, L, b)->data[i] += d;
+        }
+    return XAI_OK;
+}
+
+/* LRP: SUM in proportion to the contributions coeff_i x_i (eps-rule); MAX winner-take-all.  A
+   product has no relevance rule: it is refused rather than guessed. */
+static int xai__eltwise_backward_lrp(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    const xai_tensor *y = XAI__Y(cx->t, L, 0), *R = XAI__DY(cx->t, L, 0);
+    float eps = cx->m->conv.rule == XAI_RULE_EPSILON ? cx->m->conv.eps : -1.0f;
+    size_t i, count = xai_tensor_count(R);
+    int b;
+    if (L->p.operation == XAI_ELTWISE_MAX) return xai__eltwise_backward_gradient(cx, L, li);
+    if (L->p.operation == XAI_ELTWISE_PROD)
+        return xai__fail(XAI_ERR_ARG, "layer '%s': LRP has no rule for Eltwise PROD", L->name);
+    for (i = 0; i < count; i++) {
+        float s = xai__stabilised_ratio(R->data[i], y->data[i], eps);
+        for (b = 0; b < L->nbottom; b++) XAI__DX(cx->t, L, b)->data[i] += xai__eltwise_coeff(L, b) * XAI__X(cx->t, L, b)->data[i] * s;
+    }
+    return XAI_OK;
+}
+
+/* -- Split: one bottom copied to every top; backward sums the tops' signals. ---------------------- */
+static int xai__split_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+{
+    int j;
+    (void)net; (void)li;
+    for (j = 0; j < L->ntop; j++)
+        memcpy(XAI__Y(t, L, j)->data, XAI__X(t, L, 0)->data, xai_tensor_count(XAI__X(t, L, 0)) * sizeof(float));
+    return XAI_OK;
+}
+
+static int xai__split_backward(const xai__ctx *cx, const xai_layer *L, int li)
+{
+    xai_tensor *dx = XAI__DX(cx->t, L, 0);
+    size_t i, count = xai_tensor_count(dx);
+    int j;
+    (void)li;
+    for (j = 0; j < L->ntop; j++)
+        for (i = 0; i < count; i++) dx->data[i] += XAI__DY(cx->t, L, j)->data[i];
+    return XAI_OK;
+}
+
+/* ==== 6. network ============================================================================== */
+
+#define XAI__MAX_LAYERS 65536
+#define XAI__MAX_DIM (1 << 24)
+
+static const char *const xai__type_names[XAI_LAYER_TYPE_COUNT] = {
+    "Convolution", "InnerProduct", "ReLU", "Pooling", "LRN", "Dropout", "Softmax", "Concat", "Eltwise", "Split"};
+
+XAIDEF const char *xai_layer_type_name(int type)
+{
+    return type >= 0 && type < XAI_LAYER_TYPE_COUNT ? xai__type_names[type] : "(unknown)";
+}
+
+/* Caffe's defaults (caffe.proto). */
+XAIDEF xai_layer_param xai_layer_defaults(int type)
+{
+    xai_layer_param p;
+    memset(&p, 0, sizeof p);
+    p.type = type;
+    p.bias_term = 1;
+    p.stride_h = p.stride_w = 1;
+    p.dilation_h = p.dilation_w = 1;
+    p.group = 1;
+    p.pool = XAI_POOL_MAX;
+    p.round_mode = XAI_ROUND_CEIL;
+    p.local_size = 5;
+    p.alpha = 1;
+    p.beta = 0.75f;
+    p.k = 1;
+    p.dropout_ratio = 0.5f;
+    p.operation = XAI_ELTWISE_SUM;
+    p.axis = 1;
+    return p;
+}
+
+XAIDEF xai_net *xai_net_new(const char *name)
+{
+    xai_net *net = (xai_net *)xai__calloc(1, sizeof(xai_net));
+    if (!net) return NULL;
+    xai__copy_name(net->name, name ? name : "net");
+    net->input_blob = net->score_blob = net->output_blob = -1;
+    net->pre.channel_order = XAI_ORDER_RGB;
+    net->pre.scale = 1;
+    return net;
+}
+
+XAIDEF void xai_net_free(xai_net *net)
+{
+    if (!net) return;
+    XAI_FREE(net->layer);
+    XAI_FREE(net->blob);
+    if (net->label) XAI_FREE(net->label[0]);
+    XAI_FREE(net->label);
+    xai__aligned_free(net->params);
+    XAI_FREE(net->pre.mean_image);
+    XAI_FREE(net->input_mean);
+    XAI_FREE(net->lrp_cache);
+    XAI_FREE(net);
+}
+
+XAIDEF int xai_net_find_blob(const xai_net *net, const char *name)
+{
+    int i;
+    for (i = net->nblob - 1; i >= 0; i--)
+        if (strcmp(net->blob[i].name, name) == 0) return i;
+    return -1;
+}
+
+XAIDEF int xai_net_find_layer(const xai_net *net, const char *name)
+{
+    int i;
+    for (i = 0; i < net->nlayer; i++)
+        if (strcmp(net->layer[i].name, name) == 0) return i;
+    return -1;
+}
+
+XAIDEF size_t xai_net_input_size(const xai_net *net) { return (size_t)net->input_c * net->input_h * net->input_w; }
+
+XAIDEF int xai_net_num_classes(const xai_net *net)
+{
+    const xai_blob *b = &net->blob[net->score_blob];
+    return b->c * b->h * b->w;
+}
+
+static int xai__add_blob(xai_net *net, const char *name, int c, int h, int w, int producer)
+{
+    xai_blob *b;
+    if (net->nblob == net->cap_blob) {
+        int cap = net->cap_blob ? net->cap_blob * 2 : 16;
+        xai_blob *nb = (xai_blob *)XAI_REALLOC(net->blob, (size_t)cap * sizeof(xai_blob));
+        if (!nb) return xai__fail(XAI_ERR_MEMORY, "out of memory");
+        net->blob = nb;
+        net->cap_blob = cap;
+    }
+    /* c * h * w by xai__count4: 2^24 x 2^24 x 2^16 would wrap a size_t to 0 and pass */
+    if (c <= 0 || h <= 0 || w <= 0 || c > XAI__MAX_DIM || h > XAI__MAX_DIM || w > XAI__MAX_DIM ||
+        !xai__count4((size_t)c, (size_t)h, (size_t)w, 1, (size_t)1 << 31))
+        return xai__fail(XAI_ERR_LIMIT, "blob '%s': shape %dx%dx%d is empty or too large", name, c, h, w);
+    b = &net->blob[net->nblob];
+    memset(b, 0, sizeof *b);
+    xai__copy_name(b->name, name);
+    b->c = c; b->h = h; b->w = w;
+    b->producer = producer;
+    return net->nblob++;
+}
+
+XAIDEF int xai_net_input(xai_net *net, const char *blob, int c, int h, int w)
+{
+    int b;
+    if (net->finalized) return xai__fail(XAI_ERR_ARG, "net '%s' is finalized: no more inputs", net->name);
+    if (net->input_blob >= 0) return xai__fail(XAI_ERR_ARG, "net '%s': a second input '%s' (one input blob is supported)", net->name, blob);
+    if (!blob || !*blob || strlen(blob) >= XAI_NAME_MAX) return xai__fail(XAI_ERR_ARG, "input blob name empty or longer than %d", XAI_NAME_MAX - 1);
+    if (c <= 0 || h <= 0 || w <= 0 || c > XAI_DIM_MAX || h > XAI_DIM_MAX || w > XAI_DIM_MAX)
+        return xai__fail(XAI_ERR_LIMIT, "input %dx%dx%d: each side must be 1..%d", c, h, w, XAI_DIM_MAX);
+    if ((b = xai__add_blob(net, blob, c, h, w, -1)) < 0) return b;
+    net->input_blob = net->score_blob = net->output_blob = b;
+    net->input_c = c; net->input_h = h; net->input_w = w;
+    return XAI_OK;
+}
+
+/* Splits "a,b c" into names; returns the count or a negative error. */
+static int xai__split_names(const char *list, char names[][XAI_NAME_MAX], int max, const char *layer, const char *what)
+{
+    int n = 0;
+    const char *p = list ? list : "";
+    while (*p) {
+        size_t len = 0;
+        while (*p == ',' || *p == ' ' || *p == '\t') p++;
+        if (!*p) break;
+        while (p[len] && p[len] != ',' && p[len] != ' ' && p[len] != '\t') len++;
+        if (n == max) return xai__fail(XAI_ERR_LIMIT, "layer '%s': more than %d %ss", layer, max, what);
+        if (len >= XAI_NAME_MAX) return xai__fail(XAI_ERR_LIMIT, "layer '%s': a %s name longer than %d", layer, what, XAI_NAME_MAX - 1);
+        memcpy(names[n], p, len);
+        names[n][len] = 0;
+        n++;
+        p += len;
+    }
+    return n;
+}
+
+/* Checks a layer's parameters against its bottoms (Caffe's LayerSetUp and Reshape) and computes
+   the top shape and the weight shapes. */
+static int xai__layer_setup(const xai_net *net, xai_layer *L, int *oc, int *oh, int *ow)
+{
+    xai_layer_param *p = &L->p;
+    const xai_blob *b = &net->blob[L->bottom[0]];
+    int C = b->c, H = b->h, W = b->w, i, need_bottoms = 1, need_tops = 1;
+    const char *nm = L->name;
+    *oc = C; *oh = H; *ow = W;
+    L->weight_count = L->bias_count = 0;
+    memset(L->weight_shape, 0, sizeof L->weight_shape);
+    switch (p->type) {
+    case XAI_CONVOLUTION: {
+        int eh, ew;
+        if (p->num_output <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': num_output %d must be positive", nm, p->num_output);
+        if (p->kernel_h <= 0 || p->kernel_w <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': kernel_size %dx%d must be positive", nm, p->kernel_h, p->kernel_w);
+        if (p->stride_h <= 0 || p->stride_w <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': stride %dx%d must be positive", nm, p->stride_h, p->stride_w);
+        if (p->pad_h < 0 || p->pad_w < 0) return xai__fail(XAI_ERR_ARG, "layer '%s': pad %dx%d is negative", nm, p->pad_h, p->pad_w);
+        if (p->dilation_h <= 0 || p->dilation_w <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': dilation %dx%d must be positive", nm, p->dilation_h, p->dilation_w);
+        if (p->group <= 0 || C % p->group || p->num_output % p->group)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': group %d must divide the %d input channels and num_output %d", nm, p->group, C, p->num_output);
+        if (p->kernel_h > XAI__MAX_DIM || p->kernel_w > XAI__MAX_DIM || p->pad_h > XAI__MAX_DIM || p->pad_w > XAI__MAX_DIM ||
+            p->dilation_h > XAI__MAX_DIM || p->dilation_w > XAI__MAX_DIM || p->stride_h > XAI__MAX_DIM || p->stride_w > XAI__MAX_DIM)
+            return xai__fail(XAI_ERR_LIMIT, "layer '%s': kernel, pad, stride or dilation beyond %d", nm, XAI__MAX_DIM);
+        eh = p->dilation_h * (p->kernel_h - 1) + 1;
+        ew = p->dilation_w * (p->kernel_w - 1) + 1;
+        if ((long)H + 2L * p->pad_h < eh || (long)W + 2L * p->pad_w < ew)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': kernel %dx%d does not fit the %dx%d input with pad %dx%d", nm, eh, ew, H, W, p->pad_h, p->pad_w);
+        *oc = p->num_output;
+        *oh = (int)(((long)H + 2L * p->pad_h - eh) / p->stride_h + 1);
+        *ow = (int)(((long)W + 2L * p->pad_w - ew) / p->stride_w + 1);
+        L->weight_shape[0] = p->num_output; L->weight_shape[1] = C / p->group;
+        L->weight_shape[2] = p->kernel_h; L->weight_shape[3] = p->kernel_w;
+        L->weight_count = xai__count4((size_t)p->num_output, (size_t)(C / p->group), (size_t)p->kernel_h, (size_t)p->kernel_w, (size_t)1 << 32);
+        if (!L->weight_count) return xai__fail(XAI_ERR_LIMIT, "layer '%s': more than 2^32 weights", nm);
+        L->bias_count = p->bias_term ? (size_t)p->num_output : 0;
+        break;
+    }
+    case XAI_INNER_PRODUCT: {
+        size_t K = (size_t)C * H * W;
+        if (p->num_output <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': num_output %d must be positive", nm, p->num_output);
+        if (p->axis != 1) return xai__fail(XAI_ERR_ARG, "layer '%s': InnerProduct axis %d is not supported (1 is)", nm, p->axis);
+        if (K > (size_t)INT_MAX) return xai__fail(XAI_ERR_LIMIT, "layer '%s': %zu inputs", nm, K);
+        *oc = p->num_output; *oh = 1; *ow = 1;
+        L->weight_shape[0] = p->transpose ? (int)K : p->num_output;
+        L->weight_shape[1] = p->transpose ? p->num_output : (int)K;
+        L->weight_shape[2] = L->weight_shape[3] = 1;
+        L->weight_count = xai__count4(K, (size_t)p->num_output, 1, 1, (size_t)1 << 32);
+        if (!L->weight_count) return xai__fail(XAI_ERR_LIMIT, "layer '%s': more than 2^32 weights", nm);
+        L->bias_count = p->bias_term ? (size_t)p->num_output : 0;
+        break;
+    }
+    case XAI_POOLING: {
+        if (p->pool != XAI_POOL_MAX && p->pool != XAI_POOL_AVE)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': pooling method %d is not supported (MAX 0 and AVE 1 are)", nm, p->pool);
+        if (p->global_pooling) {
+            p->kernel_h = H; p->kernel_w = W;
+            p->pad_h = p->pad_w = 0;
+            p->stride_h = p->stride_w = 1;
+        }
+        if (p->kernel_h <= 0 || p->kernel_w <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': kernel_size %dx%d must be positive", nm, p->kernel_h, p->kernel_w);
+        if (p->stride_h <= 0 || p->stride_w <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': stride %dx%d must be positive", nm, p->stride_h, p->stride_w);
+        if (p->pad_h < 0 || p->pad_w < 0 || p->pad_h >= p->kernel_h || p->pad_w >= p->kernel_w)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': pad %dx%d must be below the kernel %dx%d", nm, p->pad_h, p->pad_w, p->kernel_h, p->kernel_w);
+        if (p->kernel_h > XAI__MAX_DIM || p->kernel_w > XAI__MAX_DIM || p->stride_h > XAI__MAX_DIM || p->stride_w > XAI__MAX_DIM)
+            return xai__fail(XAI_ERR_LIMIT, "layer '%s': kernel or stride beyond %d", nm, XAI__MAX_DIM);
+        if (p->round_mode != XAI_ROUND_CEIL && p->round_mode != XAI_ROUND_FLOOR)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': round_mode %d is not CEIL 0 or FLOOR 1", nm, p->round_mode);
+        {
+            double fh = (double)(H + 2 * p->pad_h - p->kernel_h) / p->stride_h, fw = (double)(W + 2 * p->pad_w - p->kernel_w) / p->stride_w;
+            *oh = (int)(p->round_mode == XAI_ROUND_CEIL ? ceil(fh) : floor(fh)) + 1;
+            *ow = (int)(p->round_mode == XAI_ROUND_CEIL ? ceil(fw) : floor(fw)) + 1;
+            /* the last window must start inside the image (or its left padding) */
+            if (p->pad_h || p->pad_w) {
+                if ((long)(*oh - 1) * p->stride_h >= H + p->pad_h) (*oh)--;
+                if ((long)(*ow - 1) * p->stride_w >= W + p->pad_w) (*ow)--;
+            }
+            if (*oh <= 0 || *ow <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': the %dx%d input gives no output", nm, H, W);
+        }
+        break;
+    }
+    case XAI_LRN:
+        if (p->local_size <= 0 || p->local_size % 2 == 0 || p->local_size > 1023)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': local_size %d must be odd, 1..1023 (as Caffe requires)", nm, p->local_size);
+        if (p->norm_region != XAI_LRN_ACROSS_CHANNELS && p->norm_region != XAI_LRN_WITHIN_CHANNEL)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': norm_region %d is not ACROSS_CHANNELS 0 or WITHIN_CHANNEL 1", nm, p->norm_region);
+        if (!(p->alpha == p->alpha && p->beta == p->beta && p->k == p->k) || p->k < 0 || p->alpha < 0)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': alpha, beta and k must be numbers, alpha and k not negative", nm);
+        break;
+    case XAI_RELU:
+        if (!(p->negative_slope == p->negative_slope)) return xai__fail(XAI_ERR_ARG, "layer '%s': negative_slope is not a number", nm);
+        break;
+    case XAI_DROPOUT:
+    case XAI_SOFTMAX:
+        if (p->type == XAI_DROPOUT && !(p->dropout_ratio >= 0 && p->dropout_ratio < 1))
+            return xai__fail(XAI_ERR_ARG, "layer '%s': dropout_ratio %g must be in [0, 1)", nm, p->dropout_ratio);
+        if (p->type == XAI_SOFTMAX && p->axis != 1) return xai__fail(XAI_ERR_ARG, "layer '%s': Softmax axis %d is not supported (1 is)", nm, p->axis);
+        break;
+    case XAI_CONCAT:
+        need_bottoms = 0;
+        if (p->axis != 1) return xai__fail(XAI_ERR_ARG, "layer '%s': Concat axis %d is not supported (1, channels, is)", nm, p->axis);
+        for (i = 1, *oc = C; i < L->nbottom; i++) {
+            const xai_blob *bi = &net->blob[L->bottom[i]];
+            if (bi->h != H || bi->w != W)
+                return xai__fail(XAI_ERR_ARG, "layer '%s': bottom '%s' is %dx%d, bottom '%s' %dx%d", nm, bi->name, bi->h, bi->w, b->name, H, W);
+            *oc += bi->c;
+            if (*oc > XAI__MAX_DIM) return xai__fail(XAI_ERR_LIMIT, "layer '%s': too many channels", nm);
+        }
+        break;
+    case XAI_ELTWISE:
+        need_bottoms = 0;
+        if (L->nbottom < 2) return xai__fail(XAI_ERR_ARG, "layer '%s': Eltwise needs at least 2 bottoms, has %d", nm, L->nbottom);
+        if (p->operation < XAI_ELTWISE_PROD || p->operation > XAI_ELTWISE_MAX)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': Eltwise operation %d is not PROD 0, SUM 1 or MAX 2", nm, p->operation);
+        if (p->ncoeff && (p->ncoeff != L->nbottom || p->operation != XAI_ELTWISE_SUM))
+            return xai__fail(XAI_ERR_ARG, "layer '%s': %d coefficients for %d bottoms (SUM only, one each)", nm, p->ncoeff, L->nbottom);
+        for (i = 1; i < L->nbottom; i++) {
+            const xai_blob *bi = &net->blob[L->bottom[i]];
+            if (bi->c != C || bi->h != H || bi->w != W)
+                return xai__fail(XAI_ERR_ARG, "layer '%s': bottom '%s' is %dx%dx%d, bottom '%s' %dx%dx%d", nm, bi->name, bi->c, bi->h, bi->w, b->name, C, H, W);
+        }
+        break;
+    case XAI_SPLIT:
+        need_tops = 0;
+        break;
+    default:
+        return xai__fail(XAI_ERR_ARG, "layer '%s': unknown layer type %d", nm, p->type);
+    }
+    if (need_bottoms && L->nbottom != 1)
+        return xai__fail(XAI_ERR_ARG, "layer '%s' (%s) takes 1 bottom, has %d", nm, xai_layer_type_name(p->type), L->nbottom);
+    if (need_tops && L->ntop != 1)
+        return xai__fail(XAI_ERR_ARG, "layer '%s' (%s) makes 1 top, has %d", nm, xai_layer_type_name(p->type), L->ntop);
+    if (L->ntop < 1) return xai__fail(XAI_ERR_ARG, "layer '%s' has no top", nm);
+    return XAI_OK;
+}
+
+XAIDEF int xai_net_add(xai_net *net, const char *name, const xai_layer_param *p, const char *bottoms, const char *tops)
+{
+    char names[XAI_MAX_TOPS > XAI_MAX_BOTTOMS ? XAI_MAX_TOPS : XAI_MAX_BOTTOMS][XAI_NAME_MAX];
+    xai_layer L;
+    int i, n, rc, oc, oh, ow, li = net->nlayer;
+    if (net->finalized) return xai__fail(XAI_ERR_ARG, "net '%s' is finalized: no more layers", net->name);
+    if (!name || !*name || strlen(name) >= XAI_NAME_MAX) return xai__fail(XAI_ERR_ARG, "layer %d: name empty or longer than %d", li, XAI_NAME_MAX - 1);
+    if (net->input_blob < 0) return xai__fail(XAI_ERR_ARG, "layer '%s': the net has no input yet (xai_net_input)", name);
+    if (li >= XAI__MAX_LAYERS) return xai__fail(XAI_ERR_LIMIT, "layer '%s': more than %d layers", name, XAI__MAX_LAYERS);
+    memset(&L, 0, sizeof L);
+    xai__copy_name(L.name, name);
+    L.p = *p;
+    if ((n = xai__split_names(bottoms, names, XAI_MAX_BOTTOMS, name, "bottom")) < 0) return n;
+    if (n == 0) return xai__fail(XAI_ERR_ARG, "layer '%s' has no bottom", name);
+    for (i = 0; i < n; i++) {
+        int b = xai_net_find_blob(net, names[i]);
+        if (b < 0) return xai__fail(XAI_ERR_ARG, "layer '%s': bottom '%s' names no blob made before it", name, names[i]);
+        L.bottom[i] = b;
+    }
+    L.nbottom = n;
+    if ((n = xai__split_names(tops, names, XAI_MAX_TOPS, name, "top")) < 0) return n;
+    L.ntop = n;
+    if ((rc = xai__layer_setup(net, &L, &oc, &oh, &ow)) != XAI_OK) return rc;
+    if (net->nlayer == net->cap_layer) {
+        int cap = net->cap_layer ? net->cap_layer * 2 : 16;
+        xai_layer *nl = (xai_layer *)XAI_REALLOC(net->layer, (size_t)cap * sizeof(xai_layer));
+        if (!nl) return xai__fail(XAI_ERR_MEMORY, "out of memory");
+        net->layer = nl;
+        net->cap_layer = cap;
+    }
+    for (i = 0; i < L.ntop; i++) {
+        int b = xai__add_blob(net, names[i], oc, oh, ow, li);
+        if (b < 0) { net->nblob -= i; return b; }
+        L.top[i] = b;
+    }
+    net->layer[net->nlayer++] = L;
+    net->output_blob = L.top[0];
+    net->score_blob = L.p.type == XAI_SOFTMAX ? L.bottom[0] : L.top[0];
+    return li;
+}
+
+/* The mean as the network input sees it, C x H x W: the per-channel mean, or the mean image
+   cropped at the centre like the picture (Caffe subtracts the 256x256 mean, then crops 227). */
+static int xai__derive_input_mean(xai_net *net)
+{
+    xai_preprocess *pre = &net->pre;
+    size_t plane = (size_t)net->input_h * net->input_w, i;
+    int c, y;
+    XAI_FREE(net->input_mean);
+    net->input_mean = NULL;
+    if (pre->mean_kind == XAI_MEAN_NONE || net->input_blob < 0) return XAI_OK;
+    net->input_mean = (float *)xai__calloc(plane * (size_t)net->input_c, sizeof(float));
+    if (!net->input_mean) return XAI_ERR_MEMORY;
+    if (pre->mean_kind == XAI_MEAN_PIXEL) {
+        if (net->input_c > 3) return xai__fail(XAI_ERR_ARG, "net '%s': a mean pixel for %d channels (3 at most)", net->name, net->input_c);
+        for (c = 0; c < net->input_c; c++)
+            for (i = 0; i < plane; i++) net->input_mean[c * plane + i] = pre->mean_pixel[c];
+        return XAI_OK;
+    }
+    if (pre->mean_kind != XAI_MEAN_IMAGE || !pre->mean_image) return xai__fail(XAI_ERR_ARG, "net '%s': mean kind %d without data", net->name, pre->mean_kind);
+    if (pre->mean_c != net->input_c || pre->mean_h < net->input_h || pre->mean_w < net->input_w)
+        return xai__fail(XAI_ERR_ARG, "net '%s': the %dx%dx%d mean image cannot serve the %dx%dx%d input", net->name,
+                         pre->mean_c, pre->mean_h, pre->mean_w, net->input_c, net->input_h, net->input_w);
+    for (c = 0; c < net->input_c; c++)
+        for (y = 0; y < net->input_h; y++)
+            memcpy(net->input_mean + c * plane + (size_t)y * net->input_w,
+                   pre->mean_image + ((size_t)c * pre->mean_h + (size_t)(y + (pre->mean_h - net->input_h) / 2)) * pre->mean_w + (pre->mean_w - net->input_w) / 2,
+                   (size_t)net->input_w * sizeof(float));
+    return XAI_OK;
+}
+
+XAIDEF int xai_net_set_mean_image(xai_net *net, int c, int h, int w, const float *mean)
+{
+    size_t count = xai__count4((size_t)c, (size_t)h, (size_t)w, 1, (size_t)1 << 28);
+    if (c <= 0 || h <= 0 || w <= 0 || !count) return xai__fail(XAI_ERR_ARG, "mean image %dx%dx%d: bad size", c, h, w);
+    XAI_FREE(net->pre.mean_image);
+    net->pre.mean_image = (float *)xai__malloc(count * sizeof(float));
+    if (!net->pre.mean_image) return XAI_ERR_MEMORY;
+    memcpy(net->pre.mean_image, mean, count * sizeof(float));
+    net->pre.mean_kind = XAI_MEAN_IMAGE;
+    net->pre.mean_c = c; net->pre.mean_h = h; net->pre.mean_w = w;
+    return net->finalized ? xai__derive_input_mean(net) : XAI_OK;
+}
+
+XAIDEF int xai_net_set_mean_pixel(xai_net *net, const float *mean)
+{
+    int c;
+    if (net->input_c > 3) return xai__fail(XAI_ERR_ARG, "net '%s': a mean pixel for %d channels (3 at most)", net->name, net->input_c);
+    for (c = 0; c < net->input_c; c++) net->pre.mean_pixel[c] = mean[c];
+    XAI_FREE(net->pre.mean_image);
+    net->pre.mean_image = NULL;
+    net->pre.mean_kind = XAI_MEAN_PIXEL;
+    return net->finalized ? xai__derive_input_mean(net) : XAI_OK;
+}
+
+XAIDEF int xai_net_set_labels(xai_net *net, int n, const char *const *labels)
+{
+    size_t total = 0;
+    char *text;
+    int i;
+    if (n < 0 || n > (1 << 20)) return xai__fail(XAI_ERR_LIMIT, "%d labels", n);
+    for (i = 0; i < n; i++) {
+        size_t len = strlen(labels[i]);
+        if (len >= XAI_LABEL_MAX) return xai__fail(XAI_ERR_LIMIT, "label %d is %zu bytes long, at most %d allowed", i, len, XAI_LABEL_MAX - 1);
+        total += len + 1;
+    }
+    if (net->label) XAI_FREE(net->label[0]);
+    XAI_FREE(net->label);
+    net->label = NULL;
+    net->nlabel = 0;
+    if (n == 0) return XAI_OK;
+    net->label = (char **)xai__calloc((size_t)n, sizeof(char *));
+    text = (char *)xai__malloc(total);
+    if (!net->label || !text) { XAI_FREE(net->label); XAI_FREE(text); net->label = NULL; return XAI_ERR_MEMORY; }
+    for (i = 0; i < n; i++) {
+        size_t len = strlen(labels[i]) + 1;
+        memcpy(text, labels[i], len);
+        net->label[i] = text;
+        text += len;
+    }
+    net->nlabel = n;
+    return XAI_OK;
+}
+
+/* Lays the weights out (each blob at a multiple of 16 floats = 64 bytes) in one allocation. */
+static size_t xai__align16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+static void xai__layout(xai_net *net)
+{
+    size_t offset = 0;
+    int i;
+    for (i = 0; i < net->nlayer; i++) {
+        xai_layer *L = &net->layer[i];
+        L->weight_offset = offset;
+        offset += xai__align16(L->weight_count);
+        L->bias_offset = offset;
+        offset += xai__align16(L->bias_count);
+    }
+    net->nparams = offset;
+}
+
+static void xai__point_weights(xai_net *net)
+{
+    int i;
+    for (i = 0; i < net->nlayer; i++) {
+        xai_layer *L = &net->layer[i];
+        L->weight = L->weight_count ? net->params + L->weight_offset : NULL;
+        L->bias = L->bias_count ? net->params + L->bias_offset : NULL;
+    }
+}
+
+XAIDEF int xai_net_finalize(xai_net *net)
+{
+    int rc;
+    if (net->finalized) return XAI_OK;
+    if (net->input_blob < 0 || net->nlayer == 0) return xai__fail(XAI_ERR_ARG, "net '%s' has no input or no layer", net->name);
+    xai__layout(net);
+    if (net->nparams) {
+        net->params = (float *)xai__aligned_alloc(net->nparams * sizeof(float));
+        if (!net->params) return XAI_ERR_MEMORY;
+        memset(net->params, 0, net->nparams * sizeof(float));
+    }
+    xai__point_weights(net);
+    if ((rc = xai__derive_input_mean(net)) != XAI_OK) return rc;
+    net->finalized = 1;
+    return XAI_OK;
+}
+
+/* Gaussian from four uniforms (Irwin-Hall): plain arithmetic, so the same bits everywhere. */
+static float xai__gaussian(uint64_t seed, uint64_t a, uint64_t b, uint64_t c)
+{
+    float s = 0;
+    uint64_t d;
+    for (d = 0; d < 4; d++) s += xai__uniform(xai__random_key(seed, a, b, c, d));
+    return (s - 2.0f) * 1.7320508f;
+}
+
+XAIDEF void xai_net_fill_random(xai_net *net, uint64_t seed)
+{
+    int li;
+    size_t i;
+    for (li = 0; li < net->nlayer; li++) {
+        xai_layer *L = &net->layer[li];
+        float std;
+        if (!L->weight_count) continue;
+        std = sqrtf(2.0f / (float)(L->weight_count / (size_t)L->p.num_output));
+        for (i = 0; i < L->weight_count; i++) L->weight[i] = std * xai__gaussian(seed, (uint64_t)li, 0, i);
+        for (i = 0; i < L->bias_count; i++) L->bias[i] = 0.1f * xai__gaussian(seed, (uint64_t)li, 1, i);
+    }
+}
+
+static xai_layer_param xai__conv_param(int num_output, int kernel, int stride, int pad, int group)
+{
+    xai_layer_param p = xai_layer_defaults(XAI_CONVOLUTION);
+    p.num_output = num_output;
+    p.kernel_h = p.kernel_w = kernel;
+    p.stride_h = p.stride_w = stride;
+    p.pad_h = p.pad_w = pad;
+    p.group = group;
+    return p;
+}
+
+static xai_layer_param xai__pool_param(int pool, int kernel, int stride)
+{
+    xai_layer_param p = xai_layer_defaults(XAI_POOLING);
+    p.pool = pool;
+    p.kernel_h = p.kernel_w = kernel;
+    p.stride_h = p.stride_w = stride;
+    return p;
+}
+
+static xai_layer_param xai__lrn_param(int local_size, float alpha, float beta)
+{
+    xai_layer_param p = xai_layer_defaults(XAI_LRN);
+    p.local_size = local_size;
+    p.alpha = alpha;
+    p.beta = beta;
+    return p;
+}
+
+static xai_layer_param xai__fc_param(int num_output)
+{
+    xai_layer_param p = xai_layer_defaults(XAI_INNER_PRODUCT);
+    p.num_output = num_output;
+    return p;
+}
+
+XAIDEF xai_net *xai_net_caffenet(void)
+{
+    xai_net *net = xai_net_new("CaffeNet");
+    xai_layer_param relu = xai_layer_defaults(XAI_RELU), drop = xai_layer_defaults(XAI_DROPOUT);
+    xai_layer_param softmax = xai_layer_defaults(XAI_SOFTMAX);
+    xai_layer_param conv1 = xai__conv_param(96, 11, 4, 0, 1), conv2 = xai__conv_param(256, 5, 1, 2, 2);
+    xai_layer_param conv3 = xai__conv_param(384, 3, 1, 1, 1), conv4 = xai__conv_param(384, 3, 1, 1, 2);
+    xai_layer_param conv5 = xai__conv_param(256, 3, 1, 1, 2), pool = xai__pool_param(XAI_POOL_MAX, 3, 2);
+    xai_layer_param norm = xai__lrn_param(5, 1e-4f, 0.75f), fc6 = xai__fc_param(4096), fc8 = xai__fc_param(1000);
+    if (!net) return NULL;
+    if (xai_net_input(net, "data", 3, 227, 227) ||
+        xai_net_add(net, "conv1", &conv1, "data", "conv1") < 0 || xai_net_add(net, "relu1", &relu, "conv1", "conv1") < 0 ||
+        xai_net_add(net, "pool1", &pool, "conv1", "pool1") < 0 || xai_net_add(net, "norm1", &norm, "pool1", "norm1") < 0 ||
+        xai_net_add(net, "conv2", &conv2, "norm1", "conv2") < 0 || xai_net_add(net, "relu2", &relu, "conv2", "conv2") < 0 ||
+        xai_net_add(net, "pool2", &pool, "conv2", "pool2") < 0 || xai_net_add(net, "norm2", &norm, "pool2", "norm2") < 0 ||
+        xai_net_add(net, "conv3", &conv3, "norm2", "conv3") < 0 || xai_net_add(net, "relu3", &relu, "conv3", "conv3") < 0 ||
+        xai_net_add(net, "conv4", &conv4, "conv3", "conv4") < 0 || xai_net_add(net, "relu4", &relu, "conv4", "conv4") < 0 ||
+        xai_net_add(net, "conv5", &conv5, "conv4", "conv5") < 0 || xai_net_add(net, "relu5", &relu, "conv5", "conv5") < 0 ||
+        xai_net_add(net, "pool5", &pool, "conv5", "pool5") < 0 || xai_net_add(net, "fc6", &fc6, "pool5", "fc6") < 0 ||
+        xai_net_add(net, "relu6", &relu, "fc6", "fc6") < 0 || xai_net_add(net, "drop6", &drop, "fc6", "fc6") < 0 ||
+        xai_net_add(net, "fc7", &fc6, "fc6", "fc7") < 0 || xai_net_add(net, "relu7", &relu, "fc7", "fc7") < 0 ||
+        xai_net_add(net, "drop7", &drop, "fc7", "fc7") < 0 || xai_net_add(net, "fc8", &fc8, "fc7", "fc8") < 0 ||
+        xai_net_add(net, "prob", &softmax, "fc8", "prob") < 0) {
+        xai_net_free(net);
+        return NULL;
+    }
+    net->pre.channel_order = XAI_ORDER_BGR;
+    net->pre.mean_kind = XAI_MEAN_PIXEL;
+    net->pre.mean_pixel[0] = 104.007f;  /* B, G, R: the ILSVRC 2012 mean (SPEC 2) */
+    net->pre.mean_pixel[1] = 116.669f;
+    net->pre.mean_pixel[2] = 122.679f;
+    net->pre.resize_w = net->pre.resize_h = 256;
+    if (xai_net_finalize(net) != XAI_OK) { xai_net_free(net); return NULL; }
+    return net;
+}
+
+/* Picture -> network input: gray/colour to the net's channels, resize (Caffe's 256 then a centre
+   crop, or straight to the input size), RGB -> BGR where the net reads BGR, minus mean, times scale. */
+XAIDEF int xai_net_preprocess(const xai_net *net, const xai_image *img, float *input, xai_image *shown)
+{
+    xai_image conv, sized, crop;
+    int C = net->input_c, H = net->input_h, W = net->input_w, rw, rh, x, y, c, rc;
+    size_t plane = (size_t)H * W;
+    if (!net->finalized) return xai__fail(XAI_ERR_ARG, "net '%s' is not finalized", net->name);
+    if (C != 1 && C != 3) return xai__fail(XAI_ERR_ARG, "net '%s' reads %d channels: images give 1 or 3", net->name, C);
+    if (!img->data || img->w <= 0 || img->h <= 0 || img->c <= 0) return xai__fail(XAI_ERR_ARG, "preprocess: empty image");
+    if ((rc = xai_image_alloc(&conv, img->w, img->h, C)) != XAI_OK) return rc;
+    for (y = 0; y < img->h; y++)
+        for (x = 0; x < img->w; x++) {
+            const float *px = img->data + ((size_t)y * img->w + x) * img->c;
+            float *q = conv.data + ((size_t)y * img->w + x) * C;
+            if (C == 1) q[0] = img->c >= 3 ? 0.299f * px[0] + 0.587f * px[1] + 0.114f * px[2] : px[0];  /* ITU-R BT.601 luma */
+            else for (c = 0; c < 3; c++) q[c] = img->c >= 3 ? px[c] : px[0];
+        }
+    rw = net->pre.resize_w > 0 ? net->pre.resize_w : W;
+    rh = net->pre.resize_h > 0 ? net->pre.resize_h : H;
+    if (rw < W || rh < H) {
+        xai_image_free(&conv);
+        return xai__fail(XAI_ERR_ARG, "net '%s': resize %dx%d is smaller than the input %dx%d", net->name, rw, rh, W, H);
+    }
+    if (conv.w != rw || conv.h != rh) {
+        rc = xai_image_resize(&conv, rw, rh, &sized);
+        xai_image_free(&conv);
+        if (rc) return rc;
+    } else {
+        sized = conv;
+    }
+    rc = xai_image_crop(&sized, (rw - W) / 2, (rh - H) / 2, W, H, &crop);   /* Caffe: (256 - 227) / 2 = 14 */
+    xai_image_free(&sized);
+    if (rc) return rc;
+    for (c = 0; c < C; c++) {
+        int from = (C == 3 && net->pre.channel_order == XAI_ORDER_BGR) ? 2 - c : c;
+        for (y = 0; y < H; y++)
+            for (x = 0; x < W; x++) {
+                size_t at = (size_t)c * plane + (size_t)y * W + x;
+                float v = crop.data[((size_t)y * W + x) * C + from];
+                input[at] = (v - (net->input_mean ? net->input_mean[at] : 0.0f)) * net->pre.scale;
+            }
+    }
+    if (shown) *shown = crop;
+    else xai_image_free(&crop);
+    return XAI_OK;
+}
+
+/* -- the forward pass ---------------------------------------------------------------------------- */
+
+static const xai__forward_fn xai__forward_table[XAI_LAYER_TYPE_COUNT] = {
+    xai__linear_layer_forward,   /* Convolution */
+    xai__linear_layer_forward,   /* InnerProduct */
+    xai__relu_forward,           /* ReLU */
+    xai__pool_forward,           /* Pooling */
+    xai__lrn_forward,            /* LRN */
+    xai__copy_forward,           /* Dropout */
+    xai__softmax_forward,        /* Softmax */
+    xai__concat_forward,         /* Concat */
+    xai__eltwise_forward,        /* Eltwise */
+    xai__split_forward           /* Split */
+};
+
+XAIDEF void xai_tape_free(xai_tape *tape)
+{
+    int i;
+    if (!tape) return;
+    for (i = 0; i < tape->net->nblob; i++) {
+        if (tape->blob) xai_tensor_free(&tape->blob[i]);
+        if (tape->signal) xai_tensor_free(&tape->signal[i]);
+    }
+    for (i = 0; i < tape->net->nlayer; i++) {
+        if (tape->switches) XAI_FREE(tape->switches[i]);
+        if (tape->scale) XAI_FREE(tape->scale[i]);
+    }
+    if (tape->zpart)
+        for (i = 0; i < 2 * tape->net->nlayer; i++) xai_tensor_free(&tape->zpart[i]);
+    XAI_FREE(tape->zpart);
+    XAI_FREE(tape->split);
+    XAI_FREE(tape->blob);
+    XAI_FREE(tape->signal);
+    XAI_FREE(tape->switches);
+    XAI_FREE(tape->scale);
+    xai__aligned_free(tape->work);
+    XAI_FREE(tape);
+}
+
+XAIDEF xai_tape *xai_tape_new(const xai_net *net, int n_max)
+{
+    xai_tape *t;
+    int i;
+    if (!net->finalized) { xai__fail(XAI_ERR_ARG, "net '%s' is not finalized", net->name); return NULL; }
+    if (n_max <= 0 || n_max > (1 << 20)) { xai__fail(XAI_ERR_ARG, "tape for %d images", n_max); return NULL; }
+    t = (xai_tape *)xai__calloc(1, sizeof(xai_tape));
+    if (!t) return NULL;
+    t->net = net;
+    t->n_max = t->n = n_max;
+    t->blob = (xai_tensor *)xai__calloc((size_t)net->nblob, sizeof(xai_tensor));
+    t->switches = (int **)xai__calloc((size_t)net->nlayer, sizeof(int *));
+    t->scale = (float **)xai__calloc((size_t)net->nlayer, sizeof(float *));
+    t->split = (unsigned char *)xai__calloc((size_t)net->nlayer, 1);
+    t->zpart = (xai_tensor *)xai__calloc(2 * (size_t)net->nlayer, sizeof(xai_tensor));
+    if (!t->blob || !t->switches || !t->scale || !t->split || !t->zpart) goto fail;
+    for (i = 0; i < net->nblob; i++)
+        if (xai_tensor_alloc(&t->blob[i], n_max, net->blob[i].c, net->blob[i].h, net->blob[i].w)) goto fail;
+    for (i = 0; i < net->nlayer; i++) {
+        const xai_layer *L = &net->layer[i];
+        size_t count = xai_tensor_count(&t->blob[L->top[0]]);
+        if ((L->p.type == XAI_POOLING && L->p.pool == XAI_POOL_MAX) || (L->p.type == XAI_ELTWISE && L->p.operation == XAI_ELTWISE_MAX)) {
+            if (!(t->switches[i] = (int *)xai__calloc(count, sizeof(int)))) goto fail;
+        }
+        if (L->p.type == XAI_LRN && !(t->scale[i] = (float *)xai__calloc(count, sizeof(float)))) goto fail;
+    }
+    return t;
+fail:
+    xai_tape_free(t);
+    return NULL;
+}
+
+XAIDEF int xai_net_forward(const xai_net *net, xai_tape *tape, const float *input, int n)
+{
+    int i, rc;
+    if (!tape || tape->net != net) return xai__fail(XAI_ERR_ARG, "forward: the tape belongs to another net");
+    if (n <= 0 || n > tape->n_max) return xai__fail(XAI_ERR_ARG, "forward: %d images, the tape holds %d", n, tape->n_max);
+    tape->n = n;
+    for (i = 0; i < net->nblob; i++) {
+        tape->blob[i].n = n;
+        if (tape->signal) tape->signal[i].n = n;
+    }
+    memcpy(tape->blob[net->input_blob].data, input, (size_t)n * xai_net_input_size(net) * sizeof(float));
+    for (i = 0; i < net->nlayer; i++) {
+        double t0 = tape->layer_seconds ? xai_seconds() : 0;
+        if ((rc = xai__forward_table[net->layer[i].p.type](net, &net->layer[i], tape, i)) != XAI_OK) return rc;
+        if (tape->layer_seconds) tape->layer_seconds[i] += xai_seconds() - t0;
+    }
+    return XAI_OK;
+}
+
+XAIDEF const xai_tensor *xai_tape_blob(const xai_tape *tape, const char *name)
+{
+    int b = xai_net_find_blob(tape->net, name);
+    return b < 0 ? NULL : &tape->blob[b];
+}
+
+XAIDEF const float *xai_tape_scores(const xai_tape *tape, int i)
+{
+    const xai_tensor *s = &tape->blob[tape->net->score_blob];
+    return s->data + (size_t)i * s->c * s->h * s->w;
+}
+
+XAIDEF int xai_argmax(const float *v, int n)
+{
+    int i, best = 0;
+    for (i = 1; i < n; i++)
+        if (v[i] > v[best]) best = i;
+    return best;
+}
+
+XAIDEF void xai_softmax(float *v, int n)
+{
+    float mx = v[xai_argmax(v, n)];
+    double sum = 0;
+    int i;
+    for (i = 0; i < n; i++) { v[i] = expf(v[i] - mx); sum += v[i]; }
+    for (i = 0; i < n; i++) v[i] = (float)(v[i] / sum);
+}
+
+/* ==== 7. explainers ===========================================================================
+   One backward engine, xai__backward: it starts a signal at the class score and walks the layers in
+   reverse, asking this table what each layer does.  The rows ARE the methods. */
+
+static const xai__backward_fn xai__method_table[XAI_METHOD_KIND_COUNT][XAI_LAYER_TYPE_COUNT] = {
+    /* sensitivity: the chain rule everywhere */
+    {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_gradient, xai__pool_backward_gradient,
+     xai__lrn_backward_gradient, xai__dropout_backward_gradient, NULL, xai__concat_backward, xai__eltwise_backward_gradient, xai__split_backward},
+    /* deconvolution: as sensitivity, but ReLU rectifies the signal and LRN passes it */
+    {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_deconv, xai__pool_backward_gradient,
+     xai__backward_identity, xai__backward_identity, NULL, xai__concat_backward, xai__eltwise_backward_gradient, xai__split_backward},
+    /* LRP: linear layers redistribute by their rule, ReLU passes, max pooling is winner-take-all */
+    {xai__linear_backward_lrp, xai__linear_backward_lrp, xai__backward_identity, xai__pool_backward_lrp,
+     xai__lrn_backward_lrp, xai__backward_identity, NULL, xai__concat_backward, xai__eltwise_backward_lrp, xai__split_backward},
+    /* gradient x input: sensitivity's walk; the heatmap multiplies by the input */
+    {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_gradient, xai__pool_backward_gradient,
+     xai__lrn_backward_gradient, xai__backward_identity, NULL, xai__concat_backward, xai__eltwise_backward_gradient, xai__split_backward},
+    /* guided backprop: the gradient with deconvolution's ReLU added */
+    {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_guided, xai__pool_backward_gradient,
+     xai__lrn_backward_gradient, xai__backward_identity, NULL, xai__concat_backward, xai__eltwise_backward_gradient, xai__split_backward},
+};
+
+static void xai__rule_set(xai_rule *r, int rule, float eps, float alpha)
+{
+    r->rule = rule;
+    r->eps = eps;
+    r->alpha = alpha;
+    r->beta = alpha - 1;
+    r->gamma = 0.25f;
+}
+
+XAIDEF int xai_method_parse(const char *name, xai_method *m)
+{
+    char base[64], *colon, *plus;
+    double value = 0;
+    int has_value = 0, eps_rule = XAI_RULE_EPSILON;
+    memset(m, 0, sizeof *m);
+    if (!name || strlen(name) >= sizeof base) return xai__fail(XAI_ERR_ARG, "method name missing or too long");
+    xai__copy_name(m->name, name);   /* m->name is 64 bytes: the check above keeps it whole */
+    strcpy(base, name);
+    if ((plus = strchr(base, '+')) != NULL) {
+        if (strcmp(plus, "+taylor") != 0) return xai__fail(XAI_ERR_ARG, "method '%s': unknown option '%s' (+taylor is known)", name, plus);
+        m->lrn = XAI_LRN_TAYLOR;
+        *plus = 0;
+    }
+    if ((colon = strchr(base, ':')) != NULL) {
+        char *end;
+        *colon = 0;
+        value = strtod(colon + 1, &end);
+        if (end == colon + 1 || *end || !(value == value) || value < 0 || value > 1e30)
+            return xai__fail(XAI_ERR_ARG, "method '%s': '%s' is not a non-negative number", name, colon + 1);
+        has_value = 1;
+    }
+    xai__rule_set(&m->first, eps_rule, 0.01f, 2);
+    m->conv = m->fc = m->first;
+    m->kind = XAI_LRP;
+    m->heatmap = XAI_HEAT_SUM;
+    if (!strcmp(base, "sensitivity-l2") || !strcmp(base, "sensitivity-linf")) {
+        m->kind = XAI_SENSITIVITY;
+        m->heatmap = strstr(base, "linf") ? XAI_HEAT_LINF : XAI_HEAT_L2;
+    } else if (!strcmp(base, "deconv-l2") || !strcmp(base, "deconv-linf")) {
+        m->kind = XAI_DECONVOLUTION;
+        m->heatmap = strstr(base, "linf") ? XAI_HEAT_LINF : XAI_HEAT_L2;
+    } else if (!strcmp(base, "guided-l2") || !strcmp(base, "guided-linf")) {
+        m->kind = XAI_GUIDED_BACKPROP;
+        m->heatmap = strstr(base, "linf") ? XAI_HEAT_LINF : XAI_HEAT_L2;
+    } else if (!strcmp(base, "gradxinput")) {
+        m->kind = XAI_GRADIENT_X_INPUT;
+        m->heatmap = XAI_HEAT_SUM_X_INPUT;
+    } else if (!strcmp(base, "lrp-eps")) {
+        xai__rule_set(&m->first, XAI_RULE_EPSILON, has_value ? (float)value : 0.01f, 2);
+        m->conv = m->fc = m->first;
+        has_value = 0;
+    } else if (!strcmp(base, "lrp-ab")) {
+        if (has_value && value < 1) return xai__fail(XAI_ERR_ARG, "method '%s': alpha must be at least 1 (beta = alpha - 1)", name);
+        xai__rule_set(&m->first, XAI_RULE_ALPHA_BETA, 0, has_value ? (float)value : 2.0f);
+        m->conv = m->fc = m->first;
+        has_value = 0;
+    } else if (!strcmp(base, "lrp-zplus")) {
+        xai__rule_set(&m->first, XAI_RULE_ZPLUS, 0, 1);
+        m->conv = m->fc = m->first;
+    } else if (!strcmp(base, "lrp-gamma")) {
+        xai__rule_set(&m->first, XAI_RULE_GAMMA, 1e-9f, 2);
+        m->first.gamma = has_value ? (float)value : 0.25f;
+        m->conv = m->fc = m->first;
+        has_value = 0;
+    } else if (!strcmp(base, "lrp-zb") || !strcmp(base, "lrp-w2") || !strcmp(base, "lrp-flat")) {
+        /* rules for the pixel layer; the layers above use eps = 0.01 */
+        m->first.rule = !strcmp(base, "lrp-zb") ? XAI_RULE_ZB : !strcmp(base, "lrp-w2") ? XAI_RULE_WSQUARE : XAI_RULE_FLAT;
+    } else if (!strcmp(base, "lrp-composite")) {
+        xai__rule_set(&m->first, XAI_RULE_ZB, 0, 2);
+        xai__rule_set(&m->conv, XAI_RULE_ALPHA_BETA, 0, 2);
+        xai__rule_set(&m->fc, XAI_RULE_EPSILON, 0.01f, 2);
+    } else {
+        return xai__fail(XAI_ERR_ARG, "unknown method '%s' (sensitivity-l2, sensitivity-linf, deconv-l2, deconv-linf, lrp-eps[:E], "
+                         "lrp-ab[:A], lrp-zplus, lrp-zb, lrp-w2, lrp-flat, lrp-gamma[:G], lrp-composite, gradxinput, guided-l2, guided-linf)", name);
+    }
+    if (has_value) return xai__fail(XAI_ERR_ARG, "method '%s' takes no value", name);
+    if (m->lrn == XAI_LRN_TAYLOR && m->kind != XAI_LRP) return xai__fail(XAI_ERR_ARG, "method '%s': +taylor is an LRP option", name);
+    return XAI_OK;
+}
+
+/* Which LRP rule a linear layer gets: the pixel layer, other convolutions, fully connected. */
+static const xai_rule *xai__rule_for(const xai_net *net, const xai_method *m, int li)
+{
+    int first = 0;
+    while (first < net->nlayer && net->layer[first].p.type != XAI_CONVOLUTION && net->layer[first].p.type != XAI_INNER_PRODUCT) first++;
+    if (li == first) return &m->first;
+    return net->layer[li].p.type == XAI_CONVOLUTION ? &m->conv : &m->fc;
+}
+
+static int xai__tape_signals(xai_tape *t)
+{
+    const xai_net *net = t->net;
+    int i;
+    if (!t->signal) {
+        if (!(t->signal = (xai_tensor *)xai__calloc((size_t)net->nblob, sizeof(xai_tensor)))) return XAI_ERR_MEMORY;
+        for (i = 0; i < net->nblob; i++)
+            if (xai_tensor_alloc(&t->signal[i], t->n_max, net->blob[i].c, net->blob[i].h, net->blob[i].w)) return XAI_ERR_MEMORY;
+    }
+    for (i = 0; i < net->nblob; i++) {
+        t->signal[i].n = t->n;
+        memset(t->signal[i].data, 0, xai_tensor_count(&t->signal[i]) * sizeof(float));
+    }
+    return XAI_OK;
+}
+
+/* The engine.  start: the signal at the scores, n x K.  param_grad, when not NULL, receives the
+   weight gradients of the linear layers (training; only with the sensitivity rules). */
+static int xai__backward(const xai_net *net, xai_tape *t, const xai_method *m, const float *start, float *param_grad)
+{
+    unsigned char *reached;
+    int j, li, rc = XAI_OK, K = xai_net_num_classes(net);
+    if ((rc = xai__tape_signals(t)) != XAI_OK) return rc;
+    if (!(reached = (unsigned char *)xai__calloc((size_t)net->nblob, 1))) return XAI_ERR_MEMORY;
+    memcpy(t->signal[net->score_blob].data, start, (size_t)t->n * K * sizeof(float));
+    reached[net->score_blob] = 1;
+    for (li = net->nlayer - 1; li >= 0 && rc == XAI_OK; li--) {
+        const xai_layer *L = &net->layer[li];
+        xai__ctx cx;
+        int live = 0;
+        for (j = 0; j < L->ntop; j++) live |= reached[L->top[j]];
+        if (!live) continue;              /* nothing flows back through this layer (Softmax above the scores) */
+        cx.net = net; cx.t = t; cx.m = m;
+        cx.rule = xai__rule_for(net, m, li);
+        if (!xai__method_table[m->kind][L->p.type]) {
+            rc = xai__fail(XAI_ERR_ARG, "layer '%s': no backward rule for %s below the scores", L->name, xai_layer_type_name(L->p.type));
+            break;
+        }
+        rc = xai__method_table[m->kind][L->p.type](&cx, L, li);
+        if (rc == XAI_OK && param_grad && (L->p.type == XAI_CONVOLUTION || L->p.type == XAI_INNER_PRODUCT))
+            rc = xai__linear_backward_weight(t, L, XAI__X(t, L, 0), XAI__DY(t, L, 0), param_grad + L->weight_offset, L->bias ? param_grad + L->bias_offset : NULL);
+        for (j = 0; j < L->nbottom; j++) reached[L->bottom[j]] = 1;
+    }
+    XAI_FREE(reached);
+    return rc;
+}
+
+/* One value a pixel from the signal over the channels (Samek et al. 2017, Sec. III). */
+static void xai__heatmap(const xai_method *m, const xai_tensor *x, const xai_tensor *s, float *heat)
+{
+    size_t plane = (size_t)s->h * s->w, p;
+    int n, c;
+    for (n = 0; n < s->n; n++)
+        for (p = 0; p < plane; p++) {
+            double acc = 0;
+            for (c = 0; c < s->c; c++) {
+                size_t at = ((size_t)n * s->c + c) * plane + p;
+                double v = s->data[at];
+                switch (m->heatmap) {
+                case XAI_HEAT_L2: acc += v * v; break;
+                case XAI_HEAT_LINF: if (fabs(v) > acc) acc = fabs(v); break;
+                case XAI_HEAT_SUM_X_INPUT: acc += v * x->data[at]; break;
+                default: acc += v; break;
+                }
+            }
+            heat[(size_t)n * plane + p] = (float)(m->heatmap == XAI_HEAT_L2 ? sqrt(acc) : acc);
+        }
+}
+
+XAIDEF int xai_explain(const xai_net *net, xai_tape *tape, const float *input, int n, const xai_method *m,
+                       int *target, float *signal, float *heatmap, float *score)
+{
+    xai_tape *t = tape;
+    int *cls = NULL, i, rc, K;
+    float *start = NULL;
+    if (!net->finalized) return xai__fail(XAI_ERR_ARG, "net '%s' is not finalized", net->name);
+    if (m->kind < 0 || m->kind >= XAI_METHOD_KIND_COUNT) return xai__fail(XAI_ERR_ARG, "explain: unknown method kind %d", m->kind);
+    if (!t && !(t = xai_tape_new(net, n))) return XAI_ERR_MEMORY;
+    K = xai_net_num_classes(net);
+    cls = (int *)xai__calloc((size_t)n, sizeof(int));
+    start = (float *)xai__calloc((size_t)n * K, sizeof(float));
+    if (!cls || !start) { rc = XAI_ERR_MEMORY; goto done; }
+    if (m->kind == XAI_LRP) /* alpha-beta layers: the forward pass keeps z+ and z- for the backward rule */
+        for (i = 0; i < net->nlayer; i++) {
+            int rule = xai__rule_for(net, m, i)->rule, linear = net->layer[i].p.type == XAI_CONVOLUTION || net->layer[i].p.type == XAI_INNER_PRODUCT;
+            t->split[i] = (unsigned char)(linear && (rule == XAI_RULE_ALPHA_BETA || rule == XAI_RULE_ZPLUS));
+        }
+    if ((rc = xai_net_forward(net, t, input, n)) != XAI_OK) goto done;
+    for (i = 0; i < n; i++) {
+        const float *s = xai_tape_scores(t, i);
+        cls[i] = target && target[i] >= 0 ? target[i] : xai_argmax(s, K);
+        if (cls[i] >= K) { rc = xai__fail(XAI_ERR_ARG, "explain: class %d, the net has %d", cls[i], K); goto done; }
+        /* gradients start from df/df = 1; deconvolution and LRP from the score itself (Bach 2015) */
+        start[(size_t)i * K + cls[i]] = (m->kind == XAI_DECONVOLUTION || m->kind == XAI_LRP) ? s[cls[i]] : 1.0f;
+        if (score) score[i] = s[cls[i]];
+    }
+    if ((rc = xai__backward(net, t, m, start, NULL)) != XAI_OK) goto done;
+    if (signal) memcpy(signal, t->signal[net->input_blob].data, (size_t)n * xai_net_input_size(net) * sizeof(float));
+    if (heatmap) xai__heatmap(m, &t->blob[net->input_blob], &t->signal[net->input_blob], heatmap);
+    if (target) for (i = 0; i < n; i++) target[i] = cls[i];
+done:
+    if (t) memset(t->split, 0, (size_t)net->nlayer);
+    XAI_FREE(cls);
+    XAI_FREE(start);
+    if (t != tape) xai_tape_free(t);
+    return rc;
+}
+
+XAIDEF int xai_net_backward(const xai_net *net, xai_tape *tape, const float *score_grad, float *param_grad)
+{
+    xai_method m;
+    memset(&m, 0, sizeof m);
+    m.kind = XAI_SENSITIVITY;
+    if (!tape || tape->net != net) return xai__fail(XAI_ERR_ARG, "backward: the tape belongs to another net");
+    return xai__backward(net, tape, &m, score_grad, param_grad);
+}
+
+XAIDEF const xai_tensor *xai_tape_signal(const xai_tape *tape, const char *name)
+{
+    int b = xai_net_find_blob(tape->net, name);
+    return b < 0 || !tape->signal ? NULL : &tape->signal[b];
+}
+
+
+/* ==== 8. evaluator ============================================================================
+   Region perturbation (Samek et al. 2017, Sec. III, Algorithm 1): destroy the image region by
+   region in the order a heatmap ranks them and record the class score after each step.  A heatmap
+   that finds the evidence makes the score fall fast; AOPC, the area over that curve, measures it.
+
+   Choices the paper leaves open (SPEC 6):
+   - regions are r x r squares on a grid from (0,0); where r does not divide the size the last row
+     and column are narrower (227 = 25 x 9 + 2: 26 x 26 regions, the last 2 pixels wide);
+   - "uniform" noise draws each pixel and channel from the continuous uniform [0, 255) in picture
+     space, then preprocesses it like a real pixel ((u - mean) * scale); the value is a hash of
+     (seed, image, repeat, step, pixel * C + channel), so it never depends on batch, threads or shards;
+   - "blur" replaces a region by the picture blurred with a Gaussian (sigma 3, edges replicated),
+     computed once from the unperturbed picture; "constant" puts the mean (0 in input space);
+   - the score is the pre-softmax f_c of the class predicted on the clean image (softmax optional). */
+
+XAIDEF void xai_aopc_defaults(xai_aopc_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->region = 9;
+    cfg->steps = 100;
+    cfg->repeats = 10;
+    cfg->perturb = XAI_PERTURB_UNIFORM;
+    cfg->blur_sigma = 3;
+    cfg->seed = 1;
+    cfg->batch = 16;
+}
+
+XAIDEF int xai_region_count(int h, int w, int r)
+{
+    return r <= 0 ? 0 : ((h + r - 1) / r) * ((w + r - 1) / r);
+}
+
+typedef struct xai__ranked { double score; int index; } xai__ranked;
+
+static int xai__by_score_desc(const void *a, const void *b)
+{
+    const xai__ranked *x = (const xai__ranked *)a, *y = (const xai__ranked *)b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return x->index - y->index;     /* ties: the lower region index first, whatever the sort */
+}
+
+static int xai__by_score_asc(const void *a, const void *b)
+{
+    const xai__ranked *x = (const xai__ranked *)a, *y = (const xai__ranked *)b;
+    if (x->score != y->score) return x->score < y->score ? -1 : 1;
+    return x->index - y->index;
+}
+
+XAIDEF int xai_region_order(const float *heat, int h, int w, int r, int order, uint64_t seed, uint64_t image_id, int repeat, int *out)
+{
+    int nx = (w + r - 1) / r, ny = (h + r - 1) / r, n = nx * ny, i, x, y;
+    xai__ranked *rk;
+    if (r <= 0 || h <= 0 || w <= 0) return xai__fail(XAI_ERR_ARG, "regions of %d pixels on %dx%d", r, w, h);
+    if (order == XAI_ORDER_RANDOM) {
+        /* Fisher-Yates, each swap drawn from its own key */
+        for (i = 0; i < n; i++) out[i] = i;
+        for (i = n - 1; i > 0; i--) {
+            int j = (int)(xai__random_key(seed, image_id, (uint64_t)repeat, 0xffffffffull, (uint64_t)i) % (uint64_t)(i + 1)), tmp = out[i];
+            out[i] = out[j];
+            out[j] = tmp;
+        }
+        return XAI_OK;
+    }
+    if (order != XAI_ORDER_MORF && order != XAI_ORDER_LERF) return xai__fail(XAI_ERR_ARG, "unknown region order %d", order);
+    if (!heat) return xai__fail(XAI_ERR_ARG, "MoRF and LeRF need a heatmap");
+    if (!(rk = (xai__ranked *)xai__calloc((size_t)n, sizeof(xai__ranked)))) return XAI_ERR_MEMORY;
+    for (i = 0; i < n; i++) rk[i].index = i;
+    for (y = 0; y < h; y++)
+        for (x = 0; x < w; x++) rk[(y / r) * nx + x / r].score += heat[(size_t)y * w + x];
+    for (i = 0; i < n; i++) if (!(rk[i].score == rk[i].score)) rk[i].score = -HUGE_VAL;   /* NaN ranks last */
+    qsort(rk, (size_t)n, sizeof *rk, order == XAI_ORDER_MORF ? xai__by_score_desc : xai__by_score_asc);
+    for (i = 0; i < n; i++) out[i] = rk[i].index;
+    XAI_FREE(rk);
+    return XAI_OK;
+}
+
+/* The picture blurred, back in input space: pixels = input / scale + mean, separable Gaussian with
+   replicated edges, then (blurred - mean) * scale. */
+static int xai__blur_input(const xai_net *net, const float *input, float sigma, float *out)
+{
+    int C = net->input_c, H = net->input_h, W = net->input_w, rad = (int)ceilf(3 * sigma), c, y, x, k;
+    size_t plane = (size_t)H * W, i;
+    float *kern, *tmp, *pix;
+    double norm = 0;
+    if (!(sigma > 0) || rad > 1000) return xai__fail(XAI_ERR_ARG, "blur sigma %g", sigma);
+    kern = (float *)xai__malloc((size_t)(2 * rad + 1) * sizeof(float));
+    tmp = (float *)xai__malloc(plane * sizeof(float));
+    pix = (float *)xai__malloc(plane * sizeof(float));
+    if (!kern || !tmp || !pix) { XAI_FREE(kern); XAI_FREE(tmp); XAI_FREE(pix); return XAI_ERR_MEMORY; }
+    for (k = -rad; k <= rad; k++) norm += kern[k + rad] = expf(-(float)(k * k) / (2 * sigma * sigma));
+    for (k = 0; k <= 2 * rad; k++) kern[k] = (float)(kern[k] / norm);
+    for (c = 0; c < C; c++) {
+        const float *mean = net->input_mean ? net->input_mean + c * plane : NULL;
+        for (i = 0; i < plane; i++) pix[i] = input[c * plane + i] / net->pre.scale + (mean ? mean[i] : 0);
+        for (y = 0; y < H; y++)
+            for (x = 0; x < W; x++) {
+                double acc = 0;
+                for (k = -rad; k <= rad; k++) {
+                    int xx = x + k < 0 ? 0 : x + k >= W ? W - 1 : x + k;
+                    acc += kern[k + rad] * pix[(size_t)y * W + xx];
+                }
+                tmp[(size_t)y * W + x] = (float)acc;
+            }
+        for (y = 0; y < H; y++)
+            for (x = 0; x < W; x++) {
+                double acc = 0;
+                for (k = -rad; k <= rad; k++) {
+                    int yy = y + k < 0 ? 0 : y + k >= H ? H - 1 : y + k;
+                    acc += kern[k + rad] * tmp[(size_t)yy * W + x];
+                }
+                out[c * plane + (size_t)y * W + x] = ((float)acc - (mean ? mean[(size_t)y * W + x] : 0)) * net->pre.scale;
+            }
+    }
+    XAI_FREE(kern); XAI_FREE(tmp); XAI_FREE(pix);
+    return XAI_OK;
+}
+
+/* Replaces region `region` of x (C x H x W) at step `step`. */
+static void xai__perturb_region(const xai_net *net, float *x, int region, int step, const xai_aopc_config *cfg,
+                                uint64_t image_id, int repeat, const float *blurred)
+{
+    int C = net->input_c, H = net->input_h, W = net->input_w, r = cfg->region, nx = (W + r - 1) / r;
+    int y0 = (region / nx) * r, x0 = (region % nx) * r, y1 = y0 + r < H ? y0 + r : H, x1 = x0 + r < W ? x0 + r : W, c, y, xx;
+    size_t plane = (size_t)H * W;
+    for (c = 0; c < C; c++)
+        for (y = y0; y < y1; y++)
+            for (xx = x0; xx < x1; xx++) {
+                size_t p = (size_t)y * W + xx, at = c * plane + p;
+                float v = 0;
+                if (cfg->perturb == XAI_PERTURB_UNIFORM) {
+                    float u = 255.0f * xai__uniform(xai__random_key(cfg->seed, image_id, (uint64_t)repeat, (uint64_t)step, p * (uint64_t)C + (uint64_t)c));
+                    v = (u - (net->input_mean ? net->input_mean[at] : 0.0f)) * net->pre.scale;
+                } else if (cfg->perturb == XAI_PERTURB_BLUR) {
+                    v = blurred[at];
+                }
+                x[at] = v;
+            }
+}
+
+XAIDEF int xai_perturbation_curve(const xai_net *net, xai_tape *tape, const float *input, const float *heat, int cls,
+                                  int order, uint64_t image_id, int repeat, const xai_aopc_config *cfg, float *curve)
+{
+    size_t in = xai_net_input_size(net);
+    int nreg = xai_region_count(net->input_h, net->input_w, cfg->region), K = xai_net_num_classes(net), k, filled = 0, first = 0, rc = XAI_OK, j;
+    int *ord = NULL;
+    float *x = NULL, *batch = NULL, *blurred = NULL;
+    xai_tape *t = tape;
+    if (cfg->steps < 0 || cfg->steps > nreg)
+        return xai__fail(XAI_ERR_ARG, "%d steps, but the %dx%d input has %d regions of %d pixels", cfg->steps, net->input_w, net->input_h, nreg, cfg->region);
+    if (cfg->batch <= 0) return xai__fail(XAI_ERR_ARG, "batch %d", cfg->batch);
+    if (cls < 0 || cls >= K) return xai__fail(XAI_ERR_ARG, "class %d, the net has %d", cls, K);
+    if (cfg->perturb < XAI_PERTURB_UNIFORM || cfg->perturb > XAI_PERTURB_BLUR) return xai__fail(XAI_ERR_ARG, "perturbation %d", cfg->perturb);
+    if (!t && !(t = xai_tape_new(net, cfg->batch))) return XAI_ERR_MEMORY;
+    if (t->n_max < cfg->batch) { rc = xai__fail(XAI_ERR_ARG, "the tape holds %d images, the batch is %d", t->n_max, cfg->batch); goto done; }
+    ord = (int *)xai__malloc((size_t)nreg * sizeof(int));
+    x = (float *)xai__malloc(in * sizeof(float));
+    batch = (float *)xai__malloc((size_t)cfg->batch * in * sizeof(float));
+    if (!ord || !x || !batch) { rc = XAI_ERR_MEMORY; goto done; }
+    if ((rc = xai_region_order(heat, net->input_h, net->input_w, cfg->region, order, cfg->seed, image_id, repeat, ord)) != XAI_OK) goto done;
+    if (cfg->perturb == XAI_PERTURB_BLUR) {
+        if (!(blurred = (float *)xai__malloc(in * sizeof(float)))) { rc = XAI_ERR_MEMORY; goto done; }
+        if ((rc = xai__blur_input(net, input, cfg->blur_sigma, blurred)) != XAI_OK) goto done;
+    }
+    memcpy(x, input, in * sizeof(float));
+    for (k = 0; k <= cfg->steps; k++) {
+        if (k > 0) xai__perturb_region(net, x, ord[k - 1], k, cfg, image_id, repeat, blurred);   /* cumulative */
+        memcpy(batch + (size_t)filled * in, x, in * sizeof(float));
+        if (++filled == cfg->batch || k == cfg->steps) {
+            if ((rc = xai_net_forward(net, t, batch, filled)) != XAI_OK) goto done;
+            for (j = 0; j < filled; j++) {
+                const float *s = xai_tape_scores(t, j);
+                if (cfg->softmax) {
+                    float mx = s[xai_argmax(s, K)];
+                    double sum = 0;
+                    int q;
+                    for (q = 0; q < K; q++) sum += exp((double)s[q] - mx);
+                    curve[first + j] = (float)(exp((double)s[cls] - mx) / sum);
+                } else {
+                    curve[first + j] = s[cls];
+                }
+            }
+            first += filled;
+            filled = 0;
+        }
+    }
+done:
+    XAI_FREE(ord); XAI_FREE(x); XAI_FREE(batch); XAI_FREE(blurred);
+    if (t != tape) xai_tape_free(t);
+    return rc;
+}
+
+XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int cls, uint64_t image_id, const xai_aopc_config *cfg,
+                                   int ntask, const float *const *heat, const int *order, const int *repeat, float *curves)
+{
+    int rc = XAI_OK, nthreads = 1;
+    if (ntask <= 0) return XAI_OK;
+#ifdef _OPENMP
+    nthreads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (nthreads > ntask) nthreads = ntask;
+#endif
+    if (nthreads <= 1) {
+        xai_tape *t = xai_tape_new(net, cfg->batch);
+        int k;
+        if (!t) return XAI_ERR_MEMORY;
+        for (k = 0; k < ntask && rc == XAI_OK; k++)
+            rc = xai_perturbation_curve(net, t, input, heat[k], cls, order[k], image_id, repeat[k], cfg, curves + (size_t)k * (cfg->steps + 1));
+        xai_tape_free(t);
+        return rc;
+    }
+#ifdef _OPENMP
+    {
+    char failure[sizeof xai__reason];   /* the reason is per thread: carried back to the caller's */
+    failure[0] = 0;
+#pragma omp parallel num_threads(nthreads)
+    {
+        xai_tape *t = xai_tape_new(net, cfg->batch);
+        int k, mine = t ? XAI_OK : XAI_ERR_MEMORY;
+        char reason[sizeof xai__reason];
+        memcpy(reason, xai__reason, sizeof reason);
+#pragma omp for schedule(dynamic, 1)
+        for (k = 0; k < ntask; k++) {
+            if (mine != XAI_OK) continue;
+            mine = xai_perturbation_curve(net, t, input, heat[k], cls, order[k], image_id, repeat[k], cfg, curves + (size_t)k * (cfg->steps + 1));
+            if (mine != XAI_OK) memcpy(reason, xai__reason, sizeof reason);
+        }
+#pragma omp critical(xai__curves_error)
+        if (mine != XAI_OK && rc == XAI_OK) {
+            rc = mine;
+            memcpy(failure, reason, sizeof reason);
+        }
+        xai_tape_free(t);
+    }
+    if (rc != XAI_OK) memcpy(xai__reason, failure, sizeof failure);
+    }
+#endif
+    return rc;
+}
+
+XAIDEF void xai_aopc_of_curve(const float *curve, int steps, double *aopc)
+{
+    double sum = 0;
+    int L;
+    for (L = 0; L <= steps; L++) {
+        sum += (double)curve[0] - curve[L];
+        aopc[L] = sum / (L + 1);
+    }
+}
+
+XAIDEF int xai_aopc_stat_init(xai_aopc_stat *st, int steps)
+{
+    memset(st, 0, sizeof *st);
+    if (steps < 0) return xai__fail(XAI_ERR_ARG, "%d steps", steps);
+    st->steps = steps;
+    st->sum = (double *)xai__calloc((size_t)steps + 1, sizeof(double));
+    st->sumsq = (double *)xai__calloc((size_t)steps + 1, sizeof(double));
+    if (!st->sum || !st->sumsq) { xai_aopc_stat_free(st); return XAI_ERR_MEMORY; }
+    return XAI_OK;
+}
+
+XAIDEF void xai_aopc_stat_free(xai_aopc_stat *st)
+{
+    XAI_FREE(st->sum);
+    XAI_FREE(st->sumsq);
+    st->sum = st->sumsq = NULL;
+}
+
+XAIDEF int xai_aopc_stat_add(xai_aopc_stat *st, const float *curves, int repeats)
+{
+    double *aopc = (double *)xai__calloc((size_t)st->steps + 1, sizeof(double)), *mean = (double *)xai__calloc((size_t)st->steps + 1, sizeof(double));
+    int r, L;
+    if (!aopc || !mean) { XAI_FREE(aopc); XAI_FREE(mean); return XAI_ERR_MEMORY; }
+    for (r = 0; r < repeats; r++) {
+        xai_aopc_of_curve(curves + (size_t)r * (st->steps + 1), st->steps, aopc);
+        for (L = 0; L <= st->steps; L++) mean[L] += aopc[L];
+    }
+    for (L = 0; L <= st->steps; L++) {
+        double m = mean[L] / repeats;
+        st->sum[L] += m;
+        st->sumsq[L] += m * m;
+    }
+    st->images++;
+    XAI_FREE(aopc);
+    XAI_FREE(mean);
+    return XAI_OK;
+}
+
+XAIDEF double xai_aopc_stat_mean(const xai_aopc_stat *st, int L)
+{
+    return st->images ? st->sum[L] / st->images : 0.0;
+}
+
+XAIDEF double xai_aopc_stat_sem(const xai_aopc_stat *st, int L)
+{
+    double m, var;
+    if (st->images < 2) return 0.0;
+    m = st->sum[L] / st->images;
+    var = (st->sumsq[L] - st->images * m * m) / (st->images - 1);
+    return var > 0 ? sqrt(var / st->images) : 0.0;
+}
+
+/* ==== 9. model file ===========================================================================
+
+   The .xai file, version 1.  Little-endian throughout; strings are a u32 byte count and the bytes
+   (no terminating 0).
+
+     offset  size  field
+     0       8     magic "XAIMODEL"
+     8       4     u32 version (1)
+     12      4     u32 header bytes (64)
+     16      8     u64 file bytes: the whole file, so truncation shows at once
+     24      8     u64 data offset: where the float data starts, a multiple of 64
+     32      8     u64 data floats: the length of the float data
+     40      4     u32 layer count
+     44      4     u32 label count
+     48      16    reserved, zero
+     64            metadata:
+                     string  net name
+                     string  input blob name;  u32 input channels, height, width
+                     u32 channel order (0 gray, 1 RGB, 2 BGR);  f32 scale
+                     u32 mean kind (0 none, 1 pixel, 2 image);  f32 mean pixel[3]
+                     u32 mean channels, height, width;  u64 mean offset (floats into the data)
+                     u32 resize width, height (0: resize straight to the input)
+                     label count x string
+                     layer count x layer:
+                       string name;  u32 type (XAI_CONVOLUTION = 0 ... XAI_SPLIT = 9)
+                       u32 bottom count, that many strings;  u32 top count, that many strings
+                       i32 num_output, bias_term, kernel_h, kernel_w, stride_h, stride_w, pad_h,
+                           pad_w, dilation_h, dilation_w, group, transpose, pool, global_pooling,
+                           round_mode, local_size, norm_region
+                       f32 alpha, beta, k, negative_slope, dropout_ratio
+                       i32 operation, axis, coefficient count;  f32 coefficients
+                       u32 blob count (0, 1 weights, 2 weights and bias), each:
+                           u32 dims[4] (conv O,C/group,kh,kw; fc O,K,1,1 or K,O,1,1 transposed;
+                           bias O,1,1,1);  u64 offset (floats into the data)
+                   zero padding up to the data offset
+     data offset   float32 data: every layer's weights then bias, in layer order, each starting
+                   at a multiple of 16 floats (64 bytes), then the mean image.  The layers'
+                   part is exactly net->params, so it is read with one call (or mapped).
+
+   The reader checks every length against the file, every layer against its bottoms (the same
+   checks as xai_net_add), and every blob's shape and offset against its layer. */
+
+#define XAI__MAGIC "XAIMODEL"
+#define XAI__FILE_VERSION 1
+#define XAI__HEADER_BYTES 64
+#define XAI__MAX_META ((size_t)1 << 28)
+#define XAI__MAX_LABEL_BYTES XAI_LABEL_MAX
+#define XAI__NPARAM_I32 17
+#define XAI__NPARAM_F32 5
+
+/* -- writer -- */
+typedef struct xai__buf {
+    unsigned char *p;
+    size_t len, cap;
+    int failed;
+} xai__buf;
+
+static unsigned char *xai__buf_grow(xai__buf *b, size_t n)
+{
+    if (b->failed) return NULL;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        unsigned char *np;
+        while (cap < b->len + n) cap *= 2;
+        np = (unsigned char *)XAI_REALLOC(b->p, cap);
+        if (!np) { b->failed = 1; xai__fail(XAI_ERR_MEMORY, "out of memory"); return NULL; }
+        b->p = np;
+        b->cap = cap;
+    }
+    b->len += n;
+    return b->p + b->len - n;
+}
+static void xai__buf_u32(xai__buf *b, uint32_t v) { unsigned char *q = xai__buf_grow(b, 4); if (q) xai__put_u32(q, v); }
+static void xai__buf_u64(xai__buf *b, uint64_t v) { unsigned char *q = xai__buf_grow(b, 8); if (q) xai__put_u64(q, v); }
+static void xai__buf_f32(xai__buf *b, float v) { unsigned char *q = xai__buf_grow(b, 4); if (q) xai__put_f32(q, v); }
+static void xai__buf_str(xai__buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    unsigned char *q;
+    xai__buf_u32(b, (uint32_t)n);
+    if ((q = xai__buf_grow(b, n)) != NULL) memcpy(q, s, n);
+}
+
+/* Header and metadata, padded to the data offset. */
+static int xai__write_meta(const xai_net *net, xai__buf *b, uint64_t *data_floats)
+{
+    const xai_preprocess *pre = &net->pre;
+    size_t mean_count = pre->mean_kind == XAI_MEAN_IMAGE ? (size_t)pre->mean_c * pre->mean_h * pre->mean_w : 0;
+    uint64_t data_offset;
+    int i, j;
+    if (!net->finalized) return xai__fail(XAI_ERR_ARG, "net '%s' is not finalized", net->name);
+    *data_floats = net->nparams + xai__align16(mean_count);
+    {
+        unsigned char *q = xai__buf_grow(b, XAI__HEADER_BYTES);
+        if (!q) return XAI_ERR_MEMORY;
+        memset(q, 0, XAI__HEADER_BYTES);
+    }
+    xai__buf_str(b, net->name);
+    xai__buf_str(b, net->blob[net->input_blob].name);
+    xai__buf_u32(b, (uint32_t)net->input_c); xai__buf_u32(b, (uint32_t)net->input_h); xai__buf_u32(b, (uint32_t)net->input_w);
+    xai__buf_u32(b, (uint32_t)pre->channel_order);
+    xai__buf_f32(b, pre->scale);
+    xai__buf_u32(b, (uint32_t)(mean_count || pre->mean_kind != XAI_MEAN_IMAGE ? pre->mean_kind : XAI_MEAN_NONE));
+    for (i = 0; i < 3; i++) xai__buf_f32(b, pre->mean_pixel[i]);
+    xai__buf_u32(b, mean_count ? (uint32_t)pre->mean_c : 0);
+    xai__buf_u32(b, mean_count ? (uint32_t)pre->mean_h : 0);
+    xai__buf_u32(b, mean_count ? (uint32_t)pre->mean_w : 0);
+    xai__buf_u64(b, mean_count ? (uint64_t)net->nparams : 0);
+    xai__buf_u32(b, (uint32_t)pre->resize_w); xai__buf_u32(b, (uint32_t)pre->resize_h);
+    for (i = 0; i < net->nlabel; i++) xai__buf_str(b, net->label[i]);
+    for (i = 0; i < net->nlayer; i++) {
+        const xai_layer *L = &net->layer[i];
+        const xai_layer_param *p = &L->p;
+        int32_t iv[XAI__NPARAM_I32] = {p->num_output, p->bias_term, p->kernel_h, p->kernel_w, p->stride_h, p->stride_w, p->pad_h, p->pad_w,
+                                       p->dilation_h, p->dilation_w, p->group, p->transpose, p->pool, p->global_pooling, p->round_mode,
+                                       p->local_size, p->norm_region};
+        float fv[XAI__NPARAM_F32] = {p->alpha, p->beta, p->k, p->negative_slope, p->dropout_ratio};
+        xai__buf_str(b, L->name);
+        xai__buf_u32(b, (uint32_t)p->type);
+        xai__buf_u32(b, (uint32_t)L->nbottom);
+        for (j = 0; j < L->nbottom; j++) xai__buf_str(b, net->blob[L->bottom[j]].name);
+        xai__buf_u32(b, (uint32_t)L->ntop);
+        for (j = 0; j < L->ntop; j++) xai__buf_str(b, net->blob[L->top[j]].name);
+        for (j = 0; j < XAI__NPARAM_I32; j++) xai__buf_u32(b, (uint32_t)iv[j]);
+        for (j = 0; j < XAI__NPARAM_F32; j++) xai__buf_f32(b, fv[j]);
+        xai__buf_u32(b, (uint32_t)p->operation);
+        xai__buf_u32(b, (uint32_t)p->axis);
+        xai__buf_u32(b, (uint32_t)p->ncoeff);
+        for (j = 0; j < p->ncoeff; j++) xai__buf_f32(b, p->coeff[j]);
+        xai__buf_u32(b, (uint32_t)((L->weight_count ? 1 : 0) + (L->bias_count ? 1 : 0)));
+        if (L->weight_count) {
+            for (j = 0; j < 4; j++) xai__buf_u32(b, (uint32_t)L->weight_shape[j]);
+            xai__buf_u64(b, L->weight_offset);
+        }
+        if (L->bias_count) {
+            xai__buf_u32(b, (uint32_t)L->bias_count); xai__buf_u32(b, 1); xai__buf_u32(b, 1); xai__buf_u32(b, 1);
+            xai__buf_u64(b, L->bias_offset);
+        }
+    }
+    data_offset = (b->len + 63) & ~(uint64_t)63;
+    {
+        size_t pad = (size_t)(data_offset - b->len);
+        unsigned char *q = xai__buf_grow(b, pad);
+        if (q) memset(q, 0, pad);
+    }
+    if (b->failed) return XAI_ERR_MEMORY;
+    memcpy(b->p, XAI__MAGIC, 8);
+    xai__put_u32(b->p + 8, XAI__FILE_VERSION);
+    xai__put_u32(b->p + 12, XAI__HEADER_BYTES);
+    xai__put_u64(b->p + 16, data_offset + *data_floats * 4);
+    xai__put_u64(b->p + 24, data_offset);
+    xai__put_u64(b->p + 32, *data_floats);
+    xai__put_u32(b->p + 40, (uint32_t)net->nlayer);
+    xai__put_u32(b->p + 44, (uint32_t)net->nlabel);
+    return XAI_OK;
+}
+
+/* floats as little-endian bytes, count of them from src, padded with zeros to padded_count */
+static void xai__floats_le(unsigned char *dst, const float *src, size_t count, size_t padded_count)
+{
+    size_t i;
+    /* count 0: src is NULL for a net without weights, and memcpy from NULL is undefined */
+    if (xai__host_is_little_endian()) { if (count) memcpy(dst, src, count * 4); }
+    else for (i = 0; i < count; i++) xai__put_f32(dst + 4 * i, src[i]);
+    memset(dst + 4 * count, 0, 4 * (padded_count - count));
+}
+
+XAIDEF unsigned char *xai_net_save_memory(const xai_net *net, size_t *len)
+{
+    xai__buf b;
+    uint64_t data_floats;
+    size_t mean_count, meta;
+    memset(&b, 0, sizeof b);
+    if (xai__write_meta(net, &b, &data_floats) != XAI_OK) { XAI_FREE(b.p); return NULL; }
+    meta = b.len;
+    if (!xai__buf_grow(&b, (size_t)data_floats * 4)) { XAI_FREE(b.p); return NULL; }
+    mean_count = (size_t)(data_floats - net->nparams);
+    xai__floats_le(b.p + meta, net->params, net->nparams, net->nparams);
+    if (mean_count) xai__floats_le(b.p + meta + net->nparams * 4, net->pre.mean_image, (size_t)net->pre.mean_c * net->pre.mean_h * net->pre.mean_w, mean_count);
+    *len = b.len;
+    return b.p;
+}
+
+XAIDEF int xai_net_save(const xai_net *net, const char *path)
+{
+    xai__buf b;
+    xai__out o;
+    uint64_t data_floats;
+    size_t mean_count, at;
+    int rc;
+    memset(&b, 0, sizeof b);
+    if ((rc = xai__write_meta(net, &b, &data_floats)) != XAI_OK) { XAI_FREE(b.p); return xai__fail_context(rc, path); }
+    if ((rc = xai__out_open(&o, path)) != XAI_OK) { XAI_FREE(b.p); return rc; }
+    xai__out_write(&o, b.p, b.len);
+    XAI_FREE(b.p);
+    if (xai__host_is_little_endian()) {
+        xai__out_write(&o, net->params, net->nparams * 4);   /* the weights as they lie in memory */
+    } else {
+        unsigned char tmp[4096];
+        for (at = 0; at < net->nparams; at += 1024) {
+            size_t n = net->nparams - at < 1024 ? net->nparams - at : 1024;
+            xai__floats_le(tmp, net->params + at, n, n);
+            xai__out_write(&o, tmp, n * 4);
+        }
+    }
+    mean_count = (size_t)(data_floats - net->nparams);
+    if (mean_count) {
+        size_t real = (size_t)net->pre.mean_c * net->pre.mean_h * net->pre.mean_w;
+        unsigned char *tmp = (unsigned char *)xai__malloc(mean_count * 4);
+        if (!tmp) { o.failed = 1; }
+        else {
+            xai__floats_le(tmp, net->pre.mean_image, real, mean_count);
+            xai__out_write(&o, tmp, mean_count * 4);
+            XAI_FREE(tmp);
+        }
+    }
+    return xai__out_close(&o);
+}
+
+/* -- reader -- */
+typedef struct xai__reader {
+    const unsigned char *p;
+    size_t len, pos;
+    const char *file;
+    int failed;
+} xai__reader;
+
+static int xai__need(xai__reader *r, size_t n, const char *what)
+{
+    if (r->failed) return 0;
+    if (r->len - r->pos < n) {
+        r->failed = 1;
+        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: %s runs past the end of the metadata (%zu bytes)", r->file, r->pos, what, r->len);
+        return 0;
+    }
+    return 1;
+}
+static uint32_t xai__rd_u32(xai__reader *r, const char *what)
+{
+    uint32_t v = 0;
+    if (xai__need(r, 4, what)) { v = xai__get_u32(r->p + r->pos); r->pos += 4; }
+    return v;
+}
+static uint64_t xai__rd_u64(xai__reader *r, const char *what)
+{
+    uint64_t v = 0;
+    if (xai__need(r, 8, what)) { v = xai__get_u64(r->p + r->pos); r->pos += 8; }
+    return v;
+}
+static float xai__rd_f32(xai__reader *r, const char *what)
+{
+    float v = 0;
+    if (xai__need(r, 4, what)) { v = xai__get_f32(r->p + r->pos); r->pos += 4; }
+    if (!r->failed && !(v == v && v <= FLT_MAX && v >= -FLT_MAX)) {
+        r->failed = 1;
+        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: %s is not a finite number", r->file, r->pos - 4, what);
+    }
+    return v;
+}
+/* A string of at most max-1 bytes into out (0-terminated). */
+static void xai__rd_str(xai__reader *r, char *out, size_t max, const char *what)
+{
+    size_t at = r->pos, i;
+    uint32_t n = xai__rd_u32(r, what);
+    out[0] = 0;
+    if (r->failed) return;
+    if (n >= max) {
+        r->failed = 1;
+        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: %s is %u bytes long, at most %zu allowed", r->file, at, what, n, max - 1);
+        return;
+    }
+    if (!xai__need(r, n, what)) return;
+    for (i = 0; i < n; i++)
+        if (r->p[r->pos + i] == 0) {
+            r->failed = 1;
+            xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: %s contains a zero byte", r->file, at, what);
+            return;
+        }
+    memcpy(out, r->p + r->pos, n);
+    out[n] = 0;
+    r->pos += n;
+}
+
+typedef struct xai__header {
+    uint32_t version, header_bytes, nlayer, nlabel;
+    uint64_t file_bytes, data_offset, data_floats;
+} xai__header;
+
+static int xai__read_header(const unsigned char *p, size_t avail, uint64_t file_len, const char *file, xai__header *h)
+{
+    if (avail < XAI__HEADER_BYTES)
+        return xai__fail(XAI_ERR_FORMAT, "%s: %zu bytes, shorter than the %d-byte header: truncated or not an .xai model", file, avail, XAI__HEADER_BYTES);
+    if (memcmp(p, XAI__MAGIC, 8) != 0) return xai__fail(XAI_ERR_FORMAT, "%s: offset 0: magic is not \"XAIMODEL\": not an .xai model file", file);
+    h->version = xai__get_u32(p + 8);
+    if (h->version != XAI__FILE_VERSION)
+        return xai__fail(XAI_ERR_FORMAT, "%s: offset 8: file version %u, this xai.h reads version %d: %s", file, h->version, XAI__FILE_VERSION,
+                         h->version > XAI__FILE_VERSION ? "update xai.h, or convert the model again with this version's caffe2xai"
+                                                        : "convert the model again with this version's caffe2xai");
+    h->header_bytes = xai__get_u32(p + 12);
+    if (h->header_bytes != XAI__HEADER_BYTES) return xai__fail(XAI_ERR_FORMAT, "%s: offset 12: header bytes %u, expected %d", file, h->header_bytes, XAI__HEADER_BYTES);
+    h->file_bytes = xai__get_u64(p + 16);
+    if (h->file_bytes != file_len)
+        return xai__fail(XAI_ERR_FORMAT, "%s: offset 16: the header says %llu bytes, the file has %llu: %s", file, (unsigned long long)h->file_bytes,
+                         (unsigned long long)file_len, h->file_bytes > file_len ? "truncated" : "trailing bytes");
+    h->data_offset = xai__get_u64(p + 24);
+    h->data_floats = xai__get_u64(p + 32);
+    if (h->data_offset % 64 || h->data_offset < XAI__HEADER_BYTES || h->data_offset > file_len || h->data_offset - XAI__HEADER_BYTES > XAI__MAX_META)
+        return xai__fail(XAI_ERR_FORMAT, "%s: offset 24: data offset %llu is not a multiple of 64 inside the file", file, (unsigned long long)h->data_offset);
+    if (h->data_floats > (file_len - h->data_offset) / 4 || h->data_offset + h->data_floats * 4 != file_len)
+        return xai__fail(XAI_ERR_FORMAT, "%s: offset 32: %llu floats of data do not fill the file from offset %llu to its end (%llu)", file,
+                         (unsigned long long)h->data_floats, (unsigned long long)h->data_offset, (unsigned long long)file_len);
+    h->nlayer = xai__get_u32(p + 40);
+    h->nlabel = xai__get_u32(p + 44);
+    if (h->nlayer == 0 || h->nlayer > XAI__MAX_LAYERS) return xai__fail(XAI_ERR_FORMAT, "%s: offset 40: layer count %u (1..%d)", file, h->nlayer, XAI__MAX_LAYERS);
+    if (h->nlabel > (1u << 20)) return xai__fail(XAI_ERR_FORMAT, "%s: offset 44: label count %u", file, h->nlabel);
+    return XAI_OK;
+}
+
+/* Builds the net from the metadata (bytes [0, data offset)) and checks it against the header. */
+static xai_net *xai__parse_meta(const unsigned char *meta, const xai__header *h, const char *file)
+{
+    xai__reader r;
+    xai_net *net;
+    char name[XAI_NAME_MAX], ctx[XAI_NAME_MAX + 256];
+    char tops[XAI_MAX_TOPS * XAI_NAME_MAX + XAI_MAX_TOPS], bottoms[XAI_MAX_BOTTOMS * XAI_NAME_MAX + XAI_MAX_BOTTOMS];
+    char **labels = NULL;
+    uint32_t c, hh, w, i, j, u;
+    uint64_t mean_offset;
+    int rc;
+    r.p = meta; r.len = (size_t)h->data_offset; r.pos = XAI__HEADER_BYTES; r.file = file; r.failed = 0;
+    xai__rd_str(&r, name, sizeof name, "net name");
+    if (r.failed || !(net = xai_net_new(name))) return NULL;
+    xai__rd_str(&r, name, sizeof name, "input blob name");
+    c = xai__rd_u32(&r, "input channels"); hh = xai__rd_u32(&r, "input height"); w = xai__rd_u32(&r, "input width");
+    if (r.failed) goto fail;
+    if (c == 0 || hh == 0 || w == 0 || c > XAI_DIM_MAX || hh > XAI_DIM_MAX || w > XAI_DIM_MAX) {
+        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: input shape %ux%ux%u is empty or too large", file, r.pos - 12, c, hh, w);
+        goto fail;
+    }
+    if (xai_net_input(net, name, (int)c, (int)hh, (int)w) != XAI_OK) { xai__fail_context(XAI_ERR_FORMAT, file); goto fail; }
+    net->pre.channel_order = (int)xai__rd_u32(&r, "channel order");
+    net->pre.scale = xai__rd_f32(&r, "scale");
+    net->pre.mean_kind = (int)xai__rd_u32(&r, "mean kind");
+    for (i = 0; i < 3; i++) net->pre.mean_pixel[i] = xai__rd_f32(&r, "mean pixel");
+    net->pre.mean_c = (int)xai__rd_u32(&r, "mean channels");
+    net->pre.mean_h = (int)xai__rd_u32(&r, "mean height");
+    net->pre.mean_w = (int)xai__rd_u32(&r, "mean width");
+    mean_offset = xai__rd_u64(&r, "mean offset");
+    net->pre.resize_w = (int)xai__rd_u32(&r, "resize width");
+    net->pre.resize_h = (int)xai__rd_u32(&r, "resize height");
+    if (r.failed) goto fail;
+    if (net->pre.channel_order < 0 || net->pre.channel_order > XAI_ORDER_BGR || net->pre.mean_kind < 0 || net->pre.mean_kind > XAI_MEAN_IMAGE ||
+        net->pre.resize_w < 0 || net->pre.resize_h < 0 || net->pre.resize_w > 65536 || net->pre.resize_h > 65536) {
+        xai__fail(XAI_ERR_FORMAT, "%s: offset %d: bad preprocessing (channel order %d, mean kind %d, resize %dx%d)", file,
+                  XAI__HEADER_BYTES, net->pre.channel_order, net->pre.mean_kind, net->pre.resize_w, net->pre.resize_h);
+        goto fail;
+    }
+    if (h->nlabel) {
+        /* each label takes at least its 4-byte length: refuse a count the metadata cannot hold */
+        if (h->nlabel > (r.len - r.pos) / 4) {
+            xai__fail(XAI_ERR_FORMAT, "%s: offset 44: %u labels cannot fit in %zu bytes of metadata", file, h->nlabel, r.len - r.pos);
+            goto fail;
+        }
+        labels = (char **)xai__calloc(h->nlabel, sizeof(char *));
+        if (!labels) goto fail;
+        for (i = 0; i < h->nlabel && !r.failed; i++) {
+            char lab[XAI__MAX_LABEL_BYTES];
+            xai__rd_str(&r, lab, sizeof lab, "label");
+            if (!r.failed && !(labels[i] = (char *)xai__malloc(strlen(lab) + 1))) goto fail;
+            if (!r.failed) memcpy(labels[i], lab, strlen(lab) + 1);
+        }
+        if (r.failed || xai_net_set_labels(net, (int)h->nlabel, (const char *const *)labels) != XAI_OK) goto fail;
+    }
+    for (i = 0; i < h->nlayer; i++) {
+        xai_layer_param p = xai_layer_defaults(0);
+        size_t at = r.pos;
+        uint32_t type, nb, nt, nblob;
+        int32_t iv[XAI__NPARAM_I32];
+        float fv[XAI__NPARAM_F32];
+        char one[XAI_NAME_MAX];
+        xai__rd_str(&r, name, sizeof name, "layer name");
+        snprintf(ctx, sizeof ctx, "%s: offset %zu: layer %u '%s'", file, at, i, name);
+        type = xai__rd_u32(&r, "layer type");
+        if (r.failed) goto fail;
+        if (type >= XAI_LAYER_TYPE_COUNT) { xai__fail(XAI_ERR_FORMAT, "%s: type %u is unknown", ctx, type); goto fail; }
+        p = xai_layer_defaults((int)type);
+        nb = xai__rd_u32(&r, "bottom count");
+        if (!r.failed && (nb == 0 || nb > XAI_MAX_BOTTOMS)) { xai__fail(XAI_ERR_FORMAT, "%s: %u bottoms (1..%d)", ctx, nb, XAI_MAX_BOTTOMS); goto fail; }
+        bottoms[0] = 0;
+        for (j = 0; j < nb && !r.failed; j++) {
+            xai__rd_str(&r, one, sizeof one, "bottom name");
+            if (strchr(one, ',') || strchr(one, ' ') || strchr(one, '\t') || !one[0]) { xai__fail(XAI_ERR_FORMAT, "%s: bottom name '%s' is empty or has a separator", ctx, one); goto fail; }
+            strcat(bottoms, j ? "," : ""); strcat(bottoms, one);
+        }
+        nt = xai__rd_u32(&r, "top count");
+        if (!r.failed && (nt == 0 || nt > XAI_MAX_TOPS)) { xai__fail(XAI_ERR_FORMAT, "%s: %u tops (1..%d)", ctx, nt, XAI_MAX_TOPS); goto fail; }
+        tops[0] = 0;
+        for (j = 0; j < nt && !r.failed; j++) {
+            xai__rd_str(&r, one, sizeof one, "top name");
+            if (strchr(one, ',') || strchr(one, ' ') || strchr(one, '\t') || !one[0]) { xai__fail(XAI_ERR_FORMAT, "%s: top name '%s' is empty or has a separator", ctx, one); goto fail; }
+            strcat(tops, j ? "," : ""); strcat(tops, one);
+        }
+        for (j = 0; j < XAI__NPARAM_I32; j++) iv[j] = (int32_t)xai__rd_u32(&r, "layer parameter");
+        for (j = 0; j < XAI__NPARAM_F32; j++) fv[j] = xai__rd_f32(&r, "layer parameter");
+        p.operation = (int)xai__rd_u32(&r, "eltwise operation");
+        p.axis = (int)xai__rd_u32(&r, "axis");
+        u = xai__rd_u32(&r, "coefficient count");
+        if (r.failed) goto fail;
+        if (u > XAI_MAX_BOTTOMS) { xai__fail(XAI_ERR_FORMAT, "%s: %u coefficients (at most %d)", ctx, u, XAI_MAX_BOTTOMS); goto fail; }
+        p.ncoeff = (int)u;
+        for (j = 0; j < u; j++) p.coeff[j] = xai__rd_f32(&r, "coefficient");
+        p.num_output = iv[0]; p.bias_term = iv[1]; p.kernel_h = iv[2]; p.kernel_w = iv[3]; p.stride_h = iv[4]; p.stride_w = iv[5];
+        p.pad_h = iv[6]; p.pad_w = iv[7]; p.dilation_h = iv[8]; p.dilation_w = iv[9]; p.group = iv[10]; p.transpose = iv[11];
+        p.pool = iv[12]; p.global_pooling = iv[13]; p.round_mode = iv[14]; p.local_size = iv[15]; p.norm_region = iv[16];
+        p.alpha = fv[0]; p.beta = fv[1]; p.k = fv[2]; p.negative_slope = fv[3]; p.dropout_ratio = fv[4];
+        if (r.failed) goto fail;
+        if ((rc = xai_net_add(net, name, &p, bottoms, tops)) < 0) { xai__fail_context(XAI_ERR_FORMAT, ctx); goto fail; }
+        {
+            xai_layer *L = &net->layer[net->nlayer - 1];
+            size_t expect = (L->weight_count ? 1u : 0u) + (L->bias_count ? 1u : 0u);
+            nblob = xai__rd_u32(&r, "blob count");
+            if (r.failed) goto fail;
+            if (nblob != expect) { xai__fail(XAI_ERR_FORMAT, "%s: %u weight blobs, the layer has %zu", ctx, nblob, expect); goto fail; }
+            for (j = 0; j < nblob; j++) {
+                uint32_t d[4];
+                uint64_t off;
+                size_t blob_at = r.pos, count;
+                int k;
+                for (k = 0; k < 4; k++) d[k] = xai__rd_u32(&r, "blob shape");
+                off = xai__rd_u64(&r, "blob offset");
+                if (r.failed) goto fail;
+                count = xai__count4(d[0], d[1], d[2], d[3], (size_t)1 << 40);
+                if (j == 0 && L->weight_count) {
+                    if (count != L->weight_count || (int)d[0] != L->weight_shape[0] || (int)d[1] != L->weight_shape[1] ||
+                        (int)d[2] != L->weight_shape[2] || (int)d[3] != L->weight_shape[3]) {
+                        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: weight blob %ux%ux%ux%u, the layer needs %dx%dx%dx%d", ctx, blob_at, d[0], d[1], d[2], d[3],
+                                  L->weight_shape[0], L->weight_shape[1], L->weight_shape[2], L->weight_shape[3]);
+                        goto fail;
+                    }
+                } else if (count != L->bias_count || d[0] != L->bias_count) {
+                    xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: bias blob %ux%ux%ux%u, the layer needs %zu", ctx, blob_at, d[0], d[1], d[2], d[3], L->bias_count);
+                    goto fail;
+                }
+                /* where finalize will put it: blobs one after the other, 64-byte aligned */
+                {
+                    size_t want = 0;
+                    int q;
+                    for (q = 0; q < net->nlayer; q++) {
+                        const xai_layer *Q = &net->layer[q];
+                        if (Q == L) break;
+                        want += xai__align16(Q->weight_count) + xai__align16(Q->bias_count);
+                    }
+                    if (j == 1 || !L->weight_count) want += xai__align16(L->weight_count);
+                    if (off != want) {
+                        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: blob at data float %llu, the layout puts it at %zu", ctx, blob_at + 16,
+                                  (unsigned long long)off, want);
+                        goto fail;
+                    }
+                }
+            }
+        }
+    }
+    if (r.pos > r.len) goto fail;
+    for (; r.pos < r.len; r.pos++)
+        if (meta[r.pos]) { xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: unexpected bytes after the last layer (padding must be zero)", file, r.pos); goto fail; }
+    xai__layout(net);
+    {
+        size_t mean_count = net->pre.mean_kind == XAI_MEAN_IMAGE ? xai__count4((size_t)net->pre.mean_c, (size_t)net->pre.mean_h, (size_t)net->pre.mean_w, 1, (size_t)1 << 32) : 0;
+        if (net->pre.mean_kind == XAI_MEAN_IMAGE && (!mean_count || mean_offset != net->nparams)) {
+            xai__fail(XAI_ERR_FORMAT, "%s: mean image %dx%dx%d at data float %llu, the layout puts it at %zu", file, net->pre.mean_c,
+                      net->pre.mean_h, net->pre.mean_w, (unsigned long long)mean_offset, net->nparams);
+            goto fail;
+        }
+        if (h->data_floats != net->nparams + xai__align16(mean_count)) {
+            xai__fail(XAI_ERR_FORMAT, "%s: offset 32: %llu data floats, the layers and mean need %zu", file, (unsigned long long)h->data_floats,
+                      net->nparams + xai__align16(mean_count));
+            goto fail;
+        }
+    }
+    if (labels) { for (i = 0; i < h->nlabel; i++) XAI_FREE(labels[i]); XAI_FREE(labels); }
+    return net;
+fail:
+    if (labels) { for (i = 0; i < h->nlabel; i++) XAI_FREE(labels[i]); XAI_FREE(labels); }
+    xai_net_free(net);
+    return NULL;
+}
+
+/* Data (already little-endian bytes) into params and the mean; then the net is ready. */
+static int xai__finish_load(xai_net *net, const char *file)
+{
+    int rc;
+    net->finalized = 1;
+    xai__point_weights(net);
+    if ((rc = xai__derive_input_mean(net)) != XAI_OK) { net->finalized = 0; return xai__fail_context(rc, file); }
+    return XAI_OK;
+}
+
+static void xai__floats_from_le(float *dst, const unsigned char *src, size_t count)
+{
+    size_t i;
+    if (!count) return;   /* dst is NULL for a net without weights */
+    if (xai__host_is_little_endian()) memcpy(dst, src, count * 4);
+    else for (i = 0; i < count; i++) dst[i] = xai__get_f32(src + 4 * i);
+}
+
+static int xai__alloc_data(xai_net *net)
+{
+    size_t mean_count = net->pre.mean_kind == XAI_MEAN_IMAGE ? (size_t)net->pre.mean_c * net->pre.mean_h * net->pre.mean_w : 0;
+    if (net->nparams && !(net->params = (float *)xai__aligned_alloc(net->nparams * sizeof(float)))) return XAI_ERR_MEMORY;
+    if (mean_count && !(net->pre.mean_image = (float *)xai__malloc(mean_count * sizeof(float)))) return XAI_ERR_MEMORY;
+    return XAI_OK;
+}
+
+XAIDEF xai_net *xai_net_load_memory(const void *data, size_t len, const char *name)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    const char *file = name ? name : "model";
+    xai__header h;
+    xai_net *net;
+    if (xai__read_header(p, len, len, file, &h) != XAI_OK) return NULL;
+    if (!(net = xai__parse_meta(p, &h, file))) return NULL;
+    if (xai__alloc_data(net) != XAI_OK) { xai_net_free(net); return NULL; }
+    xai__floats_from_le(net->params, p + h.data_offset, net->nparams);
+    if (net->pre.mean_image)
+        xai__floats_from_le(net->pre.mean_image, p + h.data_offset + net->nparams * 4, (size_t)net->pre.mean_c * net->pre.mean_h * net->pre.mean_w);
+    if (xai__finish_load(net, file) != XAI_OK) { xai_net_free(net); return NULL; }
+    return net;
+}
+
+XAIDEF xai_net *xai_net_load(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char head[XAI__HEADER_BYTES], *meta = NULL;
+    xai__header h;
+    xai_net *net = NULL;
+    long size;
+    size_t mean_count;
+    if (!f) { xai__fail(XAI_ERR_IO, "%s: cannot open for reading", path); return NULL; }
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        xai__fail(XAI_ERR_IO, "%s: cannot determine the file size", path);
+        goto done;
+    }
+    if (xai__read_header(head, fread(head, 1, sizeof head, f), (uint64_t)size, path, &h) != XAI_OK) goto done;
+    if (!(meta = (unsigned char *)xai__malloc((size_t)h.data_offset))) goto done;
+    memcpy(meta, head, sizeof head);
+    if (fread(meta + sizeof head, 1, (size_t)h.data_offset - sizeof head, f) != (size_t)h.data_offset - sizeof head) {
+        xai__fail(XAI_ERR_IO, "%s: read error in the metadata", path);
+        goto done;
+    }
+    if (!(net = xai__parse_meta(meta, &h, path))) goto done;
+    if (xai__alloc_data(net) != XAI_OK) goto fail;
+    /* the weights in one read, straight into their place */
+    if (net->nparams && fread(net->params, 4, net->nparams, f) != net->nparams) { xai__fail(XAI_ERR_IO, "%s: read error in the weights", path); goto fail; }
+    if (!xai__host_is_little_endian()) xai__floats_from_le(net->params, (const unsigned char *)net->params, net->nparams);
+    mean_count = net->pre.mean_image ? (size_t)net->pre.mean_c * net->pre.mean_h * net->pre.mean_w : 0;
+    if (mean_count && fread(net->pre.mean_image, 4, mean_count, f) != mean_count) { xai__fail(XAI_ERR_IO, "%s: read error in the mean image", path); goto fail; }
+    if (mean_count && !xai__host_is_little_endian()) xai__floats_from_le(net->pre.mean_image, (const unsigned char *)net->pre.mean_image, mean_count);
+    if (xai__finish_load(net, path) != XAI_OK) goto fail;
+    goto done;
+fail:
+    xai_net_free(net);
+    net = NULL;
+done:
+    XAI_FREE(meta);
+    fclose(f);
+    return net;
+}
+
+/* ==== Appendix A: fast paths ================================================================== */
+/* ---- GEMM (begin) ---- */
+
+/* ---------------------------------------------------------------------------
+ * GEMM:  C[M x N] = (accumulate ? C : 0) + opA(A)[M x K] . opB(B)[K x N]
+ *
+ * Goto/BLIS structure.  Five loops around a register-blocked micro-kernel:
+ *
+ *   loop 5  jc: N in blocks of NC  -- packed B block (KC x NC) lives in L2/L3
+ *   loop 4  pc: K in blocks of KC  -- pack opB(B)[pc.., jc..] into NR-column panels
+ *   loop 3  ic: M in blocks of MC  -- pack opA(A)[ic.., pc..] into MR-row panels (L2)
+ *   loop 2  jr: NR columns         -- one B micro-panel (KC x NR) stays in L1
+ *   loop 1  ir: MR rows            -- micro-kernel: MR x NR tile of C in registers
+ *
+ * Packing copies the operands into the exact order the micro-kernel reads
+ * them (contiguous, aligned, transposes and LRP modifiers already applied:
+ * w+, w-, w^2 are made here, in the copy that happens anyway, instead of
+ * being stored per model, which for CaffeNet would be 3 more 233 MB copies),
+ * so the kernel only streams memory; it also zero-pads ragged edges so edge
+ * tiles run the very same micro-kernel.
+ *
+ * Determinism contract (why: batch n must equal n single runs bit for bit,
+ * and 1 thread must equal 2 threads).  Every C[i][j] is computed as
+ *     for each K block [pc, pc+KC) in order:
+ *         acc = 0;  for k in block, increasing:  acc = madd(a_ik, b_kj, acc)
+ *         C = (pc == 0 && !accumulate) ? acc : C + acc
+ * whatever M, N, tile position, thread count or code path (general, small-M,
+ * small-N).  madd is a fused multiply-add whenever the target has one (the
+ * AVX2 kernel, fmaf elsewhere) and a*b+c otherwise; each build is bitwise
+ * self-consistent.  Threads only ever split the output, never K.
+ *
+ * Paths (all follow the order above; only the memory traffic differs):
+ *   M <= 4 (or N <= 4):  xai__gemm_small  -- streams the big operand, no packing
+ *   N <= 48 < M:         run as C^T = B^T A^T so the big operand plays B
+ *   transB, small A:     xai__gemm_panels -- W read row by row, opA packed once
+ *   otherwise:           xai__gemm_blocked -- the five loops above
+ * OpenMP: C is cut into one rectangle per thread (xai__gemm_grid), each
+ * computed by the serial code with its own packing buffers.
+ * ------------------------------------------------------------------------- */
+
+
+#if defined(__AVX2__) && defined(__FMA__) && !defined(XAI_NO_SIMD)
+#define XAI__GEMM_AVX2 1
+#else
+#define XAI__GEMM_AVX2 0
+#endif
+
+/* One multiply-add of the canonical chain.  With a hardware FMA we call fmaf
+ * explicitly (the compiler turns it into one instruction), so there is no
+ * room for the compiler to contract some a*b+c and not others. */
+#if defined(__FMA__) || defined(__FP_FAST_FMAF) || defined(FP_FAST_FMAF) || defined(__ARM_FEATURE_FMA)
+#define XAI__MADD(a, b, c) fmaf((a), (b), (c))
+#else
+#define XAI__MADD(a, b, c) ((a) * (b) + (c))
+#endif
+
+/* Block sizes.  KC is part of the numerical contract (it fixes where the
+ * partial sums are rounded into C); MC and NC only affect speed.
+ *  MR x NR = 6 x 16: 12 ymm accumulators + 2 for B + 1 broadcast = 15 of 16.
+ *  KC = 256: B micro-panel KC*NR*4 = 16 KiB and A micro-panel 6 KiB sit in a
+ *           32-48 KiB L1 together, and a C update every 256 FMAs is noise.
+ *  MC = 144: packed A block MC*KC*4 = 144 KiB, a small part of a 1-2 MiB L2,
+ *           so it survives while B micro-panels stream through.
+ *  NC = 1024: packed B block KC*NC*4 = 1 MiB, in L2 (2 MiB here) or L3; it
+ *           is reused for every MC block of A. */
+#define XAI__KC 256
+#if XAI__GEMM_AVX2
+#define XAI__MR 6
+#define XAI__NR 16
+#else
+#define XAI__MR 4 /* portable: robust across gcc/clang, -O2/-O3, SSE2/AVX (14-23 GFLOP/s here) */
+#define XAI__NR 8
+#endif
+#ifndef XAI__MC
+#define XAI__MC 144 /* multiple of MR (6 and 4) */
+#endif
+#ifndef XAI__NC
+#define XAI__NC 1024 /* multiple of NR */
+#endif
+/* Path selection (speed only; every path gives the same bits -- the tests
+ * rebuild with these changed and compare hashes). */
+#ifndef XAI__GEMM_SMALL
+#define XAI__GEMM_SMALL 4 /* M (or N) <= this: streaming path, the big operand is not packed */
+#endif
+#ifndef XAI__GEMM_SWAP_N
+#define XAI__GEMM_SWAP_N 48 /* N <= this < M: compute C^T = B^T A^T so the big operand is B */
+#endif
+#ifndef XAI__RESIDENT_A
+#define XAI__RESIDENT_A (1u << 20) /* transB, packed opA <= 1 MiB: panel order (xai__gemm_panels) */
+#endif
+typedef char xai__gemm_small_max4[XAI__GEMM_SMALL <= 4 ? 1 : -1]; /* the small path keeps <= 4 rows in registers */
+#define XAI__GEMM_PAR_MIN 200000.0 /* M*N*K below this: one thread (fork/join would cost more) */
+
+/* Everything one GEMM call needs; C has general strides so the small-N case
+ * can run as the transposed small-M problem (C^T = B^T A^T). */
+typedef struct xai__gemm_op {
+    const float *A; size_t lda; int transA, modA;
+    const float *B; size_t ldb; int transB, modB;
+    float *C; size_t crs, ccs; /* C[i][j] = C[i*crs + j*ccs] */
+    int M, N, K, accumulate;
+    /* dual (small path only, C2 != NULL): C = opA(A) . opB(B)+ and C2 = opA(A2) . opB(B)-, each
+       with its own chains exactly as two separate calls, from one pass over B (LRP-alpha-beta) */
+    const float *A2; float *C2;
+    /* implicit im2col (conv forward, transB = 0): B is the im2col matrix of an image batch, read
+       from the images while packing, never written out; B and ldb unused */
+    const struct xai__im2col_view *conv;
+} xai__gemm_op;
+
+/* B[k][j] of a convolution's im2col, several images side by side: row k = (c - C0, ki, kj) of the
+   group's channels, column j = (image b, oh, ow); x[b][c][oh*sh - ph + ki*dh][ow*sw - pw + kj*dw],
+   0 outside.  The same numbers xai__im2col writes. */
+typedef struct xai__im2col_view {
+    const xai_layer_param *p;
+    const float *x;          /* the first image */
+    size_t xs;               /* floats per image */
+    int C0, H, W, OH, OW;    /* the group's first channel; input and output sizes */
+} xai__im2col_view;
+
+static float xai__im2col_at(const xai__im2col_view *v, int k, int j)
+{
+    const xai_layer_param *p = v->p;
+    int khw = p->kernel_h * p->kernel_w, N = v->OH * v->OW, r = k % khw, pos = j % N;
+    int ih = pos / v->OW * p->stride_h - p->pad_h + r / p->kernel_w * p->dilation_h;
+    int iw = pos % v->OW * p->stride_w - p->pad_w + r % p->kernel_w * p->dilation_w;
+    if (ih < 0 || ih >= v->H || iw < 0 || iw >= v->W) return 0.0f;
+    return v->x[(size_t)(j / N) * v->xs + ((size_t)(v->C0 + k / khw) * v->H + ih) * v->W + iw];
+}
+
+#if XAI__GEMM_AVX2
+static inline __m256 xai__mod8(__m256 v, int mod)
+{
+    switch (mod) {
+    case XAI__MOD_POS: return _mm256_max_ps(v, _mm256_setzero_ps()); /* v > 0 ? v : 0 */
+    case XAI__MOD_NEG: return _mm256_min_ps(v, _mm256_setzero_ps()); /* v < 0 ? v : 0 */
+    case XAI__MOD_SQUARE: return _mm256_mul_ps(v, v);
+    case XAI__MOD_ONE: return _mm256_set1_ps(1.0f);
+    default: return v;
+    }
+}
+
+/* In-register 8x8 transpose: afterwards r[q] lane p = old r[p] lane q.
+ * (Callers index r[] only with constants, never in loops, so that the
+ * compiler keeps all eight in registers instead of on the stack.) */
+static inline void xai__tr8(__m256 r[8])
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20); r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20); r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20); r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/* d[q*ldd + p] = s[p*lds + q] for p, q < 8: an 8x8 block copied transposed. */
+static inline void xai__tr8_copy(const float *s, size_t lds, float *d, size_t ldd)
+{
+    __m256 r[8];
+    r[0] = _mm256_loadu_ps(s);           r[1] = _mm256_loadu_ps(s + lds);
+    r[2] = _mm256_loadu_ps(s + 2 * lds); r[3] = _mm256_loadu_ps(s + 3 * lds);
+    r[4] = _mm256_loadu_ps(s + 4 * lds); r[5] = _mm256_loadu_ps(s + 5 * lds);
+    r[6] = _mm256_loadu_ps(s + 6 * lds); r[7] = _mm256_loadu_ps(s + 7 * lds);
+    xai__tr8(r);
+    _mm256_storeu_ps(d, r[0]);           _mm256_storeu_ps(d + ldd, r[1]);
+    _mm256_storeu_ps(d + 2 * ldd, r[2]); _mm256_storeu_ps(d + 3 * ldd, r[3]);
+    _mm256_storeu_ps(d + 4 * ldd, r[4]); _mm256_storeu_ps(d + 5 * ldd, r[5]);
+    _mm256_storeu_ps(d + 6 * ldd, r[6]); _mm256_storeu_ps(d + 7 * ldd, r[7]);
+}
+
+static inline void xai__store6(float *d, __m256 v) /* lanes 0..5: 4 + 2 floats */
+{
+    _mm_storeu_ps(d, _mm256_castps256_ps128(v));
+    _mm_storel_pi((__m64 *)(d + 4), _mm256_extractf128_ps(v, 1));
+}
+
+/* The same for 6 rows x 8 columns -> 8 rows of 6 (an A micro-panel, MR = 6). */
+static inline void xai__tr6_copy(const float *s, size_t lds, float *d)
+{
+    __m256 r[8];
+    r[0] = _mm256_loadu_ps(s);           r[1] = _mm256_loadu_ps(s + lds);
+    r[2] = _mm256_loadu_ps(s + 2 * lds); r[3] = _mm256_loadu_ps(s + 3 * lds);
+    r[4] = _mm256_loadu_ps(s + 4 * lds); r[5] = _mm256_loadu_ps(s + 5 * lds);
+    r[6] = r[7] = _mm256_setzero_ps();
+    xai__tr8(r);
+    xai__store6(d, r[0]);      xai__store6(d + 6, r[1]);  xai__store6(d + 12, r[2]); xai__store6(d + 18, r[3]);
+    xai__store6(d + 24, r[4]); xai__store6(d + 30, r[5]); xai__store6(d + 36, r[6]); xai__store6(d + 42, r[7]);
+}
+#endif
+
+static void xai__mod_buf(float *p, size_t n, int mod)
+{
+    size_t i = 0;
+    if (mod == XAI__MOD_NONE) return;
+#if XAI__GEMM_AVX2
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(p + i, xai__mod8(_mm256_loadu_ps(p + i), mod));
+#endif
+    switch (mod) { /* switch outside the loops so each loop is branch-free */
+    case XAI__MOD_POS: for (; i < n; i++) p[i] = p[i] > 0.0f ? p[i] : 0.0f; break;
+    case XAI__MOD_NEG: for (; i < n; i++) p[i] = p[i] < 0.0f ? p[i] : 0.0f; break;
+    case XAI__MOD_SQUARE: for (; i < n; i++) p[i] = p[i] * p[i]; break;
+    case XAI__MOD_ONE: for (; i < n; i++) p[i] = 1.0f; break;
+    default: break;
+    }
+}
+
+static float xai__gemm_opa(const xai__gemm_op *g, int i, int k)
+{
+    return xai__mod(g->transA ? g->A[(size_t)k * g->lda + i] : g->A[(size_t)i * g->lda + k], g->modA);
+}
+
+static float xai__gemm_opb(const xai__gemm_op *g, int k, int j)
+{
+    if (g->conv) return xai__mod(xai__im2col_at(g->conv, k, j), g->modB);
+    return xai__mod(g->transB ? g->B[(size_t)j * g->ldb + k] : g->B[(size_t)k * g->ldb + j], g->modB);
+}
+
+/* The canonical order written as a plain triple loop over the region
+ * [i0,i1) x [j0,j1).  Slow; used only when a buffer cannot be allocated,
+ * and by the tests as the bitwise oracle. */
+static void xai__gemm_canon(const xai__gemm_op *g, int i0, int i1, int j0, int j1)
+{
+    int i, j, k, pc;
+    for (i = i0; i < i1; i++)
+        for (j = j0; j < j1; j++) {
+            float *c = g->C + (size_t)i * g->crs + (size_t)j * g->ccs;
+            for (pc = 0; pc < g->K; pc += XAI__KC) {
+                int kend = g->K - pc < XAI__KC ? g->K : pc + XAI__KC;
+                float acc = 0.0f;
+                for (k = pc; k < kend; k++) acc = XAI__MADD(xai__gemm_opa(g, i, k), xai__gemm_opb(g, k, j), acc);
+                *c = (pc == 0 && !g->accumulate) ? acc : *c + acc;
+            }
+        }
+}
+
+/* gemm_canon of all rows, columns [j0,j1); for a dual op both of its products. */
+static void xai__gemm_canon_dual(const xai__gemm_op *g, int j0, int j1)
+{
+    xai__gemm_op g1 = *g, g2 = *g;
+    if (!g->C2) {
+        xai__gemm_canon(g, 0, g->M, j0, j1);
+        return;
+    }
+    g1.modB = XAI__MOD_POS; g1.C2 = NULL;
+    g2.modB = XAI__MOD_NEG; g2.C2 = NULL; g2.A = g->A2; g2.C = g->C2;
+    xai__gemm_canon(&g1, 0, g->M, j0, j1);
+    xai__gemm_canon(&g2, 0, g->M, j0, j1);
+}
+
+/* ---- packing --------------------------------------------------------------
+ * A block (rows i0..i0+mc, k p0..p0+kc) -> MR-row micro-panels; panel p is
+ * stored k-major: pa[p*MR*kc + k*MR + r].  Rows past mc are zero.
+ * B block (k p0..p0+kc, cols j0..j0+nc) -> NR-column micro-panels:
+ * pb[q*NR*kc + k*NR + c].  Columns past nc are zero.
+ * Source memory is always walked along its contiguous direction for as long
+ * as possible (few long streams keep the hardware prefetcher busy: reading a
+ * 64-byte piece from each of 256 rows runs at a third of the speed).
+ * The modifier is applied afterwards over the whole block (padding too, which
+ * is harmless: padded rows/columns only reach discarded outputs). */
+static void xai__pack_a(const xai__gemm_op *g, int i0, int mc, int p0, int kc, float *pa)
+{
+    int ir, r, k, mcp = (mc + XAI__MR - 1) / XAI__MR * XAI__MR;
+    if (!g->transA) { /* row i contiguous in k: MR rows side by side, each read start to end */
+        for (ir = 0; ir < mc; ir += XAI__MR) {
+            int mr = mc - ir < XAI__MR ? mc - ir : XAI__MR;
+            const float *s = g->A + (size_t)(i0 + ir) * g->lda + p0;
+            float *d = pa + (size_t)ir * kc;
+            k = 0;
+#if XAI__GEMM_AVX2
+            if (mr == XAI__MR) /* 6 rows x 8 k -> transpose -> 8 k-slices of 6 */
+                for (; k + 8 <= kc; k += 8) xai__tr6_copy(s + k, g->lda, d + (size_t)k * 6);
+#endif
+            for (; k < kc; k++)
+                for (r = 0; r < XAI__MR; r++) d[(size_t)k * XAI__MR + r] = r < mr ? s[(size_t)r * g->lda + k] : 0.0f;
+        }
+    } else { /* opA row i is column i of A: walk A's rows (k), scatter MR-runs to the panels */
+        for (k = 0; k < kc; k++) {
+            const float *s = g->A + (size_t)(p0 + k) * g->lda + i0;
+            for (ir = 0; ir < mc; ir += XAI__MR) {
+                int mr = mc - ir < XAI__MR ? mc - ir : XAI__MR;
+                float *d = pa + (size_t)ir * kc + (size_t)k * XAI__MR;
+                for (r = 0; r < XAI__MR; r++) d[r] = r < mr ? s[ir + r] : 0.0f;
+            }
+        }
+    }
+    xai__mod_buf(pa, (size_t)mcp * kc, g->modA);
+}
+
+/* The B block of an implicit im2col (see xai__im2col_view), one NR-column panel at a time, written
+   in order.  Column c of the panel reads x at off[c] + (the k row's offset) when its input row
+   ih0[c] + ki*dh and column iw0[c] + kj*dw fall inside the image.  8 columns along one output row
+   at stride 1, inside the image, are one plain load; others a masked gather. */
+static void xai__pack_b_im2col(const xai__gemm_op *g, int p0, int kc, int j0, int nc, float *pb)
+{
+    const xai__im2col_view *v = g->conv;
+    const xai_layer_param *p = v->p;
+    int N = v->OH * v->OW, HW = v->H * v->W, jr, c, k, h;
+    int ncp = (nc + XAI__NR - 1) / XAI__NR * XAI__NR;
+    for (jr = 0; jr < nc; jr += XAI__NR) {
+        int nr = nc - jr < XAI__NR ? nc - jr : XAI__NR, run[XAI__NR / 8];
+        int off[XAI__NR], ih0[XAI__NR], iw0[XAI__NR];
+        int ch = v->C0 + p0 / (p->kernel_h * p->kernel_w), ki = p0 / p->kernel_w % p->kernel_h, kj = p0 % p->kernel_w;
+        float *d = pb + (size_t)jr * kc;
+        for (c = 0; c < XAI__NR; c++) { /* past nr: a column that reads nothing (always outside) */
+            int j = j0 + jr + c, b = j / N, oh = j % N / v->OW, ow = j % N % v->OW;
+            ih0[c] = c < nr ? oh * p->stride_h - p->pad_h : -(1 << 30);
+            iw0[c] = ow * p->stride_w - p->pad_w;
+            off[c] = c < nr ? b * (int)v->xs + ih0[c] * v->W + iw0[c] : 0;
+        }
+        for (h = 0; h < XAI__NR / 8; h++) { /* 8 columns along one output row at stride 1: one load */
+            run[h] = p->stride_w == 1 && h * 8 + 8 <= nr;
+            for (c = h * 8 + 1; c < h * 8 + 8 && run[h]; c++) run[h] = ih0[c] == ih0[c - 1] && iw0[c] == iw0[c - 1] + 1 && off[c] == off[c - 1] + 1;
+        }
+        for (k = 0; k < kc; k++, d += XAI__NR) {
+            int ih = ki * p->dilation_h, iw = kj * p->dilation_w, dk = ch * HW + ih * v->W + iw;
+            for (h = 0; h < XAI__NR; h += 8) {
+                if (run[h / 8] && ih0[h] + ih >= 0 && ih0[h] + ih < v->H && iw0[h] + iw >= 0 && iw0[h + 7] + iw < v->W) {
+                    const float *src = v->x + off[h] + dk;
+#if XAI__GEMM_AVX2
+                    _mm256_storeu_ps(d + h, _mm256_loadu_ps(src));
+#else
+                    for (c = 0; c < 8; c++) d[h + c] = src[c];
+#endif
+                } else { /* across rows, strided, or over the padding: each column checked */
+#if XAI__GEMM_AVX2
+                    __m256i ihv = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(ih0 + h)), _mm256_set1_epi32(ih));
+                    __m256i iwv = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(iw0 + h)), _mm256_set1_epi32(iw));
+                    __m256i ok = _mm256_and_si256(_mm256_and_si256(_mm256_cmpgt_epi32(ihv, _mm256_set1_epi32(-1)), _mm256_cmpgt_epi32(_mm256_set1_epi32(v->H), ihv)),
+                                                  _mm256_and_si256(_mm256_cmpgt_epi32(iwv, _mm256_set1_epi32(-1)), _mm256_cmpgt_epi32(_mm256_set1_epi32(v->W), iwv)));
+                    __m256i idx = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(off + h)), _mm256_set1_epi32(dk));
+                    _mm256_storeu_ps(d + h, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), v->x, idx, _mm256_castsi256_ps(ok), 4));
+#else
+                    for (c = h; c < h + 8; c++)
+                        d[c] = ih0[c] + ih >= 0 && ih0[c] + ih < v->H && iw0[c] + iw >= 0 && iw0[c] + iw < v->W ? v->x[off[c] + dk] : 0.0f;
+#endif
+                }
+            }
+            if (++kj == p->kernel_w) { /* the next k: (channel, kernel row, kernel column) */
+                kj = 0;
+                if (++ki == p->kernel_h) { ki = 0; ch++; }
+            }
+        }
+    }
+    xai__mod_buf(pb, (size_t)ncp * kc, g->modB);
+}
+
+static void xai__pack_b(const xai__gemm_op *g, int p0, int kc, int j0, int nc, float *pb)
+{
+    int jr, c, k, ncp = (nc + XAI__NR - 1) / XAI__NR * XAI__NR;
+    if (g->conv) {
+        xai__pack_b_im2col(g, p0, kc, j0, nc, pb);
+        return;
+    }
+    if (!g->transB) { /* row k of B contiguous in j: walk it, scatter NR-runs to the panels */
+        for (k = 0; k < kc; k++) {
+            const float *s = g->B + (size_t)(p0 + k) * g->ldb + j0;
+            for (jr = 0; jr < nc; jr += XAI__NR) {
+                int nr = nc - jr < XAI__NR ? nc - jr : XAI__NR;
+                float *d = pb + (size_t)jr * kc + (size_t)k * XAI__NR;
+#if XAI__GEMM_AVX2
+                if (nr == XAI__NR) {
+                    _mm256_store_ps(d, _mm256_loadu_ps(s + jr));
+                    _mm256_store_ps(d + 8, _mm256_loadu_ps(s + jr + 8));
+                    continue;
+                }
+#endif
+                for (c = 0; c < XAI__NR; c++) d[c] = c < nr ? s[jr + c] : 0.0f;
+            }
+        }
+    } else { /* column j of opB is row j of B (W stored N x K): transpose 8 rows at a time */
+        for (jr = 0; jr < nc; jr += XAI__NR) {
+            int nr = nc - jr < XAI__NR ? nc - jr : XAI__NR, c0 = 0;
+            const float *s = g->B + (size_t)(j0 + jr) * g->ldb + p0;
+            float *d = pb + (size_t)jr * kc;
+#if XAI__GEMM_AVX2
+            for (; c0 + 8 <= nr; c0 += 8) {
+                const float *sc = s + (size_t)c0 * g->ldb;
+                for (k = 0; k + 8 <= kc; k += 8) { /* 8 rows x 8 k -> 8 k-slices of 8 columns */
+                    if (!(k & 15) && p0 + k + 128 < g->K) /* a little ahead of the hardware prefetcher */
+                        for (c = 0; c < 8; c++) _mm_prefetch((const char *)(sc + (size_t)c * g->ldb + k + 128), _MM_HINT_T0);
+                    xai__tr8_copy(sc + k, g->ldb, d + (size_t)k * XAI__NR + c0, XAI__NR);
+                }
+                for (; k < kc; k++)
+                    for (c = c0; c < c0 + 8; c++) d[(size_t)k * XAI__NR + c] = s[(size_t)c * g->ldb + k];
+            }
+#endif
+            for (c = c0; c < XAI__NR; c++)
+                for (k = 0; k < kc; k++) d[(size_t)k * XAI__NR + c] = c < nr ? s[(size_t)c * g->ldb + k] : 0.0f;
+        }
+    }
+    xai__mod_buf(pb, (size_t)ncp * kc, g->modB);
+}
+
+/* ---- micro-kernel -----------------------------------------------------------
+ * c[MR x NR] (row stride ldc) = first ? acc : c + acc, acc = sum over kc of
+ * a-column x b-row, each accumulator one FMA chain in increasing k. */
+#if XAI__GEMM_AVX2
+static void xai__ukernel(int kc, const float *a, const float *b, float *c, size_t ldc, int first)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    int k, i;
+    for (i = 0; i < 6; i++) _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+    for (k = 0; k < kc; k++) { /* one rank-1 update: 2 loads of B, 6 broadcasts of A, 12 FMAs */
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), av;
+        av = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
+        av = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
+        av = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
+        av = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
+        av = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
+        av = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
+        a += 6;
+        b += 16;
+    }
+#define XAI__UK_ROW(r, x0, x1)                                                              \
+    do {                                                                                    \
+        float *cr = c + (size_t)(r) * ldc;                                                  \
+        if (!first) {                                                                       \
+            x0 = _mm256_add_ps(_mm256_loadu_ps(cr), x0);                                    \
+            x1 = _mm256_add_ps(_mm256_loadu_ps(cr + 8), x1);                                \
+        }                                                                                   \
+        _mm256_storeu_ps(cr, x0);                                                           \
+        _mm256_storeu_ps(cr + 8, x1);                                                       \
+    } while (0)
+    XAI__UK_ROW(0, c00, c01); XAI__UK_ROW(1, c10, c11); XAI__UK_ROW(2, c20, c21);
+    XAI__UK_ROW(3, c30, c31); XAI__UK_ROW(4, c40, c41); XAI__UK_ROW(5, c50, c51);
+#undef XAI__UK_ROW
+}
+#else
+/* Portable micro-kernel: one row of the tile at a time, so the NR running
+ * sums are a small array every compiler keeps in (vector) registers; the
+ * B micro-panel is re-read from L1 for each row.  Same chains as above. */
+static void xai__ukernel(int kc, const float *a, const float *b, float *c, size_t ldc, int first)
+{
+    int k, i, j;
+    for (i = 0; i < XAI__MR; i++) {
+        float acc[XAI__NR];
+        const float *ak = a + i, *bk = b;
+        for (j = 0; j < XAI__NR; j++) acc[j] = 0.0f;
+        for (k = 0; k < kc; k++, ak += XAI__MR, bk += XAI__NR)
+            for (j = 0; j < XAI__NR; j++) acc[j] = XAI__MADD(*ak, bk[j], acc[j]);
+        for (j = 0; j < XAI__NR; j++) c[i * ldc + j] = first ? acc[j] : c[i * ldc + j] + acc[j];
+    }
+}
+#endif
+
+/* Loops 2 and 1 over one packed A block x packed B block.  Edge tiles run the
+ * same micro-kernel into a scratch tile (padding rows/cols computed and
+ * dropped), then the valid part gets the same "first ? acc : c + acc"; so
+ * does every tile when C is stored transposed (ccs != 1, the small-N case). */
+static void xai__macro_kernel(int mc, int nc, int kc, const float *pa, const float *pb, float *c, size_t crs,
+                              size_t ccs, int first)
+{
+    float tmp[XAI__MR * XAI__NR];
+    int jr, ir, i, j;
+    for (jr = 0; jr < nc; jr += XAI__NR) {                                           /* loop 2 */
+        int nr = nc - jr < XAI__NR ? nc - jr : XAI__NR;
+        for (ir = 0; ir < mc; ir += XAI__MR) {                                       /* loop 1 */
+            int mr = mc - ir < XAI__MR ? mc - ir : XAI__MR;
+            const float *a = pa + (size_t)ir * kc, *b = pb + (size_t)jr * kc;
+            float *cc = c + (size_t)ir * crs + (size_t)jr * ccs;
+            if (mr == XAI__MR && nr == XAI__NR && ccs == 1) {
+                xai__ukernel(kc, a, b, cc, crs, first);
+            } else {
+                xai__ukernel(kc, a, b, tmp, XAI__NR, 1);
+                for (i = 0; i < mr; i++)
+                    for (j = 0; j < nr; j++) {
+                        float *o = cc + (size_t)i * crs + (size_t)j * ccs;
+                        *o = first ? tmp[i * XAI__NR + j] : *o + tmp[i * XAI__NR + j];
+                    }
+            }
+        }
+    }
+}
+
+/* Standard Goto/BLIS order on one thread's C region [i0,i1) x [j0,j1).
+ * pa holds MC x KC, pb holds KC x NC. */
+static void xai__gemm_blocked(const xai__gemm_op *g, int i0, int i1, int j0, int j1, float *pa, float *pb)
+{
+    int jc, pc, ic, K = g->K;
+    for (jc = j0; jc < j1; jc += XAI__NC) {                                           /* loop 5 */
+        int nc = j1 - jc < XAI__NC ? j1 - jc : XAI__NC;
+        for (pc = 0; pc < K; pc += XAI__KC) {                                         /* loop 4 */
+            int kc = K - pc < XAI__KC ? K - pc : XAI__KC;
+            int first = pc == 0 && !g->accumulate;
+            xai__pack_b(g, pc, kc, jc, nc, pb);
+            for (ic = i0; ic < i1; ic += XAI__MC) {                                   /* loop 3 */
+                int mc = i1 - ic < XAI__MC ? i1 - ic : XAI__MC;
+                xai__pack_a(g, ic, mc, pc, kc, pa);
+                xai__macro_kernel(mc, nc, kc, pa, pb, g->C + (size_t)ic * g->crs + (size_t)jc * g->ccs, g->crs,
+                                  g->ccs, first);
+            }
+        }
+    }
+}
+
+/* Variant for few rows times a weight matrix stored N x K (transB = 1), e.g.
+ * an InnerProduct at batch 16.  Each element of W is used for only a few
+ * FMAs, so reading W fast matters as much as the arithmetic.  The blocked
+ * order would read W in 1 KiB pieces from a thousand rows in turn, which the
+ * hardware prefetcher cannot follow (about 5 GB/s here).  Instead all of opA
+ * for the region is packed once (pa: rows x K, stays in L2) and B is taken
+ * one NR-column panel at a time: NR rows of W, read from start to end one K
+ * block after the other, i.e. NR steady streams (about 16 GB/s here).  Same
+ * K blocks, same chains. */
+static void xai__gemm_panels(const xai__gemm_op *g, int i0, int i1, int j0, int j1, float *pa, float *pb)
+{
+    int rows = i1 - i0, rowsp = (rows + XAI__MR - 1) / XAI__MR * XAI__MR, jr, pc, K = g->K;
+    for (pc = 0; pc < K; pc += XAI__KC)
+        xai__pack_a(g, i0, rows, pc, K - pc < XAI__KC ? K - pc : XAI__KC, pa + (size_t)rowsp * pc);
+    for (jr = j0; jr < j1; jr += XAI__NR) {
+        int nr = j1 - jr < XAI__NR ? j1 - jr : XAI__NR;
+        for (pc = 0; pc < K; pc += XAI__KC) {
+            int kc = K - pc < XAI__KC ? K - pc : XAI__KC;
+            xai__pack_b(g, pc, kc, jr, nr, pb);
+            xai__macro_kernel(rows, nr, kc, pa + (size_t)rowsp * pc, pb, g->C + (size_t)i0 * g->crs + (size_t)jr * g->ccs,
+                              g->crs, g->ccs, pc == 0 && !g->accumulate);
+        }
+    }
+}
+
+/* One thread's share of the general path: pick the loop order, get buffers. */
+static void xai__gemm_region(const xai__gemm_op *g, int i0, int i1, int j0, int j1)
+{
+    int K = g->K, rows = i1 - i0, cols = j1 - j0;
+    size_t rowsp = (size_t)(rows + XAI__MR - 1) / XAI__MR * XAI__MR, na, nb;
+    int panels = g->transB && rowsp * K * sizeof(float) <= XAI__RESIDENT_A;
+    float *pa, *pb;
+    if (panels) {
+        na = rowsp * K;
+        nb = (size_t)XAI__NR * XAI__KC;
+    } else {
+        int kcap = K < XAI__KC ? K : XAI__KC;
+        na = (size_t)(rowsp < XAI__MC ? rowsp : XAI__MC) * kcap;
+        nb = (size_t)kcap * (cols < XAI__NC ? (cols + XAI__NR - 1) / XAI__NR * XAI__NR : XAI__NC);
+    }
+    pa = (float *)xai__aligned_alloc(sizeof(float) * na);
+    pb = (float *)xai__aligned_alloc(sizeof(float) * nb);
+    if (!pa || !pb) xai__gemm_canon(g, i0, i1, j0, j1); /* out of memory: same numbers, slowly */
+    else if (panels) xai__gemm_panels(g, i0, i1, j0, j1, pa, pb);
+    else xai__gemm_blocked(g, i0, i1, j0, j1, pa, pb);
+    xai__aligned_free(pa);
+    xai__aligned_free(pb);
+}
+
+/* ---- small-M path -----------------------------------------------------------
+ * M <= XAI__GEMM_SMALL (e.g. an InnerProduct at batch 1).  Packing B would
+ * copy the whole weight matrix for a handful of FMAs per element, so B is
+ * streamed straight from memory; only the tiny opA is packed (k-contiguous,
+ * modifier applied).  Same KC blocks, same FMA chains as the general path.
+ *  transB = 1 ("dot"): column j of opB is a contiguous row of B (W is N x K).
+ *     8 rows of W are read side by side in k; each 8x8 block is transposed
+ *     (registers -> a 256-byte L1 scratch) into k-slices, so that vector
+ *     lane r runs column j0+r's own chain, exactly as in the micro-kernel.
+ *  transB = 0 ("axpy"): row k of B is contiguous in j; accumulators for a
+ *     run of columns live in a small L1 buffer and every B row is streamed.
+ * Software prefetch matters here: it lifts the streams from ~11 to ~15 GB/s. */
+#define XAI__SMALL_JW 1024 /* axpy: columns per chunk; 4 x 1024 floats = 16 KiB in L1 */
+
+static void xai__small_dot(const xai__gemm_op *g, const float *ap, const float *ap2, int j0)
+{
+    const float *w[8];
+    int M = g->M, K = g->K, nv = g->N - j0 < 8 ? g->N - j0 : 8, dual = g->C2 != NULL;
+    int modB = dual ? XAI__MOD_POS : g->modB;
+    int r, i, k, pc;
+    float out[4][8], out2[4][8];
+    for (r = 0; r < 8; r++) /* lanes past N re-read the last row; dropped at the end */
+        w[r] = g->B + (size_t)(j0 + (r < nv ? r : nv - 1)) * g->ldb;
+    for (pc = 0; pc < K; pc += XAI__KC) {
+        int kend = K - pc < XAI__KC ? K : pc + XAI__KC;
+        int first = pc == 0 && !g->accumulate;
+#if XAI__GEMM_AVX2
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        __m256 dacc0 = acc0, dacc1 = acc0, dacc2 = acc0, dacc3 = acc0; /* dual: the B- chains */
+        const float *a0 = ap, *a1 = ap + (size_t)K * (M > 1), *a2 = ap + (size_t)K * 2 * (M > 2),
+                    *a3 = ap + (size_t)K * 3 * (M > 3);
+        const float *d0 = dual ? ap2 : ap, *d1 = d0 + (size_t)K * (M > 1), *d2 = d0 + (size_t)K * 2 * (M > 2),
+                    *d3 = d0 + (size_t)K * 3 * (M > 3);
+        for (k = pc; k + 8 <= kend; k += 8) {
+            /* 8 columns x 8 k -> tb[q] = slice at k+q (lanes = columns), kept in L1 */
+            float tb[64];
+            int q;
+            if (nv == 8) xai__tr8_copy(w[0] + k, g->ldb, tb, 8);
+            else
+                for (q = 0; q < 8; q++)
+                    for (r = 0; r < 8; r++) tb[q * 8 + r] = w[r][k + q];
+            if (!(k & 15) && k + 128 < K) /* 8 streams: the hardware prefetcher alone reaches ~3/4 of the bandwidth */
+                for (r = 0; r < 8; r++) _mm_prefetch((const char *)(w[r] + k + 128), _MM_HINT_T0);
+            for (q = 0; q < 8; q++) {
+                __m256 raw = _mm256_loadu_ps(tb + 8 * q), b = xai__mod8(raw, modB);
+                acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + k + q), b, acc0);
+                if (M > 1) acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + k + q), b, acc1);
+                if (M > 2) acc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + k + q), b, acc2);
+                if (M > 3) acc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + k + q), b, acc3);
+                if (dual) {
+                    b = xai__mod8(raw, XAI__MOD_NEG);
+                    dacc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(d0 + k + q), b, dacc0);
+                    if (M > 1) dacc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(d1 + k + q), b, dacc1);
+                    if (M > 2) dacc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(d2 + k + q), b, dacc2);
+                    if (M > 3) dacc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(d3 + k + q), b, dacc3);
+                }
+            }
+        }
+        for (; k < kend; k++) { /* ragged end of the block: same chain, one k at a time */
+            float v[8], vn[8];
+            __m256 t;
+            for (r = 0; r < 8; r++) v[r] = xai__mod(w[r][k], modB);
+            t = _mm256_loadu_ps(v);
+            acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + k), t, acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + k), t, acc1);
+            acc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + k), t, acc2);
+            acc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + k), t, acc3);
+            if (dual) {
+                for (r = 0; r < 8; r++) vn[r] = xai__mod(w[r][k], XAI__MOD_NEG);
+                t = _mm256_loadu_ps(vn);
+                dacc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(d0 + k), t, dacc0);
+                dacc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(d1 + k), t, dacc1);
+                dacc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(d2 + k), t, dacc2);
+                dacc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(d3 + k), t, dacc3);
+            }
+        }
+        _mm256_storeu_ps(out[0], acc0);
+        _mm256_storeu_ps(out[1], acc1);
+        _mm256_storeu_ps(out[2], acc2);
+        _mm256_storeu_ps(out[3], acc3);
+        _mm256_storeu_ps(out2[0], dacc0);
+        _mm256_storeu_ps(out2[1], dacc1);
+        _mm256_storeu_ps(out2[2], dacc2);
+        _mm256_storeu_ps(out2[3], dacc3);
+#else
+        for (i = 0; i < M; i++)
+            for (r = 0; r < 8; r++) out[i][r] = out2[i][r] = 0.0f;
+        for (k = pc; k < kend; k++)
+            for (r = 0; r < 8; r++) {
+                float b = xai__mod(w[r][k], modB), bn = xai__mod(w[r][k], XAI__MOD_NEG);
+                for (i = 0; i < M; i++) out[i][r] = XAI__MADD(ap[(size_t)i * K + k], b, out[i][r]);
+                if (dual)
+                    for (i = 0; i < M; i++) out2[i][r] = XAI__MADD(ap2[(size_t)i * K + k], bn, out2[i][r]);
+            }
+#endif
+        for (i = 0; i < M; i++)
+            for (r = 0; r < nv; r++) {
+                size_t at = (size_t)i * g->crs + (size_t)(j0 + r) * g->ccs;
+                g->C[at] = first ? out[i][r] : g->C[at] + out[i][r];
+                if (dual) g->C2[at] = first ? out2[i][r] : g->C2[at] + out2[i][r];
+            }
+    }
+}
+
+/* Columns j0 .. j0+nv-1 (nv <= XAI__SMALL_JW); acc: 4 x XAI__SMALL_JW floats, and as many again
+   after them for the dual's B- chains. */
+static void xai__small_axpy(const xai__gemm_op *g, const float *ap, const float *ap2, int j0, int nv, float *acc)
+{
+    int M = g->M, K = g->K, dual = g->C2 != NULL, modB = dual ? XAI__MOD_POS : g->modB;
+    int i, j, k, pc;
+    float *acc2 = acc + 4 * XAI__SMALL_JW;
+    for (pc = 0; pc < K; pc += XAI__KC) {
+        int kend = K - pc < XAI__KC ? K : pc + XAI__KC;
+        int first = pc == 0 && !g->accumulate;
+        for (i = 0; i < M * XAI__SMALL_JW; i++) acc[i] = acc2[i] = 0.0f;
+        for (k = pc; k < kend; k++) { /* one row of B: acc[i][.] = madd(a_ik, b_k., acc[i][.]) */
+            const float *b = g->B + (size_t)k * g->ldb + j0;
+            j = 0;
+#if XAI__GEMM_AVX2
+            {
+                __m256 x0 = _mm256_broadcast_ss(ap + k), x1 = x0, x2 = x0, x3 = x0, zero = _mm256_setzero_ps();
+                __m256 y0 = x0, y1 = x0, y2 = x0, y3 = x0; /* the dual's A2 */
+                if (M > 1) x1 = _mm256_broadcast_ss(ap + (size_t)K + k);
+                if (M > 2) x2 = _mm256_broadcast_ss(ap + (size_t)K * 2 + k);
+                if (M > 3) x3 = _mm256_broadcast_ss(ap + (size_t)K * 3 + k);
+                if (dual) {
+                    y0 = _mm256_broadcast_ss(ap2 + k);
+                    if (M > 1) y1 = _mm256_broadcast_ss(ap2 + (size_t)K + k);
+                    if (M > 2) y2 = _mm256_broadcast_ss(ap2 + (size_t)K * 2 + k);
+                    if (M > 3) y3 = _mm256_broadcast_ss(ap2 + (size_t)K * 3 + k);
+                }
+                for (; j + 8 <= nv; j += 8) {
+                    __m256 raw = _mm256_loadu_ps(b + j), v = xai__mod8(raw, modB);
+                    float *o = acc + j, *o2 = acc2 + j;
+                    /* each row of B is a separate short stream: fetch two rows ahead */
+                    if (!(j & 15) && k + 2 < K) _mm_prefetch((const char *)(b + 2 * g->ldb + j), _MM_HINT_T0);
+                    _mm256_store_ps(o, _mm256_fmadd_ps(x0, v, _mm256_load_ps(o)));
+                    if (M > 1) _mm256_store_ps(o + XAI__SMALL_JW, _mm256_fmadd_ps(x1, v, _mm256_load_ps(o + XAI__SMALL_JW)));
+                    if (M > 2) _mm256_store_ps(o + 2 * XAI__SMALL_JW, _mm256_fmadd_ps(x2, v, _mm256_load_ps(o + 2 * XAI__SMALL_JW)));
+                    if (M > 3) _mm256_store_ps(o + 3 * XAI__SMALL_JW, _mm256_fmadd_ps(x3, v, _mm256_load_ps(o + 3 * XAI__SMALL_JW)));
+                    if (dual) {
+                        v = _mm256_min_ps(raw, zero);
+                        _mm256_store_ps(o2, _mm256_fmadd_ps(y0, v, _mm256_load_ps(o2)));
+                        if (M > 1) _mm256_store_ps(o2 + XAI__SMALL_JW, _mm256_fmadd_ps(y1, v, _mm256_load_ps(o2 + XAI__SMALL_JW)));
+                        if (M > 2) _mm256_store_ps(o2 + 2 * XAI__SMALL_JW, _mm256_fmadd_ps(y2, v, _mm256_load_ps(o2 + 2 * XAI__SMALL_JW)));
+                        if (M > 3) _mm256_store_ps(o2 + 3 * XAI__SMALL_JW, _mm256_fmadd_ps(y3, v, _mm256_load_ps(o2 + 3 * XAI__SMALL_JW)));
+                    }
+                }
+            }
+#endif
+            for (; j < nv; j++) {
+                float v = xai__mod(b[j], modB), vn = xai__mod(b[j], XAI__MOD_NEG);
+                for (i = 0; i < M; i++)
+                    acc[i * XAI__SMALL_JW + j] = XAI__MADD(ap[(size_t)i * K + k], v, acc[i * XAI__SMALL_JW + j]);
+                if (dual)
+                    for (i = 0; i < M; i++)
+                        acc2[i * XAI__SMALL_JW + j] = XAI__MADD(ap2[(size_t)i * K + k], vn, acc2[i * XAI__SMALL_JW + j]);
+            }
+        }
+        for (i = 0; i < M; i++)
+            for (j = 0; j < nv; j++) {
+                size_t at = (size_t)i * g->crs + (size_t)(j0 + j) * g->ccs;
+                g->C[at] = first ? acc[i * XAI__SMALL_JW + j] : g->C[at] + acc[i * XAI__SMALL_JW + j];
+                if (dual) g->C2[at] = first ? acc2[i * XAI__SMALL_JW + j] : g->C2[at] + acc2[i * XAI__SMALL_JW + j];
+            }
+    }
+}
+
+static void xai__gemm_small(const xai__gemm_op *g, int nthreads)
+{
+    int M = g->M, N = g->N, K = g->K, i, k, t;
+    int dot = g->transB != 0, width, nchunks;
+    float *ap, *ap2 = NULL;
+    if (dot) {
+        width = 8;
+    } else { /* chunks of <= XAI__SMALL_JW columns, a multiple of the thread count */
+        nchunks = (N + XAI__SMALL_JW - 1) / XAI__SMALL_JW;
+        nchunks = (nchunks + nthreads - 1) / nthreads * nthreads;
+        width = ((N + nchunks - 1) / nchunks + 7) / 8 * 8;
+    }
+    nchunks = (N + width - 1) / width;
+    /* opA packed row by row, k contiguous, modifier applied */
+    ap = (float *)xai__aligned_alloc(sizeof(float) * (size_t)M * K * (g->C2 ? 2 : 1));
+    if (!ap) {
+        xai__gemm_canon_dual(g, 0, N);
+        return;
+    }
+    for (i = 0; i < M; i++)
+        for (k = 0; k < K; k++) ap[(size_t)i * K + k] = xai__gemm_opa(g, i, k);
+    if (g->C2) { /* the dual's second A, packed the same way */
+        xai__gemm_op g2 = *g;
+        g2.A = g->A2;
+        ap2 = ap + (size_t)M * K;
+        for (i = 0; i < M; i++)
+            for (k = 0; k < K; k++) ap2[(size_t)i * K + k] = xai__gemm_opa(&g2, i, k);
+    }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (nthreads > 1)
+#endif
+    for (t = 0; t < nchunks; t++) {
+        int j0 = t * width, nv = N - j0 < width ? N - j0 : width;
+        if (dot) {
+            xai__small_dot(g, ap, ap2, j0);
+        } else {
+            float *acc = (float *)xai__aligned_alloc(sizeof(float) * 8 * XAI__SMALL_JW);
+            if (acc) xai__small_axpy(g, ap, ap2, j0, nv, acc);
+            else xai__gemm_canon_dual(g, j0, j0 + nv);
+            xai__aligned_free(acc);
+        }
+    }
+    xai__aligned_free(ap);
+}
+
+/* Split C into pm x pn rectangles, one per thread, each a serial Goto GEMM
+ * with its own buffers (no barriers, no shared packing).  Pick the split with
+ * the least per-thread work: padded tile area plus a rough packing cost
+ * (each thread packs the B columns and, once per NC block, the A rows it
+ * touches). */
+static void xai__gemm_grid(int M, int N, int nt, int *pm, int *pn)
+{
+    int d;
+    double best = -1.0;
+    *pm = 1;
+    *pn = nt;
+    for (d = 1; d <= nt; d++) {
+        if (nt % d == 0) {
+            int mp = (M + XAI__MR - 1) / XAI__MR, np = (N + XAI__NR - 1) / XAI__NR;
+            double rows = (double)((mp + d - 1) / d) * XAI__MR;
+            double cols = (double)((np + nt / d - 1) / (nt / d)) * XAI__NR;
+            double cost = rows * cols + 8.0 * (cols + rows * ((cols + XAI__NC - 1) / XAI__NC));
+            if (best < 0.0 || cost < best) {
+                best = cost;
+                *pm = d;
+                *pn = nt / d;
+            }
+        }
+    }
+}
+
+/* Threads for an M x N x K product: one below XAI__GEMM_PAR_MIN (fork/join would cost more), or
+ * inside a parallel region. */
+static int xai__gemm_threads(int M, int N, int K)
+{
+#ifdef _OPENMP
+    if ((double)M * N * K >= XAI__GEMM_PAR_MIN && !omp_in_parallel()) return omp_get_max_threads();
+#endif
+    (void)M; (void)N; (void)K;
+    return 1;
+}
+
+/* The general path: C split into one rectangle per thread, each a serial Goto GEMM. */
+static void xai__gemm_general(const xai__gemm_op *g, int nt)
+{
+    int pm, pn, t;
+    xai__gemm_grid(g->M, g->N, nt, &pm, &pn);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (nt > 1)
+#endif
+    for (t = 0; t < pm * pn; t++) {
+        int mp = (g->M + XAI__MR - 1) / XAI__MR, np = (g->N + XAI__NR - 1) / XAI__NR;
+        int rstep = (mp + pm - 1) / pm * XAI__MR, cstep = (np + pn - 1) / pn * XAI__NR;
+        int i0 = (t / pn) * rstep, j0 = (t % pn) * cstep;
+        int i1 = i0 + rstep < g->M ? i0 + rstep : g->M, j1 = j0 + cstep < g->N ? j0 + cstep : g->N;
+        if (i0 < i1 && j0 < j1) xai__gemm_region(g, i0, i1, j0, j1);
+    }
+}
+
+/* C[M x N] = (accumulate ? C : 0) + opA(A) . opB(B), all row-major.
+ * opA(A)[i][k] = mod(transA ? A[k*lda + i] : A[i*lda + k]), likewise opB with
+ * (k, j) and ldb; mod is NONE/POS/NEG/SQUARE/ONE (LRP's w, w+, w-, w^2, flat). */
+static void xai__gemm(int M, int N, int K, const float *A, int lda, int transA, int modA, const float *B, int ldb,
+                      int transB, int modB, float *C, int ldc, int accumulate)
+{
+    xai__gemm_op g;
+    int nt, i, j;
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { /* empty sum */
+        if (!accumulate)
+            for (i = 0; i < M; i++)
+                for (j = 0; j < N; j++) C[(size_t)i * ldc + j] = 0.0f;
+        return;
+    }
+    nt = xai__gemm_threads(M, N, K);
+    if (N <= XAI__GEMM_SWAP_N && N < M) {
+        /* Few columns, many rows (e.g. W^T . g at batch 16): compute C^T =
+         * opB(B)^T . opA(A)^T instead, with C addressed transposed, so the big
+         * operand takes B's place and is streamed (same products, same order). */
+        g.A = B; g.lda = (size_t)ldb; g.transA = !transB; g.modA = modB;
+        g.B = A; g.ldb = (size_t)lda; g.transB = !transA; g.modB = modA;
+        g.C = C; g.crs = 1; g.ccs = (size_t)ldc;
+        g.M = N; g.N = M;
+    } else {
+        g.A = A; g.lda = (size_t)lda; g.transA = transA; g.modA = modA;
+        g.B = B; g.ldb = (size_t)ldb; g.transB = transB; g.modB = modB;
+        g.C = C; g.crs = (size_t)ldc; g.ccs = 1;
+        g.M = M; g.N = N;
+    }
+    g.K = K; g.accumulate = accumulate;
+    g.A2 = NULL; g.C2 = NULL; g.conv = NULL;
+    if (g.M <= XAI__GEMM_SMALL) {
+        xai__gemm_small(&g, nt);
+        return;
+    }
+    xai__gemm_general(&g, nt);
+}
+
+/* C[M x N] = opA(W) . im2col(images): a convolution's forward product without the im2col matrix
+ * (see xai__pack_b_im2col).  The same bits as xai__gemm on the written-out matrix. */
+static void xai__gemm_im2col(int M, int N, int K, const float *A, int lda, int modA, const xai__im2col_view *v, float *C, int ldc)
+{
+    xai__gemm_op g;
+    int nt;
+    if (M <= 0 || N <= 0) return;
+    nt = xai__gemm_threads(M, N, K);
+    memset(&g, 0, sizeof g);
+    g.A = A; g.lda = (size_t)lda; g.modA = modA;
+    g.C = C; g.crs = (size_t)ldc; g.ccs = 1;
+    g.M = M; g.N = N; g.K = K;
+    g.conv = v;
+    if (K <= 0) { /* empty sums */
+        int i, j;
+        for (i = 0; i < M; i++)
+            for (j = 0; j < N; j++) C[(size_t)i * ldc + j] = 0.0f;
+        return;
+    }
+    xai__gemm_general(&g, nt);
+}
+
+/* LRP-alpha-beta's pair: C = opA(A) . opB(B)+ and C2 = opA(A2) . opB(B)-, the same bits as two
+ * xai__gemm calls with modB POS and NEG.  On the small path (an InnerProduct at batch <= 4, where
+ * reading W is the whole cost) both come from one pass over B. */
+static void xai__gemm_dual(int M, int N, int K, const float *A, const float *A2, int lda, int transA, const float *B, int ldb,
+                           int transB, float *C, float *C2, int ldc, int accumulate)
+{
+    xai__gemm_op g;
+    int nt;
+    if (M <= 0 || N <= 0 || K <= 0 || M > XAI__GEMM_SMALL || (N <= XAI__GEMM_SWAP_N && N < M)) {
+        xai__gemm(M, N, K, A, lda, transA, XAI__MOD_NONE, B, ldb, transB, XAI__MOD_POS, C, ldc, accumulate);
+        xai__gemm(M, N, K, A2, lda, transA, XAI__MOD_NONE, B, ldb, transB, XAI__MOD_NEG, C2, ldc, accumulate);
+        return;
+    }
+    nt = xai__gemm_threads(M, N, K);
+    g.A = A; g.lda = (size_t)lda; g.transA = transA; g.modA = XAI__MOD_NONE;
+    g.B = B; g.ldb = (size_t)ldb; g.transB = transB; g.modB = XAI__MOD_POS;
+    g.C = C; g.crs = (size_t)ldc; g.ccs = 1;
+    g.M = M; g.N = N; g.K = K; g.accumulate = accumulate;
+    g.A2 = A2; g.C2 = C2; g.conv = NULL;
+    xai__gemm_small(&g, nt);
+}
+
+/* ---- GEMM (end) ---- */
+
+/* The fast paths: convolution as im2col + one GEMM per group (Chellapilla et al. 2006; forward, the
+   im2col matrix is only virtual: the GEMM packs it from the images), the fully connected layers as
+   one GEMM for the whole batch.  Every output element's sum runs in the same
+   order whatever the batch size or thread count (see xai__gemm), so a batch of n gives exactly
+   the numbers of n single runs. */
+
+/* Scratch that grows with the largest request: one per tape, so callers never share it. */
+static float *xai__work(xai_tape *t, size_t floats)
+{
+    if (floats > t->work_size) {
+        xai__aligned_free(t->work);
+        t->work = (float *)xai__aligned_alloc(floats * sizeof(float));
+        t->work_size = t->work ? floats : 0;
+    }
+    return t->work;
+}
+
+/* col[(c*kh + ki)*kw + kj][oh*OW + ow] = x[c][oh*sh - ph + ki*dh][ow*sw - pw + kj*dw] (0 outside);
+   rows ldcol floats apart, so several images can sit side by side in one matrix. */
+static void xai__im2col(const xai_layer_param *p, const float *x, int C, int H, int W, int OH, int OW, float *col, size_t ldcol)
+{
+    int cki;
+    /* over (channel, kernel row) pairs: each writes its own column rows, and conv1's 3 channels
+       x 11 rows share out evenly where 3 channels alone would not */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if ((size_t)C * OH * OW * p->kernel_h * p->kernel_w > 100000)
+#endif
+    for (cki = 0; cki < C * p->kernel_h; cki++) {
+        int c = cki / p->kernel_h, ki = cki % p->kernel_h, kj, oh, ow, lo, hi;
+        for (kj = 0; kj < p->kernel_w; kj++) {
+            float *dst = col + (((size_t)c * p->kernel_h + ki) * p->kernel_w + kj) * ldcol;
+            int off = kj * p->dilation_w - p->pad_w;
+            xai__valid_range(off, p->stride_w, W, OW, &lo, &hi);
+            for (oh = 0; oh < OH; oh++, dst += OW) {
+                int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
+                const float *row;
+                if (ih < 0 || ih >= H) { memset(dst, 0, (size_t)OW * sizeof(float)); continue; }
+                row = x + ((size_t)c * H + ih) * W;
+                if (lo > 0) memset(dst, 0, (size_t)lo * sizeof(float));
+                if (p->stride_w == 1) memcpy(dst + lo, row + lo + off, (size_t)(hi - lo) * sizeof(float));
+                else for (ow = lo; ow < hi; ow++) dst[ow] = row[ow * p->stride_w + off];
+                if (hi < OW) memset(dst + hi, 0, (size_t)(OW - hi) * sizeof(float));
+            }
+        }
+    }
+}
+
+/* The transpose of im2col: dx[c][ih][iw] += col[...]; channels in parallel (each owns its plane). */
+static void xai__col2im(const xai_layer_param *p, const float *col, size_t ldcol, int C, int H, int W, int OH, int OW, float *dx)
+{
+    int c;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if ((size_t)C * OH * OW * p->kernel_h * p->kernel_w > 100000)
+#endif
+    for (c = 0; c < C; c++) {
+        int ki, kj, oh, ow, lo, hi;
+        for (ki = 0; ki < p->kernel_h; ki++)
+            for (kj = 0; kj < p->kernel_w; kj++) {
+                const float *src = col + (((size_t)c * p->kernel_h + ki) * p->kernel_w + kj) * ldcol;
+                int off = kj * p->dilation_w - p->pad_w;
+                xai__valid_range(off, p->stride_w, W, OW, &lo, &hi);
+                for (oh = 0; oh < OH; oh++, src += OW) {
+                    int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
+                    float *row;
+                    if (ih < 0 || ih >= H) continue;
+                    row = dx + ((size_t)c * H + ih) * W;
+                    for (ow = lo; ow < hi; ow++) row[ow * p->stride_w + off] += src[ow];
+                }
+            }
+    }
+}
+
+/* Convolutions run on chunks of nb images: their im2col matrices side by side (written out for the
+   backward passes, virtual in the forward pass), so the products
+   are wide even where one image's output is small (conv3-5: 13 x 13), and one GEMM per group
+   serves the chunk.  Each output still sums in the same order, so nb never changes a bit. */
+typedef struct xai__conv_plan {
+    int G, Cg, Og, K, N, nb;        /* groups, channels and outputs per group, K = Cg*kh*kw, N = OH*OW */
+    size_t col_rows;                /* C*kh*kw */
+    float *col, *tmp;               /* col_rows x nb*N (with_col), and O x nb*N */
+} xai__conv_plan;
+
+static int xai__conv_plan_make(xai_tape *t, const xai_layer *L, int C, int H, int W, int n, int OH, int OW, int with_col, xai__conv_plan *pl)
+{
+    const xai_layer_param *p = &L->p;
+    size_t per;
+    pl->G = p->group;
+    pl->Cg = C / p->group;
+    pl->Og = p->num_output / p->group;
+    pl->K = pl->Cg * p->kernel_h * p->kernel_w;
+    pl->N = OH * OW;
+    pl->col_rows = (size_t)C * p->kernel_h * p->kernel_w;
+    per = ((with_col ? pl->col_rows : 0) + (size_t)p->num_output) * (size_t)pl->N;
+    pl->nb = (int)((size_t)8 << 20) / (per ? per : 1) > 0 ? (int)(((size_t)8 << 20) / per) : 1;   /* ~32 MB a chunk */
+    if (pl->nb > n) pl->nb = n;
+    if (!with_col && (size_t)pl->nb * C * H * W >= (size_t)1 << 30) pl->nb = (int)((((size_t)1 << 30) - 1) / ((size_t)C * H * W)); /* int offsets */
+    if (pl->nb < 1) pl->nb = 1;
+    pl->col = xai__work(t, per * (size_t)pl->nb);
+    if (!pl->col) return XAI_ERR_MEMORY;
+    pl->tmp = pl->col + (with_col ? pl->col_rows : 0) * (size_t)pl->nb * pl->N;
+    return XAI_OK;
+}
+
+/* y (n, O, OH, OW) = W * im2col(x), + bias.  The im2col matrix is never written: the GEMM packs its
+   panels straight from the images (xai__gemm_im2col), the same numbers without its memory traffic. */
+static int xai__conv_forward_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
+{
+    xai__conv_plan pl;
+    size_t xs = (size_t)x->c * x->h * x->w;
+    int n0, g, b, rc, implicit = xs < (size_t)1 << 30; /* else the matrix, as the offsets are int */
+    if ((rc = xai__conv_plan_make(t, L, x->c, x->h, x->w, x->n, y->h, y->w, !implicit, &pl)) != XAI_OK) return rc;
+    for (n0 = 0; n0 < x->n; n0 += pl.nb) {
+        int nb = x->n - n0 < pl.nb ? x->n - n0 : pl.nb;
+        size_t ld = (size_t)nb * pl.N;
+        if (!implicit)
+            for (b = 0; b < nb; b++) xai__im2col(&L->p, x->data + (size_t)(n0 + b) * xs, x->c, x->h, x->w, y->h, y->w, pl.col + (size_t)b * pl.N, ld);
+        for (g = 0; g < pl.G; g++) {
+            xai__im2col_view v;
+            v.p = &L->p; v.x = x->data + (size_t)n0 * xs; v.xs = xs;
+            v.C0 = g * pl.Cg; v.H = x->h; v.W = x->w; v.OH = y->h; v.OW = y->w;
+            if (implicit)
+                xai__gemm_im2col(pl.Og, (int)ld, pl.K, L->weight + (size_t)g * pl.Og * pl.K, pl.K, wmod, &v, pl.tmp + (size_t)g * pl.Og * ld, (int)ld);
+            else
+                xai__gemm(pl.Og, (int)ld, pl.K, L->weight + (size_t)g * pl.Og * pl.K, pl.K, 0, wmod, pl.col + (size_t)g * pl.K * ld, (int)ld, 0,
+                          XAI__MOD_NONE, pl.tmp + (size_t)g * pl.Og * ld, (int)ld, 0);
+        }
+        /* the chunk's columns back into NCHW, adding the bias: a plane per (image, channel),
+           over the threads (each writes its own planes) */
+        {
+            int bo, planes = nb * y->c;
+            size_t work = (size_t)planes * pl.N;
+            XAI__PARALLEL_FOR
+            for (bo = 0; bo < planes; bo++) {
+                int bb = bo / y->c, oo = bo % y->c, i;
+                const float *src = pl.tmp + (size_t)oo * ld + (size_t)bb * pl.N;
+                float *dst = y->data + ((size_t)(n0 + bb) * y->c + oo) * pl.N, bias = with_bias && L->bias ? L->bias[oo] : 0.0f;
+                for (i = 0; i < pl.N; i++) dst[i] = src[i] + bias;
+            }
+        }
+    }
+    return XAI_OK;
+}
+
+/* dx (+)= col2im(W^T g) */
+static int xai__conv_backward_data_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
+{
+    xai__conv_plan pl;
+    size_t xs = (size_t)dx->c * dx->h * dx->w;
+    int n0, b, g, rc;
+    if ((rc = xai__conv_plan_make(t, L, dx->c, dx->h, dx->w, gy->n, gy->h, gy->w, 1, &pl)) != XAI_OK) return rc;
+    if (!accumulate) memset(dx->data, 0, (size_t)gy->n * xs * sizeof(float));
+    for (n0 = 0; n0 < gy->n; n0 += pl.nb) {
+        int nb = gy->n - n0 < pl.nb ? gy->n - n0 : pl.nb;
+        size_t ld = (size_t)nb * pl.N;
+        {
+            int bo, planes = nb * gy->c;
+            size_t work = (size_t)planes * pl.N;
+            XAI__PARALLEL_FOR
+            for (bo = 0; bo < planes; bo++)
+                memcpy(pl.tmp + (size_t)(bo % gy->c) * ld + (size_t)(bo / gy->c) * pl.N, gy->data + ((size_t)(n0 + bo / gy->c) * gy->c + bo % gy->c) * pl.N,
+                       (size_t)pl.N * sizeof(float));
+        }
+        for (g = 0; g < pl.G; g++)
+            xai__gemm(pl.K, (int)ld, pl.Og, L->weight + (size_t)g * pl.Og * pl.K, pl.K, 1, wmod, pl.tmp + (size_t)g * pl.Og * ld, (int)ld, 0,
+                      XAI__MOD_NONE, pl.col + (size_t)g * pl.K * ld, (int)ld, 0);
+        for (b = 0; b < nb; b++) xai__col2im(&L->p, pl.col + (size_t)b * pl.N, ld, dx->c, dx->h, dx->w, gy->h, gy->w, dx->data + (size_t)(n0 + b) * xs);
+    }
+    return XAI_OK;
+}
+
+/* dW += g * im2col(x)^T, db += sum of g (training) */
+static int xai__conv_backward_weight_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
+{
+    xai__conv_plan pl;
+    size_t xs = (size_t)x->c * x->h * x->w;
+    int n0, b, g, o, rc;
+    if ((rc = xai__conv_plan_make(t, L, x->c, x->h, x->w, x->n, gy->h, gy->w, 1, &pl)) != XAI_OK) return rc;
+    for (n0 = 0; n0 < x->n; n0 += pl.nb) {
+        int nb = x->n - n0 < pl.nb ? x->n - n0 : pl.nb;
+        size_t ld = (size_t)nb * pl.N;
+        for (b = 0; b < nb; b++) {
+            xai__im2col(&L->p, x->data + (size_t)(n0 + b) * xs, x->c, x->h, x->w, gy->h, gy->w, pl.col + (size_t)b * pl.N, ld);
+            for (o = 0; o < gy->c; o++)
+                memcpy(pl.tmp + (size_t)o * ld + (size_t)b * pl.N, gy->data + ((size_t)(n0 + b) * gy->c + o) * pl.N, (size_t)pl.N * sizeof(float));
+        }
+        for (g = 0; g < pl.G; g++)
+            xai__gemm(pl.Og, pl.K, (int)ld, pl.tmp + (size_t)g * pl.Og * ld, (int)ld, 0, XAI__MOD_NONE, pl.col + (size_t)g * pl.K * ld, (int)ld, 1,
+                      XAI__MOD_NONE, dw + (size_t)g * pl.Og * pl.K, pl.K, 1);
+        if (db)
+            for (o = 0; o < gy->c; o++) {
+                const float *row = pl.tmp + (size_t)o * ld;
+                double acc = 0;
+                size_t i;
+                for (i = 0; i < ld; i++) acc += row[i];
+                db[o] += (float)acc;
+            }
+    }
+    return XAI_OK;
+}
+
+/* fc: y (n x O) = x (n x K) W^T + b, the whole batch in one product */
+static void xai__ip_forward_gemm(const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
+{
+    int K = x->c * x->h * x->w, O = L->p.num_output, n, o;
+    if (L->p.transpose) xai__gemm(x->n, O, K, x->data, K, 0, XAI__MOD_NONE, L->weight, O, 0, wmod, y->data, O, 0);
+    else xai__gemm(x->n, O, K, x->data, K, 0, XAI__MOD_NONE, L->weight, K, 1, wmod, y->data, O, 0);
+    if (with_bias && L->bias)
+        for (n = 0; n < x->n; n++)
+            for (o = 0; o < O; o++) y->data[(size_t)n * O + o] += L->bias[o];
+}
+
+/* dx (n x K) (+)= g (n x O) W */
+static void xai__ip_backward_data_gemm(const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
+{
+    int K = dx->c * dx->h * dx->w, O = L->p.num_output;
+    if (L->p.transpose) xai__gemm(gy->n, K, O, gy->data, O, 0, XAI__MOD_NONE, L->weight, O, 1, wmod, dx->data, K, accumulate);
+    else xai__gemm(gy->n, K, O, gy->data, O, 0, XAI__MOD_NONE, L->weight, K, 0, wmod, dx->data, K, accumulate);
+}
+
+/* dW += g^T x (n summed), db += column sums of g */
+static void xai__ip_backward_weight_gemm(const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
+{
+    int K = x->c * x->h * x->w, O = L->p.num_output, n, o;
+    if (L->p.transpose) xai__gemm(K, O, x->n, x->data, K, 1, XAI__MOD_NONE, gy->data, O, 0, XAI__MOD_NONE, dw, O, 1);
+    else xai__gemm(O, K, x->n, gy->data, O, 1, XAI__MOD_NONE, x->data, K, 0, XAI__MOD_NONE, dw, K, 1);
+    if (db)
+        for (o = 0; o < O; o++) {
+            double acc = 0;
+            for (n = 0; n < x->n; n++) acc += gy->data[(size_t)n * O + o];
+            db[o] += (float)acc;
+        }
+}
+
+/* ==== Appendix B: image encoders ============================================================== */
 /* -- image files: checksums, DEFLATE, PNG, JPEG, entropy -- */
 
 /* ======================================================================
@@ -1197,27 +5336,6 @@ XAIDEF int xai_image_overlay(const xai_image *base, const xai_image *top, float 
    ====================================================================== */
 
 /* ---- checksums ---------------------------------------------------------- */
-
-/* CRC-32 with the polynomial of PNG, zlib and Ethernet (PNG spec, annex D),
-   in its reflected form 0xEDB88320.  A 16-entry table, one lookup per
-   4 bits, keeps the table constant (no initialisation race between
-   threads) and short enough to check by eye.  Start with crc = 0; feeding
-   the result back in continues the same CRC over more bytes. */
-static unsigned long xai__crc32(unsigned long crc, const unsigned char *p, size_t n)
-{
-    static const unsigned long table[16] = {
-        0x00000000UL, 0x1db71064UL, 0x3b6e20c8UL, 0x26d930acUL, 0x76dc4190UL, 0x6b6b51f4UL,
-        0x4db26158UL, 0x5005713cUL, 0xedb88320UL, 0xf00f9344UL, 0xd6d6a3e8UL, 0xcb61b38cUL,
-        0x9b64c2b0UL, 0x86d3d2d4UL, 0xa00ae278UL, 0xbdbdf21cUL};
-    size_t i;
-    crc = ~crc & 0xffffffffUL;
-    for (i = 0; i < n; i++) {
-        crc ^= p[i];
-        crc = (crc >> 4) ^ table[crc & 15];
-        crc = (crc >> 4) ^ table[crc & 15];
-    }
-    return ~crc & 0xffffffffUL;
-}
 
 /* Adler-32 (RFC 1950, 8.2).  Start with adler = 1.  The sums are reduced
    modulo 65521 every 5552 bytes, the most that cannot overflow 32 bits
@@ -2279,18 +6397,6 @@ XAIDEF double xai_image_entropy(const unsigned char *pixels, int w, int h, int c
     return H;
 }
 
-XAIDEF unsigned char *xai_image_to_u8(const xai_image *img)
-{
-    size_t n = (size_t)img->w * img->h * img->c, i;
-    unsigned char *out = (unsigned char *)xai__malloc(n ? n : 1);
-    if (!out) return NULL;
-    for (i = 0; i < n; i++) {
-        float v = img->data[i];
-        out[i] = (unsigned char)(v <= 0.0f ? 0 : v >= 255.0f ? 255 : (int)(v + 0.5f));
-    }
-    return out;
-}
-
 XAIDEF int xai_image_write_png(const char *path, const xai_image *img)
 {
     unsigned char *px = xai_image_to_u8(img);
@@ -2332,4097 +6438,6 @@ XAIDEF int xai_heatmap_complexity(const float *heat, int w, int h, int cmap, siz
     if (entropy && rc == XAI_OK && (*entropy = xai_image_entropy(px, w, h, 3)) < 0) rc = XAI_ERR_MEMORY;
     XAI_FREE(px);
     return rc;
-}
-
-/* ---- 4. kernels -------------------------------------------------------------------------------- */
-/* The products every layer needs, each first as a plain loop that reads like its definition (the
-   tests' yardstick), then dispatched to the fast path.  mod changes each weight as it is read:
-   LRP's rules use w+ = max(0,w), w- = min(0,w), w^2 and 1 without copying the weights. */
-
-enum { XAI__MOD_NONE, XAI__MOD_POS, XAI__MOD_NEG, XAI__MOD_SQUARE, XAI__MOD_ONE };
-
-static float xai__mod(float v, int mod)
-{
-    switch (mod) {
-    case XAI__MOD_POS: return v > 0 ? v : 0;
-    case XAI__MOD_NEG: return v < 0 ? v : 0;
-    case XAI__MOD_SQUARE: return v * v;
-    case XAI__MOD_ONE: return 1;
-    default: return v;
-    }
-}
-
-/* Convolution, Caffe's cross-correlation with zero padding.
-   x (n, C, H, W) -> y (n, O, OH, OW); weight (O, C/group, kh, kw); group g mixes only its own channels.
-   y[o][oh][ow] = b[o] + sum_{c,ki,kj} w[o][c][ki][kj] * x[g*C/G + c][oh*sh - ph + ki*dh][ow*sw - pw + kj*dw] */
-static void xai__conv_forward_ref(const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
-{
-    const xai_layer_param *p = &L->p;
-    int G = p->group, Cg = x->c / G, Og = p->num_output / G, n, g, o, oh, ow, c, ki, kj;
-    for (n = 0; n < x->n; n++)
-        for (g = 0; g < G; g++)
-            for (o = g * Og; o < (g + 1) * Og; o++)
-                for (oh = 0; oh < y->h; oh++)
-                    for (ow = 0; ow < y->w; ow++) {
-                        double acc = with_bias && L->bias ? L->bias[o] : 0.0;
-                        for (c = 0; c < Cg; c++)
-                            for (ki = 0; ki < p->kernel_h; ki++) {
-                                int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
-                                if (ih < 0 || ih >= x->h) continue;
-                                for (kj = 0; kj < p->kernel_w; kj++) {
-                                    int iw = ow * p->stride_w - p->pad_w + kj * p->dilation_w;
-                                    if (iw < 0 || iw >= x->w) continue;
-                                    acc += (double)xai__mod(L->weight[(((size_t)o * Cg + c) * p->kernel_h + ki) * p->kernel_w + kj], wmod) *
-                                           XAI_AT(x, n, g * Cg + c, ih, iw);
-                                }
-                            }
-                        XAI_AT(y, n, o, oh, ow) = (float)acc;
-                    }
-}
-
-/* The transpose: dx (+)= W^T g, every output's signal sent back along the weights it was made with. */
-static int xai__conv_backward_data_ref(const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
-{
-    const xai_layer_param *p = &L->p;
-    int G = p->group, Cg = dx->c / G, Og = p->num_output / G, n, g, o, oh, ow, c, ki, kj;
-    size_t i, plane = (size_t)dx->c * dx->h * dx->w;
-    double *acc = (double *)xai__calloc(plane, sizeof(double));
-    if (!acc) return XAI_ERR_MEMORY;
-    for (n = 0; n < gy->n; n++) {
-        memset(acc, 0, plane * sizeof(double));
-        for (g = 0; g < G; g++)
-            for (o = g * Og; o < (g + 1) * Og; o++)
-                for (oh = 0; oh < gy->h; oh++)
-                    for (ow = 0; ow < gy->w; ow++) {
-                        double gv = XAI_AT(gy, n, o, oh, ow);
-                        if (gv == 0) continue;
-                        for (c = 0; c < Cg; c++)
-                            for (ki = 0; ki < p->kernel_h; ki++) {
-                                int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
-                                if (ih < 0 || ih >= dx->h) continue;
-                                for (kj = 0; kj < p->kernel_w; kj++) {
-                                    int iw = ow * p->stride_w - p->pad_w + kj * p->dilation_w;
-                                    if (iw < 0 || iw >= dx->w) continue;
-                                    acc[((size_t)(g * Cg + c) * dx->h + ih) * dx->w + iw] +=
-                                        gv * xai__mod(L->weight[(((size_t)o * Cg + c) * p->kernel_h + ki) * p->kernel_w + kj], wmod);
-                                }
-                            }
-                    }
-        for (i = 0; i < plane; i++) {
-            float *d = dx->data + (size_t)n * plane + i;
-            *d = accumulate ? *d + (float)acc[i] : (float)acc[i];
-        }
-    }
-    XAI_FREE(acc);
-    return XAI_OK;
-}
-
-/* Training: dW += sum over images and positions of g * x, db += sum of g. */
-static void xai__conv_backward_weight_ref(const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
-{
-    const xai_layer_param *p = &L->p;
-    int G = p->group, Cg = x->c / G, Og = p->num_output / G, n, g, o, oh, ow, c, ki, kj;
-    for (g = 0; g < G; g++)
-        for (o = g * Og; o < (g + 1) * Og; o++) {
-            for (c = 0; c < Cg; c++)
-                for (ki = 0; ki < p->kernel_h; ki++)
-                    for (kj = 0; kj < p->kernel_w; kj++) {
-                        double acc = 0;
-                        for (n = 0; n < x->n; n++)
-                            for (oh = 0; oh < gy->h; oh++) {
-                                int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
-                                if (ih < 0 || ih >= x->h) continue;
-                                for (ow = 0; ow < gy->w; ow++) {
-                                    int iw = ow * p->stride_w - p->pad_w + kj * p->dilation_w;
-                                    if (iw < 0 || iw >= x->w) continue;
-                                    acc += (double)XAI_AT(gy, n, o, oh, ow) * XAI_AT(x, n, g * Cg + c, ih, iw);
-                                }
-                            }
-                        dw[(((size_t)o * Cg + c) * p->kernel_h + ki) * p->kernel_w + kj] += (float)acc;
-                    }
-            if (db) {
-                double acc = 0;
-                for (n = 0; n < x->n; n++)
-                    for (oh = 0; oh < gy->h; oh++)
-                        for (ow = 0; ow < gy->w; ow++) acc += XAI_AT(gy, n, o, oh, ow);
-                db[o] += (float)acc;
-            }
-        }
-}
-
-/* InnerProduct: y[o] = b[o] + sum_k W[o][k] x[k], x flattened in C,H,W order.
-   transpose: W is stored K x O (W[k][o]). */
-static float xai__ip_weight(const xai_layer *L, int o, size_t k, size_t K)
-{
-    return L->p.transpose ? L->weight[k * (size_t)L->p.num_output + (size_t)o] : L->weight[(size_t)o * K + k];
-}
-
-static void xai__ip_forward_ref(const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
-{
-    size_t K = (size_t)x->c * x->h * x->w, k;
-    int n, o;
-    for (n = 0; n < x->n; n++)
-        for (o = 0; o < L->p.num_output; o++) {
-            double acc = with_bias && L->bias ? L->bias[o] : 0.0;
-            const float *xn = x->data + (size_t)n * K;
-            for (k = 0; k < K; k++) acc += (double)xai__mod(xai__ip_weight(L, o, k, K), wmod) * xn[k];
-            y->data[(size_t)n * L->p.num_output + o] = (float)acc;
-        }
-}
-
-static void xai__ip_backward_data_ref(const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
-{
-    size_t K = (size_t)dx->c * dx->h * dx->w, k;
-    int n, o;
-    for (n = 0; n < gy->n; n++)
-        for (k = 0; k < K; k++) {
-            double acc = 0;
-            float *d = dx->data + (size_t)n * K + k;
-            for (o = 0; o < L->p.num_output; o++)
-                acc += (double)xai__mod(xai__ip_weight(L, o, k, K), wmod) * gy->data[(size_t)n * L->p.num_output + o];
-            *d = accumulate ? *d + (float)acc : (float)acc;
-        }
-}
-
-static void xai__ip_backward_weight_ref(const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
-{
-    size_t K = (size_t)x->c * x->h * x->w, k;
-    int n, o, O = L->p.num_output;
-    for (o = 0; o < O; o++) {
-        for (k = 0; k < K; k++) {
-            double acc = 0;
-            for (n = 0; n < x->n; n++) acc += (double)gy->data[(size_t)n * O + o] * x->data[(size_t)n * K + k];
-            dw[L->p.transpose ? k * (size_t)O + (size_t)o : (size_t)o * K + k] += (float)acc;
-        }
-        if (db) {
-            double acc = 0;
-            for (n = 0; n < x->n; n++) acc += gy->data[(size_t)n * O + o];
-            db[o] += (float)acc;
-        }
-    }
-}
-
-/* The GEMM's plain reference: C = (accumulate ? C : 0) + opA(A) opB(B) with double sums, no
-   blocking (the tests' yardstick for xai__gemm below). */
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((unused))
-#endif
-static void xai__gemm_ref(int M, int N, int K, const float *A, int lda, int transA, int modA, const float *B, int ldb,
-                          int transB, int modB, float *C, int ldc, int accumulate)
-{
-    int i, j, k;
-    for (i = 0; i < M; i++)
-        for (j = 0; j < N; j++) {
-            double s = accumulate ? (double)C[(size_t)i * ldc + j] : 0.0;
-            for (k = 0; k < K; k++) {
-                float a = xai__mod(transA ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k], modA);
-                float b = xai__mod(transB ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j], modB);
-                s += (double)a * (double)b;
-            }
-            C[(size_t)i * ldc + j] = (float)s;
-        }
-}
-
-/* ---- GEMM (begin) ---- */
-
-/* ---------------------------------------------------------------------------
- * GEMM:  C[M x N] = (accumulate ? C : 0) + opA(A)[M x K] . opB(B)[K x N]
- *
- * Goto/BLIS structure.  Five loops around a register-blocked micro-kernel:
- *
- *   loop 5  jc: N in blocks of NC  -- packed B block (KC x NC) lives in L2/L3
- *   loop 4  pc: K in blocks of KC  -- pack opB(B)[pc.., jc..] into NR-column panels
- *   loop 3  ic: M in blocks of MC  -- pack opA(A)[ic.., pc..] into MR-row panels (L2)
- *   loop 2  jr: NR columns         -- one B micro-panel (KC x NR) stays in L1
- *   loop 1  ir: MR rows            -- micro-kernel: MR x NR tile of C in registers
- *
- * Packing copies the operands into the exact order the micro-kernel reads
- * them (contiguous, aligned, transposes and LRP modifiers already applied:
- * w+, w-, w^2 are made here, in the copy that happens anyway, instead of
- * being stored per model, which for CaffeNet would be 3 more 233 MB copies),
- * so the kernel only streams memory; it also zero-pads ragged edges so edge
- * tiles run the very same micro-kernel.
- *
- * Determinism contract (why: batch n must equal n single runs bit for bit,
- * and 1 thread must equal 2 threads).  Every C[i][j] is computed as
- *     for each K block [pc, pc+KC) in order:
- *         acc = 0;  for k in block, increasing:  acc = madd(a_ik, b_kj, acc)
- *         C = (pc == 0 && !accumulate) ? acc : C + acc
- * whatever M, N, tile position, thread count or code path (general, small-M,
- * small-N).  madd is a fused multiply-add whenever the target has one (the
- * AVX2 kernel, fmaf elsewhere) and a*b+c otherwise; each build is bitwise
- * self-consistent.  Threads only ever split the output, never K.
- *
- * Paths (all follow the order above; only the memory traffic differs):
- *   M <= 4 (or N <= 4):  xai__gemm_small  -- streams the big operand, no packing
- *   N <= 48 < M:         run as C^T = B^T A^T so the big operand plays B
- *   transB, small A:     xai__gemm_panels -- W read row by row, opA packed once
- *   otherwise:           xai__gemm_blocked -- the five loops above
- * OpenMP: C is cut into one rectangle per thread (xai__gemm_grid), each
- * computed by the serial code with its own packing buffers.
- * ------------------------------------------------------------------------- */
-
-
-#if defined(__AVX2__) && defined(__FMA__) && !defined(XAI_NO_SIMD)
-#define XAI__GEMM_AVX2 1
-#else
-#define XAI__GEMM_AVX2 0
-#endif
-
-/* One multiply-add of the canonical chain.  With a hardware FMA we call fmaf
- * explicitly (the compiler turns it into one instruction), so there is no
- * room for the compiler to contract some a*b+c and not others. */
-#if defined(__FMA__) || defined(__FP_FAST_FMAF) || defined(FP_FAST_FMAF) || defined(__ARM_FEATURE_FMA)
-#define XAI__MADD(a, b, c) fmaf((a), (b), (c))
-#else
-#define XAI__MADD(a, b, c) ((a) * (b) + (c))
-#endif
-
-/* Block sizes.  KC is part of the numerical contract (it fixes where the
- * partial sums are rounded into C); MC and NC only affect speed.
- *  MR x NR = 6 x 16: 12 ymm accumulators + 2 for B + 1 broadcast = 15 of 16.
- *  KC = 256: B micro-panel KC*NR*4 = 16 KiB and A micro-panel 6 KiB sit in a
- *           32-48 KiB L1 together, and a C update every 256 FMAs is noise.
- *  MC = 144: packed A block MC*KC*4 = 144 KiB, a small part of a 1-2 MiB L2,
- *           so it survives while B micro-panels stream through.
- *  NC = 1024: packed B block KC*NC*4 = 1 MiB, in L2 (2 MiB here) or L3; it
- *           is reused for every MC block of A. */
-#define XAI__KC 256
-#if XAI__GEMM_AVX2
-#define XAI__MR 6
-#define XAI__NR 16
-#else
-#define XAI__MR 4 /* portable: robust across gcc/clang, -O2/-O3, SSE2/AVX (14-23 GFLOP/s here) */
-#define XAI__NR 8
-#endif
-#ifndef XAI__MC
-#define XAI__MC 144 /* multiple of MR (6 and 4) */
-#endif
-#ifndef XAI__NC
-#define XAI__NC 1024 /* multiple of NR */
-#endif
-/* Path selection (speed only; every path gives the same bits -- the tests
- * rebuild with these changed and compare hashes). */
-#ifndef XAI__GEMM_SMALL
-#define XAI__GEMM_SMALL 4 /* M (or N) <= this: streaming path, the big operand is not packed */
-#endif
-#ifndef XAI__GEMM_SWAP_N
-#define XAI__GEMM_SWAP_N 48 /* N <= this < M: compute C^T = B^T A^T so the big operand is B */
-#endif
-#ifndef XAI__RESIDENT_A
-#define XAI__RESIDENT_A (1u << 20) /* transB, packed opA <= 1 MiB: panel order (xai__gemm_panels) */
-#endif
-typedef char xai__gemm_small_max4[XAI__GEMM_SMALL <= 4 ? 1 : -1]; /* the small path keeps <= 4 rows in registers */
-#define XAI__GEMM_PAR_MIN 200000.0 /* M*N*K below this: one thread (fork/join would cost more) */
-
-/* Everything one GEMM call needs; C has general strides so the small-N case
- * can run as the transposed small-M problem (C^T = B^T A^T). */
-typedef struct xai__gemm_op {
-    const float *A; size_t lda; int transA, modA;
-    const float *B; size_t ldb; int transB, modB;
-    float *C; size_t crs, ccs; /* C[i][j] = C[i*crs + j*ccs] */
-    int M, N, K, accumulate;
-    /* dual (small path only, C2 != NULL): C = opA(A) . opB(B)+ and C2 = opA(A2) . opB(B)-, each
-       with its own chains exactly as two separate calls, from one pass over B (LRP-alpha-beta) */
-    const float *A2; float *C2;
-    /* implicit im2col (conv forward, transB = 0): B is the im2col matrix of an image batch, read
-       from the images while packing, never written out; B and ldb unused */
-    const struct xai__im2col_view *conv;
-} xai__gemm_op;
-
-/* B[k][j] of a convolution's im2col, several images side by side: row k = (c - C0, ki, kj) of the
-   group's channels, column j = (image b, oh, ow); x[b][c][oh*sh - ph + ki*dh][ow*sw - pw + kj*dw],
-   0 outside.  The same numbers xai__im2col writes. */
-typedef struct xai__im2col_view {
-    const xai_layer_param *p;
-    const float *x;          /* the first image */
-    size_t xs;               /* floats per image */
-    int C0, H, W, OH, OW;    /* the group's first channel; input and output sizes */
-} xai__im2col_view;
-
-/* Output positions 0 <= o < OW whose input o*stride + off lies in [0, W): [lo, hi). */
-static void xai__valid_range(int off, int stride, int W, int OW, int *lo, int *hi)
-{
-    *lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
-    *hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / stride + 1;
-    if (*hi > OW) *hi = OW;
-    if (*lo > *hi) *lo = *hi;
-}
-
-static float xai__im2col_at(const xai__im2col_view *v, int k, int j)
-{
-    const xai_layer_param *p = v->p;
-    int khw = p->kernel_h * p->kernel_w, N = v->OH * v->OW, r = k % khw, pos = j % N;
-    int ih = pos / v->OW * p->stride_h - p->pad_h + r / p->kernel_w * p->dilation_h;
-    int iw = pos % v->OW * p->stride_w - p->pad_w + r % p->kernel_w * p->dilation_w;
-    if (ih < 0 || ih >= v->H || iw < 0 || iw >= v->W) return 0.0f;
-    return v->x[(size_t)(j / N) * v->xs + ((size_t)(v->C0 + k / khw) * v->H + ih) * v->W + iw];
-}
-
-#if XAI__GEMM_AVX2
-static inline __m256 xai__mod8(__m256 v, int mod)
-{
-    switch (mod) {
-    case XAI__MOD_POS: return _mm256_max_ps(v, _mm256_setzero_ps()); /* v > 0 ? v : 0 */
-    case XAI__MOD_NEG: return _mm256_min_ps(v, _mm256_setzero_ps()); /* v < 0 ? v : 0 */
-    case XAI__MOD_SQUARE: return _mm256_mul_ps(v, v);
-    case XAI__MOD_ONE: return _mm256_set1_ps(1.0f);
-    default: return v;
-    }
-}
-
-/* In-register 8x8 transpose: afterwards r[q] lane p = old r[p] lane q.
- * (Callers index r[] only with constants, never in loops, so that the
- * compiler keeps all eight in registers instead of on the stack.) */
-static inline void xai__tr8(__m256 r[8])
-{
-    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20); r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
-    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20); r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20); r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
-    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
-}
-
-/* d[q*ldd + p] = s[p*lds + q] for p, q < 8: an 8x8 block copied transposed. */
-static inline void xai__tr8_copy(const float *s, size_t lds, float *d, size_t ldd)
-{
-    __m256 r[8];
-    r[0] = _mm256_loadu_ps(s);           r[1] = _mm256_loadu_ps(s + lds);
-    r[2] = _mm256_loadu_ps(s + 2 * lds); r[3] = _mm256_loadu_ps(s + 3 * lds);
-    r[4] = _mm256_loadu_ps(s + 4 * lds); r[5] = _mm256_loadu_ps(s + 5 * lds);
-    r[6] = _mm256_loadu_ps(s + 6 * lds); r[7] = _mm256_loadu_ps(s + 7 * lds);
-    xai__tr8(r);
-    _mm256_storeu_ps(d, r[0]);           _mm256_storeu_ps(d + ldd, r[1]);
-    _mm256_storeu_ps(d + 2 * ldd, r[2]); _mm256_storeu_ps(d + 3 * ldd, r[3]);
-    _mm256_storeu_ps(d + 4 * ldd, r[4]); _mm256_storeu_ps(d + 5 * ldd, r[5]);
-    _mm256_storeu_ps(d + 6 * ldd, r[6]); _mm256_storeu_ps(d + 7 * ldd, r[7]);
-}
-
-static inline void xai__store6(float *d, __m256 v) /* lanes 0..5: 4 + 2 floats */
-{
-    _mm_storeu_ps(d, _mm256_castps256_ps128(v));
-    _mm_storel_pi((__m64 *)(d + 4), _mm256_extractf128_ps(v, 1));
-}
-
-/* The same for 6 rows x 8 columns -> 8 rows of 6 (an A micro-panel, MR = 6). */
-static inline void xai__tr6_copy(const float *s, size_t lds, float *d)
-{
-    __m256 r[8];
-    r[0] = _mm256_loadu_ps(s);           r[1] = _mm256_loadu_ps(s + lds);
-    r[2] = _mm256_loadu_ps(s + 2 * lds); r[3] = _mm256_loadu_ps(s + 3 * lds);
-    r[4] = _mm256_loadu_ps(s + 4 * lds); r[5] = _mm256_loadu_ps(s + 5 * lds);
-    r[6] = r[7] = _mm256_setzero_ps();
-    xai__tr8(r);
-    xai__store6(d, r[0]);      xai__store6(d + 6, r[1]);  xai__store6(d + 12, r[2]); xai__store6(d + 18, r[3]);
-    xai__store6(d + 24, r[4]); xai__store6(d + 30, r[5]); xai__store6(d + 36, r[6]); xai__store6(d + 42, r[7]);
-}
-#endif
-
-static void xai__mod_buf(float *p, size_t n, int mod)
-{
-    size_t i = 0;
-    if (mod == XAI__MOD_NONE) return;
-#if XAI__GEMM_AVX2
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(p + i, xai__mod8(_mm256_loadu_ps(p + i), mod));
-#endif
-    switch (mod) { /* switch outside the loops so each loop is branch-free */
-    case XAI__MOD_POS: for (; i < n; i++) p[i] = p[i] > 0.0f ? p[i] : 0.0f; break;
-    case XAI__MOD_NEG: for (; i < n; i++) p[i] = p[i] < 0.0f ? p[i] : 0.0f; break;
-    case XAI__MOD_SQUARE: for (; i < n; i++) p[i] = p[i] * p[i]; break;
-    case XAI__MOD_ONE: for (; i < n; i++) p[i] = 1.0f; break;
-    default: break;
-    }
-}
-
-static float xai__gemm_opa(const xai__gemm_op *g, int i, int k)
-{
-    return xai__mod(g->transA ? g->A[(size_t)k * g->lda + i] : g->A[(size_t)i * g->lda + k], g->modA);
-}
-
-static float xai__gemm_opb(const xai__gemm_op *g, int k, int j)
-{
-    if (g->conv) return xai__mod(xai__im2col_at(g->conv, k, j), g->modB);
-    return xai__mod(g->transB ? g->B[(size_t)j * g->ldb + k] : g->B[(size_t)k * g->ldb + j], g->modB);
-}
-
-/* The canonical order written as a plain triple loop over the region
- * [i0,i1) x [j0,j1).  Slow; used only when a buffer cannot be allocated,
- * and by the tests as the bitwise oracle. */
-static void xai__gemm_canon(const xai__gemm_op *g, int i0, int i1, int j0, int j1)
-{
-    int i, j, k, pc;
-    for (i = i0; i < i1; i++)
-        for (j = j0; j < j1; j++) {
-            float *c = g->C + (size_t)i * g->crs + (size_t)j * g->ccs;
-            for (pc = 0; pc < g->K; pc += XAI__KC) {
-                int kend = g->K - pc < XAI__KC ? g->K : pc + XAI__KC;
-                float acc = 0.0f;
-                for (k = pc; k < kend; k++) acc = XAI__MADD(xai__gemm_opa(g, i, k), xai__gemm_opb(g, k, j), acc);
-                *c = (pc == 0 && !g->accumulate) ? acc : *c + acc;
-            }
-        }
-}
-
-/* gemm_canon of all rows, columns [j0,j1); for a dual op both of its products. */
-static void xai__gemm_canon_dual(const xai__gemm_op *g, int j0, int j1)
-{
-    xai__gemm_op g1 = *g, g2 = *g;
-    if (!g->C2) {
-        xai__gemm_canon(g, 0, g->M, j0, j1);
-        return;
-    }
-    g1.modB = XAI__MOD_POS; g1.C2 = NULL;
-    g2.modB = XAI__MOD_NEG; g2.C2 = NULL; g2.A = g->A2; g2.C = g->C2;
-    xai__gemm_canon(&g1, 0, g->M, j0, j1);
-    xai__gemm_canon(&g2, 0, g->M, j0, j1);
-}
-
-/* ---- packing --------------------------------------------------------------
- * A block (rows i0..i0+mc, k p0..p0+kc) -> MR-row micro-panels; panel p is
- * stored k-major: pa[p*MR*kc + k*MR + r].  Rows past mc are zero.
- * B block (k p0..p0+kc, cols j0..j0+nc) -> NR-column micro-panels:
- * pb[q*NR*kc + k*NR + c].  Columns past nc are zero.
- * Source memory is always walked along its contiguous direction for as long
- * as possible (few long streams keep the hardware prefetcher busy: reading a
- * 64-byte piece from each of 256 rows runs at a third of the speed).
- * The modifier is applied afterwards over the whole block (padding too, which
- * is harmless: padded rows/columns only reach discarded outputs). */
-static void xai__pack_a(const xai__gemm_op *g, int i0, int mc, int p0, int kc, float *pa)
-{
-    int ir, r, k, mcp = (mc + XAI__MR - 1) / XAI__MR * XAI__MR;
-    if (!g->transA) { /* row i contiguous in k: MR rows side by side, each read start to end */
-        for (ir = 0; ir < mc; ir += XAI__MR) {
-            int mr = mc - ir < XAI__MR ? mc - ir : XAI__MR;
-            const float *s = g->A + (size_t)(i0 + ir) * g->lda + p0;
-            float *d = pa + (size_t)ir * kc;
-            k = 0;
-#if XAI__GEMM_AVX2
-            if (mr == XAI__MR) /* 6 rows x 8 k -> transpose -> 8 k-slices of 6 */
-                for (; k + 8 <= kc; k += 8) xai__tr6_copy(s + k, g->lda, d + (size_t)k * 6);
-#endif
-            for (; k < kc; k++)
-                for (r = 0; r < XAI__MR; r++) d[(size_t)k * XAI__MR + r] = r < mr ? s[(size_t)r * g->lda + k] : 0.0f;
-        }
-    } else { /* opA row i is column i of A: walk A's rows (k), scatter MR-runs to the panels */
-        for (k = 0; k < kc; k++) {
-            const float *s = g->A + (size_t)(p0 + k) * g->lda + i0;
-            for (ir = 0; ir < mc; ir += XAI__MR) {
-                int mr = mc - ir < XAI__MR ? mc - ir : XAI__MR;
-                float *d = pa + (size_t)ir * kc + (size_t)k * XAI__MR;
-                for (r = 0; r < XAI__MR; r++) d[r] = r < mr ? s[ir + r] : 0.0f;
-            }
-        }
-    }
-    xai__mod_buf(pa, (size_t)mcp * kc, g->modA);
-}
-
-/* The B block of an implicit im2col (see xai__im2col_view), one NR-column panel at a time, written
-   in order.  Column c of the panel reads x at off[c] + (the k row's offset) when its input row
-   ih0[c] + ki*dh and column iw0[c] + kj*dw fall inside the image.  8 columns along one output row
-   at stride 1, inside the image, are one plain load; others a masked gather. */
-static void xai__pack_b_im2col(const xai__gemm_op *g, int p0, int kc, int j0, int nc, float *pb)
-{
-    const xai__im2col_view *v = g->conv;
-    const xai_layer_param *p = v->p;
-    int N = v->OH * v->OW, HW = v->H * v->W, jr, c, k, h;
-    int ncp = (nc + XAI__NR - 1) / XAI__NR * XAI__NR;
-    for (jr = 0; jr < nc; jr += XAI__NR) {
-        int nr = nc - jr < XAI__NR ? nc - jr : XAI__NR, run[XAI__NR / 8];
-        int off[XAI__NR], ih0[XAI__NR], iw0[XAI__NR];
-        int ch = v->C0 + p0 / (p->kernel_h * p->kernel_w), ki = p0 / p->kernel_w % p->kernel_h, kj = p0 % p->kernel_w;
-        float *d = pb + (size_t)jr * kc;
-        for (c = 0; c < XAI__NR; c++) { /* past nr: a column that reads nothing (always outside) */
-            int j = j0 + jr + c, b = j / N, oh = j % N / v->OW, ow = j % N % v->OW;
-            ih0[c] = c < nr ? oh * p->stride_h - p->pad_h : -(1 << 30);
-            iw0[c] = ow * p->stride_w - p->pad_w;
-            off[c] = c < nr ? b * (int)v->xs + ih0[c] * v->W + iw0[c] : 0;
-        }
-        for (h = 0; h < XAI__NR / 8; h++) { /* 8 columns along one output row at stride 1: one load */
-            run[h] = p->stride_w == 1 && h * 8 + 8 <= nr;
-            for (c = h * 8 + 1; c < h * 8 + 8 && run[h]; c++) run[h] = ih0[c] == ih0[c - 1] && iw0[c] == iw0[c - 1] + 1 && off[c] == off[c - 1] + 1;
-        }
-        for (k = 0; k < kc; k++, d += XAI__NR) {
-            int ih = ki * p->dilation_h, iw = kj * p->dilation_w, dk = ch * HW + ih * v->W + iw;
-            for (h = 0; h < XAI__NR; h += 8) {
-                if (run[h / 8] && ih0[h] + ih >= 0 && ih0[h] + ih < v->H && iw0[h] + iw >= 0 && iw0[h + 7] + iw < v->W) {
-                    const float *src = v->x + off[h] + dk;
-#if XAI__GEMM_AVX2
-                    _mm256_storeu_ps(d + h, _mm256_loadu_ps(src));
-#else
-                    for (c = 0; c < 8; c++) d[h + c] = src[c];
-#endif
-                } else { /* across rows, strided, or over the padding: each column checked */
-#if XAI__GEMM_AVX2
-                    __m256i ihv = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(ih0 + h)), _mm256_set1_epi32(ih));
-                    __m256i iwv = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(iw0 + h)), _mm256_set1_epi32(iw));
-                    __m256i ok = _mm256_and_si256(_mm256_and_si256(_mm256_cmpgt_epi32(ihv, _mm256_set1_epi32(-1)), _mm256_cmpgt_epi32(_mm256_set1_epi32(v->H), ihv)),
-                                                  _mm256_and_si256(_mm256_cmpgt_epi32(iwv, _mm256_set1_epi32(-1)), _mm256_cmpgt_epi32(_mm256_set1_epi32(v->W), iwv)));
-                    __m256i idx = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(off + h)), _mm256_set1_epi32(dk));
-                    _mm256_storeu_ps(d + h, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), v->x, idx, _mm256_castsi256_ps(ok), 4));
-#else
-                    for (c = h; c < h + 8; c++)
-                        d[c] = ih0[c] + ih >= 0 && ih0[c] + ih < v->H && iw0[c] + iw >= 0 && iw0[c] + iw < v->W ? v->x[off[c] + dk] : 0.0f;
-#endif
-                }
-            }
-            if (++kj == p->kernel_w) { /* the next k: (channel, kernel row, kernel column) */
-                kj = 0;
-                if (++ki == p->kernel_h) { ki = 0; ch++; }
-            }
-        }
-    }
-    xai__mod_buf(pb, (size_t)ncp * kc, g->modB);
-}
-
-static void xai__pack_b(const xai__gemm_op *g, int p0, int kc, int j0, int nc, float *pb)
-{
-    int jr, c, k, ncp = (nc + XAI__NR - 1) / XAI__NR * XAI__NR;
-    if (g->conv) {
-        xai__pack_b_im2col(g, p0, kc, j0, nc, pb);
-        return;
-    }
-    if (!g->transB) { /* row k of B contiguous in j: walk it, scatter NR-runs to the panels */
-        for (k = 0; k < kc; k++) {
-            const float *s = g->B + (size_t)(p0 + k) * g->ldb + j0;
-            for (jr = 0; jr < nc; jr += XAI__NR) {
-                int nr = nc - jr < XAI__NR ? nc - jr : XAI__NR;
-                float *d = pb + (size_t)jr * kc + (size_t)k * XAI__NR;
-#if XAI__GEMM_AVX2
-                if (nr == XAI__NR) {
-                    _mm256_store_ps(d, _mm256_loadu_ps(s + jr));
-                    _mm256_store_ps(d + 8, _mm256_loadu_ps(s + jr + 8));
-                    continue;
-                }
-#endif
-                for (c = 0; c < XAI__NR; c++) d[c] = c < nr ? s[jr + c] : 0.0f;
-            }
-        }
-    } else { /* column j of opB is row j of B (W stored N x K): transpose 8 rows at a time */
-        for (jr = 0; jr < nc; jr += XAI__NR) {
-            int nr = nc - jr < XAI__NR ? nc - jr : XAI__NR, c0 = 0;
-            const float *s = g->B + (size_t)(j0 + jr) * g->ldb + p0;
-            float *d = pb + (size_t)jr * kc;
-#if XAI__GEMM_AVX2
-            for (; c0 + 8 <= nr; c0 += 8) {
-                const float *sc = s + (size_t)c0 * g->ldb;
-                for (k = 0; k + 8 <= kc; k += 8) { /* 8 rows x 8 k -> 8 k-slices of 8 columns */
-                    if (!(k & 15) && p0 + k + 128 < g->K) /* a little ahead of the hardware prefetcher */
-                        for (c = 0; c < 8; c++) _mm_prefetch((const char *)(sc + (size_t)c * g->ldb + k + 128), _MM_HINT_T0);
-                    xai__tr8_copy(sc + k, g->ldb, d + (size_t)k * XAI__NR + c0, XAI__NR);
-                }
-                for (; k < kc; k++)
-                    for (c = c0; c < c0 + 8; c++) d[(size_t)k * XAI__NR + c] = s[(size_t)c * g->ldb + k];
-            }
-#endif
-            for (c = c0; c < XAI__NR; c++)
-                for (k = 0; k < kc; k++) d[(size_t)k * XAI__NR + c] = c < nr ? s[(size_t)c * g->ldb + k] : 0.0f;
-        }
-    }
-    xai__mod_buf(pb, (size_t)ncp * kc, g->modB);
-}
-
-/* ---- micro-kernel -----------------------------------------------------------
- * c[MR x NR] (row stride ldc) = first ? acc : c + acc, acc = sum over kc of
- * a-column x b-row, each accumulator one FMA chain in increasing k. */
-#if XAI__GEMM_AVX2
-static void xai__ukernel(int kc, const float *a, const float *b, float *c, size_t ldc, int first)
-{
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    int k, i;
-    for (i = 0; i < 6; i++) _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-    for (k = 0; k < kc; k++) { /* one rank-1 update: 2 loads of B, 6 broadcasts of A, 12 FMAs */
-        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), av;
-        av = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
-        av = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
-        av = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
-        av = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
-        av = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
-        av = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
-        a += 6;
-        b += 16;
-    }
-#define XAI__UK_ROW(r, x0, x1)                                                              \
-    do {                                                                                    \
-        float *cr = c + (size_t)(r) * ldc;                                                  \
-        if (!first) {                                                                       \
-            x0 = _mm256_add_ps(_mm256_loadu_ps(cr), x0);                                    \
-            x1 = _mm256_add_ps(_mm256_loadu_ps(cr + 8), x1);                                \
-        }                                                                                   \
-        _mm256_storeu_ps(cr, x0);                                                           \
-        _mm256_storeu_ps(cr + 8, x1);                                                       \
-    } while (0)
-    XAI__UK_ROW(0, c00, c01); XAI__UK_ROW(1, c10, c11); XAI__UK_ROW(2, c20, c21);
-    XAI__UK_ROW(3, c30, c31); XAI__UK_ROW(4, c40, c41); XAI__UK_ROW(5, c50, c51);
-#undef XAI__UK_ROW
-}
-#else
-/* Portable micro-kernel: one row of the tile at a time, so the NR running
- * sums are a small array every compiler keeps in (vector) registers; the
- * B micro-panel is re-read from L1 for each row.  Same chains as above. */
-static void xai__ukernel(int kc, const float *a, const float *b, float *c, size_t ldc, int first)
-{
-    int k, i, j;
-    for (i = 0; i < XAI__MR; i++) {
-        float acc[XAI__NR];
-        const float *ak = a + i, *bk = b;
-        for (j = 0; j < XAI__NR; j++) acc[j] = 0.0f;
-        for (k = 0; k < kc; k++, ak += XAI__MR, bk += XAI__NR)
-            for (j = 0; j < XAI__NR; j++) acc[j] = XAI__MADD(*ak, bk[j], acc[j]);
-        for (j = 0; j < XAI__NR; j++) c[i * ldc + j] = first ? acc[j] : c[i * ldc + j] + acc[j];
-    }
-}
-#endif
-
-/* Loops 2 and 1 over one packed A block x packed B block.  Edge tiles run the
- * same micro-kernel into a scratch tile (padding rows/cols computed and
- * dropped), then the valid part gets the same "first ? acc : c + acc"; so
- * does every tile when C is stored transposed (ccs != 1, the small-N case). */
-static void xai__macro_kernel(int mc, int nc, int kc, const float *pa, const float *pb, float *c, size_t crs,
-                              size_t ccs, int first)
-{
-    float tmp[XAI__MR * XAI__NR];
-    int jr, ir, i, j;
-    for (jr = 0; jr < nc; jr += XAI__NR) {                                           /* loop 2 */
-        int nr = nc - jr < XAI__NR ? nc - jr : XAI__NR;
-        for (ir = 0; ir < mc; ir += XAI__MR) {                                       /* loop 1 */
-            int mr = mc - ir < XAI__MR ? mc - ir : XAI__MR;
-            const float *a = pa + (size_t)ir * kc, *b = pb + (size_t)jr * kc;
-            float *cc = c + (size_t)ir * crs + (size_t)jr * ccs;
-            if (mr == XAI__MR && nr == XAI__NR && ccs == 1) {
-                xai__ukernel(kc, a, b, cc, crs, first);
-            } else {
-                xai__ukernel(kc, a, b, tmp, XAI__NR, 1);
-                for (i = 0; i < mr; i++)
-                    for (j = 0; j < nr; j++) {
-                        float *o = cc + (size_t)i * crs + (size_t)j * ccs;
-                        *o = first ? tmp[i * XAI__NR + j] : *o + tmp[i * XAI__NR + j];
-                    }
-            }
-        }
-    }
-}
-
-/* Standard Goto/BLIS order on one thread's C region [i0,i1) x [j0,j1).
- * pa holds MC x KC, pb holds KC x NC. */
-static void xai__gemm_blocked(const xai__gemm_op *g, int i0, int i1, int j0, int j1, float *pa, float *pb)
-{
-    int jc, pc, ic, K = g->K;
-    for (jc = j0; jc < j1; jc += XAI__NC) {                                           /* loop 5 */
-        int nc = j1 - jc < XAI__NC ? j1 - jc : XAI__NC;
-        for (pc = 0; pc < K; pc += XAI__KC) {                                         /* loop 4 */
-            int kc = K - pc < XAI__KC ? K - pc : XAI__KC;
-            int first = pc == 0 && !g->accumulate;
-            xai__pack_b(g, pc, kc, jc, nc, pb);
-            for (ic = i0; ic < i1; ic += XAI__MC) {                                   /* loop 3 */
-                int mc = i1 - ic < XAI__MC ? i1 - ic : XAI__MC;
-                xai__pack_a(g, ic, mc, pc, kc, pa);
-                xai__macro_kernel(mc, nc, kc, pa, pb, g->C + (size_t)ic * g->crs + (size_t)jc * g->ccs, g->crs,
-                                  g->ccs, first);
-            }
-        }
-    }
-}
-
-/* Variant for few rows times a weight matrix stored N x K (transB = 1), e.g.
- * an InnerProduct at batch 16.  Each element of W is used for only a few
- * FMAs, so reading W fast matters as much as the arithmetic.  The blocked
- * order would read W in 1 KiB pieces from a thousand rows in turn, which the
- * hardware prefetcher cannot follow (about 5 GB/s here).  Instead all of opA
- * for the region is packed once (pa: rows x K, stays in L2) and B is taken
- * one NR-column panel at a time: NR rows of W, read from start to end one K
- * block after the other, i.e. NR steady streams (about 16 GB/s here).  Same
- * K blocks, same chains. */
-static void xai__gemm_panels(const xai__gemm_op *g, int i0, int i1, int j0, int j1, float *pa, float *pb)
-{
-    int rows = i1 - i0, rowsp = (rows + XAI__MR - 1) / XAI__MR * XAI__MR, jr, pc, K = g->K;
-    for (pc = 0; pc < K; pc += XAI__KC)
-        xai__pack_a(g, i0, rows, pc, K - pc < XAI__KC ? K - pc : XAI__KC, pa + (size_t)rowsp * pc);
-    for (jr = j0; jr < j1; jr += XAI__NR) {
-        int nr = j1 - jr < XAI__NR ? j1 - jr : XAI__NR;
-        for (pc = 0; pc < K; pc += XAI__KC) {
-            int kc = K - pc < XAI__KC ? K - pc : XAI__KC;
-            xai__pack_b(g, pc, kc, jr, nr, pb);
-            xai__macro_kernel(rows, nr, kc, pa + (size_t)rowsp * pc, pb, g->C + (size_t)i0 * g->crs + (size_t)jr * g->ccs,
-                              g->crs, g->ccs, pc == 0 && !g->accumulate);
-        }
-    }
-}
-
-/* One thread's share of the general path: pick the loop order, get buffers. */
-static void xai__gemm_region(const xai__gemm_op *g, int i0, int i1, int j0, int j1)
-{
-    int K = g->K, rows = i1 - i0, cols = j1 - j0;
-    size_t rowsp = (size_t)(rows + XAI__MR - 1) / XAI__MR * XAI__MR, na, nb;
-    int panels = g->transB && rowsp * K * sizeof(float) <= XAI__RESIDENT_A;
-    float *pa, *pb;
-    if (panels) {
-        na = rowsp * K;
-        nb = (size_t)XAI__NR * XAI__KC;
-    } else {
-        int kcap = K < XAI__KC ? K : XAI__KC;
-        na = (size_t)(rowsp < XAI__MC ? rowsp : XAI__MC) * kcap;
-        nb = (size_t)kcap * (cols < XAI__NC ? (cols + XAI__NR - 1) / XAI__NR * XAI__NR : XAI__NC);
-    }
-    pa = (float *)xai__aligned_alloc(sizeof(float) * na);
-    pb = (float *)xai__aligned_alloc(sizeof(float) * nb);
-    if (!pa || !pb) xai__gemm_canon(g, i0, i1, j0, j1); /* out of memory: same numbers, slowly */
-    else if (panels) xai__gemm_panels(g, i0, i1, j0, j1, pa, pb);
-    else xai__gemm_blocked(g, i0, i1, j0, j1, pa, pb);
-    xai__aligned_free(pa);
-    xai__aligned_free(pb);
-}
-
-/* ---- small-M path -----------------------------------------------------------
- * M <= XAI__GEMM_SMALL (e.g. an InnerProduct at batch 1).  Packing B would
- * copy the whole weight matrix for a handful of FMAs per element, so B is
- * streamed straight from memory; only the tiny opA is packed (k-contiguous,
- * modifier applied).  Same KC blocks, same FMA chains as the general path.
- *  transB = 1 ("dot"): column j of opB is a contiguous row of B (W is N x K).
- *     8 rows of W are read side by side in k; each 8x8 block is transposed
- *     (registers -> a 256-byte L1 scratch) into k-slices, so that vector
- *     lane r runs column j0+r's own chain, exactly as in the micro-kernel.
- *  transB = 0 ("axpy"): row k of B is contiguous in j; accumulators for a
- *     run of columns live in a small L1 buffer and every B row is streamed.
- * Software prefetch matters here: it lifts the streams from ~11 to ~15 GB/s. */
-#define XAI__SMALL_JW 1024 /* axpy: columns per chunk; 4 x 1024 floats = 16 KiB in L1 */
-
-static void xai__small_dot(const xai__gemm_op *g, const float *ap, const float *ap2, int j0)
-{
-    const float *w[8];
-    int M = g->M, K = g->K, nv = g->N - j0 < 8 ? g->N - j0 : 8, dual = g->C2 != NULL;
-    int modB = dual ? XAI__MOD_POS : g->modB;
-    int r, i, k, pc;
-    float out[4][8], out2[4][8];
-    for (r = 0; r < 8; r++) /* lanes past N re-read the last row; dropped at the end */
-        w[r] = g->B + (size_t)(j0 + (r < nv ? r : nv - 1)) * g->ldb;
-    for (pc = 0; pc < K; pc += XAI__KC) {
-        int kend = K - pc < XAI__KC ? K : pc + XAI__KC;
-        int first = pc == 0 && !g->accumulate;
-#if XAI__GEMM_AVX2
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-        __m256 dacc0 = acc0, dacc1 = acc0, dacc2 = acc0, dacc3 = acc0; /* dual: the B- chains */
-        const float *a0 = ap, *a1 = ap + (size_t)K * (M > 1), *a2 = ap + (size_t)K * 2 * (M > 2),
-                    *a3 = ap + (size_t)K * 3 * (M > 3);
-        const float *d0 = dual ? ap2 : ap, *d1 = d0 + (size_t)K * (M > 1), *d2 = d0 + (size_t)K * 2 * (M > 2),
-                    *d3 = d0 + (size_t)K * 3 * (M > 3);
-        for (k = pc; k + 8 <= kend; k += 8) {
-            /* 8 columns x 8 k -> tb[q] = slice at k+q (lanes = columns), kept in L1 */
-            float tb[64];
-            int q;
-            if (nv == 8) xai__tr8_copy(w[0] + k, g->ldb, tb, 8);
-            else
-                for (q = 0; q < 8; q++)
-                    for (r = 0; r < 8; r++) tb[q * 8 + r] = w[r][k + q];
-            if (!(k & 15) && k + 128 < K) /* 8 streams: the hardware prefetcher alone reaches ~3/4 of the bandwidth */
-                for (r = 0; r < 8; r++) _mm_prefetch((const char *)(w[r] + k + 128), _MM_HINT_T0);
-            for (q = 0; q < 8; q++) {
-                __m256 raw = _mm256_loadu_ps(tb + 8 * q), b = xai__mod8(raw, modB);
-                acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + k + q), b, acc0);
-                if (M > 1) acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + k + q), b, acc1);
-                if (M > 2) acc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + k + q), b, acc2);
-                if (M > 3) acc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + k + q), b, acc3);
-                if (dual) {
-                    b = xai__mod8(raw, XAI__MOD_NEG);
-                    dacc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(d0 + k + q), b, dacc0);
-                    if (M > 1) dacc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(d1 + k + q), b, dacc1);
-                    if (M > 2) dacc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(d2 + k + q), b, dacc2);
-                    if (M > 3) dacc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(d3 + k + q), b, dacc3);
-                }
-            }
-        }
-        for (; k < kend; k++) { /* ragged end of the block: same chain, one k at a time */
-            float v[8], vn[8];
-            __m256 t;
-            for (r = 0; r < 8; r++) v[r] = xai__mod(w[r][k], modB);
-            t = _mm256_loadu_ps(v);
-            acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + k), t, acc0);
-            acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + k), t, acc1);
-            acc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + k), t, acc2);
-            acc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + k), t, acc3);
-            if (dual) {
-                for (r = 0; r < 8; r++) vn[r] = xai__mod(w[r][k], XAI__MOD_NEG);
-                t = _mm256_loadu_ps(vn);
-                dacc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(d0 + k), t, dacc0);
-                dacc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(d1 + k), t, dacc1);
-                dacc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(d2 + k), t, dacc2);
-                dacc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(d3 + k), t, dacc3);
-            }
-        }
-        _mm256_storeu_ps(out[0], acc0);
-        _mm256_storeu_ps(out[1], acc1);
-        _mm256_storeu_ps(out[2], acc2);
-        _mm256_storeu_ps(out[3], acc3);
-        _mm256_storeu_ps(out2[0], dacc0);
-        _mm256_storeu_ps(out2[1], dacc1);
-        _mm256_storeu_ps(out2[2], dacc2);
-        _mm256_storeu_ps(out2[3], dacc3);
-#else
-        for (i = 0; i < M; i++)
-            for (r = 0; r < 8; r++) out[i][r] = out2[i][r] = 0.0f;
-        for (k = pc; k < kend; k++)
-            for (r = 0; r < 8; r++) {
-                float b = xai__mod(w[r][k], modB), bn = xai__mod(w[r][k], XAI__MOD_NEG);
-                for (i = 0; i < M; i++) out[i][r] = XAI__MADD(ap[(size_t)i * K + k], b, out[i][r]);
-                if (dual)
-                    for (i = 0; i < M; i++) out2[i][r] = XAI__MADD(ap2[(size_t)i * K + k], bn, out2[i][r]);
-            }
-#endif
-        for (i = 0; i < M; i++)
-            for (r = 0; r < nv; r++) {
-                size_t at = (size_t)i * g->crs + (size_t)(j0 + r) * g->ccs;
-                g->C[at] = first ? out[i][r] : g->C[at] + out[i][r];
-                if (dual) g->C2[at] = first ? out2[i][r] : g->C2[at] + out2[i][r];
-            }
-    }
-}
-
-/* Columns j0 .. j0+nv-1 (nv <= XAI__SMALL_JW); acc: 4 x XAI__SMALL_JW floats, and as many again
-   after them for the dual's B- chains. */
-static void xai__small_axpy(const xai__gemm_op *g, const float *ap, const float *ap2, int j0, int nv, float *acc)
-{
-    int M = g->M, K = g->K, dual = g->C2 != NULL, modB = dual ? XAI__MOD_POS : g->modB;
-    int i, j, k, pc;
-    float *acc2 = acc + 4 * XAI__SMALL_JW;
-    for (pc = 0; pc < K; pc += XAI__KC) {
-        int kend = K - pc < XAI__KC ? K : pc + XAI__KC;
-        int first = pc == 0 && !g->accumulate;
-        for (i = 0; i < M * XAI__SMALL_JW; i++) acc[i] = acc2[i] = 0.0f;
-        for (k = pc; k < kend; k++) { /* one row of B: acc[i][.] = madd(a_ik, b_k., acc[i][.]) */
-            const float *b = g->B + (size_t)k * g->ldb + j0;
-            j = 0;
-#if XAI__GEMM_AVX2
-            {
-                __m256 x0 = _mm256_broadcast_ss(ap + k), x1 = x0, x2 = x0, x3 = x0, zero = _mm256_setzero_ps();
-                __m256 y0 = x0, y1 = x0, y2 = x0, y3 = x0; /* the dual's A2 */
-                if (M > 1) x1 = _mm256_broadcast_ss(ap + (size_t)K + k);
-                if (M > 2) x2 = _mm256_broadcast_ss(ap + (size_t)K * 2 + k);
-                if (M > 3) x3 = _mm256_broadcast_ss(ap + (size_t)K * 3 + k);
-                if (dual) {
-                    y0 = _mm256_broadcast_ss(ap2 + k);
-                    if (M > 1) y1 = _mm256_broadcast_ss(ap2 + (size_t)K + k);
-                    if (M > 2) y2 = _mm256_broadcast_ss(ap2 + (size_t)K * 2 + k);
-                    if (M > 3) y3 = _mm256_broadcast_ss(ap2 + (size_t)K * 3 + k);
-                }
-                for (; j + 8 <= nv; j += 8) {
-                    __m256 raw = _mm256_loadu_ps(b + j), v = xai__mod8(raw, modB);
-                    float *o = acc + j, *o2 = acc2 + j;
-                    /* each row of B is a separate short stream: fetch two rows ahead */
-                    if (!(j & 15) && k + 2 < K) _mm_prefetch((const char *)(b + 2 * g->ldb + j), _MM_HINT_T0);
-                    _mm256_store_ps(o, _mm256_fmadd_ps(x0, v, _mm256_load_ps(o)));
-                    if (M > 1) _mm256_store_ps(o + XAI__SMALL_JW, _mm256_fmadd_ps(x1, v, _mm256_load_ps(o + XAI__SMALL_JW)));
-                    if (M > 2) _mm256_store_ps(o + 2 * XAI__SMALL_JW, _mm256_fmadd_ps(x2, v, _mm256_load_ps(o + 2 * XAI__SMALL_JW)));
-                    if (M > 3) _mm256_store_ps(o + 3 * XAI__SMALL_JW, _mm256_fmadd_ps(x3, v, _mm256_load_ps(o + 3 * XAI__SMALL_JW)));
-                    if (dual) {
-                        v = _mm256_min_ps(raw, zero);
-                        _mm256_store_ps(o2, _mm256_fmadd_ps(y0, v, _mm256_load_ps(o2)));
-                        if (M > 1) _mm256_store_ps(o2 + XAI__SMALL_JW, _mm256_fmadd_ps(y1, v, _mm256_load_ps(o2 + XAI__SMALL_JW)));
-                        if (M > 2) _mm256_store_ps(o2 + 2 * XAI__SMALL_JW, _mm256_fmadd_ps(y2, v, _mm256_load_ps(o2 + 2 * XAI__SMALL_JW)));
-                        if (M > 3) _mm256_store_ps(o2 + 3 * XAI__SMALL_JW, _mm256_fmadd_ps(y3, v, _mm256_load_ps(o2 + 3 * XAI__SMALL_JW)));
-                    }
-                }
-            }
-#endif
-            for (; j < nv; j++) {
-                float v = xai__mod(b[j], modB), vn = xai__mod(b[j], XAI__MOD_NEG);
-                for (i = 0; i < M; i++)
-                    acc[i * XAI__SMALL_JW + j] = XAI__MADD(ap[(size_t)i * K + k], v, acc[i * XAI__SMALL_JW + j]);
-                if (dual)
-                    for (i = 0; i < M; i++)
-                        acc2[i * XAI__SMALL_JW + j] = XAI__MADD(ap2[(size_t)i * K + k], vn, acc2[i * XAI__SMALL_JW + j]);
-            }
-        }
-        for (i = 0; i < M; i++)
-            for (j = 0; j < nv; j++) {
-                size_t at = (size_t)i * g->crs + (size_t)(j0 + j) * g->ccs;
-                g->C[at] = first ? acc[i * XAI__SMALL_JW + j] : g->C[at] + acc[i * XAI__SMALL_JW + j];
-                if (dual) g->C2[at] = first ? acc2[i * XAI__SMALL_JW + j] : g->C2[at] + acc2[i * XAI__SMALL_JW + j];
-            }
-    }
-}
-
-static void xai__gemm_small(const xai__gemm_op *g, int nthreads)
-{
-    int M = g->M, N = g->N, K = g->K, i, k, t;
-    int dot = g->transB != 0, width, nchunks;
-    float *ap, *ap2 = NULL;
-    if (dot) {
-        width = 8;
-    } else { /* chunks of <= XAI__SMALL_JW columns, a multiple of the thread count */
-        nchunks = (N + XAI__SMALL_JW - 1) / XAI__SMALL_JW;
-        nchunks = (nchunks + nthreads - 1) / nthreads * nthreads;
-        width = ((N + nchunks - 1) / nchunks + 7) / 8 * 8;
-    }
-    nchunks = (N + width - 1) / width;
-    /* opA packed row by row, k contiguous, modifier applied */
-    ap = (float *)xai__aligned_alloc(sizeof(float) * (size_t)M * K * (g->C2 ? 2 : 1));
-    if (!ap) {
-        xai__gemm_canon_dual(g, 0, N);
-        return;
-    }
-    for (i = 0; i < M; i++)
-        for (k = 0; k < K; k++) ap[(size_t)i * K + k] = xai__gemm_opa(g, i, k);
-    if (g->C2) { /* the dual's second A, packed the same way */
-        xai__gemm_op g2 = *g;
-        g2.A = g->A2;
-        ap2 = ap + (size_t)M * K;
-        for (i = 0; i < M; i++)
-            for (k = 0; k < K; k++) ap2[(size_t)i * K + k] = xai__gemm_opa(&g2, i, k);
-    }
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (nthreads > 1)
-#endif
-    for (t = 0; t < nchunks; t++) {
-        int j0 = t * width, nv = N - j0 < width ? N - j0 : width;
-        if (dot) {
-            xai__small_dot(g, ap, ap2, j0);
-        } else {
-            float *acc = (float *)xai__aligned_alloc(sizeof(float) * 8 * XAI__SMALL_JW);
-            if (acc) xai__small_axpy(g, ap, ap2, j0, nv, acc);
-            else xai__gemm_canon_dual(g, j0, j0 + nv);
-            xai__aligned_free(acc);
-        }
-    }
-    xai__aligned_free(ap);
-}
-
-/* Split C into pm x pn rectangles, one per thread, each a serial Goto GEMM
- * with its own buffers (no barriers, no shared packing).  Pick the split with
- * the least per-thread work: padded tile area plus a rough packing cost
- * (each thread packs the B columns and, once per NC block, the A rows it
- * touches). */
-static void xai__gemm_grid(int M, int N, int nt, int *pm, int *pn)
-{
-    int d;
-    double best = -1.0;
-    *pm = 1;
-    *pn = nt;
-    for (d = 1; d <= nt; d++) {
-        if (nt % d == 0) {
-            int mp = (M + XAI__MR - 1) / XAI__MR, np = (N + XAI__NR - 1) / XAI__NR;
-            double rows = (double)((mp + d - 1) / d) * XAI__MR;
-            double cols = (double)((np + nt / d - 1) / (nt / d)) * XAI__NR;
-            double cost = rows * cols + 8.0 * (cols + rows * ((cols + XAI__NC - 1) / XAI__NC));
-            if (best < 0.0 || cost < best) {
-                best = cost;
-                *pm = d;
-                *pn = nt / d;
-            }
-        }
-    }
-}
-
-/* Threads for an M x N x K product: one below XAI__GEMM_PAR_MIN (fork/join would cost more), or
- * inside a parallel region. */
-static int xai__gemm_threads(int M, int N, int K)
-{
-#ifdef _OPENMP
-    if ((double)M * N * K >= XAI__GEMM_PAR_MIN && !omp_in_parallel()) return omp_get_max_threads();
-#endif
-    (void)M; (void)N; (void)K;
-    return 1;
-}
-
-/* The general path: C split into one rectangle per thread, each a serial Goto GEMM. */
-static void xai__gemm_general(const xai__gemm_op *g, int nt)
-{
-    int pm, pn, t;
-    xai__gemm_grid(g->M, g->N, nt, &pm, &pn);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (nt > 1)
-#endif
-    for (t = 0; t < pm * pn; t++) {
-        int mp = (g->M + XAI__MR - 1) / XAI__MR, np = (g->N + XAI__NR - 1) / XAI__NR;
-        int rstep = (mp + pm - 1) / pm * XAI__MR, cstep = (np + pn - 1) / pn * XAI__NR;
-        int i0 = (t / pn) * rstep, j0 = (t % pn) * cstep;
-        int i1 = i0 + rstep < g->M ? i0 + rstep : g->M, j1 = j0 + cstep < g->N ? j0 + cstep : g->N;
-        if (i0 < i1 && j0 < j1) xai__gemm_region(g, i0, i1, j0, j1);
-    }
-}
-
-/* C[M x N] = (accumulate ? C : 0) + opA(A) . opB(B), all row-major.
- * opA(A)[i][k] = mod(transA ? A[k*lda + i] : A[i*lda + k]), likewise opB with
- * (k, j) and ldb; mod is NONE/POS/NEG/SQUARE/ONE (LRP's w, w+, w-, w^2, flat). */
-static void xai__gemm(int M, int N, int K, const float *A, int lda, int transA, int modA, const float *B, int ldb,
-                      int transB, int modB, float *C, int ldc, int accumulate)
-{
-    xai__gemm_op g;
-    int nt, i, j;
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0) { /* empty sum */
-        if (!accumulate)
-            for (i = 0; i < M; i++)
-                for (j = 0; j < N; j++) C[(size_t)i * ldc + j] = 0.0f;
-        return;
-    }
-    nt = xai__gemm_threads(M, N, K);
-    if (N <= XAI__GEMM_SWAP_N && N < M) {
-        /* Few columns, many rows (e.g. W^T . g at batch 16): compute C^T =
-         * opB(B)^T . opA(A)^T instead, with C addressed transposed, so the big
-         * operand takes B's place and is streamed (same products, same order). */
-        g.A = B; g.lda = (size_t)ldb; g.transA = !transB; g.modA = modB;
-        g.B = A; g.ldb = (size_t)lda; g.transB = !transA; g.modB = modA;
-        g.C = C; g.crs = 1; g.ccs = (size_t)ldc;
-        g.M = N; g.N = M;
-    } else {
-        g.A = A; g.lda = (size_t)lda; g.transA = transA; g.modA = modA;
-        g.B = B; g.ldb = (size_t)ldb; g.transB = transB; g.modB = modB;
-        g.C = C; g.crs = (size_t)ldc; g.ccs = 1;
-        g.M = M; g.N = N;
-    }
-    g.K = K; g.accumulate = accumulate;
-    g.A2 = NULL; g.C2 = NULL; g.conv = NULL;
-    if (g.M <= XAI__GEMM_SMALL) {
-        xai__gemm_small(&g, nt);
-        return;
-    }
-    xai__gemm_general(&g, nt);
-}
-
-/* C[M x N] = opA(W) . im2col(images): a convolution's forward product without the im2col matrix
- * (see xai__pack_b_im2col).  The same bits as xai__gemm on the written-out matrix. */
-static void xai__gemm_im2col(int M, int N, int K, const float *A, int lda, int modA, const xai__im2col_view *v, float *C, int ldc)
-{
-    xai__gemm_op g;
-    int nt;
-    if (M <= 0 || N <= 0) return;
-    nt = xai__gemm_threads(M, N, K);
-    memset(&g, 0, sizeof g);
-    g.A = A; g.lda = (size_t)lda; g.modA = modA;
-    g.C = C; g.crs = (size_t)ldc; g.ccs = 1;
-    g.M = M; g.N = N; g.K = K;
-    g.conv = v;
-    if (K <= 0) { /* empty sums */
-        int i, j;
-        for (i = 0; i < M; i++)
-            for (j = 0; j < N; j++) C[(size_t)i * ldc + j] = 0.0f;
-        return;
-    }
-    xai__gemm_general(&g, nt);
-}
-
-/* LRP-alpha-beta's pair: C = opA(A) . opB(B)+ and C2 = opA(A2) . opB(B)-, the same bits as two
- * xai__gemm calls with modB POS and NEG.  On the small path (an InnerProduct at batch <= 4, where
- * reading W is the whole cost) both come from one pass over B. */
-static void xai__gemm_dual(int M, int N, int K, const float *A, const float *A2, int lda, int transA, const float *B, int ldb,
-                           int transB, float *C, float *C2, int ldc, int accumulate)
-{
-    xai__gemm_op g;
-    int nt;
-    if (M <= 0 || N <= 0 || K <= 0 || M > XAI__GEMM_SMALL || (N <= XAI__GEMM_SWAP_N && N < M)) {
-        xai__gemm(M, N, K, A, lda, transA, XAI__MOD_NONE, B, ldb, transB, XAI__MOD_POS, C, ldc, accumulate);
-        xai__gemm(M, N, K, A2, lda, transA, XAI__MOD_NONE, B, ldb, transB, XAI__MOD_NEG, C2, ldc, accumulate);
-        return;
-    }
-    nt = xai__gemm_threads(M, N, K);
-    g.A = A; g.lda = (size_t)lda; g.transA = transA; g.modA = XAI__MOD_NONE;
-    g.B = B; g.ldb = (size_t)ldb; g.transB = transB; g.modB = XAI__MOD_POS;
-    g.C = C; g.crs = (size_t)ldc; g.ccs = 1;
-    g.M = M; g.N = N; g.K = K; g.accumulate = accumulate;
-    g.A2 = A2; g.C2 = C2; g.conv = NULL;
-    xai__gemm_small(&g, nt);
-}
-
-/* ---- GEMM (end) ---- */
-
-/* The fast paths: convolution as im2col + one GEMM per group (Chellapilla et al. 2006; forward, the
-   im2col matrix is only virtual: the GEMM packs it from the images), the fully connected layers as
-   one GEMM for the whole batch.  Every output element's sum runs in the same
-   order whatever the batch size or thread count (see xai__gemm), so a batch of n gives exactly
-   the numbers of n single runs. */
-
-/* Scratch that grows with the largest request: one per tape, so callers never share it. */
-static float *xai__work(xai_tape *t, size_t floats)
-{
-    if (floats > t->work_size) {
-        xai__aligned_free(t->work);
-        t->work = (float *)xai__aligned_alloc(floats * sizeof(float));
-        t->work_size = t->work ? floats : 0;
-    }
-    return t->work;
-}
-
-/* col[(c*kh + ki)*kw + kj][oh*OW + ow] = x[c][oh*sh - ph + ki*dh][ow*sw - pw + kj*dw] (0 outside);
-   rows ldcol floats apart, so several images can sit side by side in one matrix. */
-static void xai__im2col(const xai_layer_param *p, const float *x, int C, int H, int W, int OH, int OW, float *col, size_t ldcol)
-{
-    int cki;
-    /* over (channel, kernel row) pairs: each writes its own column rows, and conv1's 3 channels
-       x 11 rows share out evenly where 3 channels alone would not */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if ((size_t)C * OH * OW * p->kernel_h * p->kernel_w > 100000)
-#endif
-    for (cki = 0; cki < C * p->kernel_h; cki++) {
-        int c = cki / p->kernel_h, ki = cki % p->kernel_h, kj, oh, ow, lo, hi;
-        for (kj = 0; kj < p->kernel_w; kj++) {
-            float *dst = col + (((size_t)c * p->kernel_h + ki) * p->kernel_w + kj) * ldcol;
-            int off = kj * p->dilation_w - p->pad_w;
-            xai__valid_range(off, p->stride_w, W, OW, &lo, &hi);
-            for (oh = 0; oh < OH; oh++, dst += OW) {
-                int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
-                const float *row;
-                if (ih < 0 || ih >= H) { memset(dst, 0, (size_t)OW * sizeof(float)); continue; }
-                row = x + ((size_t)c * H + ih) * W;
-                if (lo > 0) memset(dst, 0, (size_t)lo * sizeof(float));
-                if (p->stride_w == 1) memcpy(dst + lo, row + lo + off, (size_t)(hi - lo) * sizeof(float));
-                else for (ow = lo; ow < hi; ow++) dst[ow] = row[ow * p->stride_w + off];
-                if (hi < OW) memset(dst + hi, 0, (size_t)(OW - hi) * sizeof(float));
-            }
-        }
-    }
-}
-
-/* The transpose of im2col: dx[c][ih][iw] += col[...]; channels in parallel (each owns its plane). */
-static void xai__col2im(const xai_layer_param *p, const float *col, size_t ldcol, int C, int H, int W, int OH, int OW, float *dx)
-{
-    int c;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if ((size_t)C * OH * OW * p->kernel_h * p->kernel_w > 100000)
-#endif
-    for (c = 0; c < C; c++) {
-        int ki, kj, oh, ow, lo, hi;
-        for (ki = 0; ki < p->kernel_h; ki++)
-            for (kj = 0; kj < p->kernel_w; kj++) {
-                const float *src = col + (((size_t)c * p->kernel_h + ki) * p->kernel_w + kj) * ldcol;
-                int off = kj * p->dilation_w - p->pad_w;
-                xai__valid_range(off, p->stride_w, W, OW, &lo, &hi);
-                for (oh = 0; oh < OH; oh++, src += OW) {
-                    int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
-                    float *row;
-                    if (ih < 0 || ih >= H) continue;
-                    row = dx + ((size_t)c * H + ih) * W;
-                    for (ow = lo; ow < hi; ow++) row[ow * p->stride_w + off] += src[ow];
-                }
-            }
-    }
-}
-
-/* Convolutions run on chunks of nb images: their im2col matrices side by side (written out for the
-   backward passes, virtual in the forward pass), so the products
-   are wide even where one image's output is small (conv3-5: 13 x 13), and one GEMM per group
-   serves the chunk.  Each output still sums in the same order, so nb never changes a bit. */
-typedef struct xai__conv_plan {
-    int G, Cg, Og, K, N, nb;        /* groups, channels and outputs per group, K = Cg*kh*kw, N = OH*OW */
-    size_t col_rows;                /* C*kh*kw */
-    float *col, *tmp;               /* col_rows x nb*N (with_col), and O x nb*N */
-} xai__conv_plan;
-
-static int xai__conv_plan_make(xai_tape *t, const xai_layer *L, int C, int H, int W, int n, int OH, int OW, int with_col, xai__conv_plan *pl)
-{
-    const xai_layer_param *p = &L->p;
-    size_t per;
-    pl->G = p->group;
-    pl->Cg = C / p->group;
-    pl->Og = p->num_output / p->group;
-    pl->K = pl->Cg * p->kernel_h * p->kernel_w;
-    pl->N = OH * OW;
-    pl->col_rows = (size_t)C * p->kernel_h * p->kernel_w;
-    per = ((with_col ? pl->col_rows : 0) + (size_t)p->num_output) * (size_t)pl->N;
-    pl->nb = (int)((size_t)8 << 20) / (per ? per : 1) > 0 ? (int)(((size_t)8 << 20) / per) : 1;   /* ~32 MB a chunk */
-    if (pl->nb > n) pl->nb = n;
-    if (!with_col && (size_t)pl->nb * C * H * W >= (size_t)1 << 30) pl->nb = (int)((((size_t)1 << 30) - 1) / ((size_t)C * H * W)); /* int offsets */
-    if (pl->nb < 1) pl->nb = 1;
-    pl->col = xai__work(t, per * (size_t)pl->nb);
-    if (!pl->col) return XAI_ERR_MEMORY;
-    pl->tmp = pl->col + (with_col ? pl->col_rows : 0) * (size_t)pl->nb * pl->N;
-    return XAI_OK;
-}
-
-/* y (n, O, OH, OW) = W * im2col(x), + bias.  The im2col matrix is never written: the GEMM packs its
-   panels straight from the images (xai__gemm_im2col), the same numbers without its memory traffic. */
-static int xai__conv_forward_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
-{
-    xai__conv_plan pl;
-    size_t xs = (size_t)x->c * x->h * x->w;
-    int n0, g, b, rc, implicit = xs < (size_t)1 << 30; /* else the matrix, as the offsets are int */
-    if ((rc = xai__conv_plan_make(t, L, x->c, x->h, x->w, x->n, y->h, y->w, !implicit, &pl)) != XAI_OK) return rc;
-    for (n0 = 0; n0 < x->n; n0 += pl.nb) {
-        int nb = x->n - n0 < pl.nb ? x->n - n0 : pl.nb;
-        size_t ld = (size_t)nb * pl.N;
-        if (!implicit)
-            for (b = 0; b < nb; b++) xai__im2col(&L->p, x->data + (size_t)(n0 + b) * xs, x->c, x->h, x->w, y->h, y->w, pl.col + (size_t)b * pl.N, ld);
-        for (g = 0; g < pl.G; g++) {
-            xai__im2col_view v;
-            v.p = &L->p; v.x = x->data + (size_t)n0 * xs; v.xs = xs;
-            v.C0 = g * pl.Cg; v.H = x->h; v.W = x->w; v.OH = y->h; v.OW = y->w;
-            if (implicit)
-                xai__gemm_im2col(pl.Og, (int)ld, pl.K, L->weight + (size_t)g * pl.Og * pl.K, pl.K, wmod, &v, pl.tmp + (size_t)g * pl.Og * ld, (int)ld);
-            else
-                xai__gemm(pl.Og, (int)ld, pl.K, L->weight + (size_t)g * pl.Og * pl.K, pl.K, 0, wmod, pl.col + (size_t)g * pl.K * ld, (int)ld, 0,
-                          XAI__MOD_NONE, pl.tmp + (size_t)g * pl.Og * ld, (int)ld, 0);
-        }
-        /* the chunk's columns back into NCHW, adding the bias: a plane per (image, channel),
-           over the threads (each writes its own planes) */
-        {
-            int bo, planes = nb * y->c;
-            size_t work = (size_t)planes * pl.N;
-            XAI__PARALLEL_FOR
-            for (bo = 0; bo < planes; bo++) {
-                int bb = bo / y->c, oo = bo % y->c, i;
-                const float *src = pl.tmp + (size_t)oo * ld + (size_t)bb * pl.N;
-                float *dst = y->data + ((size_t)(n0 + bb) * y->c + oo) * pl.N, bias = with_bias && L->bias ? L->bias[oo] : 0.0f;
-                for (i = 0; i < pl.N; i++) dst[i] = src[i] + bias;
-            }
-        }
-    }
-    return XAI_OK;
-}
-
-/* dx (+)= col2im(W^T g) */
-static int xai__conv_backward_data_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
-{
-    xai__conv_plan pl;
-    size_t xs = (size_t)dx->c * dx->h * dx->w;
-    int n0, b, g, rc;
-    if ((rc = xai__conv_plan_make(t, L, dx->c, dx->h, dx->w, gy->n, gy->h, gy->w, 1, &pl)) != XAI_OK) return rc;
-    if (!accumulate) memset(dx->data, 0, (size_t)gy->n * xs * sizeof(float));
-    for (n0 = 0; n0 < gy->n; n0 += pl.nb) {
-        int nb = gy->n - n0 < pl.nb ? gy->n - n0 : pl.nb;
-        size_t ld = (size_t)nb * pl.N;
-        {
-            int bo, planes = nb * gy->c;
-            size_t work = (size_t)planes * pl.N;
-            XAI__PARALLEL_FOR
-            for (bo = 0; bo < planes; bo++)
-                memcpy(pl.tmp + (size_t)(bo % gy->c) * ld + (size_t)(bo / gy->c) * pl.N, gy->data + ((size_t)(n0 + bo / gy->c) * gy->c + bo % gy->c) * pl.N,
-                       (size_t)pl.N * sizeof(float));
-        }
-        for (g = 0; g < pl.G; g++)
-            xai__gemm(pl.K, (int)ld, pl.Og, L->weight + (size_t)g * pl.Og * pl.K, pl.K, 1, wmod, pl.tmp + (size_t)g * pl.Og * ld, (int)ld, 0,
-                      XAI__MOD_NONE, pl.col + (size_t)g * pl.K * ld, (int)ld, 0);
-        for (b = 0; b < nb; b++) xai__col2im(&L->p, pl.col + (size_t)b * pl.N, ld, dx->c, dx->h, dx->w, gy->h, gy->w, dx->data + (size_t)(n0 + b) * xs);
-    }
-    return XAI_OK;
-}
-
-/* dW += g * im2col(x)^T, db += sum of g (training) */
-static int xai__conv_backward_weight_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
-{
-    xai__conv_plan pl;
-    size_t xs = (size_t)x->c * x->h * x->w;
-    int n0, b, g, o, rc;
-    if ((rc = xai__conv_plan_make(t, L, x->c, x->h, x->w, x->n, gy->h, gy->w, 1, &pl)) != XAI_OK) return rc;
-    for (n0 = 0; n0 < x->n; n0 += pl.nb) {
-        int nb = x->n - n0 < pl.nb ? x->n - n0 : pl.nb;
-        size_t ld = (size_t)nb * pl.N;
-        for (b = 0; b < nb; b++) {
-            xai__im2col(&L->p, x->data + (size_t)(n0 + b) * xs, x->c, x->h, x->w, gy->h, gy->w, pl.col + (size_t)b * pl.N, ld);
-            for (o = 0; o < gy->c; o++)
-                memcpy(pl.tmp + (size_t)o * ld + (size_t)b * pl.N, gy->data + ((size_t)(n0 + b) * gy->c + o) * pl.N, (size_t)pl.N * sizeof(float));
-        }
-        for (g = 0; g < pl.G; g++)
-            xai__gemm(pl.Og, pl.K, (int)ld, pl.tmp + (size_t)g * pl.Og * ld, (int)ld, 0, XAI__MOD_NONE, pl.col + (size_t)g * pl.K * ld, (int)ld, 1,
-                      XAI__MOD_NONE, dw + (size_t)g * pl.Og * pl.K, pl.K, 1);
-        if (db)
-            for (o = 0; o < gy->c; o++) {
-                const float *row = pl.tmp + (size_t)o * ld;
-                double acc = 0;
-                size_t i;
-                for (i = 0; i < ld; i++) acc += row[i];
-                db[o] += (float)acc;
-            }
-    }
-    return XAI_OK;
-}
-
-/* fc: y (n x O) = x (n x K) W^T + b, the whole batch in one product */
-static void xai__ip_forward_gemm(const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
-{
-    int K = x->c * x->h * x->w, O = L->p.num_output, n, o;
-    if (L->p.transpose) xai__gemm(x->n, O, K, x->data, K, 0, XAI__MOD_NONE, L->weight, O, 0, wmod, y->data, O, 0);
-    else xai__gemm(x->n, O, K, x->data, K, 0, XAI__MOD_NONE, L->weight, K, 1, wmod, y->data, O, 0);
-    if (with_bias && L->bias)
-        for (n = 0; n < x->n; n++)
-            for (o = 0; o < O; o++) y->data[(size_t)n * O + o] += L->bias[o];
-}
-
-/* dx (n x K) (+)= g (n x O) W */
-static void xai__ip_backward_data_gemm(const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
-{
-    int K = dx->c * dx->h * dx->w, O = L->p.num_output;
-    if (L->p.transpose) xai__gemm(gy->n, K, O, gy->data, O, 0, XAI__MOD_NONE, L->weight, O, 1, wmod, dx->data, K, accumulate);
-    else xai__gemm(gy->n, K, O, gy->data, O, 0, XAI__MOD_NONE, L->weight, K, 0, wmod, dx->data, K, accumulate);
-}
-
-/* dW += g^T x (n summed), db += column sums of g */
-static void xai__ip_backward_weight_gemm(const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
-{
-    int K = x->c * x->h * x->w, O = L->p.num_output, n, o;
-    if (L->p.transpose) xai__gemm(K, O, x->n, x->data, K, 1, XAI__MOD_NONE, gy->data, O, 0, XAI__MOD_NONE, dw, O, 1);
-    else xai__gemm(O, K, x->n, gy->data, O, 1, XAI__MOD_NONE, x->data, K, 0, XAI__MOD_NONE, dw, K, 1);
-    if (db)
-        for (o = 0; o < O; o++) {
-            double acc = 0;
-            for (n = 0; n < x->n; n++) acc += gy->data[(size_t)n * O + o];
-            db[o] += (float)acc;
-        }
-}
-
-/* The dispatch: the layers call these; a tape with reference = 1 runs the plain loops instead
-   (the tests hold the two together). */
-static int xai__linear_forward(xai_tape *t, const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
-{
-    if (L->p.type == XAI_CONVOLUTION) {
-        if (!t->reference) return xai__conv_forward_gemm(t, L, x, wmod, with_bias, y);
-        xai__conv_forward_ref(L, x, wmod, with_bias, y);
-    } else if (!t->reference) {
-        xai__ip_forward_gemm(L, x, wmod, with_bias, y);
-    } else {
-        xai__ip_forward_ref(L, x, wmod, with_bias, y);
-    }
-    return XAI_OK;
-}
-
-static int xai__linear_backward_data(xai_tape *t, const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
-{
-    if (L->p.type == XAI_CONVOLUTION)
-        return t->reference ? xai__conv_backward_data_ref(L, gy, wmod, dx, accumulate) : xai__conv_backward_data_gemm(t, L, gy, wmod, dx, accumulate);
-    if (t->reference) xai__ip_backward_data_ref(L, gy, wmod, dx, accumulate);
-    else xai__ip_backward_data_gemm(L, gy, wmod, dx, accumulate);
-    return XAI_OK;
-}
-
-/* LRP-alpha-beta's pairs: y+ = x . w+ and y- = x . w- (no bias); dx+ = g+ . w+^T and dx- = g- . w-^T.
-   The same numbers as two calls with POS and NEG; an InnerProduct gets both from one pass over W. */
-static int xai__linear_forward_pair(xai_tape *t, const xai_layer *L, const xai_tensor *x, xai_tensor *yp, xai_tensor *yn)
-{
-    int K = x->c * x->h * x->w, O = L->p.num_output, rc;
-    if (L->p.type == XAI_INNER_PRODUCT && !t->reference) {
-        if (L->p.transpose) xai__gemm_dual(x->n, O, K, x->data, x->data, K, 0, L->weight, O, 0, yp->data, yn->data, O, 0);
-        else xai__gemm_dual(x->n, O, K, x->data, x->data, K, 0, L->weight, K, 1, yp->data, yn->data, O, 0);
-        return XAI_OK;
-    }
-    if ((rc = xai__linear_forward(t, L, x, XAI__MOD_POS, 0, yp)) != XAI_OK) return rc;
-    return xai__linear_forward(t, L, x, XAI__MOD_NEG, 0, yn);
-}
-
-static int xai__linear_backward_data_pair(xai_tape *t, const xai_layer *L, const xai_tensor *gp, const xai_tensor *gn, xai_tensor *dxp,
-                                          xai_tensor *dxn)
-{
-    int K = dxp->c * dxp->h * dxp->w, O = L->p.num_output, rc;
-    if (L->p.type == XAI_INNER_PRODUCT && !t->reference) {
-        if (L->p.transpose) xai__gemm_dual(gp->n, K, O, gp->data, gn->data, O, 0, L->weight, O, 1, dxp->data, dxn->data, K, 0);
-        else xai__gemm_dual(gp->n, K, O, gp->data, gn->data, O, 0, L->weight, K, 0, dxp->data, dxn->data, K, 0);
-        return XAI_OK;
-    }
-    if ((rc = xai__linear_backward_data(t, L, gp, XAI__MOD_POS, dxp, 0)) != XAI_OK) return rc;
-    return xai__linear_backward_data(t, L, gn, XAI__MOD_NEG, dxn, 0);
-}
-
-static int xai__linear_backward_weight(xai_tape *t, const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
-{
-    if (L->p.type == XAI_CONVOLUTION) {
-        if (!t->reference) return xai__conv_backward_weight_gemm(t, L, x, gy, dw, db);
-        xai__conv_backward_weight_ref(L, x, gy, dw, db);
-    } else if (!t->reference) {
-        xai__ip_backward_weight_gemm(L, x, gy, dw, db);
-    } else {
-        xai__ip_backward_weight_ref(L, x, gy, dw, db);
-    }
-    return XAI_OK;
-}
-
-/* ---- 5. layers --------------------------------------------------------------------------------- */
-/* For each Caffe layer type: its forward pass, then its backward rules side by side.  A backward
-   rule reads the top's signal and ADDS its share into each bottom's signal (a blob read by several
-   layers sums what they send back, like Caffe's Split).  Which rule runs is decided by the
-   method table in section 8. */
-
-#define XAI__X(t, L, i) (&(t)->blob[(L)->bottom[i]])     /* bottom activations */
-#define XAI__Y(t, L, j) (&(t)->blob[(L)->top[j]])        /* top activations */
-#define XAI__DX(t, L, i) (&(t)->signal[(L)->bottom[i]])  /* bottom signal, added into */
-#define XAI__DY(t, L, j) (&(t)->signal[(L)->top[j]])     /* top signal */
-
-/* What a backward rule is told: the net, the tape, the method and this layer's LRP rule. */
-typedef struct xai__ctx {
-    const xai_net *net;
-    xai_tape *t;
-    const xai_method *m;
-    const xai_rule *rule;
-} xai__ctx;
-
-typedef int (*xai__forward_fn)(const xai_net *net, const xai_layer *L, xai_tape *t, int li);
-typedef int (*xai__backward_fn)(const xai__ctx *cx, const xai_layer *L, int li);
-
-/* z + eps*sign(z), sign(0) = +1 (Bach 2015 eq. 58); eps < 0 means "no stabiliser: a zero
-   denominator drops its term" (the alpha-beta rule, eq. 60).  Returns r / that, or 0. */
-static float xai__stabilised_ratio(float r, float z, float eps)
-{
-    float d = eps < 0 ? z : z >= 0 ? z + eps : z - eps;
-    return d == 0 ? 0.0f : r / d;
-}
-
-/* LRP writes every linear rule as a sum of terms, each an input source and a weight modifier:
-       z_j  = sum_terms coef * (sum_i src_i mod(w_ij) + bmod(b_j))          the denominator
-       R_i += scale * sum_terms coef * src_i * sum_j mod(w_ij) * R_j / z_j   the redistribution
-   eps-rule: one term (x, w, b); alpha-beta: two parts, z+ = x+ w+ + x- w- + b+ and
-   z- = x+ w- + x- w+ + b- (z = z+ + z-); zB adds (-l, w+) and (-h, w-); w^2 is (1, w^2); flat is (1, 1). */
-enum { XAI__SRC_X, XAI__SRC_XPOS, XAI__SRC_XNEG, XAI__SRC_LOW, XAI__SRC_HIGH, XAI__SRC_ONE };
-typedef struct xai__term { int src, wmod, bmod; float coef; } xai__term;
-enum { XAI__BIAS_ZERO = -1 };
-static const xai__term xai__ab_positive[2] = {{XAI__SRC_XPOS, XAI__MOD_POS, XAI__MOD_POS, 1}, {XAI__SRC_XNEG, XAI__MOD_NEG, XAI__BIAS_ZERO, 1}};
-static const xai__term xai__ab_negative[2] = {{XAI__SRC_XPOS, XAI__MOD_NEG, XAI__MOD_NEG, 1}, {XAI__SRC_XNEG, XAI__MOD_POS, XAI__BIAS_ZERO, 1}};
-
-static void xai__signs(const xai_tensor *x, int *has_pos, int *has_neg)
-{
-    size_t i, count = xai_tensor_count(x);
-    int pos = 0, neg = 0;
-    for (i = 0; i < count; i++) {
-        pos |= x->data[i] > 0;
-        neg |= x->data[i] < 0;
-    }
-    *has_pos = pos;
-    *has_neg = neg;
-}
-
-static int xai__nonnegative(const xai_tensor *x)
-{
-    int has_pos, has_neg;
-    xai__signs(x, &has_pos, &has_neg);
-    return !has_neg;
-}
-
-/* A term's input: x, x+, x-, the pixel bounds l and h of zB, or ones.  NULL when that input is all
-   zeros (x+ of a nonpositive x, x- of a nonnegative x: a ReLU's output has no x- at all), so the
-   term's products can be skipped; x itself when the term reads x unchanged.  Else out, filled. */
-static int xai__lrp_source(const xai_net *net, const xai_layer *L, int src, const xai_tensor *x, xai_tensor *out, const xai_tensor **in)
-{
-    size_t i, count = xai_tensor_count(x), plane = (size_t)x->c * x->h * x->w;
-    int has_neg, has_pos;
-    *in = NULL;
-    if ((src == XAI__SRC_LOW || src == XAI__SRC_HIGH) && L->bottom[0] != net->input_blob)
-        return xai__fail(XAI_ERR_ARG, "layer '%s': the zB rule needs the pixel layer (bottom '%s'), not '%s'", L->name,
-                         net->blob[net->input_blob].name, net->blob[L->bottom[0]].name);
-    if (src == XAI__SRC_XPOS || src == XAI__SRC_XNEG) {
-        xai__signs(x, &has_pos, &has_neg);
-        if ((src == XAI__SRC_XPOS && !has_pos) || (src == XAI__SRC_XNEG && !has_neg)) return XAI_OK;
-        if (src == XAI__SRC_XPOS && !has_neg) src = XAI__SRC_X;
-    }
-    if (src == XAI__SRC_X) {
-        *in = x;
-        return XAI_OK;
-    }
-    for (i = 0; i < count; i++) {
-        /* the mean only for the pixel layer's bounds: a larger hidden bottom would read past it */
-        float v = x->data[i], mean = net->input_mean && (src == XAI__SRC_LOW || src == XAI__SRC_HIGH) ? net->input_mean[i % plane] : 0.0f;
-        switch (src) {
-        case XAI__SRC_XPOS: v = v > 0 ? v : 0; break;
-        case XAI__SRC_XNEG: v = v < 0 ? v : 0; break;
-        case XAI__SRC_LOW: v = (0.0f - mean) * net->pre.scale; break;     /* the darkest pixel */
-        case XAI__SRC_HIGH: v = (255.0f - mean) * net->pre.scale; break;  /* the brightest */
-        case XAI__SRC_ONE: v = 1; break;
-        default: break;
-        }
-        out->data[i] = v;
-    }
-    *in = out;
-    return XAI_OK;
-}
-
-/* z (shaped like the top) = the terms' denominator for the bottom x.  One product per term whose
-   input is not all zeros. */
-static int xai__lrp_denominator(const xai_net *net, xai_tape *t, const xai_layer *L, const xai__term *term, int nterm, xai_tensor *z)
-{
-    const xai_tensor *x = XAI__X(t, L, 0);
-    xai_tensor src, tmp;
-    size_t count = xai_tensor_count(z), spatial = (size_t)z->h * z->w, i;
-    int k, nc, rc = XAI_OK;
-    memset(&src, 0, sizeof src); memset(&tmp, 0, sizeof tmp);
-    if (xai_tensor_alloc(&tmp, z->n, z->c, z->h, z->w) || xai_tensor_alloc(&src, x->n, x->c, x->h, x->w)) {
-        rc = XAI_ERR_MEMORY;
-        goto done;
-    }
-    memset(z->data, 0, count * sizeof(float));
-    for (k = 0; k < nterm; k++) {
-        const xai_tensor *in;
-        float coef = term[k].coef;
-        size_t work = count;
-        if ((rc = xai__lrp_source(net, L, term[k].src, x, &src, &in)) != XAI_OK) goto done;
-        if (!in) continue;
-        if ((rc = xai__linear_forward(t, L, in, term[k].wmod, 0, &tmp)) != XAI_OK) goto done;
-        XAI__PARALLEL_FOR
-        for (nc = 0; nc < z->n * z->c; nc++) {  /* one (image, channel) plane: one bias */
-            int c = nc % z->c;
-            float b = (term[k].bmod != XAI__BIAS_ZERO && L->bias) ? xai__mod(L->bias[c], term[k].bmod) : 0.0f;
-            for (i = (size_t)nc * spatial; i < (size_t)(nc + 1) * spatial; i++) z->data[i] += coef * (tmp.data[i] + b);
-        }
-    }
-done:
-    xai_tensor_free(&src); xai_tensor_free(&tmp);
-    return rc;
-}
-
-/* -- Convolution and InnerProduct: forward ------------------------------------------------------
-   conv: bottom (n, C, H, W) -> top (n, O, OH, OW), OH = (H + 2ph - dh(kh-1) - 1)/sh + 1 (floor)
-   fc:   bottom (n, C, H, W) -> top (n, O, 1, 1), K = C*H*W
-   For LRP-alpha-beta (t->split[li], set by xai_explain) the top is computed as z+ + z-, the rule's
-   two parts, which are kept for the backward pass: two products where the plain forward and the
-   rule's own z+ and z- would take three.  The top equals the plain one up to rounding. */
-static int xai__linear_layer_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
-{
-    xai_tensor *y = XAI__Y(t, L, 0), *zp, *zn;
-    size_t i, count = xai_tensor_count(y), work = count;
-    int rc;
-    if (!t->split || !t->split[li]) return xai__linear_forward(t, L, XAI__X(t, L, 0), XAI__MOD_NONE, 1, y);
-    zp = &t->zpart[2 * li];
-    zn = zp + 1;
-    if (!zp->data || !zn->data) {
-        xai_tensor_free(zp); xai_tensor_free(zn);
-        if (xai_tensor_alloc(zp, t->n_max, y->c, y->h, y->w) || xai_tensor_alloc(zn, t->n_max, y->c, y->h, y->w)) return XAI_ERR_MEMORY;
-    }
-    zp->n = zn->n = t->n;
-    if (xai__nonnegative(XAI__X(t, L, 0))) { /* after a ReLU: z+ = x w+ + b+, z- = x w- + b- */
-        size_t spatial = (size_t)y->h * y->w;
-        int nc;
-        if ((rc = xai__linear_forward_pair(t, L, XAI__X(t, L, 0), zp, zn)) != XAI_OK) return rc;
-        XAI__PARALLEL_FOR
-        for (nc = 0; nc < y->n * y->c; nc++) {
-            float b = L->bias ? L->bias[nc % y->c] : 0.0f, bp = xai__mod(b, XAI__MOD_POS), bn = xai__mod(b, XAI__MOD_NEG);
-            for (i = (size_t)nc * spatial; i < (size_t)(nc + 1) * spatial; i++) {
-                zp->data[i] += bp;
-                zn->data[i] += bn;
-                y->data[i] = zp->data[i] + zn->data[i];
-            }
-        }
-        return XAI_OK;
-    }
-    if ((rc = xai__lrp_denominator(net, t, L, xai__ab_positive, 2, zp)) != XAI_OK) return rc;
-    if ((rc = xai__lrp_denominator(net, t, L, xai__ab_negative, 2, zn)) != XAI_OK) return rc;
-    XAI__PARALLEL_FOR
-    for (i = 0; i < count; i++) y->data[i] = zp->data[i] + zn->data[i];
-    return XAI_OK;
-}
-
-/* -- Convolution and InnerProduct: backward ------------------------------------------------------
-   sensitivity, deconvolution, guided backprop: dx += W^T g (the chain rule; Zeiler & Fergus use the
-   same transposed filters). */
-static int xai__linear_backward_gradient(const xai__ctx *cx, const xai_layer *L, int li)
-{
-    (void)li;
-    return xai__linear_backward_data(cx->t, L, XAI__DY(cx->t, L, 0), XAI__MOD_NONE, XAI__DX(cx->t, L, 0), 1);
-}
-
-/* LRP: the redistribution of the terms above, scaled (alpha, -beta).  z: the denominator if the
-   forward pass kept it, else NULL (computed here; the plain eps term's z is the top itself). */
-static int xai__lrp_linear_part(const xai__ctx *cx, const xai_layer *L, const xai__term *term, int nterm, float eps, float scale,
-                                const xai_tensor *z)
-{
-    xai_tape *t = cx->t;
-    const xai_tensor *x = XAI__X(t, L, 0), *y = XAI__Y(t, L, 0), *R = XAI__DY(t, L, 0);
-    xai_tensor *dx = XAI__DX(t, L, 0);
-    xai_tensor zown, s, src, back;
-    size_t i, count = xai_tensor_count(y), xcount = xai_tensor_count(x), work = count;
-    int k, rc = XAI_OK;
-    memset(&zown, 0, sizeof zown); memset(&s, 0, sizeof s); memset(&src, 0, sizeof src); memset(&back, 0, sizeof back);
-    if (xai_tensor_alloc(&s, y->n, y->c, y->h, y->w) || xai_tensor_alloc(&src, x->n, x->c, x->h, x->w) ||
-        xai_tensor_alloc(&back, x->n, x->c, x->h, x->w)) {
-        rc = XAI_ERR_MEMORY;
-        goto done;
-    }
-    if (!z && nterm == 1 && term[0].src == XAI__SRC_X && term[0].wmod == XAI__MOD_NONE && term[0].bmod == XAI__MOD_NONE && term[0].coef == 1) {
-        z = y;  /* the forward pass's z */
-    } else if (!z) {
-        if (xai_tensor_alloc(&zown, y->n, y->c, y->h, y->w)) { rc = XAI_ERR_MEMORY; goto done; }
-        if ((rc = xai__lrp_denominator(cx->net, t, L, term, nterm, &zown)) != XAI_OK) goto done;
-        z = &zown;
-    }
-    XAI__PARALLEL_FOR
-    for (i = 0; i < count; i++) s.data[i] = xai__stabilised_ratio(R->data[i], z->data[i], eps);
-    for (k = 0; k < nterm; k++) {
-        float c = scale * term[k].coef;
-        const xai_tensor *in;
-        if ((rc = xai__lrp_source(cx->net, L, term[k].src, x, &src, &in)) != XAI_OK) goto done;
-        if (!in) continue;
-        if ((rc = xai__linear_backward_data(t, L, &s, term[k].wmod, &back, 0)) != XAI_OK) goto done;
-        work = xcount;
-        XAI__PARALLEL_FOR
-        for (i = 0; i < xcount; i++) dx->data[i] += c * in->data[i] * back.data[i];
-    }
-done:
-    xai_tensor_free(&zown); xai_tensor_free(&s); xai_tensor_free(&src); xai_tensor_free(&back);
-    return rc;
-}
-
-/* alpha-beta after a ReLU (x >= 0, so only the x+ terms): R_i = x_i (alpha sum_j w+_ij R_j / z+_j
-   - beta sum_j w-_ij R_j / z-_j), the two parts' products as one pair (one pass over an fc's W).
-   The same numbers as two xai__lrp_linear_part calls. */
-static int xai__lrp_alpha_beta_pair(const xai__ctx *cx, const xai_layer *L, const xai_tensor *zp, const xai_tensor *zn, float alpha, float beta)
-{
-    xai_tape *t = cx->t;
-    const xai_tensor *x = XAI__X(t, L, 0), *y = XAI__Y(t, L, 0), *R = XAI__DY(t, L, 0);
-    xai_tensor *dx = XAI__DX(t, L, 0);
-    xai_tensor sp, sn, backp, backn;
-    size_t i, count = xai_tensor_count(y), xcount = xai_tensor_count(x), work = count;
-    int rc = XAI_OK;
-    memset(&sp, 0, sizeof sp); memset(&sn, 0, sizeof sn); memset(&backp, 0, sizeof backp); memset(&backn, 0, sizeof backn);
-    if (xai_tensor_alloc(&sp, y->n, y->c, y->h, y->w) || xai_tensor_alloc(&sn, y->n, y->c, y->h, y->w) ||
-        xai_tensor_alloc(&backp, x->n, x->c, x->h, x->w) || xai_tensor_alloc(&backn, x->n, x->c, x->h, x->w)) {
-        rc = XAI_ERR_MEMORY;
-        goto done;
-    }
-    XAI__PARALLEL_FOR
-    for (i = 0; i < count; i++) {
-        sp.data[i] = xai__stabilised_ratio(R->data[i], zp->data[i], -1);
-        sn.data[i] = xai__stabilised_ratio(R->data[i], zn->data[i], -1);
-    }
-    if ((rc = xai__linear_backward_data_pair(t, L, &sp, &sn, &backp, &backn)) != XAI_OK) goto done;
-    work = xcount;
-    XAI__PARALLEL_FOR
-    for (i = 0; i < xcount; i++) {
-        dx->data[i] += alpha * x->data[i] * backp.data[i];
-        dx->data[i] += -beta * x->data[i] * backn.data[i];
-    }
-done:
-    xai_tensor_free(&sp); xai_tensor_free(&sn); xai_tensor_free(&backp); xai_tensor_free(&backn);
-    return rc;
-}
-
-static int xai__linear_backward_lrp(const xai__ctx *cx, const xai_layer *L, int li)
-{
-    const xai_rule *r = cx->rule;
-    switch (r->rule) {
-    case XAI_RULE_EPSILON: {
-        static const xai__term eps_rule[] = {{XAI__SRC_X, XAI__MOD_NONE, XAI__MOD_NONE, 1}};
-        return xai__lrp_linear_part(cx, L, eps_rule, 1, r->eps, 1, NULL);
-    }
-    case XAI_RULE_ALPHA_BETA:
-    case XAI_RULE_ZPLUS: {
-        /* z+ and z- from the forward pass when it kept them (xai_explain does), else computed */
-        const xai_tensor *zp = cx->t->split && cx->t->split[li] && cx->t->zpart[2 * li].data ? &cx->t->zpart[2 * li] : NULL;
-        float alpha = r->rule == XAI_RULE_ZPLUS ? 1.0f : r->alpha, beta = r->rule == XAI_RULE_ZPLUS ? 0.0f : r->beta;
-        int rc;
-        if (zp && beta != 0 && xai__nonnegative(XAI__X(cx->t, L, 0))) return xai__lrp_alpha_beta_pair(cx, L, zp, zp + 1, alpha, beta);
-        rc = xai__lrp_linear_part(cx, L, xai__ab_positive, 2, -1, alpha, zp);
-        if (rc == XAI_OK && beta != 0) rc = xai__lrp_linear_part(cx, L, xai__ab_negative, 2, -1, -beta, zp ? zp + 1 : NULL);
-        return rc;
-    }
-    case XAI_RULE_ZB: {
-        static const xai__term zb[] = {{XAI__SRC_X, XAI__MOD_NONE, XAI__BIAS_ZERO, 1},
-                                       {XAI__SRC_LOW, XAI__MOD_POS, XAI__BIAS_ZERO, -1},
-                                       {XAI__SRC_HIGH, XAI__MOD_NEG, XAI__BIAS_ZERO, -1}};
-        return xai__lrp_linear_part(cx, L, zb, 3, -1, 1, NULL);
-    }
-    case XAI_RULE_WSQUARE: {
-        static const xai__term w2[] = {{XAI__SRC_ONE, XAI__MOD_SQUARE, XAI__BIAS_ZERO, 1}};
-        return xai__lrp_linear_part(cx, L, w2, 1, -1, 1, NULL);
-    }
-    case XAI_RULE_FLAT: {
-        static const xai__term flat[] = {{XAI__SRC_ONE, XAI__MOD_ONE, XAI__BIAS_ZERO, 1}};
-        return xai__lrp_linear_part(cx, L, flat, 1, -1, 1, NULL);
-    }
-    case XAI_RULE_GAMMA: {
-        xai__term gamma[2] = {{XAI__SRC_X, XAI__MOD_NONE, XAI__MOD_NONE, 1}, {XAI__SRC_X, XAI__MOD_POS, XAI__MOD_POS, 1}};
-        gamma[1].coef = r->gamma;
-        return xai__lrp_linear_part(cx, L, gamma, 2, r->eps, 1, NULL);
-    }
-    default:
-        return xai__fail(XAI_ERR_ARG, "layer '%s': unknown LRP rule %d", L->name, r->rule);
-    }
-}
-
-/* -- ReLU ----------------------------------------------------------------------------------------
-   bottom (n, C, H, W) -> top (same): y = x > 0 ? x : negative_slope * x */
-static int xai__relu_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
-{
-    const xai_tensor *x = XAI__X(t, L, 0);
-    xai_tensor *y = XAI__Y(t, L, 0);
-    size_t i, count = xai_tensor_count(x), work = count;
-    float s = L->p.negative_slope;
-    (void)net; (void)li;
-    /* max(x, 0) + s min(x, 0): without a branch, which random signs would mispredict half the time */
-    XAI__PARALLEL_FOR
-    for (i = 0; i < count; i++) {
-        float v = x->data[i], pos = v > 0 ? v : 0, neg = v > 0 ? 0 : v;
-        y->data[i] = pos + s * neg;
-    }
-    return XAI_OK;
-}
-
-/* sensitivity: the gradient, g where the forward input was positive */
-static int xai__relu_backward_gradient(const xai__ctx *cx, const xai_layer *L, int li)
-{
-    const xai_tensor *x = XAI__X(cx->t, L, 0), *g = XAI__DY(cx->t, L, 0);
-    xai_tensor *dx = XAI__DX(cx->t, L, 0);
-    size_t i, count = xai_tensor_count(x), work = count;
-    (void)li;
-    XAI__PARALLEL_FOR
-    for (i = 0; i < count; i++) dx->data[i] += x->data[i] > 0 ? g->data[i] : L->p.negative_slope * g->data[i];
-    return XAI_OK;
-}
-
-/* deconvolution: the ReLU applied to the signal itself, whatever the forward input was */
-static int xai__relu_backward_deconv(const xai__ctx *cx, const xai_layer *L, int li)
-{
-    const xai_tensor *g = XAI__DY(cx->t, L, 0);
-    xai_tensor *dx = XAI__DX(cx->t, L, 0);
-    size_t i, count = xai_tensor_count(g), work = count;
-    (void)li;
-    XAI__PARALLEL_FOR
-    for (i = 0; i < count; i++) dx->data[i] += g->data[i] > 0 ? g->data[i] : L->p.negative_slope * g->data[i];
-    return XAI_OK;
-}
-
-/* guided backprop: both masks, forward input positive and signal positive */
-static int xai__relu_backward_guided(const xai__ctx *cx, const xai_layer *L, int li)
-{
-    const xai_tensor *x = XAI__X(cx->t, L, 0), *g = XAI__DY(cx->t, L, 0);
-    xai_tensor *dx = XAI__DX(cx->t, L, 0);
-    size_t i, count = xai_tensor_count(x), work = count;
-    (void)li;
-    XAI__PARALLEL_FOR
-    for (i = 0; i < count; i++)
-        if (x->data[i] > 0 && g->data[i] > 0) dx->data[i] += g->data[i];
-    return XAI_OK;
-}
-
-/* LRP (and Dropout for every method): relevance passes unchanged, R_x = R_y */
-static int xai__backward_identity(const xai__ctx *cx, const xai_layer *L, int li)
-{
-    const xai_tensor *g = XAI__DY(cx->t, L, 0);
-    xai_tensor *dx = XAI__DX(cx->t, L, 0);
-    size_t i, count = xai_tensor_count(g), work = count;
-    (void)li;
-    XAI__PARALLEL_FOR
-    for (i = 0; i < count; i++) dx->data[i] += g->data[i];
-    return XAI_OK;
-}
-
-/* -- Pooling -------------------------------------------------------------------------------------
-   bottom (n, C, H, W) -> top (n, C, OH, OW); OH = ceil((H + 2p - k)/s) + 1 (FLOOR: floor), less one
-   when the last window would start in the padding.  MAX records the argmax (h*W + w), first
-   maximum in scan order wins.  AVE divides by the window clipped to [-pad, H + pad). */
-static void xai__pool_window(const xai_layer_param *p, int H, int W, int oh, int ow, int *hs, int *he, int *ws, int *we, int *pool_size)
-{
-    int h0 = oh * p->stride_h - p->pad_h, w0 = ow * p->stride_w - p->pad_w;
-    int h1 = h0 + p->kernel_h, w1 = w0 + p->kernel_w;
-    if (h1 > H + p->pad_h) h1 = H + p->pad_h;
-    if (w1 > W + p->pad_w) w1 = W + p->pad_w;
-    *pool_size = (h1 - h0) * (w1 - w0);    /* counts padding, as Caffe's AVE does */
-    *hs = h0 > 0 ? h0 : 0;
-    *ws = w0 > 0 ? w0 : 0;
-    *he = h1 < H ? h1 : H;
-    *we = w1 < W ? w1 : W;
-}
-
-static int xai__pool_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
-{
-    const xai_tensor *x = XAI__X(t, L, 0);
-    xai_tensor *y = XAI__Y(t, L, 0);
-    int *sw = t->switches[li], nc, planes = x->n * x->c;
-    size_t work = xai_tensor_count(x);
-    (void)net;
-    XAI__PARALLEL_FOR
-    for (nc = 0; nc < planes; nc++) {          /* one (image, channel) plane */
-        const float *xp = x->data + (size_t)nc * x->h * x->w;
-        int oh, ow, h, w;
-        if (L->p.pool == XAI_POOL_MAX) {
-            /* MAX, a row of outputs at a time: the window's inputs in scan order (h, then w) for
-               all outputs of the row together, so the outputs' comparisons are independent of
-               each other (no chain of max after max) and select rather than branch */
-            const int kh = L->p.kernel_h, kw = L->p.kernel_w, sh = L->p.stride_h, sx = L->p.stride_w;
-            const int H = x->h, W = x->w, OW = y->w, ph = L->p.pad_h, pw = L->p.pad_w;
-            for (oh = 0; oh < y->h; oh++) {
-                float *yrow = y->data + ((size_t)nc * y->h + oh) * OW;
-                int *arow = sw + ((size_t)nc * y->h + oh) * OW, dh, dw;
-                for (ow = 0; ow < OW; ow++) { yrow[ow] = -FLT_MAX; arow[ow] = -1; }
-                for (dh = 0; dh < kh; dh++) {
-                    h = oh * sh - ph + dh;
-                    if (h < 0 || h >= H) continue;
-                    for (dw = 0; dw < kw; dw++) {
-                        /* the outputs whose window column dw lies inside the row: 0 <= ow*sx - pw + dw < W */
-                        const float *xr = xp + (size_t)h * W - pw + dw;
-                        int lo, hi;
-                        xai__valid_range(dw - pw, sx, W, OW, &lo, &hi);
-#ifdef XAI__AVX2
-                        if (sx <= 2) {
-                            /* eight outputs at once, the same selects lane by lane.  Their inputs
-                               are 8 (stride 1) or every other of 16 (stride 2) consecutive floats:
-                               masked loads (never a gather, slow on many cores), lanes outside
-                               the row or past the last output never win */
-                            const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-                            const __m256i wlo = _mm256_set1_epi32(-1), whi = _mm256_set1_epi32(W);
-                            const __m256 lowest = _mm256_set1_ps(-FLT_MAX);
-                            for (ow = 0; ow < OW; ow += 8) {
-                                int base = ow * sx - pw + dw;     /* the column of output ow's input */
-                                __m256i o = _mm256_add_epi32(_mm256_set1_epi32(ow), lane);
-                                __m256i wv = _mm256_add_epi32(_mm256_set1_epi32(base), sx == 1 ? lane : _mm256_add_epi32(lane, lane));
-                                __m256i in_out = _mm256_cmpgt_epi32(_mm256_set1_epi32(OW), o);
-                                __m256i ok_i = _mm256_and_si256(in_out, _mm256_and_si256(_mm256_cmpgt_epi32(wv, wlo), _mm256_cmpgt_epi32(whi, wv)));
-                                __m256 ok = _mm256_castsi256_ps(ok_i), v, cur, wins;
-                                __m256i a, at;
-                                const float *row = xp + (size_t)h * W;
-                                __m256i c0 = _mm256_add_epi32(_mm256_set1_epi32(base), lane);
-                                __m256i m0 = _mm256_and_si256(_mm256_cmpgt_epi32(c0, wlo), _mm256_cmpgt_epi32(whi, c0));
-                                v = _mm256_maskload_ps(row + base, m0);
-                                if (sx == 2) {
-                                    __m256i c1 = _mm256_add_epi32(c0, _mm256_set1_epi32(8));
-                                    __m256i m1 = _mm256_and_si256(_mm256_cmpgt_epi32(c1, wlo), _mm256_cmpgt_epi32(whi, c1));
-                                    __m256 v1 = _mm256_maskload_ps(row + base + 8, m1);
-                                    /* [x0 x2 x8 x10 | x4 x6 x12 x14] -> [x0 x2 x4 x6 x8 x10 x12 x14] */
-                                    v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(v, v1, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
-                                }
-                                v = _mm256_blendv_ps(lowest, v, ok);
-                                cur = _mm256_maskload_ps(yrow + ow, in_out);
-                                a = _mm256_maskload_epi32(arow + ow, in_out);
-                                wins = _mm256_and_ps(_mm256_cmp_ps(v, cur, _CMP_GT_OQ), ok);
-                                at = _mm256_add_epi32(_mm256_set1_epi32(h * W), wv);
-                                _mm256_maskstore_ps(yrow + ow, in_out, _mm256_blendv_ps(cur, v, wins));
-                                _mm256_maskstore_epi32(arow + ow, in_out, _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(at), wins)));
-                            }
-                            lo = hi;   /* all done */
-                        }
-#endif
-                        for (ow = lo; ow < hi; ow++) {
-                            float v = xr[ow * sx], cur = yrow[ow];
-                            int wins = -(v > cur), at = h * W + ow * sx - pw + dw;
-                            yrow[ow] = v > cur ? v : cur;
-                            arow[ow] ^= (arow[ow] ^ at) & wins;    /* at where v wins, unchanged elsewhere */
-                        }
-                    }
-                }
-            }
-            continue;
-        }
-        for (oh = 0; oh < y->h; oh++)
-            for (ow = 0; ow < y->w; ow++) {
-                int hs, he, ws, we, ps;
-                size_t at = ((size_t)nc * y->h + oh) * y->w + ow;
-                double sum = 0;
-                xai__pool_window(&L->p, x->h, x->w, oh, ow, &hs, &he, &ws, &we, &ps);
-                for (h = hs; h < he; h++)
-                    for (w = ws; w < we; w++) sum += xp[h * x->w + w];
-                y->data[at] = (float)(sum / ps);
-            }
-    }
-    return XAI_OK;
-}
-
-/* sensitivity, deconvolution: MAX sends each signal to its recorded winner (overlapping windows
-   add up); AVE spreads it evenly over the window (the true gradient). */
-static int xai__pool_backward_gradient(const xai__ctx *cx, const xai_layer *L, int li)
-{
-    const xai_tensor *x = XAI__X(cx->t, L, 0), *g = XAI__DY(cx->t, L, 0);
-    xai_tensor *dx = XAI__DX(cx->t, L, 0);
-    const int *sw = cx->t->switches[li];
-    int nc, planes = g->n * g->c;
-    size_t work = xai_tensor_count(x);
-    XAI__PARALLEL_FOR
-    for (nc = 0; nc < planes; nc++) {
-        float *dp = dx->data + (size_t)nc * x->h * x->w;
-        int oh, ow, h, w;
-        for (oh = 0; oh < g->h; oh++)
-            for (ow = 0; ow < g->w; ow++) {
-                size_t at = ((size_t)nc * g->h + oh) * g->w + ow;
-                int hs, he, ws, we, ps;
-                if (L->p.pool == XAI_POOL_MAX) {
-                    if (sw[at] >= 0) dp[sw[at]] += g->data[at];
-                    continue;
-                }
-                xai__pool_window(&L->p, x->h, x->w, oh, ow, &hs, &he, &ws, &we, &ps);
-                for (h = hs; h < he; h++)
-                    for (w = ws; w < we; w++) dp[h * x->w + w] += g->data[at] / (float)ps;
-            }
-    }
-    return XAI_OK;
-}
-
-/* LRP: MAX is winner-take-all (the same switches); AVE is a linear layer with weights 1/size, so
-   the relevance goes in proportion to the inputs (the eps-rule, eps from the method's conv rule). */
-static int xai__pool_backward_lrp(const xai__ctx *cx, const xai_layer *L, int li)
-{
-    const xai_tensor *x = XAI__X(cx->t, L, 0), *y = XAI__Y(cx->t, L, 0), *R = XAI__DY(cx->t, L, 0);
-    xai_tensor *dx = XAI__DX(cx->t, L, 0);
-    float eps = cx->m->conv.rule == XAI_RULE_EPSILON ? cx->m->conv.eps : -1.0f;
-    int nc, planes = R->n * R->c;
-    size_t work = xai_tensor_count(x);
-    if (L->p.pool == XAI_POOL_MAX) return xai__pool_backward_gradient(cx, L, li);
-    XAI__PARALLEL_FOR
-    for (nc = 0; nc < planes; nc++) {
-        const float *xp = x->data + (size_t)nc * x->h * x->w;
-        float *dp = dx->data + (size_t)nc * x->h * x->w;
-        int oh, ow, h, w;
-        for (oh = 0; oh < R->h; oh++)
-            for (ow = 0; ow < R->w; ow++) {
-                size_t at = ((size_t)nc * R->h + oh) * R->w + ow;
-                int hs, he, ws, we, ps;
-                float s;
-                xai__pool_window(&L->p, x->h, x->w, oh, ow, &hs, &he, &ws, &we, &ps);
-                /* z_ij = x_i / ps and z_j = y_j */
-                s = xai__stabilised_ratio(R->data[at], y->data[at], eps) / (float)ps;
-                for (h = hs; h < he; h++)
-                    for (w = ws; w < we; w++) dp[h * x->w + w] += xp[h * x->w + w] * s;
-            }
-    }
-    return XAI_OK;
-}
-
-/* -- LRN -----------------------------------------------------------------------------------------
-   bottom (n, C, H, W) -> top (same).  ACROSS_CHANNELS: s_c = k + alpha/n sum_{c' in c-(n-1)/2 ..
-   c+(n-1)/2} x_c'^2; WITHIN_CHANNEL: s = 1 + alpha/n^2 sum over the n x n window (zeros outside).
-   y = x s^-beta.  The tape keeps s. */
-static float xai__lrn_coef(const xai_layer_param *p)
-{
-    return p->norm_region == XAI_LRN_ACROSS_CHANNELS ? p->alpha / p->local_size : p->alpha / ((float)p->local_size * p->local_size);
-}
-
-/* Sum of x^2 over the window of element (c, h, w) of image plane set xp (C x H x W). */
-static float xai__lrn_window_sum(const xai_layer_param *p, const float *xp, int C, int H, int W, int c, int h, int w)
-{
-    int half = (p->local_size - 1) / 2, i, j;
-    float sum = 0;
-    if (p->norm_region == XAI_LRN_ACROSS_CHANNELS) {
-        for (i = c - half; i <= c + half; i++)
-            if (i >= 0 && i < C) { float v = xp[((size_t)i * H + h) * W + w]; sum += v * v; }
-    } else {
-        for (i = h - half; i <= h + half; i++)
-            for (j = w - half; j <= w + half; j++)
-                if (i >= 0 && i < H && j >= 0 && j < W) { float v = xp[((size_t)c * H + i) * W + j]; sum += v * v; }
-    }
-    return sum;
-}
-
-/* s^-beta; CaffeNet's beta = 0.75 as 1/sqrt(s sqrt(s)), three times faster than powf */
-static float xai__pow_neg(float s, float beta)
-{
-    if (beta == 0.75f) {
-        float r = sqrtf(s);
-        return 1.0f / (r * sqrtf(r));
-    }
-    return powf(s, -beta);
-}
-
-/* The plain loop: each output from its definition. */
-static void xai__lrn_forward_ref(const xai_layer *L, const xai_tensor *x, float *scale, xai_tensor *y)
-{
-    float coef = xai__lrn_coef(&L->p);
-    float k = L->p.norm_region == XAI_LRN_ACROSS_CHANNELS ? L->p.k : 1.0f;   /* Caffe's WITHIN_CHANNEL ignores k */
-    size_t plane = (size_t)x->c * x->h * x->w;
-    int n, c, h, w;
-    for (n = 0; n < x->n; n++)
-        for (c = 0; c < x->c; c++)
-            for (h = 0; h < x->h; h++)
-                for (w = 0; w < x->w; w++) {
-                    size_t at = (size_t)n * plane + ((size_t)c * x->h + h) * x->w + w;
-                    float s = k + coef * xai__lrn_window_sum(&L->p, x->data + (size_t)n * plane, x->c, x->h, x->w, c, h, w);
-                    scale[at] = s;
-                    y->data[at] = x->data[at] * powf(s, -L->p.beta);
-                }
-}
-
-/* The fast path: a whole plane at a time (the window sum of squares accumulates plane by plane,
-   in the order the reference adds), planes over the threads. */
-static void xai__lrn_forward_fast(const xai_layer *L, const xai_tensor *x, float *scale, xai_tensor *y)
-{
-    float coef = xai__lrn_coef(&L->p), beta = L->p.beta;
-    float k = L->p.norm_region == XAI_LRN_ACROSS_CHANNELS ? L->p.k : 1.0f;
-    size_t hw = (size_t)x->h * x->w, work = xai_tensor_count(x);
-    int nc, planes = x->n * x->c, half = (L->p.local_size - 1) / 2;
-    XAI__PARALLEL_FOR
-    for (nc = 0; nc < planes; nc++) {
-        int n = nc / x->c, c = nc % x->c, i, h, w;
-        const float *xp = x->data + (size_t)nc * hw;
-        float *sp = scale + (size_t)nc * hw, *yp = y->data + (size_t)nc * hw;
-        size_t q;
-        if (L->p.norm_region == XAI_LRN_ACROSS_CHANNELS) {
-            memset(sp, 0, hw * sizeof(float));
-            for (i = c - half; i <= c + half; i++) {
-                const float *xi;
-                if (i < 0 || i >= x->c) continue;   /* before the pointer: x->data - hw is undefined */
-                xi = x->data + ((size_t)n * x->c + i) * hw;
-                for (q = 0; q < hw; q++) sp[q] += xi[q] * xi[q];
-            }
-        } else {
-            for (h = 0; h < x->h; h++)
-                for (w = 0; w < x->w; w++)
-                    sp[(size_t)h * x->w + w] = xai__lrn_window_sum(&L->p, x->data + (size_t)n * x->c * hw, x->c, x->h, x->w, c, h, w);
-        }
-        for (q = 0; q < hw; q++) {
-            sp[q] = k + coef * sp[q];
-            yp[q] = xp[q] * xai__pow_neg(sp[q], beta);
-        }
-    }
-}
-
-static int xai__lrn_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
-{
-    (void)net;
-    if (t->reference) xai__lrn_forward_ref(L, XAI__X(t, L, 0), t->scale[li], XAI__Y(t, L, 0));
-    else xai__lrn_forward_fast(L, XAI__X(t, L, 0), t->scale[li], XAI__Y(t, L, 0));
-    return XAI_OK;
-}
-
-/* dy_k/dx_j = [j = k] s_k^-beta - 2 beta coef x_k x_j s_k^(-beta-1) for j in the window of k, so
-   out_j = s_j^-beta g_j - 2 beta coef x_j sum_{k: j in window(k)} x_k s_k^(-beta-1) g_k.
-   The windows are symmetric (local_size is odd), so "k whose window holds j" is "k in j's window". */
-static int xai__lrn_transpose(const xai_tape *t, const xai_layer *L, const xai_tensor *x, const float *scale, const float *g, float *out)
-{
-    const xai_layer_param *p = &L->p;
-    float coef = xai__lrn_coef(p), beta = p->beta;
-    size_t plane = (size_t)x->c * x->h * x->w, hw = (size_t)x->h * x->w, count = xai_tensor_count(x), work = count, at;
-    int nc, planes = x->n * x->c, half = (p->local_size - 1) / 2;
-    float *q = (float *)xai__malloc(count * sizeof(float));   /* x_k s_k^(-beta-1) g_k */
-    if (!q) return XAI_ERR_MEMORY;
-    if (t->reference) {
-        for (at = 0; at < count; at++) q[at] = x->data[at] * powf(scale[at], -beta - 1) * g[at];
-    } else {
-        XAI__PARALLEL_FOR
-        for (at = 0; at < count; at++) q[at] = x->data[at] * (xai__pow_neg(scale[at], beta) / scale[at]) * g[at];
-    }
-    XAI__PARALLEL_FOR
-    for (nc = 0; nc < planes; nc++) {
-        int n = nc / x->c, c = nc % x->c, h, w, i, j;
-        const float *xp = x->data + (size_t)nc * hw, *sp = scale + (size_t)nc * hw, *gp = g + (size_t)nc * hw, *qn = q + (size_t)n * plane;
-        float *op = out + (size_t)nc * hw;
-        for (h = 0; h < x->h; h++)
-            for (w = 0; w < x->w; w++) {
-                size_t pq = (size_t)h * x->w + w;
-                float sum = 0, sb;
-                if (p->norm_region == XAI_LRN_ACROSS_CHANNELS) {
-                    for (i = c - half; i <= c + half; i++)
-                        if (i >= 0 && i < x->c) sum += qn[(size_t)i * hw + pq];
-                } else {
-                    for (i = h - half; i <= h + half; i++)
-                        for (j = w - half; j <= w + half; j++)
-                            if (i >= 0 && i < x->h && j >= 0 && j < x->w) sum += qn[(size_t)c * hw + (size_t)i * x->w + j];
-                }
-                sb = t->reference ? powf(sp[pq], -beta) : xai__pow_neg(sp[pq], beta);
-                op[pq] = sb * gp[pq] - 2 * beta * coef * xp[pq] * sum;
-            }
-    }
-    XAI_FREE(q);
-    return XAI_OK;
-}
-
-/* sensitivity: the true gradient */
-static int xai__lrn_backward_gradient(const xai__ctx *cx, const xai_layer *L, int li)
-{
-    const xai_tensor *x = XAI__X(cx->t, L, 0), *g = XAI__DY(cx->t, L, 0);
-    xai_tensor *dx = XAI__DX(cx->t, L, 0);
-    size_t i, count = xai_tensor_count(x);
-    float *out = (float *)xai__calloc(count, sizeof(float));
-    int rc;
-    if (!out) return XAI_ERR_MEMORY;
-    if ((rc = xai__lrn_transpose(cx->t, L, x, cx->t->scale[li], g->data, out)) == XAI_OK)
-        for (i = 0; i < count; i++) dx->data[i] += out[i];
-    XAI_FREE(out);
-    return rc;
-}
-
-/* LRP: identity (the paper's time, default), or the first-order Taylor rule of Binder et al. 2016:
-   the layer is linearised at x, z_jk = x_j dy_k/dx_j, and relevance follows the eps-rule on it:
-   R_j = x_j sum_k dy_k/dx_j R_k / (z_k + eps sign z_k),  z_k = sum_j z_jk = y_k - 2 beta x_k (s_k - k) s_k^(-beta-1). */
-static int xai__lrn_backward_lrp(const xai__ctx *cx, const xai_layer *L, int li)
-{
-    const xai_tensor *x = XAI__X(cx->t, L, 0), *y = XAI__Y(cx->t, L, 0), *R = XAI__DY(cx->t, L, 0);
-    xai_tensor *dx = XAI__DX(cx->t, L, 0);
-    const float *scale = cx->t->scale[li];
-    float k = L->p.norm_region == XAI_LRN_ACROSS_CHANNELS ? L->p.k : 1.0f;
-    float eps = cx->m->conv.rule == XAI_RULE_EPSILON ? cx->m->conv.eps : 1e-9f;
-    size_t i, count = xai_tensor_count(x);
-    float *s, *out;
-    int rc;
-    if (cx->m->lrn != XAI_LRN_TAYLOR) return xai__backward_identity(cx, L, li);
-    s = (float *)xai__calloc(count, sizeof(float));
-    out = (float *)xai__calloc(count, sizeof(float));
-    if (!s || !out) { XAI_FREE(s); XAI_FREE(out); return XAI_ERR_MEMORY; }
-    for (i = 0; i < count; i++) {
-        float z = y->data[i] - 2 * L->p.beta * x->data[i] * (scale[i] - k) * powf(scale[i], -L->p.beta - 1);
-        s[i] = xai__stabilised_ratio(R->data[i], z, eps);
-    }
-    if ((rc = xai__lrn_transpose(cx->t, L, x, scale, s, out)) == XAI_OK)
-        for (i = 0; i < count; i++) dx->data[i] += x->data[i] * out[i];
-    XAI_FREE(s);
-    XAI_FREE(out);
-    return rc;
-}
-
-/* -- Dropout: identity at test time.  Training (tape->train): each unit is kept with probability
-   1 - ratio and scaled by 1/(1 - ratio), as Caffe does; the mask is a hash, not a stream. ------- */
-static int xai__dropout_keep(const xai_tape *t, const xai_layer *L, int li, size_t i)
-{
-    return xai__uniform(xai__random_key(t->dropout_key, (uint64_t)li, (uint64_t)i, 0, 0)) >= L->p.dropout_ratio;
-}
-
-static int xai__copy_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
-{
-    const xai_tensor *x = XAI__X(t, L, 0);
-    xai_tensor *y = XAI__Y(t, L, 0);
-    size_t i, count = xai_tensor_count(x);
-    (void)net;
-    if (L->p.type == XAI_DROPOUT && t->train) {
-        float scale = 1.0f / (1.0f - L->p.dropout_ratio);
-        for (i = 0; i < count; i++) y->data[i] = xai__dropout_keep(t, L, li, i) ? x->data[i] * scale : 0.0f;
-        return XAI_OK;
-    }
-    memcpy(y->data, x->data, count * sizeof(float));
-    return XAI_OK;
-}
-
-/* sensitivity (and training): the gradient of the mask; identity at test time */
-static int xai__dropout_backward_gradient(const xai__ctx *cx, const xai_layer *L, int li)
-{
-    const xai_tensor *g = XAI__DY(cx->t, L, 0);
-    xai_tensor *dx = XAI__DX(cx->t, L, 0);
-    size_t i, count = xai_tensor_count(g);
-    float scale = 1.0f / (1.0f - L->p.dropout_ratio);
-    if (!cx->t->train) return xai__backward_identity(cx, L, li);
-    for (i = 0; i < count; i++)
-        if (xai__dropout_keep(cx->t, L, li, i)) dx->data[i] += g->data[i] * scale;
-    return XAI_OK;
-}
-
-/* -- Softmax: over channels, at each position.  Explanations start below it, at the scores. ------ */
-static int xai__softmax_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
-{
-    const xai_tensor *x = XAI__X(t, L, 0);
-    xai_tensor *y = XAI__Y(t, L, 0);
-    size_t spatial = (size_t)x->h * x->w, pos;
-    int n, c;
-    (void)net; (void)li;
-    for (n = 0; n < x->n; n++)
-        for (pos = 0; pos < spatial; pos++) {
-            const float *xp = x->data + (size_t)n * x->c * spatial + pos;
-            float *yp = y->data + (size_t)n * x->c * spatial + pos;
-            float mx = -FLT_MAX;
-            double sum = 0;
-            for (c = 0; c < x->c; c++) if (xp[c * spatial] > mx) mx = xp[c * spatial];
-            for (c = 0; c < x->c; c++) { yp[c * spatial] = expf(xp[c * spatial] - mx); sum += yp[c * spatial]; }
-            for (c = 0; c < x->c; c++) yp[c * spatial] = (float)(yp[c * spatial] / sum);
-        }
-    return XAI_OK;
-}
-
-/* -- Concat (axis 1): bottoms (n, C_i, H, W) -> top (n, sum C_i, H, W); backward: the slices. ---- */
-static int xai__concat_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
-{
-    xai_tensor *y = XAI__Y(t, L, 0);
-    size_t spatial = (size_t)y->h * y->w;
-    int n, b, offset;
-    (void)net; (void)li;
-    for (n = 0; n < y->n; n++)
-        for (b = 0, offset = 0; b < L->nbottom; offset += XAI__X(t, L, b)->c, b++) {
-            const xai_tensor *x = XAI__X(t, L, b);
-            memcpy(y->data + ((size_t)n * y->c + offset) * spatial, x->data + (size_t)n * x->c * spatial, (size_t)x->c * spatial * sizeof(float));
-        }
-    return XAI_OK;
-}
-
-static int xai__concat_backward(const xai__ctx *cx, const xai_layer *L, int li)
-{
-    const xai_tensor *g = XAI__DY(cx->t, L, 0);
-    size_t spatial = (size_t)g->h * g->w, i;
-    int n, b, offset;
-    (void)li;
-    for (n = 0; n < g->n; n++)
-        for (b = 0, offset = 0; b < L->nbottom; offset += XAI__DX(cx->t, L, b)->c, b++) {
-            xai_tensor *dx = XAI__DX(cx->t, L, b);
-            const float *src = g->data + ((size_t)n * g->c + offset) * spatial;
-            float *dst = dx->data + (size_t)n * dx->c * spatial;
-            for (i = 0; i < (size_t)dx->c * spatial; i++) dst[i] += src[i];
-        }
-    return XAI_OK;
-}
-
-/* -- Eltwise: bottoms of one shape -> top.  SUM: sum_i coeff_i x_i; PROD; MAX with the argmax
-   (Caffe's tie rule: between bottoms 0 and 1 the later wins, from bottom 2 on the earlier). ----- */
-static float xai__eltwise_coeff(const xai_layer *L, int b) { return L->p.ncoeff ? L->p.coeff[b] : 1.0f; }
-
-static int xai__eltwise_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
-{
-    xai_tensor *y = XAI__Y(t, L, 0);
-    size_t i, count = xai_tensor_count(y);
-    int b, *arg = t->switches[li];
-    (void)net;
-    for (i = 0; i < count; i++) {
-        float v = XAI__X(t, L, 0)->data[i];
-        if (L->p.operation == XAI_ELTWISE_SUM) {
-            v *= xai__eltwise_coeff(L, 0);
-            for (b = 1; b < L->nbottom; b++) v += xai__eltwise_coeff(L, b) * XAI__X(t, L, b)->data[i];
-        } else if (L->p.operation == XAI_ELTWISE_PROD) {
-            for (b = 1; b < L->nbottom; b++) v *= XAI__X(t, L, b)->data[i];
-        } else {
-            float v1 = XAI__X(t, L, 1)->data[i];
-            int a = 1;
-            if (v > v1) a = 0; else v = v1;
-            for (b = 2; b < L->nbottom; b++)
-                if (XAI__X(t, L, b)->data[i] > v) { v = XAI__X(t, L, b)->data[i]; a = b; }
-            arg[i] = a;
-        }
-        y->data[i] = v;
-    }
-    return XAI_OK;
-}
-
-/* gradient (sensitivity, deconvolution): SUM coeff_i g; PROD g times the other factors; MAX to the winner */
-static int xai__eltwise_backward_gradient(const xai__ctx *cx, const xai_layer *L, int li)
-{
-    const xai_tensor *g = XAI__DY(cx->t, L, 0);
-    size_t i, count = xai_tensor_count(g);
-    int b, k;
-    for (i = 0; i < count; i++)
-        for (b = 0; b < L->nbottom; b++) {
-            float d = g->data[i];
-            if (L->p.operation == XAI_ELTWISE_SUM) d *= xai__eltwise_coeff(L, b);
-            else if (L->p.operation == XAI_ELTWISE_PROD) { for (k = 0; k < L->nbottom; k++) if (k != b) d *= XAI__X(cx->t, L, k)->data[i]; }
-            else if (cx->t->switches[li][i] != b) d = 0;
-            XAI__DX(cx->t, L, b)->data[i] += d;
-        }
-    return XAI_OK;
-}
-
-/* LRP: SUM in proportion to the contributions coeff_i x_i (eps-rule); MAX winner-take-all.  A
-   product has no relevance rule: it is refused rather than guessed. */
-static int xai__eltwise_backward_lrp(const xai__ctx *cx, const xai_layer *L, int li)
-{
-    const xai_tensor *y = XAI__Y(cx->t, L, 0), *R = XAI__DY(cx->t, L, 0);
-    float eps = cx->m->conv.rule == XAI_RULE_EPSILON ? cx->m->conv.eps : -1.0f;
-    size_t i, count = xai_tensor_count(R);
-    int b;
-    if (L->p.operation == XAI_ELTWISE_MAX) return xai__eltwise_backward_gradient(cx, L, li);
-    if (L->p.operation == XAI_ELTWISE_PROD)
-        return xai__fail(XAI_ERR_ARG, "layer '%s': LRP has no rule for Eltwise PROD", L->name);
-    for (i = 0; i < count; i++) {
-        float s = xai__stabilised_ratio(R->data[i], y->data[i], eps);
-        for (b = 0; b < L->nbottom; b++) XAI__DX(cx->t, L, b)->data[i] += xai__eltwise_coeff(L, b) * XAI__X(cx->t, L, b)->data[i] * s;
-    }
-    return XAI_OK;
-}
-
-/* -- Split: one bottom copied to every top; backward sums the tops' signals. ---------------------- */
-static int xai__split_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
-{
-    int j;
-    (void)net; (void)li;
-    for (j = 0; j < L->ntop; j++)
-        memcpy(XAI__Y(t, L, j)->data, XAI__X(t, L, 0)->data, xai_tensor_count(XAI__X(t, L, 0)) * sizeof(float));
-    return XAI_OK;
-}
-
-static int xai__split_backward(const xai__ctx *cx, const xai_layer *L, int li)
-{
-    xai_tensor *dx = XAI__DX(cx->t, L, 0);
-    size_t i, count = xai_tensor_count(dx);
-    int j;
-    (void)li;
-    for (j = 0; j < L->ntop; j++)
-        for (i = 0; i < count; i++) dx->data[i] += XAI__DY(cx->t, L, j)->data[i];
-    return XAI_OK;
-}
-
-/* ---- 6. network -------------------------------------------------------------------------------- */
-
-#define XAI__MAX_LAYERS 65536
-#define XAI__MAX_DIM (1 << 24)
-
-static const char *const xai__type_names[XAI_LAYER_TYPE_COUNT] = {
-    "Convolution", "InnerProduct", "ReLU", "Pooling", "LRN", "Dropout", "Softmax", "Concat", "Eltwise", "Split"};
-
-XAIDEF const char *xai_layer_type_name(int type)
-{
-    return type >= 0 && type < XAI_LAYER_TYPE_COUNT ? xai__type_names[type] : "(unknown)";
-}
-
-/* Caffe's defaults (caffe.proto). */
-XAIDEF xai_layer_param xai_layer_defaults(int type)
-{
-    xai_layer_param p;
-    memset(&p, 0, sizeof p);
-    p.type = type;
-    p.bias_term = 1;
-    p.stride_h = p.stride_w = 1;
-    p.dilation_h = p.dilation_w = 1;
-    p.group = 1;
-    p.pool = XAI_POOL_MAX;
-    p.round_mode = XAI_ROUND_CEIL;
-    p.local_size = 5;
-    p.alpha = 1;
-    p.beta = 0.75f;
-    p.k = 1;
-    p.dropout_ratio = 0.5f;
-    p.operation = XAI_ELTWISE_SUM;
-    p.axis = 1;
-    return p;
-}
-
-XAIDEF xai_net *xai_net_new(const char *name)
-{
-    xai_net *net = (xai_net *)xai__calloc(1, sizeof(xai_net));
-    if (!net) return NULL;
-    xai__copy_name(net->name, name ? name : "net");
-    net->input_blob = net->score_blob = net->output_blob = -1;
-    net->pre.channel_order = XAI_ORDER_RGB;
-    net->pre.scale = 1;
-    return net;
-}
-
-XAIDEF void xai_net_free(xai_net *net)
-{
-    if (!net) return;
-    XAI_FREE(net->layer);
-    XAI_FREE(net->blob);
-    if (net->label) XAI_FREE(net->label[0]);
-    XAI_FREE(net->label);
-    xai__aligned_free(net->params);
-    XAI_FREE(net->pre.mean_image);
-    XAI_FREE(net->input_mean);
-    XAI_FREE(net->lrp_cache);
-    XAI_FREE(net);
-}
-
-XAIDEF int xai_net_find_blob(const xai_net *net, const char *name)
-{
-    int i;
-    for (i = net->nblob - 1; i >= 0; i--)
-        if (strcmp(net->blob[i].name, name) == 0) return i;
-    return -1;
-}
-
-XAIDEF int xai_net_find_layer(const xai_net *net, const char *name)
-{
-    int i;
-    for (i = 0; i < net->nlayer; i++)
-        if (strcmp(net->layer[i].name, name) == 0) return i;
-    return -1;
-}
-
-XAIDEF size_t xai_net_input_size(const xai_net *net) { return (size_t)net->input_c * net->input_h * net->input_w; }
-
-XAIDEF int xai_net_num_classes(const xai_net *net)
-{
-    const xai_blob *b = &net->blob[net->score_blob];
-    return b->c * b->h * b->w;
-}
-
-static int xai__add_blob(xai_net *net, const char *name, int c, int h, int w, int producer)
-{
-    xai_blob *b;
-    if (net->nblob == net->cap_blob) {
-        int cap = net->cap_blob ? net->cap_blob * 2 : 16;
-        xai_blob *nb = (xai_blob *)XAI_REALLOC(net->blob, (size_t)cap * sizeof(xai_blob));
-        if (!nb) return xai__fail(XAI_ERR_MEMORY, "out of memory");
-        net->blob = nb;
-        net->cap_blob = cap;
-    }
-    /* c * h * w by xai__count4: 2^24 x 2^24 x 2^16 would wrap a size_t to 0 and pass */
-    if (c <= 0 || h <= 0 || w <= 0 || c > XAI__MAX_DIM || h > XAI__MAX_DIM || w > XAI__MAX_DIM ||
-        !xai__count4((size_t)c, (size_t)h, (size_t)w, 1, (size_t)1 << 31))
-        return xai__fail(XAI_ERR_LIMIT, "blob '%s': shape %dx%dx%d is empty or too large", name, c, h, w);
-    b = &net->blob[net->nblob];
-    memset(b, 0, sizeof *b);
-    xai__copy_name(b->name, name);
-    b->c = c; b->h = h; b->w = w;
-    b->producer = producer;
-    return net->nblob++;
-}
-
-XAIDEF int xai_net_input(xai_net *net, const char *blob, int c, int h, int w)
-{
-    int b;
-    if (net->finalized) return xai__fail(XAI_ERR_ARG, "net '%s' is finalized: no more inputs", net->name);
-    if (net->input_blob >= 0) return xai__fail(XAI_ERR_ARG, "net '%s': a second input '%s' (one input blob is supported)", net->name, blob);
-    if (!blob || !*blob || strlen(blob) >= XAI_NAME_MAX) return xai__fail(XAI_ERR_ARG, "input blob name empty or longer than %d", XAI_NAME_MAX - 1);
-    if (c <= 0 || h <= 0 || w <= 0 || c > XAI_DIM_MAX || h > XAI_DIM_MAX || w > XAI_DIM_MAX)
-        return xai__fail(XAI_ERR_LIMIT, "input %dx%dx%d: each side must be 1..%d", c, h, w, XAI_DIM_MAX);
-    if ((b = xai__add_blob(net, blob, c, h, w, -1)) < 0) return b;
-    net->input_blob = net->score_blob = net->output_blob = b;
-    net->input_c = c; net->input_h = h; net->input_w = w;
-    return XAI_OK;
-}
-
-/* Splits "a,b c" into names; returns the count or a negative error. */
-static int xai__split_names(const char *list, char names[][XAI_NAME_MAX], int max, const char *layer, const char *what)
-{
-    int n = 0;
-    const char *p = list ? list : "";
-    while (*p) {
-        size_t len = 0;
-        while (*p == ',' || *p == ' ' || *p == '\t') p++;
-        if (!*p) break;
-        while (p[len] && p[len] != ',' && p[len] != ' ' && p[len] != '\t') len++;
-        if (n == max) return xai__fail(XAI_ERR_LIMIT, "layer '%s': more than %d %ss", layer, max, what);
-        if (len >= XAI_NAME_MAX) return xai__fail(XAI_ERR_LIMIT, "layer '%s': a %s name longer than %d", layer, what, XAI_NAME_MAX - 1);
-        memcpy(names[n], p, len);
-        names[n][len] = 0;
-        n++;
-        p += len;
-    }
-    return n;
-}
-
-/* Checks a layer's parameters against its bottoms (Caffe's LayerSetUp and Reshape) and computes
-   the top shape and the weight shapes. */
-static int xai__layer_setup(const xai_net *net, xai_layer *L, int *oc, int *oh, int *ow)
-{
-    xai_layer_param *p = &L->p;
-    const xai_blob *b = &net->blob[L->bottom[0]];
-    int C = b->c, H = b->h, W = b->w, i, need_bottoms = 1, need_tops = 1;
-    const char *nm = L->name;
-    *oc = C; *oh = H; *ow = W;
-    L->weight_count = L->bias_count = 0;
-    memset(L->weight_shape, 0, sizeof L->weight_shape);
-    switch (p->type) {
-    case XAI_CONVOLUTION: {
-        int eh, ew;
-        if (p->num_output <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': num_output %d must be positive", nm, p->num_output);
-        if (p->kernel_h <= 0 || p->kernel_w <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': kernel_size %dx%d must be positive", nm, p->kernel_h, p->kernel_w);
-        if (p->stride_h <= 0 || p->stride_w <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': stride %dx%d must be positive", nm, p->stride_h, p->stride_w);
-        if (p->pad_h < 0 || p->pad_w < 0) return xai__fail(XAI_ERR_ARG, "layer '%s': pad %dx%d is negative", nm, p->pad_h, p->pad_w);
-        if (p->dilation_h <= 0 || p->dilation_w <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': dilation %dx%d must be positive", nm, p->dilation_h, p->dilation_w);
-        if (p->group <= 0 || C % p->group || p->num_output % p->group)
-            return xai__fail(XAI_ERR_ARG, "layer '%s': group %d must divide the %d input channels and num_output %d", nm, p->group, C, p->num_output);
-        if (p->kernel_h > XAI__MAX_DIM || p->kernel_w > XAI__MAX_DIM || p->pad_h > XAI__MAX_DIM || p->pad_w > XAI__MAX_DIM ||
-            p->dilation_h > XAI__MAX_DIM || p->dilation_w > XAI__MAX_DIM || p->stride_h > XAI__MAX_DIM || p->stride_w > XAI__MAX_DIM)
-            return xai__fail(XAI_ERR_LIMIT, "layer '%s': kernel, pad, stride or dilation beyond %d", nm, XAI__MAX_DIM);
-        eh = p->dilation_h * (p->kernel_h - 1) + 1;
-        ew = p->dilation_w * (p->kernel_w - 1) + 1;
-        if ((long)H + 2L * p->pad_h < eh || (long)W + 2L * p->pad_w < ew)
-            return xai__fail(XAI_ERR_ARG, "layer '%s': kernel %dx%d does not fit the %dx%d input with pad %dx%d", nm, eh, ew, H, W, p->pad_h, p->pad_w);
-        *oc = p->num_output;
-        *oh = (int)(((long)H + 2L * p->pad_h - eh) / p->stride_h + 1);
-        *ow = (int)(((long)W + 2L * p->pad_w - ew) / p->stride_w + 1);
-        L->weight_shape[0] = p->num_output; L->weight_shape[1] = C / p->group;
-        L->weight_shape[2] = p->kernel_h; L->weight_shape[3] = p->kernel_w;
-        L->weight_count = xai__count4((size_t)p->num_output, (size_t)(C / p->group), (size_t)p->kernel_h, (size_t)p->kernel_w, (size_t)1 << 32);
-        if (!L->weight_count) return xai__fail(XAI_ERR_LIMIT, "layer '%s': more than 2^32 weights", nm);
-        L->bias_count = p->bias_term ? (size_t)p->num_output : 0;
-        break;
-    }
-    case XAI_INNER_PRODUCT: {
-        size_t K = (size_t)C * H * W;
-        if (p->num_output <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': num_output %d must be positive", nm, p->num_output);
-        if (p->axis != 1) return xai__fail(XAI_ERR_ARG, "layer '%s': InnerProduct axis %d is not supported (1 is)", nm, p->axis);
-        if (K > (size_t)INT_MAX) return xai__fail(XAI_ERR_LIMIT, "layer '%s': %zu inputs", nm, K);
-        *oc = p->num_output; *oh = 1; *ow = 1;
-        L->weight_shape[0] = p->transpose ? (int)K : p->num_output;
-        L->weight_shape[1] = p->transpose ? p->num_output : (int)K;
-        L->weight_shape[2] = L->weight_shape[3] = 1;
-        L->weight_count = xai__count4(K, (size_t)p->num_output, 1, 1, (size_t)1 << 32);
-        if (!L->weight_count) return xai__fail(XAI_ERR_LIMIT, "layer '%s': more than 2^32 weights", nm);
-        L->bias_count = p->bias_term ? (size_t)p->num_output : 0;
-        break;
-    }
-    case XAI_POOLING: {
-        if (p->pool != XAI_POOL_MAX && p->pool != XAI_POOL_AVE)
-            return xai__fail(XAI_ERR_ARG, "layer '%s': pooling method %d is not supported (MAX 0 and AVE 1 are)", nm, p->pool);
-        if (p->global_pooling) {
-            p->kernel_h = H; p->kernel_w = W;
-            p->pad_h = p->pad_w = 0;
-            p->stride_h = p->stride_w = 1;
-        }
-        if (p->kernel_h <= 0 || p->kernel_w <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': kernel_size %dx%d must be positive", nm, p->kernel_h, p->kernel_w);
-        if (p->stride_h <= 0 || p->stride_w <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': stride %dx%d must be positive", nm, p->stride_h, p->stride_w);
-        if (p->pad_h < 0 || p->pad_w < 0 || p->pad_h >= p->kernel_h || p->pad_w >= p->kernel_w)
-            return xai__fail(XAI_ERR_ARG, "layer '%s': pad %dx%d must be below the kernel %dx%d", nm, p->pad_h, p->pad_w, p->kernel_h, p->kernel_w);
-        if (p->kernel_h > XAI__MAX_DIM || p->kernel_w > XAI__MAX_DIM || p->stride_h > XAI__MAX_DIM || p->stride_w > XAI__MAX_DIM)
-            return xai__fail(XAI_ERR_LIMIT, "layer '%s': kernel or stride beyond %d", nm, XAI__MAX_DIM);
-        if (p->round_mode != XAI_ROUND_CEIL && p->round_mode != XAI_ROUND_FLOOR)
-            return xai__fail(XAI_ERR_ARG, "layer '%s': round_mode %d is not CEIL 0 or FLOOR 1", nm, p->round_mode);
-        {
-            double fh = (double)(H + 2 * p->pad_h - p->kernel_h) / p->stride_h, fw = (double)(W + 2 * p->pad_w - p->kernel_w) / p->stride_w;
-            *oh = (int)(p->round_mode == XAI_ROUND_CEIL ? ceil(fh) : floor(fh)) + 1;
-            *ow = (int)(p->round_mode == XAI_ROUND_CEIL ? ceil(fw) : floor(fw)) + 1;
-            /* the last window must start inside the image (or its left padding) */
-            if (p->pad_h || p->pad_w) {
-                if ((long)(*oh - 1) * p->stride_h >= H + p->pad_h) (*oh)--;
-                if ((long)(*ow - 1) * p->stride_w >= W + p->pad_w) (*ow)--;
-            }
-            if (*oh <= 0 || *ow <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': the %dx%d input gives no output", nm, H, W);
-        }
-        break;
-    }
-    case XAI_LRN:
-        if (p->local_size <= 0 || p->local_size % 2 == 0 || p->local_size > 1023)
-            return xai__fail(XAI_ERR_ARG, "layer '%s': local_size %d must be odd, 1..1023 (as Caffe requires)", nm, p->local_size);
-        if (p->norm_region != XAI_LRN_ACROSS_CHANNELS && p->norm_region != XAI_LRN_WITHIN_CHANNEL)
-            return xai__fail(XAI_ERR_ARG, "layer '%s': norm_region %d is not ACROSS_CHANNELS 0 or WITHIN_CHANNEL 1", nm, p->norm_region);
-        if (!(p->alpha == p->alpha && p->beta == p->beta && p->k == p->k) || p->k < 0 || p->alpha < 0)
-            return xai__fail(XAI_ERR_ARG, "layer '%s': alpha, beta and k must be numbers, alpha and k not negative", nm);
-        break;
-    case XAI_RELU:
-        if (!(p->negative_slope == p->negative_slope)) return xai__fail(XAI_ERR_ARG, "layer '%s': negative_slope is not a number", nm);
-        break;
-    case XAI_DROPOUT:
-    case XAI_SOFTMAX:
-        if (p->type == XAI_DROPOUT && !(p->dropout_ratio >= 0 && p->dropout_ratio < 1))
-            return xai__fail(XAI_ERR_ARG, "layer '%s': dropout_ratio %g must be in [0, 1)", nm, p->dropout_ratio);
-        if (p->type == XAI_SOFTMAX && p->axis != 1) return xai__fail(XAI_ERR_ARG, "layer '%s': Softmax axis %d is not supported (1 is)", nm, p->axis);
-        break;
-    case XAI_CONCAT:
-        need_bottoms = 0;
-        if (p->axis != 1) return xai__fail(XAI_ERR_ARG, "layer '%s': Concat axis %d is not supported (1, channels, is)", nm, p->axis);
-        for (i = 1, *oc = C; i < L->nbottom; i++) {
-            const xai_blob *bi = &net->blob[L->bottom[i]];
-            if (bi->h != H || bi->w != W)
-                return xai__fail(XAI_ERR_ARG, "layer '%s': bottom '%s' is %dx%d, bottom '%s' %dx%d", nm, bi->name, bi->h, bi->w, b->name, H, W);
-            *oc += bi->c;
-            if (*oc > XAI__MAX_DIM) return xai__fail(XAI_ERR_LIMIT, "layer '%s': too many channels", nm);
-        }
-        break;
-    case XAI_ELTWISE:
-        need_bottoms = 0;
-        if (L->nbottom < 2) return xai__fail(XAI_ERR_ARG, "layer '%s': Eltwise needs at least 2 bottoms, has %d", nm, L->nbottom);
-        if (p->operation < XAI_ELTWISE_PROD || p->operation > XAI_ELTWISE_MAX)
-            return xai__fail(XAI_ERR_ARG, "layer '%s': Eltwise operation %d is not PROD 0, SUM 1 or MAX 2", nm, p->operation);
-        if (p->ncoeff && (p->ncoeff != L->nbottom || p->operation != XAI_ELTWISE_SUM))
-            return xai__fail(XAI_ERR_ARG, "layer '%s': %d coefficients for %d bottoms (SUM only, one each)", nm, p->ncoeff, L->nbottom);
-        for (i = 1; i < L->nbottom; i++) {
-            const xai_blob *bi = &net->blob[L->bottom[i]];
-            if (bi->c != C || bi->h != H || bi->w != W)
-                return xai__fail(XAI_ERR_ARG, "layer '%s': bottom '%s' is %dx%dx%d, bottom '%s' %dx%dx%d", nm, bi->name, bi->c, bi->h, bi->w, b->name, C, H, W);
-        }
-        break;
-    case XAI_SPLIT:
-        need_tops = 0;
-        break;
-    default:
-        return xai__fail(XAI_ERR_ARG, "layer '%s': unknown layer type %d", nm, p->type);
-    }
-    if (need_bottoms && L->nbottom != 1)
-        return xai__fail(XAI_ERR_ARG, "layer '%s' (%s) takes 1 bottom, has %d", nm, xai_layer_type_name(p->type), L->nbottom);
-    if (need_tops && L->ntop != 1)
-        return xai__fail(XAI_ERR_ARG, "layer '%s' (%s) makes 1 top, has %d", nm, xai_layer_type_name(p->type), L->ntop);
-    if (L->ntop < 1) return xai__fail(XAI_ERR_ARG, "layer '%s' has no top", nm);
-    return XAI_OK;
-}
-
-XAIDEF int xai_net_add(xai_net *net, const char *name, const xai_layer_param *p, const char *bottoms, const char *tops)
-{
-    char names[XAI_MAX_TOPS > XAI_MAX_BOTTOMS ? XAI_MAX_TOPS : XAI_MAX_BOTTOMS][XAI_NAME_MAX];
-    xai_layer L;
-    int i, n, rc, oc, oh, ow, li = net->nlayer;
-    if (net->finalized) return xai__fail(XAI_ERR_ARG, "net '%s' is finalized: no more layers", net->name);
-    if (!name || !*name || strlen(name) >= XAI_NAME_MAX) return xai__fail(XAI_ERR_ARG, "layer %d: name empty or longer than %d", li, XAI_NAME_MAX - 1);
-    if (net->input_blob < 0) return xai__fail(XAI_ERR_ARG, "layer '%s': the net has no input yet (xai_net_input)", name);
-    if (li >= XAI__MAX_LAYERS) return xai__fail(XAI_ERR_LIMIT, "layer '%s': more than %d layers", name, XAI__MAX_LAYERS);
-    memset(&L, 0, sizeof L);
-    xai__copy_name(L.name, name);
-    L.p = *p;
-    if ((n = xai__split_names(bottoms, names, XAI_MAX_BOTTOMS, name, "bottom")) < 0) return n;
-    if (n == 0) return xai__fail(XAI_ERR_ARG, "layer '%s' has no bottom", name);
-    for (i = 0; i < n; i++) {
-        int b = xai_net_find_blob(net, names[i]);
-        if (b < 0) return xai__fail(XAI_ERR_ARG, "layer '%s': bottom '%s' names no blob made before it", name, names[i]);
-        L.bottom[i] = b;
-    }
-    L.nbottom = n;
-    if ((n = xai__split_names(tops, names, XAI_MAX_TOPS, name, "top")) < 0) return n;
-    L.ntop = n;
-    if ((rc = xai__layer_setup(net, &L, &oc, &oh, &ow)) != XAI_OK) return rc;
-    if (net->nlayer == net->cap_layer) {
-        int cap = net->cap_layer ? net->cap_layer * 2 : 16;
-        xai_layer *nl = (xai_layer *)XAI_REALLOC(net->layer, (size_t)cap * sizeof(xai_layer));
-        if (!nl) return xai__fail(XAI_ERR_MEMORY, "out of memory");
-        net->layer = nl;
-        net->cap_layer = cap;
-    }
-    for (i = 0; i < L.ntop; i++) {
-        int b = xai__add_blob(net, names[i], oc, oh, ow, li);
-        if (b < 0) { net->nblob -= i; return b; }
-        L.top[i] = b;
-    }
-    net->layer[net->nlayer++] = L;
-    net->output_blob = L.top[0];
-    net->score_blob = L.p.type == XAI_SOFTMAX ? L.bottom[0] : L.top[0];
-    return li;
-}
-
-/* The mean as the network input sees it, C x H x W: the per-channel mean, or the mean image
-   cropped at the centre like the picture (Caffe subtracts the 256x256 mean, then crops 227). */
-static int xai__derive_input_mean(xai_net *net)
-{
-    xai_preprocess *pre = &net->pre;
-    size_t plane = (size_t)net->input_h * net->input_w, i;
-    int c, y;
-    XAI_FREE(net->input_mean);
-    net->input_mean = NULL;
-    if (pre->mean_kind == XAI_MEAN_NONE || net->input_blob < 0) return XAI_OK;
-    net->input_mean = (float *)xai__calloc(plane * (size_t)net->input_c, sizeof(float));
-    if (!net->input_mean) return XAI_ERR_MEMORY;
-    if (pre->mean_kind == XAI_MEAN_PIXEL) {
-        if (net->input_c > 3) return xai__fail(XAI_ERR_ARG, "net '%s': a mean pixel for %d channels (3 at most)", net->name, net->input_c);
-        for (c = 0; c < net->input_c; c++)
-            for (i = 0; i < plane; i++) net->input_mean[c * plane + i] = pre->mean_pixel[c];
-        return XAI_OK;
-    }
-    if (pre->mean_kind != XAI_MEAN_IMAGE || !pre->mean_image) return xai__fail(XAI_ERR_ARG, "net '%s': mean kind %d without data", net->name, pre->mean_kind);
-    if (pre->mean_c != net->input_c || pre->mean_h < net->input_h || pre->mean_w < net->input_w)
-        return xai__fail(XAI_ERR_ARG, "net '%s': the %dx%dx%d mean image cannot serve the %dx%dx%d input", net->name,
-                         pre->mean_c, pre->mean_h, pre->mean_w, net->input_c, net->input_h, net->input_w);
-    for (c = 0; c < net->input_c; c++)
-        for (y = 0; y < net->input_h; y++)
-            memcpy(net->input_mean + c * plane + (size_t)y * net->input_w,
-                   pre->mean_image + ((size_t)c * pre->mean_h + (size_t)(y + (pre->mean_h - net->input_h) / 2)) * pre->mean_w + (pre->mean_w - net->input_w) / 2,
-                   (size_t)net->input_w * sizeof(float));
-    return XAI_OK;
-}
-
-XAIDEF int xai_net_set_mean_image(xai_net *net, int c, int h, int w, const float *mean)
-{
-    size_t count = xai__count4((size_t)c, (size_t)h, (size_t)w, 1, (size_t)1 << 28);
-    if (c <= 0 || h <= 0 || w <= 0 || !count) return xai__fail(XAI_ERR_ARG, "mean image %dx%dx%d: bad size", c, h, w);
-    XAI_FREE(net->pre.mean_image);
-    net->pre.mean_image = (float *)xai__malloc(count * sizeof(float));
-    if (!net->pre.mean_image) return XAI_ERR_MEMORY;
-    memcpy(net->pre.mean_image, mean, count * sizeof(float));
-    net->pre.mean_kind = XAI_MEAN_IMAGE;
-    net->pre.mean_c = c; net->pre.mean_h = h; net->pre.mean_w = w;
-    return net->finalized ? xai__derive_input_mean(net) : XAI_OK;
-}
-
-XAIDEF int xai_net_set_mean_pixel(xai_net *net, const float *mean)
-{
-    int c;
-    if (net->input_c > 3) return xai__fail(XAI_ERR_ARG, "net '%s': a mean pixel for %d channels (3 at most)", net->name, net->input_c);
-    for (c = 0; c < net->input_c; c++) net->pre.mean_pixel[c] = mean[c];
-    XAI_FREE(net->pre.mean_image);
-    net->pre.mean_image = NULL;
-    net->pre.mean_kind = XAI_MEAN_PIXEL;
-    return net->finalized ? xai__derive_input_mean(net) : XAI_OK;
-}
-
-XAIDEF int xai_net_set_labels(xai_net *net, int n, const char *const *labels)
-{
-    size_t total = 0;
-    char *text;
-    int i;
-    if (n < 0 || n > (1 << 20)) return xai__fail(XAI_ERR_LIMIT, "%d labels", n);
-    for (i = 0; i < n; i++) {
-        size_t len = strlen(labels[i]);
-        if (len >= XAI_LABEL_MAX) return xai__fail(XAI_ERR_LIMIT, "label %d is %zu bytes long, at most %d allowed", i, len, XAI_LABEL_MAX - 1);
-        total += len + 1;
-    }
-    if (net->label) XAI_FREE(net->label[0]);
-    XAI_FREE(net->label);
-    net->label = NULL;
-    net->nlabel = 0;
-    if (n == 0) return XAI_OK;
-    net->label = (char **)xai__calloc((size_t)n, sizeof(char *));
-    text = (char *)xai__malloc(total);
-    if (!net->label || !text) { XAI_FREE(net->label); XAI_FREE(text); net->label = NULL; return XAI_ERR_MEMORY; }
-    for (i = 0; i < n; i++) {
-        size_t len = strlen(labels[i]) + 1;
-        memcpy(text, labels[i], len);
-        net->label[i] = text;
-        text += len;
-    }
-    net->nlabel = n;
-    return XAI_OK;
-}
-
-/* Lays the weights out (each blob at a multiple of 16 floats = 64 bytes) in one allocation. */
-static size_t xai__align16(size_t n) { return (n + 15) & ~(size_t)15; }
-
-static void xai__layout(xai_net *net)
-{
-    size_t offset = 0;
-    int i;
-    for (i = 0; i < net->nlayer; i++) {
-        xai_layer *L = &net->layer[i];
-        L->weight_offset = offset;
-        offset += xai__align16(L->weight_count);
-        L->bias_offset = offset;
-        offset += xai__align16(L->bias_count);
-    }
-    net->nparams = offset;
-}
-
-static void xai__point_weights(xai_net *net)
-{
-    int i;
-    for (i = 0; i < net->nlayer; i++) {
-        xai_layer *L = &net->layer[i];
-        L->weight = L->weight_count ? net->params + L->weight_offset : NULL;
-        L->bias = L->bias_count ? net->params + L->bias_offset : NULL;
-    }
-}
-
-XAIDEF int xai_net_finalize(xai_net *net)
-{
-    int rc;
-    if (net->finalized) return XAI_OK;
-    if (net->input_blob < 0 || net->nlayer == 0) return xai__fail(XAI_ERR_ARG, "net '%s' has no input or no layer", net->name);
-    xai__layout(net);
-    if (net->nparams) {
-        net->params = (float *)xai__aligned_alloc(net->nparams * sizeof(float));
-        if (!net->params) return XAI_ERR_MEMORY;
-        memset(net->params, 0, net->nparams * sizeof(float));
-    }
-    xai__point_weights(net);
-    if ((rc = xai__derive_input_mean(net)) != XAI_OK) return rc;
-    net->finalized = 1;
-    return XAI_OK;
-}
-
-/* Gaussian from four uniforms (Irwin-Hall): plain arithmetic, so the same bits everywhere. */
-static float xai__gaussian(uint64_t seed, uint64_t a, uint64_t b, uint64_t c)
-{
-    float s = 0;
-    uint64_t d;
-    for (d = 0; d < 4; d++) s += xai__uniform(xai__random_key(seed, a, b, c, d));
-    return (s - 2.0f) * 1.7320508f;
-}
-
-XAIDEF void xai_net_fill_random(xai_net *net, uint64_t seed)
-{
-    int li;
-    size_t i;
-    for (li = 0; li < net->nlayer; li++) {
-        xai_layer *L = &net->layer[li];
-        float std;
-        if (!L->weight_count) continue;
-        std = sqrtf(2.0f / (float)(L->weight_count / (size_t)L->p.num_output));
-        for (i = 0; i < L->weight_count; i++) L->weight[i] = std * xai__gaussian(seed, (uint64_t)li, 0, i);
-        for (i = 0; i < L->bias_count; i++) L->bias[i] = 0.1f * xai__gaussian(seed, (uint64_t)li, 1, i);
-    }
-}
-
-static xai_layer_param xai__conv_param(int num_output, int kernel, int stride, int pad, int group)
-{
-    xai_layer_param p = xai_layer_defaults(XAI_CONVOLUTION);
-    p.num_output = num_output;
-    p.kernel_h = p.kernel_w = kernel;
-    p.stride_h = p.stride_w = stride;
-    p.pad_h = p.pad_w = pad;
-    p.group = group;
-    return p;
-}
-
-static xai_layer_param xai__pool_param(int pool, int kernel, int stride)
-{
-    xai_layer_param p = xai_layer_defaults(XAI_POOLING);
-    p.pool = pool;
-    p.kernel_h = p.kernel_w = kernel;
-    p.stride_h = p.stride_w = stride;
-    return p;
-}
-
-static xai_layer_param xai__lrn_param(int local_size, float alpha, float beta)
-{
-    xai_layer_param p = xai_layer_defaults(XAI_LRN);
-    p.local_size = local_size;
-    p.alpha = alpha;
-    p.beta = beta;
-    return p;
-}
-
-static xai_layer_param xai__fc_param(int num_output)
-{
-    xai_layer_param p = xai_layer_defaults(XAI_INNER_PRODUCT);
-    p.num_output = num_output;
-    return p;
-}
-
-XAIDEF xai_net *xai_net_caffenet(void)
-{
-    xai_net *net = xai_net_new("CaffeNet");
-    xai_layer_param relu = xai_layer_defaults(XAI_RELU), drop = xai_layer_defaults(XAI_DROPOUT);
-    xai_layer_param softmax = xai_layer_defaults(XAI_SOFTMAX);
-    xai_layer_param conv1 = xai__conv_param(96, 11, 4, 0, 1), conv2 = xai__conv_param(256, 5, 1, 2, 2);
-    xai_layer_param conv3 = xai__conv_param(384, 3, 1, 1, 1), conv4 = xai__conv_param(384, 3, 1, 1, 2);
-    xai_layer_param conv5 = xai__conv_param(256, 3, 1, 1, 2), pool = xai__pool_param(XAI_POOL_MAX, 3, 2);
-    xai_layer_param norm = xai__lrn_param(5, 1e-4f, 0.75f), fc6 = xai__fc_param(4096), fc8 = xai__fc_param(1000);
-    if (!net) return NULL;
-    if (xai_net_input(net, "data", 3, 227, 227) ||
-        xai_net_add(net, "conv1", &conv1, "data", "conv1") < 0 || xai_net_add(net, "relu1", &relu, "conv1", "conv1") < 0 ||
-        xai_net_add(net, "pool1", &pool, "conv1", "pool1") < 0 || xai_net_add(net, "norm1", &norm, "pool1", "norm1") < 0 ||
-        xai_net_add(net, "conv2", &conv2, "norm1", "conv2") < 0 || xai_net_add(net, "relu2", &relu, "conv2", "conv2") < 0 ||
-        xai_net_add(net, "pool2", &pool, "conv2", "pool2") < 0 || xai_net_add(net, "norm2", &norm, "pool2", "norm2") < 0 ||
-        xai_net_add(net, "conv3", &conv3, "norm2", "conv3") < 0 || xai_net_add(net, "relu3", &relu, "conv3", "conv3") < 0 ||
-        xai_net_add(net, "conv4", &conv4, "conv3", "conv4") < 0 || xai_net_add(net, "relu4", &relu, "conv4", "conv4") < 0 ||
-        xai_net_add(net, "conv5", &conv5, "conv4", "conv5") < 0 || xai_net_add(net, "relu5", &relu, "conv5", "conv5") < 0 ||
-        xai_net_add(net, "pool5", &pool, "conv5", "pool5") < 0 || xai_net_add(net, "fc6", &fc6, "pool5", "fc6") < 0 ||
-        xai_net_add(net, "relu6", &relu, "fc6", "fc6") < 0 || xai_net_add(net, "drop6", &drop, "fc6", "fc6") < 0 ||
-        xai_net_add(net, "fc7", &fc6, "fc6", "fc7") < 0 || xai_net_add(net, "relu7", &relu, "fc7", "fc7") < 0 ||
-        xai_net_add(net, "drop7", &drop, "fc7", "fc7") < 0 || xai_net_add(net, "fc8", &fc8, "fc7", "fc8") < 0 ||
-        xai_net_add(net, "prob", &softmax, "fc8", "prob") < 0) {
-        xai_net_free(net);
-        return NULL;
-    }
-    net->pre.channel_order = XAI_ORDER_BGR;
-    net->pre.mean_kind = XAI_MEAN_PIXEL;
-    net->pre.mean_pixel[0] = 104.007f;  /* B, G, R: the ILSVRC 2012 mean (SPEC 2) */
-    net->pre.mean_pixel[1] = 116.669f;
-    net->pre.mean_pixel[2] = 122.679f;
-    net->pre.resize_w = net->pre.resize_h = 256;
-    if (xai_net_finalize(net) != XAI_OK) { xai_net_free(net); return NULL; }
-    return net;
-}
-
-/* Picture -> network input: gray/colour to the net's channels, resize (Caffe's 256 then a centre
-   crop, or straight to the input size), RGB -> BGR where the net reads BGR, minus mean, times scale. */
-XAIDEF int xai_net_preprocess(const xai_net *net, const xai_image *img, float *input, xai_image *shown)
-{
-    xai_image conv, sized, crop;
-    int C = net->input_c, H = net->input_h, W = net->input_w, rw, rh, x, y, c, rc;
-    size_t plane = (size_t)H * W;
-    if (!net->finalized) return xai__fail(XAI_ERR_ARG, "net '%s' is not finalized", net->name);
-    if (C != 1 && C != 3) return xai__fail(XAI_ERR_ARG, "net '%s' reads %d channels: images give 1 or 3", net->name, C);
-    if (!img->data || img->w <= 0 || img->h <= 0 || img->c <= 0) return xai__fail(XAI_ERR_ARG, "preprocess: empty image");
-    if ((rc = xai_image_alloc(&conv, img->w, img->h, C)) != XAI_OK) return rc;
-    for (y = 0; y < img->h; y++)
-        for (x = 0; x < img->w; x++) {
-            const float *px = img->data + ((size_t)y * img->w + x) * img->c;
-            float *q = conv.data + ((size_t)y * img->w + x) * C;
-            if (C == 1) q[0] = img->c >= 3 ? 0.299f * px[0] + 0.587f * px[1] + 0.114f * px[2] : px[0];  /* ITU-R BT.601 luma */
-            else for (c = 0; c < 3; c++) q[c] = img->c >= 3 ? px[c] : px[0];
-        }
-    rw = net->pre.resize_w > 0 ? net->pre.resize_w : W;
-    rh = net->pre.resize_h > 0 ? net->pre.resize_h : H;
-    if (rw < W || rh < H) {
-        xai_image_free(&conv);
-        return xai__fail(XAI_ERR_ARG, "net '%s': resize %dx%d is smaller than the input %dx%d", net->name, rw, rh, W, H);
-    }
-    if (conv.w != rw || conv.h != rh) {
-        rc = xai_image_resize(&conv, rw, rh, &sized);
-        xai_image_free(&conv);
-        if (rc) return rc;
-    } else {
-        sized = conv;
-    }
-    rc = xai_image_crop(&sized, (rw - W) / 2, (rh - H) / 2, W, H, &crop);   /* Caffe: (256 - 227) / 2 = 14 */
-    xai_image_free(&sized);
-    if (rc) return rc;
-    for (c = 0; c < C; c++) {
-        int from = (C == 3 && net->pre.channel_order == XAI_ORDER_BGR) ? 2 - c : c;
-        for (y = 0; y < H; y++)
-            for (x = 0; x < W; x++) {
-                size_t at = (size_t)c * plane + (size_t)y * W + x;
-                float v = crop.data[((size_t)y * W + x) * C + from];
-                input[at] = (v - (net->input_mean ? net->input_mean[at] : 0.0f)) * net->pre.scale;
-            }
-    }
-    if (shown) *shown = crop;
-    else xai_image_free(&crop);
-    return XAI_OK;
-}
-
-/* -- the forward pass ---------------------------------------------------------------------------- */
-
-static const xai__forward_fn xai__forward_table[XAI_LAYER_TYPE_COUNT] = {
-    xai__linear_layer_forward,   /* Convolution */
-    xai__linear_layer_forward,   /* InnerProduct */
-    xai__relu_forward,           /* ReLU */
-    xai__pool_forward,           /* Pooling */
-    xai__lrn_forward,            /* LRN */
-    xai__copy_forward,           /* Dropout */
-    xai__softmax_forward,        /* Softmax */
-    xai__concat_forward,         /* Concat */
-    xai__eltwise_forward,        /* Eltwise */
-    xai__split_forward           /* Split */
-};
-
-XAIDEF void xai_tape_free(xai_tape *tape)
-{
-    int i;
-    if (!tape) return;
-    for (i = 0; i < tape->net->nblob; i++) {
-        if (tape->blob) xai_tensor_free(&tape->blob[i]);
-        if (tape->signal) xai_tensor_free(&tape->signal[i]);
-    }
-    for (i = 0; i < tape->net->nlayer; i++) {
-        if (tape->switches) XAI_FREE(tape->switches[i]);
-        if (tape->scale) XAI_FREE(tape->scale[i]);
-    }
-    if (tape->zpart)
-        for (i = 0; i < 2 * tape->net->nlayer; i++) xai_tensor_free(&tape->zpart[i]);
-    XAI_FREE(tape->zpart);
-    XAI_FREE(tape->split);
-    XAI_FREE(tape->blob);
-    XAI_FREE(tape->signal);
-    XAI_FREE(tape->switches);
-    XAI_FREE(tape->scale);
-    xai__aligned_free(tape->work);
-    XAI_FREE(tape);
-}
-
-XAIDEF xai_tape *xai_tape_new(const xai_net *net, int n_max)
-{
-    xai_tape *t;
-    int i;
-    if (!net->finalized) { xai__fail(XAI_ERR_ARG, "net '%s' is not finalized", net->name); return NULL; }
-    if (n_max <= 0 || n_max > (1 << 20)) { xai__fail(XAI_ERR_ARG, "tape for %d images", n_max); return NULL; }
-    t = (xai_tape *)xai__calloc(1, sizeof(xai_tape));
-    if (!t) return NULL;
-    t->net = net;
-    t->n_max = t->n = n_max;
-    t->blob = (xai_tensor *)xai__calloc((size_t)net->nblob, sizeof(xai_tensor));
-    t->switches = (int **)xai__calloc((size_t)net->nlayer, sizeof(int *));
-    t->scale = (float **)xai__calloc((size_t)net->nlayer, sizeof(float *));
-    t->split = (unsigned char *)xai__calloc((size_t)net->nlayer, 1);
-    t->zpart = (xai_tensor *)xai__calloc(2 * (size_t)net->nlayer, sizeof(xai_tensor));
-    if (!t->blob || !t->switches || !t->scale || !t->split || !t->zpart) goto fail;
-    for (i = 0; i < net->nblob; i++)
-        if (xai_tensor_alloc(&t->blob[i], n_max, net->blob[i].c, net->blob[i].h, net->blob[i].w)) goto fail;
-    for (i = 0; i < net->nlayer; i++) {
-        const xai_layer *L = &net->layer[i];
-        size_t count = xai_tensor_count(&t->blob[L->top[0]]);
-        if ((L->p.type == XAI_POOLING && L->p.pool == XAI_POOL_MAX) || (L->p.type == XAI_ELTWISE && L->p.operation == XAI_ELTWISE_MAX)) {
-            if (!(t->switches[i] = (int *)xai__calloc(count, sizeof(int)))) goto fail;
-        }
-        if (L->p.type == XAI_LRN && !(t->scale[i] = (float *)xai__calloc(count, sizeof(float)))) goto fail;
-    }
-    return t;
-fail:
-    xai_tape_free(t);
-    return NULL;
-}
-
-XAIDEF int xai_net_forward(const xai_net *net, xai_tape *tape, const float *input, int n)
-{
-    int i, rc;
-    if (!tape || tape->net != net) return xai__fail(XAI_ERR_ARG, "forward: the tape belongs to another net");
-    if (n <= 0 || n > tape->n_max) return xai__fail(XAI_ERR_ARG, "forward: %d images, the tape holds %d", n, tape->n_max);
-    tape->n = n;
-    for (i = 0; i < net->nblob; i++) {
-        tape->blob[i].n = n;
-        if (tape->signal) tape->signal[i].n = n;
-    }
-    memcpy(tape->blob[net->input_blob].data, input, (size_t)n * xai_net_input_size(net) * sizeof(float));
-    for (i = 0; i < net->nlayer; i++) {
-        double t0 = tape->layer_seconds ? xai_seconds() : 0;
-        if ((rc = xai__forward_table[net->layer[i].p.type](net, &net->layer[i], tape, i)) != XAI_OK) return rc;
-        if (tape->layer_seconds) tape->layer_seconds[i] += xai_seconds() - t0;
-    }
-    return XAI_OK;
-}
-
-XAIDEF const xai_tensor *xai_tape_blob(const xai_tape *tape, const char *name)
-{
-    int b = xai_net_find_blob(tape->net, name);
-    return b < 0 ? NULL : &tape->blob[b];
-}
-
-XAIDEF const float *xai_tape_scores(const xai_tape *tape, int i)
-{
-    const xai_tensor *s = &tape->blob[tape->net->score_blob];
-    return s->data + (size_t)i * s->c * s->h * s->w;
-}
-
-XAIDEF int xai_argmax(const float *v, int n)
-{
-    int i, best = 0;
-    for (i = 1; i < n; i++)
-        if (v[i] > v[best]) best = i;
-    return best;
-}
-
-XAIDEF void xai_softmax(float *v, int n)
-{
-    float mx = v[xai_argmax(v, n)];
-    double sum = 0;
-    int i;
-    for (i = 0; i < n; i++) { v[i] = expf(v[i] - mx); sum += v[i]; }
-    for (i = 0; i < n; i++) v[i] = (float)(v[i] / sum);
-}
-
-/* ---- 7. model file ------------------------------------------------------------------------------
-
-   The .xai file, version 1.  Little-endian throughout; strings are a u32 byte count and the bytes
-   (no terminating 0).
-
-     offset  size  field
-     0       8     magic "XAIMODEL"
-     8       4     u32 version (1)
-     12      4     u32 header bytes (64)
-     16      8     u64 file bytes: the whole file, so truncation shows at once
-     24      8     u64 data offset: where the float data starts, a multiple of 64
-     32      8     u64 data floats: the length of the float data
-     40      4     u32 layer count
-     44      4     u32 label count
-     48      16    reserved, zero
-     64            metadata:
-                     string  net name
-                     string  input blob name;  u32 input channels, height, width
-                     u32 channel order (0 gray, 1 RGB, 2 BGR);  f32 scale
-                     u32 mean kind (0 none, 1 pixel, 2 image);  f32 mean pixel[3]
-                     u32 mean channels, height, width;  u64 mean offset (floats into the data)
-                     u32 resize width, height (0: resize straight to the input)
-                     label count x string
-                     layer count x layer:
-                       string name;  u32 type (XAI_CONVOLUTION = 0 ... XAI_SPLIT = 9)
-                       u32 bottom count, that many strings;  u32 top count, that many strings
-                       i32 num_output, bias_term, kernel_h, kernel_w, stride_h, stride_w, pad_h,
-                           pad_w, dilation_h, dilation_w, group, transpose, pool, global_pooling,
-                           round_mode, local_size, norm_region
-                       f32 alpha, beta, k, negative_slope, dropout_ratio
-                       i32 operation, axis, coefficient count;  f32 coefficients
-                       u32 blob count (0, 1 weights, 2 weights and bias), each:
-                           u32 dims[4] (conv O,C/group,kh,kw; fc O,K,1,1 or K,O,1,1 transposed;
-                           bias O,1,1,1);  u64 offset (floats into the data)
-                   zero padding up to the data offset
-     data offset   float32 data: every layer's weights then bias, in layer order, each starting
-                   at a multiple of 16 floats (64 bytes), then the mean image.  The layers'
-                   part is exactly net->params, so it is read with one call (or mapped).
-
-   The reader checks every length against the file, every layer against its bottoms (the same
-   checks as xai_net_add), and every blob's shape and offset against its layer. */
-
-#define XAI__MAGIC "XAIMODEL"
-#define XAI__FILE_VERSION 1
-#define XAI__HEADER_BYTES 64
-#define XAI__MAX_META ((size_t)1 << 28)
-#define XAI__MAX_LABEL_BYTES XAI_LABEL_MAX
-#define XAI__NPARAM_I32 17
-#define XAI__NPARAM_F32 5
-
-/* -- writer -- */
-typedef struct xai__buf {
-    unsigned char *p;
-    size_t len, cap;
-    int failed;
-} xai__buf;
-
-static unsigned char *xai__buf_grow(xai__buf *b, size_t n)
-{
-    if (b->failed) return NULL;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        unsigned char *np;
-        while (cap < b->len + n) cap *= 2;
-        np = (unsigned char *)XAI_REALLOC(b->p, cap);
-        if (!np) { b->failed = 1; xai__fail(XAI_ERR_MEMORY, "out of memory"); return NULL; }
-        b->p = np;
-        b->cap = cap;
-    }
-    b->len += n;
-    return b->p + b->len - n;
-}
-static void xai__buf_u32(xai__buf *b, uint32_t v) { unsigned char *q = xai__buf_grow(b, 4); if (q) xai__put_u32(q, v); }
-static void xai__buf_u64(xai__buf *b, uint64_t v) { unsigned char *q = xai__buf_grow(b, 8); if (q) xai__put_u64(q, v); }
-static void xai__buf_f32(xai__buf *b, float v) { unsigned char *q = xai__buf_grow(b, 4); if (q) xai__put_f32(q, v); }
-static void xai__buf_str(xai__buf *b, const char *s)
-{
-    size_t n = strlen(s);
-    unsigned char *q;
-    xai__buf_u32(b, (uint32_t)n);
-    if ((q = xai__buf_grow(b, n)) != NULL) memcpy(q, s, n);
-}
-
-/* Header and metadata, padded to the data offset. */
-static int xai__write_meta(const xai_net *net, xai__buf *b, uint64_t *data_floats)
-{
-    const xai_preprocess *pre = &net->pre;
-    size_t mean_count = pre->mean_kind == XAI_MEAN_IMAGE ? (size_t)pre->mean_c * pre->mean_h * pre->mean_w : 0;
-    uint64_t data_offset;
-    int i, j;
-    if (!net->finalized) return xai__fail(XAI_ERR_ARG, "net '%s' is not finalized", net->name);
-    *data_floats = net->nparams + xai__align16(mean_count);
-    {
-        unsigned char *q = xai__buf_grow(b, XAI__HEADER_BYTES);
-        if (!q) return XAI_ERR_MEMORY;
-        memset(q, 0, XAI__HEADER_BYTES);
-    }
-    xai__buf_str(b, net->name);
-    xai__buf_str(b, net->blob[net->input_blob].name);
-    xai__buf_u32(b, (uint32_t)net->input_c); xai__buf_u32(b, (uint32_t)net->input_h); xai__buf_u32(b, (uint32_t)net->input_w);
-    xai__buf_u32(b, (uint32_t)pre->channel_order);
-    xai__buf_f32(b, pre->scale);
-    xai__buf_u32(b, (uint32_t)(mean_count || pre->mean_kind != XAI_MEAN_IMAGE ? pre->mean_kind : XAI_MEAN_NONE));
-    for (i = 0; i < 3; i++) xai__buf_f32(b, pre->mean_pixel[i]);
-    xai__buf_u32(b, mean_count ? (uint32_t)pre->mean_c : 0);
-    xai__buf_u32(b, mean_count ? (uint32_t)pre->mean_h : 0);
-    xai__buf_u32(b, mean_count ? (uint32_t)pre->mean_w : 0);
-    xai__buf_u64(b, mean_count ? (uint64_t)net->nparams : 0);
-    xai__buf_u32(b, (uint32_t)pre->resize_w); xai__buf_u32(b, (uint32_t)pre->resize_h);
-    for (i = 0; i < net->nlabel; i++) xai__buf_str(b, net->label[i]);
-    for (i = 0; i < net->nlayer; i++) {
-        const xai_layer *L = &net->layer[i];
-        const xai_layer_param *p = &L->p;
-        int32_t iv[XAI__NPARAM_I32] = {p->num_output, p->bias_term, p->kernel_h, p->kernel_w, p->stride_h, p->stride_w, p->pad_h, p->pad_w,
-                                       p->dilation_h, p->dilation_w, p->group, p->transpose, p->pool, p->global_pooling, p->round_mode,
-                                       p->local_size, p->norm_region};
-        float fv[XAI__NPARAM_F32] = {p->alpha, p->beta, p->k, p->negative_slope, p->dropout_ratio};
-        xai__buf_str(b, L->name);
-        xai__buf_u32(b, (uint32_t)p->type);
-        xai__buf_u32(b, (uint32_t)L->nbottom);
-        for (j = 0; j < L->nbottom; j++) xai__buf_str(b, net->blob[L->bottom[j]].name);
-        xai__buf_u32(b, (uint32_t)L->ntop);
-        for (j = 0; j < L->ntop; j++) xai__buf_str(b, net->blob[L->top[j]].name);
-        for (j = 0; j < XAI__NPARAM_I32; j++) xai__buf_u32(b, (uint32_t)iv[j]);
-        for (j = 0; j < XAI__NPARAM_F32; j++) xai__buf_f32(b, fv[j]);
-        xai__buf_u32(b, (uint32_t)p->operation);
-        xai__buf_u32(b, (uint32_t)p->axis);
-        xai__buf_u32(b, (uint32_t)p->ncoeff);
-        for (j = 0; j < p->ncoeff; j++) xai__buf_f32(b, p->coeff[j]);
-        xai__buf_u32(b, (uint32_t)((L->weight_count ? 1 : 0) + (L->bias_count ? 1 : 0)));
-        if (L->weight_count) {
-            for (j = 0; j < 4; j++) xai__buf_u32(b, (uint32_t)L->weight_shape[j]);
-            xai__buf_u64(b, L->weight_offset);
-        }
-        if (L->bias_count) {
-            xai__buf_u32(b, (uint32_t)L->bias_count); xai__buf_u32(b, 1); xai__buf_u32(b, 1); xai__buf_u32(b, 1);
-            xai__buf_u64(b, L->bias_offset);
-        }
-    }
-    data_offset = (b->len + 63) & ~(uint64_t)63;
-    {
-        size_t pad = (size_t)(data_offset - b->len);
-        unsigned char *q = xai__buf_grow(b, pad);
-        if (q) memset(q, 0, pad);
-    }
-    if (b->failed) return XAI_ERR_MEMORY;
-    memcpy(b->p, XAI__MAGIC, 8);
-    xai__put_u32(b->p + 8, XAI__FILE_VERSION);
-    xai__put_u32(b->p + 12, XAI__HEADER_BYTES);
-    xai__put_u64(b->p + 16, data_offset + *data_floats * 4);
-    xai__put_u64(b->p + 24, data_offset);
-    xai__put_u64(b->p + 32, *data_floats);
-    xai__put_u32(b->p + 40, (uint32_t)net->nlayer);
-    xai__put_u32(b->p + 44, (uint32_t)net->nlabel);
-    return XAI_OK;
-}
-
-/* floats as little-endian bytes, count of them from src, padded with zeros to padded_count */
-static void xai__floats_le(unsigned char *dst, const float *src, size_t count, size_t padded_count)
-{
-    size_t i;
-    /* count 0: src is NULL for a net without weights, and memcpy from NULL is undefined */
-    if (xai__host_is_little_endian()) { if (count) memcpy(dst, src, count * 4); }
-    else for (i = 0; i < count; i++) xai__put_f32(dst + 4 * i, src[i]);
-    memset(dst + 4 * count, 0, 4 * (padded_count - count));
-}
-
-XAIDEF unsigned char *xai_net_save_memory(const xai_net *net, size_t *len)
-{
-    xai__buf b;
-    uint64_t data_floats;
-    size_t mean_count, meta;
-    memset(&b, 0, sizeof b);
-    if (xai__write_meta(net, &b, &data_floats) != XAI_OK) { XAI_FREE(b.p); return NULL; }
-    meta = b.len;
-    if (!xai__buf_grow(&b, (size_t)data_floats * 4)) { XAI_FREE(b.p); return NULL; }
-    mean_count = (size_t)(data_floats - net->nparams);
-    xai__floats_le(b.p + meta, net->params, net->nparams, net->nparams);
-    if (mean_count) xai__floats_le(b.p + meta + net->nparams * 4, net->pre.mean_image, (size_t)net->pre.mean_c * net->pre.mean_h * net->pre.mean_w, mean_count);
-    *len = b.len;
-    return b.p;
-}
-
-XAIDEF int xai_net_save(const xai_net *net, const char *path)
-{
-    xai__buf b;
-    xai__out o;
-    uint64_t data_floats;
-    size_t mean_count, at;
-    int rc;
-    memset(&b, 0, sizeof b);
-    if ((rc = xai__write_meta(net, &b, &data_floats)) != XAI_OK) { XAI_FREE(b.p); return xai__fail_context(rc, path); }
-    if ((rc = xai__out_open(&o, path)) != XAI_OK) { XAI_FREE(b.p); return rc; }
-    xai__out_write(&o, b.p, b.len);
-    XAI_FREE(b.p);
-    if (xai__host_is_little_endian()) {
-        xai__out_write(&o, net->params, net->nparams * 4);   /* the weights as they lie in memory */
-    } else {
-        unsigned char tmp[4096];
-        for (at = 0; at < net->nparams; at += 1024) {
-            size_t n = net->nparams - at < 1024 ? net->nparams - at : 1024;
-            xai__floats_le(tmp, net->params + at, n, n);
-            xai__out_write(&o, tmp, n * 4);
-        }
-    }
-    mean_count = (size_t)(data_floats - net->nparams);
-    if (mean_count) {
-        size_t real = (size_t)net->pre.mean_c * net->pre.mean_h * net->pre.mean_w;
-        unsigned char *tmp = (unsigned char *)xai__malloc(mean_count * 4);
-        if (!tmp) { o.failed = 1; }
-        else {
-            xai__floats_le(tmp, net->pre.mean_image, real, mean_count);
-            xai__out_write(&o, tmp, mean_count * 4);
-            XAI_FREE(tmp);
-        }
-    }
-    return xai__out_close(&o);
-}
-
-/* -- reader -- */
-typedef struct xai__reader {
-    const unsigned char *p;
-    size_t len, pos;
-    const char *file;
-    int failed;
-} xai__reader;
-
-static int xai__need(xai__reader *r, size_t n, const char *what)
-{
-    if (r->failed) return 0;
-    if (r->len - r->pos < n) {
-        r->failed = 1;
-        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: %s runs past the end of the metadata (%zu bytes)", r->file, r->pos, what, r->len);
-        return 0;
-    }
-    return 1;
-}
-static uint32_t xai__rd_u32(xai__reader *r, const char *what)
-{
-    uint32_t v = 0;
-    if (xai__need(r, 4, what)) { v = xai__get_u32(r->p + r->pos); r->pos += 4; }
-    return v;
-}
-static uint64_t xai__rd_u64(xai__reader *r, const char *what)
-{
-    uint64_t v = 0;
-    if (xai__need(r, 8, what)) { v = xai__get_u64(r->p + r->pos); r->pos += 8; }
-    return v;
-}
-static float xai__rd_f32(xai__reader *r, const char *what)
-{
-    float v = 0;
-    if (xai__need(r, 4, what)) { v = xai__get_f32(r->p + r->pos); r->pos += 4; }
-    if (!r->failed && !(v == v && v <= FLT_MAX && v >= -FLT_MAX)) {
-        r->failed = 1;
-        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: %s is not a finite number", r->file, r->pos - 4, what);
-    }
-    return v;
-}
-/* A string of at most max-1 bytes into out (0-terminated). */
-static void xai__rd_str(xai__reader *r, char *out, size_t max, const char *what)
-{
-    size_t at = r->pos, i;
-    uint32_t n = xai__rd_u32(r, what);
-    out[0] = 0;
-    if (r->failed) return;
-    if (n >= max) {
-        r->failed = 1;
-        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: %s is %u bytes long, at most %zu allowed", r->file, at, what, n, max - 1);
-        return;
-    }
-    if (!xai__need(r, n, what)) return;
-    for (i = 0; i < n; i++)
-        if (r->p[r->pos + i] == 0) {
-            r->failed = 1;
-            xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: %s contains a zero byte", r->file, at, what);
-            return;
-        }
-    memcpy(out, r->p + r->pos, n);
-    out[n] = 0;
-    r->pos += n;
-}
-
-typedef struct xai__header {
-    uint32_t version, header_bytes, nlayer, nlabel;
-    uint64_t file_bytes, data_offset, data_floats;
-} xai__header;
-
-static int xai__read_header(const unsigned char *p, size_t avail, uint64_t file_len, const char *file, xai__header *h)
-{
-    if (avail < XAI__HEADER_BYTES)
-        return xai__fail(XAI_ERR_FORMAT, "%s: %zu bytes, shorter than the %d-byte header: truncated or not an .xai model", file, avail, XAI__HEADER_BYTES);
-    if (memcmp(p, XAI__MAGIC, 8) != 0) return xai__fail(XAI_ERR_FORMAT, "%s: offset 0: magic is not \"XAIMODEL\": not an .xai model file", file);
-    h->version = xai__get_u32(p + 8);
-    if (h->version != XAI__FILE_VERSION)
-        return xai__fail(XAI_ERR_FORMAT, "%s: offset 8: file version %u, this xai.h reads version %d: %s", file, h->version, XAI__FILE_VERSION,
-                         h->version > XAI__FILE_VERSION ? "update xai.h, or convert the model again with this version's caffe2xai"
-                                                        : "convert the model again with this version's caffe2xai");
-    h->header_bytes = xai__get_u32(p + 12);
-    if (h->header_bytes != XAI__HEADER_BYTES) return xai__fail(XAI_ERR_FORMAT, "%s: offset 12: header bytes %u, expected %d", file, h->header_bytes, XAI__HEADER_BYTES);
-    h->file_bytes = xai__get_u64(p + 16);
-    if (h->file_bytes != file_len)
-        return xai__fail(XAI_ERR_FORMAT, "%s: offset 16: the header says %llu bytes, the file has %llu: %s", file, (unsigned long long)h->file_bytes,
-                         (unsigned long long)file_len, h->file_bytes > file_len ? "truncated" : "trailing bytes");
-    h->data_offset = xai__get_u64(p + 24);
-    h->data_floats = xai__get_u64(p + 32);
-    if (h->data_offset % 64 || h->data_offset < XAI__HEADER_BYTES || h->data_offset > file_len || h->data_offset - XAI__HEADER_BYTES > XAI__MAX_META)
-        return xai__fail(XAI_ERR_FORMAT, "%s: offset 24: data offset %llu is not a multiple of 64 inside the file", file, (unsigned long long)h->data_offset);
-    if (h->data_floats > (file_len - h->data_offset) / 4 || h->data_offset + h->data_floats * 4 != file_len)
-        return xai__fail(XAI_ERR_FORMAT, "%s: offset 32: %llu floats of data do not fill the file from offset %llu to its end (%llu)", file,
-                         (unsigned long long)h->data_floats, (unsigned long long)h->data_offset, (unsigned long long)file_len);
-    h->nlayer = xai__get_u32(p + 40);
-    h->nlabel = xai__get_u32(p + 44);
-    if (h->nlayer == 0 || h->nlayer > XAI__MAX_LAYERS) return xai__fail(XAI_ERR_FORMAT, "%s: offset 40: layer count %u (1..%d)", file, h->nlayer, XAI__MAX_LAYERS);
-    if (h->nlabel > (1u << 20)) return xai__fail(XAI_ERR_FORMAT, "%s: offset 44: label count %u", file, h->nlabel);
-    return XAI_OK;
-}
-
-/* Builds the net from the metadata (bytes [0, data offset)) and checks it against the header. */
-static xai_net *xai__parse_meta(const unsigned char *meta, const xai__header *h, const char *file)
-{
-    xai__reader r;
-    xai_net *net;
-    char name[XAI_NAME_MAX], ctx[XAI_NAME_MAX + 256];
-    char tops[XAI_MAX_TOPS * XAI_NAME_MAX + XAI_MAX_TOPS], bottoms[XAI_MAX_BOTTOMS * XAI_NAME_MAX + XAI_MAX_BOTTOMS];
-    char **labels = NULL;
-    uint32_t c, hh, w, i, j, u;
-    uint64_t mean_offset;
-    int rc;
-    r.p = meta; r.len = (size_t)h->data_offset; r.pos = XAI__HEADER_BYTES; r.file = file; r.failed = 0;
-    xai__rd_str(&r, name, sizeof name, "net name");
-    if (r.failed || !(net = xai_net_new(name))) return NULL;
-    xai__rd_str(&r, name, sizeof name, "input blob name");
-    c = xai__rd_u32(&r, "input channels"); hh = xai__rd_u32(&r, "input height"); w = xai__rd_u32(&r, "input width");
-    if (r.failed) goto fail;
-    if (c == 0 || hh == 0 || w == 0 || c > XAI_DIM_MAX || hh > XAI_DIM_MAX || w > XAI_DIM_MAX) {
-        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: input shape %ux%ux%u is empty or too large", file, r.pos - 12, c, hh, w);
-        goto fail;
-    }
-    if (xai_net_input(net, name, (int)c, (int)hh, (int)w) != XAI_OK) { xai__fail_context(XAI_ERR_FORMAT, file); goto fail; }
-    net->pre.channel_order = (int)xai__rd_u32(&r, "channel order");
-    net->pre.scale = xai__rd_f32(&r, "scale");
-    net->pre.mean_kind = (int)xai__rd_u32(&r, "mean kind");
-    for (i = 0; i < 3; i++) net->pre.mean_pixel[i] = xai__rd_f32(&r, "mean pixel");
-    net->pre.mean_c = (int)xai__rd_u32(&r, "mean channels");
-    net->pre.mean_h = (int)xai__rd_u32(&r, "mean height");
-    net->pre.mean_w = (int)xai__rd_u32(&r, "mean width");
-    mean_offset = xai__rd_u64(&r, "mean offset");
-    net->pre.resize_w = (int)xai__rd_u32(&r, "resize width");
-    net->pre.resize_h = (int)xai__rd_u32(&r, "resize height");
-    if (r.failed) goto fail;
-    if (net->pre.channel_order < 0 || net->pre.channel_order > XAI_ORDER_BGR || net->pre.mean_kind < 0 || net->pre.mean_kind > XAI_MEAN_IMAGE ||
-        net->pre.resize_w < 0 || net->pre.resize_h < 0 || net->pre.resize_w > 65536 || net->pre.resize_h > 65536) {
-        xai__fail(XAI_ERR_FORMAT, "%s: offset %d: bad preprocessing (channel order %d, mean kind %d, resize %dx%d)", file,
-                  XAI__HEADER_BYTES, net->pre.channel_order, net->pre.mean_kind, net->pre.resize_w, net->pre.resize_h);
-        goto fail;
-    }
-    if (h->nlabel) {
-        /* each label takes at least its 4-byte length: refuse a count the metadata cannot hold */
-        if (h->nlabel > (r.len - r.pos) / 4) {
-            xai__fail(XAI_ERR_FORMAT, "%s: offset 44: %u labels cannot fit in %zu bytes of metadata", file, h->nlabel, r.len - r.pos);
-            goto fail;
-        }
-        labels = (char **)xai__calloc(h->nlabel, sizeof(char *));
-        if (!labels) goto fail;
-        for (i = 0; i < h->nlabel && !r.failed; i++) {
-            char lab[XAI__MAX_LABEL_BYTES];
-            xai__rd_str(&r, lab, sizeof lab, "label");
-            if (!r.failed && !(labels[i] = (char *)xai__malloc(strlen(lab) + 1))) goto fail;
-            if (!r.failed) memcpy(labels[i], lab, strlen(lab) + 1);
-        }
-        if (r.failed || xai_net_set_labels(net, (int)h->nlabel, (const char *const *)labels) != XAI_OK) goto fail;
-    }
-    for (i = 0; i < h->nlayer; i++) {
-        xai_layer_param p = xai_layer_defaults(0);
-        size_t at = r.pos;
-        uint32_t type, nb, nt, nblob;
-        int32_t iv[XAI__NPARAM_I32];
-        float fv[XAI__NPARAM_F32];
-        char one[XAI_NAME_MAX];
-        xai__rd_str(&r, name, sizeof name, "layer name");
-        snprintf(ctx, sizeof ctx, "%s: offset %zu: layer %u '%s'", file, at, i, name);
-        type = xai__rd_u32(&r, "layer type");
-        if (r.failed) goto fail;
-        if (type >= XAI_LAYER_TYPE_COUNT) { xai__fail(XAI_ERR_FORMAT, "%s: type %u is unknown", ctx, type); goto fail; }
-        p = xai_layer_defaults((int)type);
-        nb = xai__rd_u32(&r, "bottom count");
-        if (!r.failed && (nb == 0 || nb > XAI_MAX_BOTTOMS)) { xai__fail(XAI_ERR_FORMAT, "%s: %u bottoms (1..%d)", ctx, nb, XAI_MAX_BOTTOMS); goto fail; }
-        bottoms[0] = 0;
-        for (j = 0; j < nb && !r.failed; j++) {
-            xai__rd_str(&r, one, sizeof one, "bottom name");
-            if (strchr(one, ',') || strchr(one, ' ') || strchr(one, '\t') || !one[0]) { xai__fail(XAI_ERR_FORMAT, "%s: bottom name '%s' is empty or has a separator", ctx, one); goto fail; }
-            strcat(bottoms, j ? "," : ""); strcat(bottoms, one);
-        }
-        nt = xai__rd_u32(&r, "top count");
-        if (!r.failed && (nt == 0 || nt > XAI_MAX_TOPS)) { xai__fail(XAI_ERR_FORMAT, "%s: %u tops (1..%d)", ctx, nt, XAI_MAX_TOPS); goto fail; }
-        tops[0] = 0;
-        for (j = 0; j < nt && !r.failed; j++) {
-            xai__rd_str(&r, one, sizeof one, "top name");
-            if (strchr(one, ',') || strchr(one, ' ') || strchr(one, '\t') || !one[0]) { xai__fail(XAI_ERR_FORMAT, "%s: top name '%s' is empty or has a separator", ctx, one); goto fail; }
-            strcat(tops, j ? "," : ""); strcat(tops, one);
-        }
-        for (j = 0; j < XAI__NPARAM_I32; j++) iv[j] = (int32_t)xai__rd_u32(&r, "layer parameter");
-        for (j = 0; j < XAI__NPARAM_F32; j++) fv[j] = xai__rd_f32(&r, "layer parameter");
-        p.operation = (int)xai__rd_u32(&r, "eltwise operation");
-        p.axis = (int)xai__rd_u32(&r, "axis");
-        u = xai__rd_u32(&r, "coefficient count");
-        if (r.failed) goto fail;
-        if (u > XAI_MAX_BOTTOMS) { xai__fail(XAI_ERR_FORMAT, "%s: %u coefficients (at most %d)", ctx, u, XAI_MAX_BOTTOMS); goto fail; }
-        p.ncoeff = (int)u;
-        for (j = 0; j < u; j++) p.coeff[j] = xai__rd_f32(&r, "coefficient");
-        p.num_output = iv[0]; p.bias_term = iv[1]; p.kernel_h = iv[2]; p.kernel_w = iv[3]; p.stride_h = iv[4]; p.stride_w = iv[5];
-        p.pad_h = iv[6]; p.pad_w = iv[7]; p.dilation_h = iv[8]; p.dilation_w = iv[9]; p.group = iv[10]; p.transpose = iv[11];
-        p.pool = iv[12]; p.global_pooling = iv[13]; p.round_mode = iv[14]; p.local_size = iv[15]; p.norm_region = iv[16];
-        p.alpha = fv[0]; p.beta = fv[1]; p.k = fv[2]; p.negative_slope = fv[3]; p.dropout_ratio = fv[4];
-        if (r.failed) goto fail;
-        if ((rc = xai_net_add(net, name, &p, bottoms, tops)) < 0) { xai__fail_context(XAI_ERR_FORMAT, ctx); goto fail; }
-        {
-            xai_layer *L = &net->layer[net->nlayer - 1];
-            size_t expect = (L->weight_count ? 1u : 0u) + (L->bias_count ? 1u : 0u);
-            nblob = xai__rd_u32(&r, "blob count");
-            if (r.failed) goto fail;
-            if (nblob != expect) { xai__fail(XAI_ERR_FORMAT, "%s: %u weight blobs, the layer has %zu", ctx, nblob, expect); goto fail; }
-            for (j = 0; j < nblob; j++) {
-                uint32_t d[4];
-                uint64_t off;
-                size_t blob_at = r.pos, count;
-                int k;
-                for (k = 0; k < 4; k++) d[k] = xai__rd_u32(&r, "blob shape");
-                off = xai__rd_u64(&r, "blob offset");
-                if (r.failed) goto fail;
-                count = xai__count4(d[0], d[1], d[2], d[3], (size_t)1 << 40);
-                if (j == 0 && L->weight_count) {
-                    if (count != L->weight_count || (int)d[0] != L->weight_shape[0] || (int)d[1] != L->weight_shape[1] ||
-                        (int)d[2] != L->weight_shape[2] || (int)d[3] != L->weight_shape[3]) {
-                        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: weight blob %ux%ux%ux%u, the layer needs %dx%dx%dx%d", ctx, blob_at, d[0], d[1], d[2], d[3],
-                                  L->weight_shape[0], L->weight_shape[1], L->weight_shape[2], L->weight_shape[3]);
-                        goto fail;
-                    }
-                } else if (count != L->bias_count || d[0] != L->bias_count) {
-                    xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: bias blob %ux%ux%ux%u, the layer needs %zu", ctx, blob_at, d[0], d[1], d[2], d[3], L->bias_count);
-                    goto fail;
-                }
-                /* where finalize will put it: blobs one after the other, 64-byte aligned */
-                {
-                    size_t want = 0;
-                    int q;
-                    for (q = 0; q < net->nlayer; q++) {
-                        const xai_layer *Q = &net->layer[q];
-                        if (Q == L) break;
-                        want += xai__align16(Q->weight_count) + xai__align16(Q->bias_count);
-                    }
-                    if (j == 1 || !L->weight_count) want += xai__align16(L->weight_count);
-                    if (off != want) {
-                        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: blob at data float %llu, the layout puts it at %zu", ctx, blob_at + 16,
-                                  (unsigned long long)off, want);
-                        goto fail;
-                    }
-                }
-            }
-        }
-    }
-    if (r.pos > r.len) goto fail;
-    for (; r.pos < r.len; r.pos++)
-        if (meta[r.pos]) { xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: unexpected bytes after the last layer (padding must be zero)", file, r.pos); goto fail; }
-    xai__layout(net);
-    {
-        size_t mean_count = net->pre.mean_kind == XAI_MEAN_IMAGE ? xai__count4((size_t)net->pre.mean_c, (size_t)net->pre.mean_h, (size_t)net->pre.mean_w, 1, (size_t)1 << 32) : 0;
-        if (net->pre.mean_kind == XAI_MEAN_IMAGE && (!mean_count || mean_offset != net->nparams)) {
-            xai__fail(XAI_ERR_FORMAT, "%s: mean image %dx%dx%d at data float %llu, the layout puts it at %zu", file, net->pre.mean_c,
-                      net->pre.mean_h, net->pre.mean_w, (unsigned long long)mean_offset, net->nparams);
-            goto fail;
-        }
-        if (h->data_floats != net->nparams + xai__align16(mean_count)) {
-            xai__fail(XAI_ERR_FORMAT, "%s: offset 32: %llu data floats, the layers and mean need %zu", file, (unsigned long long)h->data_floats,
-                      net->nparams + xai__align16(mean_count));
-            goto fail;
-        }
-    }
-    if (labels) { for (i = 0; i < h->nlabel; i++) XAI_FREE(labels[i]); XAI_FREE(labels); }
-    return net;
-fail:
-    if (labels) { for (i = 0; i < h->nlabel; i++) XAI_FREE(labels[i]); XAI_FREE(labels); }
-    xai_net_free(net);
-    return NULL;
-}
-
-/* Data (already little-endian bytes) into params and the mean; then the net is ready. */
-static int xai__finish_load(xai_net *net, const char *file)
-{
-    int rc;
-    net->finalized = 1;
-    xai__point_weights(net);
-    if ((rc = xai__derive_input_mean(net)) != XAI_OK) { net->finalized = 0; return xai__fail_context(rc, file); }
-    return XAI_OK;
-}
-
-static void xai__floats_from_le(float *dst, const unsigned char *src, size_t count)
-{
-    size_t i;
-    if (!count) return;   /* dst is NULL for a net without weights */
-    if (xai__host_is_little_endian()) memcpy(dst, src, count * 4);
-    else for (i = 0; i < count; i++) dst[i] = xai__get_f32(src + 4 * i);
-}
-
-static int xai__alloc_data(xai_net *net)
-{
-    size_t mean_count = net->pre.mean_kind == XAI_MEAN_IMAGE ? (size_t)net->pre.mean_c * net->pre.mean_h * net->pre.mean_w : 0;
-    if (net->nparams && !(net->params = (float *)xai__aligned_alloc(net->nparams * sizeof(float)))) return XAI_ERR_MEMORY;
-    if (mean_count && !(net->pre.mean_image = (float *)xai__malloc(mean_count * sizeof(float)))) return XAI_ERR_MEMORY;
-    return XAI_OK;
-}
-
-XAIDEF xai_net *xai_net_load_memory(const void *data, size_t len, const char *name)
-{
-    const unsigned char *p = (const unsigned char *)data;
-    const char *file = name ? name : "model";
-    xai__header h;
-    xai_net *net;
-    if (xai__read_header(p, len, len, file, &h) != XAI_OK) return NULL;
-    if (!(net = xai__parse_meta(p, &h, file))) return NULL;
-    if (xai__alloc_data(net) != XAI_OK) { xai_net_free(net); return NULL; }
-    xai__floats_from_le(net->params, p + h.data_offset, net->nparams);
-    if (net->pre.mean_image)
-        xai__floats_from_le(net->pre.mean_image, p + h.data_offset + net->nparams * 4, (size_t)net->pre.mean_c * net->pre.mean_h * net->pre.mean_w);
-    if (xai__finish_load(net, file) != XAI_OK) { xai_net_free(net); return NULL; }
-    return net;
-}
-
-XAIDEF xai_net *xai_net_load(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char head[XAI__HEADER_BYTES], *meta = NULL;
-    xai__header h;
-    xai_net *net = NULL;
-    long size;
-    size_t mean_count;
-    if (!f) { xai__fail(XAI_ERR_IO, "%s: cannot open for reading", path); return NULL; }
-    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        xai__fail(XAI_ERR_IO, "%s: cannot determine the file size", path);
-        goto done;
-    }
-    if (xai__read_header(head, fread(head, 1, sizeof head, f), (uint64_t)size, path, &h) != XAI_OK) goto done;
-    if (!(meta = (unsigned char *)xai__malloc((size_t)h.data_offset))) goto done;
-    memcpy(meta, head, sizeof head);
-    if (fread(meta + sizeof head, 1, (size_t)h.data_offset - sizeof head, f) != (size_t)h.data_offset - sizeof head) {
-        xai__fail(XAI_ERR_IO, "%s: read error in the metadata", path);
-        goto done;
-    }
-    if (!(net = xai__parse_meta(meta, &h, path))) goto done;
-    if (xai__alloc_data(net) != XAI_OK) goto fail;
-    /* the weights in one read, straight into their place */
-    if (net->nparams && fread(net->params, 4, net->nparams, f) != net->nparams) { xai__fail(XAI_ERR_IO, "%s: read error in the weights", path); goto fail; }
-    if (!xai__host_is_little_endian()) xai__floats_from_le(net->params, (const unsigned char *)net->params, net->nparams);
-    mean_count = net->pre.mean_image ? (size_t)net->pre.mean_c * net->pre.mean_h * net->pre.mean_w : 0;
-    if (mean_count && fread(net->pre.mean_image, 4, mean_count, f) != mean_count) { xai__fail(XAI_ERR_IO, "%s: read error in the mean image", path); goto fail; }
-    if (mean_count && !xai__host_is_little_endian()) xai__floats_from_le(net->pre.mean_image, (const unsigned char *)net->pre.mean_image, mean_count);
-    if (xai__finish_load(net, path) != XAI_OK) goto fail;
-    goto done;
-fail:
-    xai_net_free(net);
-    net = NULL;
-done:
-    XAI_FREE(meta);
-    fclose(f);
-    return net;
-}
-
-/* ---- 8. explainers ------------------------------------------------------------------------------
-   One backward engine, xai__backward: it starts a signal at the class score and walks the layers in
-   reverse, asking this table what each layer does.  The rows ARE the methods. */
-
-static const xai__backward_fn xai__method_table[XAI_METHOD_KIND_COUNT][XAI_LAYER_TYPE_COUNT] = {
-    /* sensitivity: the chain rule everywhere */
-    {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_gradient, xai__pool_backward_gradient,
-     xai__lrn_backward_gradient, xai__dropout_backward_gradient, NULL, xai__concat_backward, xai__eltwise_backward_gradient, xai__split_backward},
-    /* deconvolution: as sensitivity, but ReLU rectifies the signal and LRN passes it */
-    {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_deconv, xai__pool_backward_gradient,
-     xai__backward_identity, xai__backward_identity, NULL, xai__concat_backward, xai__eltwise_backward_gradient, xai__split_backward},
-    /* LRP: linear layers redistribute by their rule, ReLU passes, max pooling is winner-take-all */
-    {xai__linear_backward_lrp, xai__linear_backward_lrp, xai__backward_identity, xai__pool_backward_lrp,
-     xai__lrn_backward_lrp, xai__backward_identity, NULL, xai__concat_backward, xai__eltwise_backward_lrp, xai__split_backward},
-    /* gradient x input: sensitivity's walk; the heatmap multiplies by the input */
-    {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_gradient, xai__pool_backward_gradient,
-     xai__lrn_backward_gradient, xai__backward_identity, NULL, xai__concat_backward, xai__eltwise_backward_gradient, xai__split_backward},
-    /* guided backprop: the gradient with deconvolution's ReLU added */
-    {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_guided, xai__pool_backward_gradient,
-     xai__lrn_backward_gradient, xai__backward_identity, NULL, xai__concat_backward, xai__eltwise_backward_gradient, xai__split_backward},
-};
-
-static void xai__rule_set(xai_rule *r, int rule, float eps, float alpha)
-{
-    r->rule = rule;
-    r->eps = eps;
-    r->alpha = alpha;
-    r->beta = alpha - 1;
-    r->gamma = 0.25f;
-}
-
-XAIDEF int xai_method_parse(const char *name, xai_method *m)
-{
-    char base[64], *colon, *plus;
-    double value = 0;
-    int has_value = 0, eps_rule = XAI_RULE_EPSILON;
-    memset(m, 0, sizeof *m);
-    if (!name || strlen(name) >= sizeof base) return xai__fail(XAI_ERR_ARG, "method name missing or too long");
-    xai__copy_name(m->name, name);   /* m->name is 64 bytes: the check above keeps it whole */
-    strcpy(base, name);
-    if ((plus = strchr(base, '+')) != NULL) {
-        if (strcmp(plus, "+taylor") != 0) return xai__fail(XAI_ERR_ARG, "method '%s': unknown option '%s' (+taylor is known)", name, plus);
-        m->lrn = XAI_LRN_TAYLOR;
-        *plus = 0;
-    }
-    if ((colon = strchr(base, ':')) != NULL) {
-        char *end;
-        *colon = 0;
-        value = strtod(colon + 1, &end);
-        if (end == colon + 1 || *end || !(value == value) || value < 0 || value > 1e30)
-            return xai__fail(XAI_ERR_ARG, "method '%s': '%s' is not a non-negative number", name, colon + 1);
-        has_value = 1;
-    }
-    xai__rule_set(&m->first, eps_rule, 0.01f, 2);
-    m->conv = m->fc = m->first;
-    m->kind = XAI_LRP;
-    m->heatmap = XAI_HEAT_SUM;
-    if (!strcmp(base, "sensitivity-l2") || !strcmp(base, "sensitivity-linf")) {
-        m->kind = XAI_SENSITIVITY;
-        m->heatmap = strstr(base, "linf") ? XAI_HEAT_LINF : XAI_HEAT_L2;
-    } else if (!strcmp(base, "deconv-l2") || !strcmp(base, "deconv-linf")) {
-        m->kind = XAI_DECONVOLUTION;
-        m->heatmap = strstr(base, "linf") ? XAI_HEAT_LINF : XAI_HEAT_L2;
-    } else if (!strcmp(base, "guided-l2") || !strcmp(base, "guided-linf")) {
-        m->kind = XAI_GUIDED_BACKPROP;
-        m->heatmap = strstr(base, "linf") ? XAI_HEAT_LINF : XAI_HEAT_L2;
-    } else if (!strcmp(base, "gradxinput")) {
-        m->kind = XAI_GRADIENT_X_INPUT;
-        m->heatmap = XAI_HEAT_SUM_X_INPUT;
-    } else if (!strcmp(base, "lrp-eps")) {
-        xai__rule_set(&m->first, XAI_RULE_EPSILON, has_value ? (float)value : 0.01f, 2);
-        m->conv = m->fc = m->first;
-        has_value = 0;
-    } else if (!strcmp(base, "lrp-ab")) {
-        if (has_value && value < 1) return xai__fail(XAI_ERR_ARG, "method '%s': alpha must be at least 1 (beta = alpha - 1)", name);
-        xai__rule_set(&m->first, XAI_RULE_ALPHA_BETA, 0, has_value ? (float)value : 2.0f);
-        m->conv = m->fc = m->first;
-        has_value = 0;
-    } else if (!strcmp(base, "lrp-zplus")) {
-        xai__rule_set(&m->first, XAI_RULE_ZPLUS, 0, 1);
-        m->conv = m->fc = m->first;
-    } else if (!strcmp(base, "lrp-gamma")) {
-        xai__rule_set(&m->first, XAI_RULE_GAMMA, 1e-9f, 2);
-        m->first.gamma = has_value ? (float)value : 0.25f;
-        m->conv = m->fc = m->first;
-        has_value = 0;
-    } else if (!strcmp(base, "lrp-zb") || !strcmp(base, "lrp-w2") || !strcmp(base, "lrp-flat")) {
-        /* rules for the pixel layer; the layers above use eps = 0.01 */
-        m->first.rule = !strcmp(base, "lrp-zb") ? XAI_RULE_ZB : !strcmp(base, "lrp-w2") ? XAI_RULE_WSQUARE : XAI_RULE_FLAT;
-    } else if (!strcmp(base, "lrp-composite")) {
-        xai__rule_set(&m->first, XAI_RULE_ZB, 0, 2);
-        xai__rule_set(&m->conv, XAI_RULE_ALPHA_BETA, 0, 2);
-        xai__rule_set(&m->fc, XAI_RULE_EPSILON, 0.01f, 2);
-    } else {
-        return xai__fail(XAI_ERR_ARG, "unknown method '%s' (sensitivity-l2, sensitivity-linf, deconv-l2, deconv-linf, lrp-eps[:E], "
-                         "lrp-ab[:A], lrp-zplus, lrp-zb, lrp-w2, lrp-flat, lrp-gamma[:G], lrp-composite, gradxinput, guided-l2, guided-linf)", name);
-    }
-    if (has_value) return xai__fail(XAI_ERR_ARG, "method '%s' takes no value", name);
-    if (m->lrn == XAI_LRN_TAYLOR && m->kind != XAI_LRP) return xai__fail(XAI_ERR_ARG, "method '%s': +taylor is an LRP option", name);
-    return XAI_OK;
-}
-
-/* Which LRP rule a linear layer gets: the pixel layer, other convolutions, fully connected. */
-static const xai_rule *xai__rule_for(const xai_net *net, const xai_method *m, int li)
-{
-    int first = 0;
-    while (first < net->nlayer && net->layer[first].p.type != XAI_CONVOLUTION && net->layer[first].p.type != XAI_INNER_PRODUCT) first++;
-    if (li == first) return &m->first;
-    return net->layer[li].p.type == XAI_CONVOLUTION ? &m->conv : &m->fc;
-}
-
-static int xai__tape_signals(xai_tape *t)
-{
-    const xai_net *net = t->net;
-    int i;
-    if (!t->signal) {
-        if (!(t->signal = (xai_tensor *)xai__calloc((size_t)net->nblob, sizeof(xai_tensor)))) return XAI_ERR_MEMORY;
-        for (i = 0; i < net->nblob; i++)
-            if (xai_tensor_alloc(&t->signal[i], t->n_max, net->blob[i].c, net->blob[i].h, net->blob[i].w)) return XAI_ERR_MEMORY;
-    }
-    for (i = 0; i < net->nblob; i++) {
-        t->signal[i].n = t->n;
-        memset(t->signal[i].data, 0, xai_tensor_count(&t->signal[i]) * sizeof(float));
-    }
-    return XAI_OK;
-}
-
-/* The engine.  start: the signal at the scores, n x K.  param_grad, when not NULL, receives the
-   weight gradients of the linear layers (training; only with the sensitivity rules). */
-static int xai__backward(const xai_net *net, xai_tape *t, const xai_method *m, const float *start, float *param_grad)
-{
-    unsigned char *reached;
-    int j, li, rc = XAI_OK, K = xai_net_num_classes(net);
-    if ((rc = xai__tape_signals(t)) != XAI_OK) return rc;
-    if (!(reached = (unsigned char *)xai__calloc((size_t)net->nblob, 1))) return XAI_ERR_MEMORY;
-    memcpy(t->signal[net->score_blob].data, start, (size_t)t->n * K * sizeof(float));
-    reached[net->score_blob] = 1;
-    for (li = net->nlayer - 1; li >= 0 && rc == XAI_OK; li--) {
-        const xai_layer *L = &net->layer[li];
-        xai__ctx cx;
-        int live = 0;
-        for (j = 0; j < L->ntop; j++) live |= reached[L->top[j]];
-        if (!live) continue;              /* nothing flows back through this layer (Softmax above the scores) */
-        cx.net = net; cx.t = t; cx.m = m;
-        cx.rule = xai__rule_for(net, m, li);
-        if (!xai__method_table[m->kind][L->p.type]) {
-            rc = xai__fail(XAI_ERR_ARG, "layer '%s': no backward rule for %s below the scores", L->name, xai_layer_type_name(L->p.type));
-            break;
-        }
-        rc = xai__method_table[m->kind][L->p.type](&cx, L, li);
-        if (rc == XAI_OK && param_grad && (L->p.type == XAI_CONVOLUTION || L->p.type == XAI_INNER_PRODUCT))
-            rc = xai__linear_backward_weight(t, L, XAI__X(t, L, 0), XAI__DY(t, L, 0), param_grad + L->weight_offset, L->bias ? param_grad + L->bias_offset : NULL);
-        for (j = 0; j < L->nbottom; j++) reached[L->bottom[j]] = 1;
-    }
-    XAI_FREE(reached);
-    return rc;
-}
-
-/* One value a pixel from the signal over the channels (Samek et al. 2017, Sec. III). */
-static void xai__heatmap(const xai_method *m, const xai_tensor *x, const xai_tensor *s, float *heat)
-{
-    size_t plane = (size_t)s->h * s->w, p;
-    int n, c;
-    for (n = 0; n < s->n; n++)
-        for (p = 0; p < plane; p++) {
-            double acc = 0;
-            for (c = 0; c < s->c; c++) {
-                size_t at = ((size_t)n * s->c + c) * plane + p;
-                double v = s->data[at];
-                switch (m->heatmap) {
-                case XAI_HEAT_L2: acc += v * v; break;
-                case XAI_HEAT_LINF: if (fabs(v) > acc) acc = fabs(v); break;
-                case XAI_HEAT_SUM_X_INPUT: acc += v * x->data[at]; break;
-                default: acc += v; break;
-                }
-            }
-            heat[(size_t)n * plane + p] = (float)(m->heatmap == XAI_HEAT_L2 ? sqrt(acc) : acc);
-        }
-}
-
-XAIDEF int xai_explain(const xai_net *net, xai_tape *tape, const float *input, int n, const xai_method *m,
-                       int *target, float *signal, float *heatmap, float *score)
-{
-    xai_tape *t = tape;
-    int *cls = NULL, i, rc, K;
-    float *start = NULL;
-    if (!net->finalized) return xai__fail(XAI_ERR_ARG, "net '%s' is not finalized", net->name);
-    if (m->kind < 0 || m->kind >= XAI_METHOD_KIND_COUNT) return xai__fail(XAI_ERR_ARG, "explain: unknown method kind %d", m->kind);
-    if (!t && !(t = xai_tape_new(net, n))) return XAI_ERR_MEMORY;
-    K = xai_net_num_classes(net);
-    cls = (int *)xai__calloc((size_t)n, sizeof(int));
-    start = (float *)xai__calloc((size_t)n * K, sizeof(float));
-    if (!cls || !start) { rc = XAI_ERR_MEMORY; goto done; }
-    if (m->kind == XAI_LRP) /* alpha-beta layers: the forward pass keeps z+ and z- for the backward rule */
-        for (i = 0; i < net->nlayer; i++) {
-            int rule = xai__rule_for(net, m, i)->rule, linear = net->layer[i].p.type == XAI_CONVOLUTION || net->layer[i].p.type == XAI_INNER_PRODUCT;
-            t->split[i] = (unsigned char)(linear && (rule == XAI_RULE_ALPHA_BETA || rule == XAI_RULE_ZPLUS));
-        }
-    if ((rc = xai_net_forward(net, t, input, n)) != XAI_OK) goto done;
-    for (i = 0; i < n; i++) {
-        const float *s = xai_tape_scores(t, i);
-        cls[i] = target && target[i] >= 0 ? target[i] : xai_argmax(s, K);
-        if (cls[i] >= K) { rc = xai__fail(XAI_ERR_ARG, "explain: class %d, the net has %d", cls[i], K); goto done; }
-        /* gradients start from df/df = 1; deconvolution and LRP from the score itself (Bach 2015) */
-        start[(size_t)i * K + cls[i]] = (m->kind == XAI_DECONVOLUTION || m->kind == XAI_LRP) ? s[cls[i]] : 1.0f;
-        if (score) score[i] = s[cls[i]];
-    }
-    if ((rc = xai__backward(net, t, m, start, NULL)) != XAI_OK) goto done;
-    if (signal) memcpy(signal, t->signal[net->input_blob].data, (size_t)n * xai_net_input_size(net) * sizeof(float));
-    if (heatmap) xai__heatmap(m, &t->blob[net->input_blob], &t->signal[net->input_blob], heatmap);
-    if (target) for (i = 0; i < n; i++) target[i] = cls[i];
-done:
-    if (t) memset(t->split, 0, (size_t)net->nlayer);
-    XAI_FREE(cls);
-    XAI_FREE(start);
-    if (t != tape) xai_tape_free(t);
-    return rc;
-}
-
-XAIDEF int xai_net_backward(const xai_net *net, xai_tape *tape, const float *score_grad, float *param_grad)
-{
-    xai_method m;
-    memset(&m, 0, sizeof m);
-    m.kind = XAI_SENSITIVITY;
-    if (!tape || tape->net != net) return xai__fail(XAI_ERR_ARG, "backward: the tape belongs to another net");
-    return xai__backward(net, tape, &m, score_grad, param_grad);
-}
-
-XAIDEF const xai_tensor *xai_tape_signal(const xai_tape *tape, const char *name)
-{
-    int b = xai_net_find_blob(tape->net, name);
-    return b < 0 || !tape->signal ? NULL : &tape->signal[b];
-}
-
-
-/* ---- 9. evaluator -------------------------------------------------------------------------------
-   Region perturbation (Samek et al. 2017, Sec. III, Algorithm 1): destroy the image region by
-   region in the order a heatmap ranks them and record the class score after each step.  A heatmap
-   that finds the evidence makes the score fall fast; AOPC, the area over that curve, measures it.
-
-   Choices the paper leaves open (SPEC 6):
-   - regions are r x r squares on a grid from (0,0); where r does not divide the size the last row
-     and column are narrower (227 = 25 x 9 + 2: 26 x 26 regions, the last 2 pixels wide);
-   - "uniform" noise draws each pixel and channel from the continuous uniform [0, 255) in picture
-     space, then preprocesses it like a real pixel ((u - mean) * scale); the value is a hash of
-     (seed, image, repeat, step, pixel * C + channel), so it never depends on batch, threads or shards;
-   - "blur" replaces a region by the picture blurred with a Gaussian (sigma 3, edges replicated),
-     computed once from the unperturbed picture; "constant" puts the mean (0 in input space);
-   - the score is the pre-softmax f_c of the class predicted on the clean image (softmax optional). */
-
-XAIDEF void xai_aopc_defaults(xai_aopc_config *cfg)
-{
-    memset(cfg, 0, sizeof *cfg);
-    cfg->region = 9;
-    cfg->steps = 100;
-    cfg->repeats = 10;
-    cfg->perturb = XAI_PERTURB_UNIFORM;
-    cfg->blur_sigma = 3;
-    cfg->seed = 1;
-    cfg->batch = 16;
-}
-
-XAIDEF int xai_region_count(int h, int w, int r)
-{
-    return r <= 0 ? 0 : ((h + r - 1) / r) * ((w + r - 1) / r);
-}
-
-typedef struct xai__ranked { double score; int index; } xai__ranked;
-
-static int xai__by_score_desc(const void *a, const void *b)
-{
-    const xai__ranked *x = (const xai__ranked *)a, *y = (const xai__ranked *)b;
-    if (x->score != y->score) return x->score > y->score ? -1 : 1;
-    return x->index - y->index;     /* ties: the lower region index first, whatever the sort */
-}
-
-static int xai__by_score_asc(const void *a, const void *b)
-{
-    const xai__ranked *x = (const xai__ranked *)a, *y = (const xai__ranked *)b;
-    if (x->score != y->score) return x->score < y->score ? -1 : 1;
-    return x->index - y->index;
-}
-
-XAIDEF int xai_region_order(const float *heat, int h, int w, int r, int order, uint64_t seed, uint64_t image_id, int repeat, int *out)
-{
-    int nx = (w + r - 1) / r, ny = (h + r - 1) / r, n = nx * ny, i, x, y;
-    xai__ranked *rk;
-    if (r <= 0 || h <= 0 || w <= 0) return xai__fail(XAI_ERR_ARG, "regions of %d pixels on %dx%d", r, w, h);
-    if (order == XAI_ORDER_RANDOM) {
-        /* Fisher-Yates, each swap drawn from its own key */
-        for (i = 0; i < n; i++) out[i] = i;
-        for (i = n - 1; i > 0; i--) {
-            int j = (int)(xai__random_key(seed, image_id, (uint64_t)repeat, 0xffffffffull, (uint64_t)i) % (uint64_t)(i + 1)), tmp = out[i];
-            out[i] = out[j];
-            out[j] = tmp;
-        }
-        return XAI_OK;
-    }
-    if (order != XAI_ORDER_MORF && order != XAI_ORDER_LERF) return xai__fail(XAI_ERR_ARG, "unknown region order %d", order);
-    if (!heat) return xai__fail(XAI_ERR_ARG, "MoRF and LeRF need a heatmap");
-    if (!(rk = (xai__ranked *)xai__calloc((size_t)n, sizeof(xai__ranked)))) return XAI_ERR_MEMORY;
-    for (i = 0; i < n; i++) rk[i].index = i;
-    for (y = 0; y < h; y++)
-        for (x = 0; x < w; x++) rk[(y / r) * nx + x / r].score += heat[(size_t)y * w + x];
-    for (i = 0; i < n; i++) if (!(rk[i].score == rk[i].score)) rk[i].score = -HUGE_VAL;   /* NaN ranks last */
-    qsort(rk, (size_t)n, sizeof *rk, order == XAI_ORDER_MORF ? xai__by_score_desc : xai__by_score_asc);
-    for (i = 0; i < n; i++) out[i] = rk[i].index;
-    XAI_FREE(rk);
-    return XAI_OK;
-}
-
-/* The picture blurred, back in input space: pixels = input / scale + mean, separable Gaussian with
-   replicated edges, then (blurred - mean) * scale. */
-static int xai__blur_input(const xai_net *net, const float *input, float sigma, float *out)
-{
-    int C = net->input_c, H = net->input_h, W = net->input_w, rad = (int)ceilf(3 * sigma), c, y, x, k;
-    size_t plane = (size_t)H * W, i;
-    float *kern, *tmp, *pix;
-    double norm = 0;
-    if (!(sigma > 0) || rad > 1000) return xai__fail(XAI_ERR_ARG, "blur sigma %g", sigma);
-    kern = (float *)xai__malloc((size_t)(2 * rad + 1) * sizeof(float));
-    tmp = (float *)xai__malloc(plane * sizeof(float));
-    pix = (float *)xai__malloc(plane * sizeof(float));
-    if (!kern || !tmp || !pix) { XAI_FREE(kern); XAI_FREE(tmp); XAI_FREE(pix); return XAI_ERR_MEMORY; }
-    for (k = -rad; k <= rad; k++) norm += kern[k + rad] = expf(-(float)(k * k) / (2 * sigma * sigma));
-    for (k = 0; k <= 2 * rad; k++) kern[k] = (float)(kern[k] / norm);
-    for (c = 0; c < C; c++) {
-        const float *mean = net->input_mean ? net->input_mean + c * plane : NULL;
-        for (i = 0; i < plane; i++) pix[i] = input[c * plane + i] / net->pre.scale + (mean ? mean[i] : 0);
-        for (y = 0; y < H; y++)
-            for (x = 0; x < W; x++) {
-                double acc = 0;
-                for (k = -rad; k <= rad; k++) {
-                    int xx = x + k < 0 ? 0 : x + k >= W ? W - 1 : x + k;
-                    acc += kern[k + rad] * pix[(size_t)y * W + xx];
-                }
-                tmp[(size_t)y * W + x] = (float)acc;
-            }
-        for (y = 0; y < H; y++)
-            for (x = 0; x < W; x++) {
-                double acc = 0;
-                for (k = -rad; k <= rad; k++) {
-                    int yy = y + k < 0 ? 0 : y + k >= H ? H - 1 : y + k;
-                    acc += kern[k + rad] * tmp[(size_t)yy * W + x];
-                }
-                out[c * plane + (size_t)y * W + x] = ((float)acc - (mean ? mean[(size_t)y * W + x] : 0)) * net->pre.scale;
-            }
-    }
-    XAI_FREE(kern); XAI_FREE(tmp); XAI_FREE(pix);
-    return XAI_OK;
-}
-
-/* Replaces region `region` of x (C x H x W) at step `step`. */
-static void xai__perturb_region(const xai_net *net, float *x, int region, int step, const xai_aopc_config *cfg,
-                                uint64_t image_id, int repeat, const float *blurred)
-{
-    int C = net->input_c, H = net->input_h, W = net->input_w, r = cfg->region, nx = (W + r - 1) / r;
-    int y0 = (region / nx) * r, x0 = (region % nx) * r, y1 = y0 + r < H ? y0 + r : H, x1 = x0 + r < W ? x0 + r : W, c, y, xx;
-    size_t plane = (size_t)H * W;
-    for (c = 0; c < C; c++)
-        for (y = y0; y < y1; y++)
-            for (xx = x0; xx < x1; xx++) {
-                size_t p = (size_t)y * W + xx, at = c * plane + p;
-                float v = 0;
-                if (cfg->perturb == XAI_PERTURB_UNIFORM) {
-                    float u = 255.0f * xai__uniform(xai__random_key(cfg->seed, image_id, (uint64_t)repeat, (uint64_t)step, p * (uint64_t)C + (uint64_t)c));
-                    v = (u - (net->input_mean ? net->input_mean[at] : 0.0f)) * net->pre.scale;
-                } else if (cfg->perturb == XAI_PERTURB_BLUR) {
-                    v = blurred[at];
-                }
-                x[at] = v;
-            }
-}
-
-XAIDEF int xai_perturbation_curve(const xai_net *net, xai_tape *tape, const float *input, const float *heat, int cls,
-                                  int order, uint64_t image_id, int repeat, const xai_aopc_config *cfg, float *curve)
-{
-    size_t in = xai_net_input_size(net);
-    int nreg = xai_region_count(net->input_h, net->input_w, cfg->region), K = xai_net_num_classes(net), k, filled = 0, first = 0, rc = XAI_OK, j;
-    int *ord = NULL;
-    float *x = NULL, *batch = NULL, *blurred = NULL;
-    xai_tape *t = tape;
-    if (cfg->steps < 0 || cfg->steps > nreg)
-        return xai__fail(XAI_ERR_ARG, "%d steps, but the %dx%d input has %d regions of %d pixels", cfg->steps, net->input_w, net->input_h, nreg, cfg->region);
-    if (cfg->batch <= 0) return xai__fail(XAI_ERR_ARG, "batch %d", cfg->batch);
-    if (cls < 0 || cls >= K) return xai__fail(XAI_ERR_ARG, "class %d, the net has %d", cls, K);
-    if (cfg->perturb < XAI_PERTURB_UNIFORM || cfg->perturb > XAI_PERTURB_BLUR) return xai__fail(XAI_ERR_ARG, "perturbation %d", cfg->perturb);
-    if (!t && !(t = xai_tape_new(net, cfg->batch))) return XAI_ERR_MEMORY;
-    if (t->n_max < cfg->batch) { rc = xai__fail(XAI_ERR_ARG, "the tape holds %d images, the batch is %d", t->n_max, cfg->batch); goto done; }
-    ord = (int *)xai__malloc((size_t)nreg * sizeof(int));
-    x = (float *)xai__malloc(in * sizeof(float));
-    batch = (float *)xai__malloc((size_t)cfg->batch * in * sizeof(float));
-    if (!ord || !x || !batch) { rc = XAI_ERR_MEMORY; goto done; }
-    if ((rc = xai_region_order(heat, net->input_h, net->input_w, cfg->region, order, cfg->seed, image_id, repeat, ord)) != XAI_OK) goto done;
-    if (cfg->perturb == XAI_PERTURB_BLUR) {
-        if (!(blurred = (float *)xai__malloc(in * sizeof(float)))) { rc = XAI_ERR_MEMORY; goto done; }
-        if ((rc = xai__blur_input(net, input, cfg->blur_sigma, blurred)) != XAI_OK) goto done;
-    }
-    memcpy(x, input, in * sizeof(float));
-    for (k = 0; k <= cfg->steps; k++) {
-        if (k > 0) xai__perturb_region(net, x, ord[k - 1], k, cfg, image_id, repeat, blurred);   /* cumulative */
-        memcpy(batch + (size_t)filled * in, x, in * sizeof(float));
-        if (++filled == cfg->batch || k == cfg->steps) {
-            if ((rc = xai_net_forward(net, t, batch, filled)) != XAI_OK) goto done;
-            for (j = 0; j < filled; j++) {
-                const float *s = xai_tape_scores(t, j);
-                if (cfg->softmax) {
-                    float mx = s[xai_argmax(s, K)];
-                    double sum = 0;
-                    int q;
-                    for (q = 0; q < K; q++) sum += exp((double)s[q] - mx);
-                    curve[first + j] = (float)(exp((double)s[cls] - mx) / sum);
-                } else {
-                    curve[first + j] = s[cls];
-                }
-            }
-            first += filled;
-            filled = 0;
-        }
-    }
-done:
-    XAI_FREE(ord); XAI_FREE(x); XAI_FREE(batch); XAI_FREE(blurred);
-    if (t != tape) xai_tape_free(t);
-    return rc;
-}
-
-XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int cls, uint64_t image_id, const xai_aopc_config *cfg,
-                                   int ntask, const float *const *heat, const int *order, const int *repeat, float *curves)
-{
-    int rc = XAI_OK, nthreads = 1;
-    if (ntask <= 0) return XAI_OK;
-#ifdef _OPENMP
-    nthreads = omp_in_parallel() ? 1 : omp_get_max_threads();
-    if (nthreads > ntask) nthreads = ntask;
-#endif
-    if (nthreads <= 1) {
-        xai_tape *t = xai_tape_new(net, cfg->batch);
-        int k;
-        if (!t) return XAI_ERR_MEMORY;
-        for (k = 0; k < ntask && rc == XAI_OK; k++)
-            rc = xai_perturbation_curve(net, t, input, heat[k], cls, order[k], image_id, repeat[k], cfg, curves + (size_t)k * (cfg->steps + 1));
-        xai_tape_free(t);
-        return rc;
-    }
-#ifdef _OPENMP
-    {
-    char failure[sizeof xai__reason];   /* the reason is per thread: carried back to the caller's */
-    failure[0] = 0;
-#pragma omp parallel num_threads(nthreads)
-    {
-        xai_tape *t = xai_tape_new(net, cfg->batch);
-        int k, mine = t ? XAI_OK : XAI_ERR_MEMORY;
-        char reason[sizeof xai__reason];
-        memcpy(reason, xai__reason, sizeof reason);
-#pragma omp for schedule(dynamic, 1)
-        for (k = 0; k < ntask; k++) {
-            if (mine != XAI_OK) continue;
-            mine = xai_perturbation_curve(net, t, input, heat[k], cls, order[k], image_id, repeat[k], cfg, curves + (size_t)k * (cfg->steps + 1));
-            if (mine != XAI_OK) memcpy(reason, xai__reason, sizeof reason);
-        }
-#pragma omp critical(xai__curves_error)
-        if (mine != XAI_OK && rc == XAI_OK) {
-            rc = mine;
-            memcpy(failure, reason, sizeof reason);
-        }
-        xai_tape_free(t);
-    }
-    if (rc != XAI_OK) memcpy(xai__reason, failure, sizeof failure);
-    }
-#endif
-    return rc;
-}
-
-XAIDEF void xai_aopc_of_curve(const float *curve, int steps, double *aopc)
-{
-    double sum = 0;
-    int L;
-    for (L = 0; L <= steps; L++) {
-        sum += (double)curve[0] - curve[L];
-        aopc[L] = sum / (L + 1);
-    }
-}
-
-XAIDEF int xai_aopc_stat_init(xai_aopc_stat *st, int steps)
-{
-    memset(st, 0, sizeof *st);
-    if (steps < 0) return xai__fail(XAI_ERR_ARG, "%d steps", steps);
-    st->steps = steps;
-    st->sum = (double *)xai__calloc((size_t)steps + 1, sizeof(double));
-    st->sumsq = (double *)xai__calloc((size_t)steps + 1, sizeof(double));
-    if (!st->sum || !st->sumsq) { xai_aopc_stat_free(st); return XAI_ERR_MEMORY; }
-    return XAI_OK;
-}
-
-XAIDEF void xai_aopc_stat_free(xai_aopc_stat *st)
-{
-    XAI_FREE(st->sum);
-    XAI_FREE(st->sumsq);
-    st->sum = st->sumsq = NULL;
-}
-
-XAIDEF int xai_aopc_stat_add(xai_aopc_stat *st, const float *curves, int repeats)
-{
-    double *aopc = (double *)xai__calloc((size_t)st->steps + 1, sizeof(double)), *mean = (double *)xai__calloc((size_t)st->steps + 1, sizeof(double));
-    int r, L;
-    if (!aopc || !mean) { XAI_FREE(aopc); XAI_FREE(mean); return XAI_ERR_MEMORY; }
-    for (r = 0; r < repeats; r++) {
-        xai_aopc_of_curve(curves + (size_t)r * (st->steps + 1), st->steps, aopc);
-        for (L = 0; L <= st->steps; L++) mean[L] += aopc[L];
-    }
-    for (L = 0; L <= st->steps; L++) {
-        double m = mean[L] / repeats;
-        st->sum[L] += m;
-        st->sumsq[L] += m * m;
-    }
-    st->images++;
-    XAI_FREE(aopc);
-    XAI_FREE(mean);
-    return XAI_OK;
-}
-
-XAIDEF double xai_aopc_stat_mean(const xai_aopc_stat *st, int L)
-{
-    return st->images ? st->sum[L] / st->images : 0.0;
-}
-
-XAIDEF double xai_aopc_stat_sem(const xai_aopc_stat *st, int L)
-{
-    double m, var;
-    if (st->images < 2) return 0.0;
-    m = st->sum[L] / st->images;
-    var = (st->sumsq[L] - st->images * m * m) / (st->images - 1);
-    return var > 0 ? sqrt(var / st->images) : 0.0;
 }
 
 #endif /* XAI_IMPLEMENTATION */

@@ -232,12 +232,13 @@ static const char *definition(const char *name)
     return NULL;
 }
 
-/* Section n of the implementation: from its "---- n." header to the next header. */
+/* Section n of the implementation: from its "==== n." header to the next header (0 past the
+   numbered sections: the appendices). */
 static int section_of(const char *at)
 {
     const char *p = hdr, *h;
     int n = 0;
-    while ((h = strstr(p, "\n/* ---- ")) != NULL && h < at) {
+    while ((h = strstr(p, "\n/* ==== ")) != NULL && h < at) {
         n = atoi(h + 9);
         p = h + 1;
     }
@@ -289,12 +290,12 @@ static void test_document_names(void)
                     CHECK(word(hdr, hdr, name) != NULL, "WALKTHROUGH.md names %s, which xai.h does not have", name);
                 }
             }
-            /* "section N (title)": xai.h has the header "---- N. title" */
+            /* "section N (title)": xai.h has the header "==== N. title" */
             for (p = strstr(row, "section "); p; p = strstr(p + 1, "section ")) {
                 int n;
                 char title[64], want[96];
                 if (sscanf(p, "section %d (%63[a-z ])", &n, title) == 2) {
-                    snprintf(want, sizeof want, "/* ---- %d. %s", n, title);
+                    snprintf(want, sizeof want, "/* ==== %d. %s", n, title);
                     CHECK(strstr(hdr, want) != NULL, "WALKTHROUGH.md cites 'section %d (%s)', xai.h has no such header", n, title);
                 }
             }
