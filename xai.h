@@ -53,9 +53,14 @@
 
    BUILD OPTIONS (define before the include that has XAI_IMPLEMENTATION)
       XAI_STATIC            every function static (private to the file that includes it)
-      XAI_MALLOC(sz), XAI_REALLOC(p,sz), XAI_FREE(p)   your allocator
+      XAI_MALLOC(sz), XAI_REALLOC(p,sz), XAI_FREE(p)   your allocator (all three, or none)
       XAI_ASSERT(x)         your assert (default: assert.h)
       XAI_NO_SIMD           portable C only, even where AVX2+FMA are available
+      XAI_NO_FAST           the teaching build: Appendix A (packed GEMM, im2col, AVX2) is left out
+                            and every layer runs its plain loop, the definition a debugger can step
+                            through; the same results up to float rounding, many times slower
+      XAI_NO_IMAGE_WRITE    Appendix B (PNG, JPEG, entropy) is left out: images are written as PNM
+                            and PFM only, and the PNG/JPEG/complexity functions fail saying so
    Compile with -fopenmp to spread convolutions over cores (results do not change with the thread
    count), and with -march=native (or -mavx2 -mfma) to get the AVX2 kernels.
 
@@ -506,17 +511,22 @@ XAIDEF double xai_aopc_stat_sem(const xai_aopc_stat *st, int L);
 #include <sys/stat.h>
 #endif
 
-#ifndef XAI_MALLOC
+#if defined(XAI_MALLOC) && defined(XAI_REALLOC) && defined(XAI_FREE)
+/* the caller's allocator */
+#elif !defined(XAI_MALLOC) && !defined(XAI_REALLOC) && !defined(XAI_FREE)
 #define XAI_MALLOC(sz) malloc(sz)
 #define XAI_REALLOC(p, sz) realloc(p, sz)
 #define XAI_FREE(p) free(p)
+#else
+#error "xai.h: define all three of XAI_MALLOC, XAI_REALLOC and XAI_FREE, or none"
 #endif
 #ifndef XAI_ASSERT
 #include <assert.h>
 #define XAI_ASSERT(x) assert(x)
 #endif
 
-#if !defined(XAI_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
+/* The one AVX2 gate: the AVX2 kernels (Appendix A) exist only with the fast paths, AVX2 and FMA. */
+#if !defined(XAI_NO_FAST) && !defined(XAI_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
 #define XAI__AVX2 1
 #include <immintrin.h>
 #endif
@@ -810,6 +820,9 @@ XAIDEF int xai_file_write(const char *path, const void *data, size_t len) { retu
    4 bits, keeps the table constant (no initialisation race between
    threads) and short enough to check by eye.  Start with crc = 0; feeding
    the result back in continues the same CRC over more bytes. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((unused))
+#endif
 static unsigned long xai__crc32(unsigned long crc, const unsigned char *p, size_t n)
 {
     static const unsigned long table[16] = {
@@ -1414,15 +1427,6 @@ static void xai__gemm_ref(int M, int N, int K, const float *A, int lda, int tran
         }
 }
 
-/* Output positions 0 <= o < OW whose input o*stride + off lies in [0, W): [lo, hi). */
-static void xai__valid_range(int off, int stride, int W, int OW, int *lo, int *hi)
-{
-    *lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
-    *hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / stride + 1;
-    if (*hi > OW) *hi = OW;
-    if (*lo > *hi) *lo = *hi;
-}
-
 /* ==== 5. layers =============================================================================== */
 /* For each Caffe layer type: its forward pass, then its backward rules side by side.  A backward
    rule reads the top's signal and ADDS its share into each bottom's signal (a blob read by several
@@ -1445,37 +1449,94 @@ typedef struct xai__ctx {
 typedef int (*xai__forward_fn)(const xai_net *net, const xai_layer *L, xai_tape *t, int li);
 typedef int (*xai__backward_fn)(const xai__ctx *cx, const xai_layer *L, int li);
 
-/* Appendix A's entry points (the fast paths, at the end of the file). */
-static int xai__conv_forward_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y);
-static int xai__conv_backward_data_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate);
-static int xai__conv_backward_weight_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db);
-static void xai__ip_forward_gemm(const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y);
-static void xai__ip_backward_data_gemm(const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate);
-static void xai__ip_backward_weight_gemm(const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db);
+/* -- fast or plain --------------------------------------------------------------------------------
+   The products of the linear layers, max pooling and LRN each have two paths: the plain loops
+   (section 4 and each layer's own loop: the definitions, the tests' yardstick) and the fast ones
+   (Appendix A; LRN's beside its plain loop).  xai__fast is the one place that chooses: the fast
+   path, unless this is the teaching build (XAI_NO_FAST: Appendix A is not compiled, every layer runs
+   its plain loop, a debugger steps through the definitions) or the tape asks for the plain loops
+   (tape->reference).  The #ifndefs below only hide Appendix A's names where it is absent. */
+static int xai__fast(const xai_tape *t)
+{
+#ifdef XAI_NO_FAST
+    (void)t;
+    return 0;
+#else
+    return !t->reference;
+#endif
+}
+
+#ifndef XAI_NO_FAST
+/* A convolution's shape in plain integers, with Caffe's names: what the fast paths (Appendix A) read
+   instead of the layer. */
+typedef struct xai__conv_geom {
+    int C, H, W, OH, OW;      /* input channels and size, output size */
+    int num_output, group, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
+} xai__conv_geom;
+
+static xai__conv_geom xai__conv_geom_of(const xai_layer *L, int C, int H, int W, int OH, int OW)
+{
+    const xai_layer_param *p = &L->p;
+    xai__conv_geom g;
+    g.C = C; g.H = H; g.W = W; g.OH = OH; g.OW = OW;
+    g.num_output = p->num_output; g.group = p->group;
+    g.kernel_h = p->kernel_h; g.kernel_w = p->kernel_w; g.stride_h = p->stride_h; g.stride_w = p->stride_w;
+    g.pad_h = p->pad_h; g.pad_w = p->pad_w; g.dilation_h = p->dilation_h; g.dilation_w = p->dilation_w;
+    return g;
+}
+
+/* Appendix A's entry points: plain numbers and pointers (the tape's work buffer is passed as one) */
+static int xai__conv_forward_gemm(const xai__conv_geom *p, int n, const float *x, const float *weight, const float *bias, int wmod,
+                                  float *y, float **work, size_t *work_size);
+static int xai__conv_backward_data_gemm(const xai__conv_geom *p, int n, const float *gy, const float *weight, int wmod, float *dx,
+                                        int accumulate, float **work, size_t *work_size);
+static int xai__conv_backward_weight_gemm(const xai__conv_geom *p, int n, const float *x, const float *gy, float *dw, float *db,
+                                          float **work, size_t *work_size);
+static void xai__fc_forward_gemm(int n, int K, int O, int transpose, const float *x, const float *weight, const float *bias, int wmod, float *y);
+static void xai__fc_backward_data_gemm(int n, int K, int O, int transpose, const float *gy, const float *weight, int wmod, float *dx, int accumulate);
+static void xai__fc_backward_weight_gemm(int n, int K, int O, int transpose, const float *x, const float *gy, float *dw, float *db);
 static void xai__gemm_dual(int M, int N, int K, const float *A, const float *A2, int lda, int transA, const float *B, int ldb,
                            int transB, float *C, float *C2, int ldc, int accumulate);
+static void xai__max_pool_fast(const float *x, int planes, int H, int W, int OH, int OW, int kh, int kw, int sh, int sx, int ph, int pw,
+                               float *y, int *arg);
+#endif
 
-/* The dispatch: the layers call these; a tape with reference = 1 runs the plain loops instead
-   (the tests hold the two together). */
+/* Convolution and InnerProduct: y = W x (+ b), each weight through mod (section 4). */
 static int xai__linear_forward(xai_tape *t, const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
 {
-    if (L->p.type == XAI_CONVOLUTION) {
-        if (!t->reference) return xai__conv_forward_gemm(t, L, x, wmod, with_bias, y);
-        xai__conv_forward_ref(L, x, wmod, with_bias, y);
-    } else if (!t->reference) {
-        xai__ip_forward_gemm(L, x, wmod, with_bias, y);
-    } else {
-        xai__ip_forward_ref(L, x, wmod, with_bias, y);
+    (void)t;
+#ifndef XAI_NO_FAST
+    if (xai__fast(t)) {
+        const float *bias = with_bias ? L->bias : NULL;
+        if (L->p.type == XAI_CONVOLUTION) {
+            xai__conv_geom g = xai__conv_geom_of(L, x->c, x->h, x->w, y->h, y->w);
+            return xai__conv_forward_gemm(&g, x->n, x->data, L->weight, bias, wmod, y->data, &t->work, &t->work_size);
+        }
+        xai__fc_forward_gemm(x->n, x->c * x->h * x->w, L->p.num_output, L->p.transpose, x->data, L->weight, bias, wmod, y->data);
+        return XAI_OK;
     }
+#endif
+    if (L->p.type == XAI_CONVOLUTION) xai__conv_forward_ref(L, x, wmod, with_bias, y);
+    else xai__ip_forward_ref(L, x, wmod, with_bias, y);
     return XAI_OK;
 }
 
+/* dx (+)= W^T g */
 static int xai__linear_backward_data(xai_tape *t, const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
 {
-    if (L->p.type == XAI_CONVOLUTION)
-        return t->reference ? xai__conv_backward_data_ref(L, gy, wmod, dx, accumulate) : xai__conv_backward_data_gemm(t, L, gy, wmod, dx, accumulate);
-    if (t->reference) xai__ip_backward_data_ref(L, gy, wmod, dx, accumulate);
-    else xai__ip_backward_data_gemm(L, gy, wmod, dx, accumulate);
+    (void)t;
+#ifndef XAI_NO_FAST
+    if (xai__fast(t)) {
+        if (L->p.type == XAI_CONVOLUTION) {
+            xai__conv_geom g = xai__conv_geom_of(L, dx->c, dx->h, dx->w, gy->h, gy->w);
+            return xai__conv_backward_data_gemm(&g, gy->n, gy->data, L->weight, wmod, dx->data, accumulate, &t->work, &t->work_size);
+        }
+        xai__fc_backward_data_gemm(gy->n, dx->c * dx->h * dx->w, L->p.num_output, L->p.transpose, gy->data, L->weight, wmod, dx->data, accumulate);
+        return XAI_OK;
+    }
+#endif
+    if (L->p.type == XAI_CONVOLUTION) return xai__conv_backward_data_ref(L, gy, wmod, dx, accumulate);
+    xai__ip_backward_data_ref(L, gy, wmod, dx, accumulate);
     return XAI_OK;
 }
 
@@ -1483,12 +1544,15 @@ static int xai__linear_backward_data(xai_tape *t, const xai_layer *L, const xai_
    The same numbers as two calls with POS and NEG; an InnerProduct gets both from one pass over W. */
 static int xai__linear_forward_pair(xai_tape *t, const xai_layer *L, const xai_tensor *x, xai_tensor *yp, xai_tensor *yn)
 {
-    int K = x->c * x->h * x->w, O = L->p.num_output, rc;
-    if (L->p.type == XAI_INNER_PRODUCT && !t->reference) {
+    int rc;
+#ifndef XAI_NO_FAST
+    if (L->p.type == XAI_INNER_PRODUCT && xai__fast(t)) {
+        int K = x->c * x->h * x->w, O = L->p.num_output;
         if (L->p.transpose) xai__gemm_dual(x->n, O, K, x->data, x->data, K, 0, L->weight, O, 0, yp->data, yn->data, O, 0);
         else xai__gemm_dual(x->n, O, K, x->data, x->data, K, 0, L->weight, K, 1, yp->data, yn->data, O, 0);
         return XAI_OK;
     }
+#endif
     if ((rc = xai__linear_forward(t, L, x, XAI__MOD_POS, 0, yp)) != XAI_OK) return rc;
     return xai__linear_forward(t, L, x, XAI__MOD_NEG, 0, yn);
 }
@@ -1496,26 +1560,35 @@ static int xai__linear_forward_pair(xai_tape *t, const xai_layer *L, const xai_t
 static int xai__linear_backward_data_pair(xai_tape *t, const xai_layer *L, const xai_tensor *gp, const xai_tensor *gn, xai_tensor *dxp,
                                           xai_tensor *dxn)
 {
-    int K = dxp->c * dxp->h * dxp->w, O = L->p.num_output, rc;
-    if (L->p.type == XAI_INNER_PRODUCT && !t->reference) {
+    int rc;
+#ifndef XAI_NO_FAST
+    if (L->p.type == XAI_INNER_PRODUCT && xai__fast(t)) {
+        int K = dxp->c * dxp->h * dxp->w, O = L->p.num_output;
         if (L->p.transpose) xai__gemm_dual(gp->n, K, O, gp->data, gn->data, O, 0, L->weight, O, 1, dxp->data, dxn->data, K, 0);
         else xai__gemm_dual(gp->n, K, O, gp->data, gn->data, O, 0, L->weight, K, 0, dxp->data, dxn->data, K, 0);
         return XAI_OK;
     }
+#endif
     if ((rc = xai__linear_backward_data(t, L, gp, XAI__MOD_POS, dxp, 0)) != XAI_OK) return rc;
     return xai__linear_backward_data(t, L, gn, XAI__MOD_NEG, dxn, 0);
 }
 
+/* Training: dW += g x^T, db += sum of g */
 static int xai__linear_backward_weight(xai_tape *t, const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
 {
-    if (L->p.type == XAI_CONVOLUTION) {
-        if (!t->reference) return xai__conv_backward_weight_gemm(t, L, x, gy, dw, db);
-        xai__conv_backward_weight_ref(L, x, gy, dw, db);
-    } else if (!t->reference) {
-        xai__ip_backward_weight_gemm(L, x, gy, dw, db);
-    } else {
-        xai__ip_backward_weight_ref(L, x, gy, dw, db);
+    (void)t;
+#ifndef XAI_NO_FAST
+    if (xai__fast(t)) {
+        if (L->p.type == XAI_CONVOLUTION) {
+            xai__conv_geom g = xai__conv_geom_of(L, x->c, x->h, x->w, gy->h, gy->w);
+            return xai__conv_backward_weight_gemm(&g, x->n, x->data, gy->data, dw, db, &t->work, &t->work_size);
+        }
+        xai__fc_backward_weight_gemm(x->n, x->c * x->h * x->w, L->p.num_output, L->p.transpose, x->data, gy->data, dw, db);
+        return XAI_OK;
     }
+#endif
+    if (L->p.type == XAI_CONVOLUTION) xai__conv_backward_weight_ref(L, x, gy, dw, db);
+    else xai__ip_backward_weight_ref(L, x, gy, dw, db);
     return XAI_OK;
 }
 
@@ -1886,87 +1959,36 @@ static int xai__pool_forward(const xai_net *net, const xai_layer *L, xai_tape *t
     int *sw = t->switches[li], nc, planes = x->n * x->c;
     size_t work = xai_tensor_count(x);
     (void)net;
+#ifndef XAI_NO_FAST
+    if (L->p.pool == XAI_POOL_MAX && xai__fast(t)) {
+        xai__max_pool_fast(x->data, planes, x->h, x->w, y->h, y->w, L->p.kernel_h, L->p.kernel_w, L->p.stride_h, L->p.stride_w,
+                           L->p.pad_h, L->p.pad_w, y->data, sw);
+        return XAI_OK;
+    }
+#endif
     XAI__PARALLEL_FOR
     for (nc = 0; nc < planes; nc++) {          /* one (image, channel) plane */
         const float *xp = x->data + (size_t)nc * x->h * x->w;
         int oh, ow, h, w;
-        if (L->p.pool == XAI_POOL_MAX) {
-            /* MAX, a row of outputs at a time: the window's inputs in scan order (h, then w) for
-               all outputs of the row together, so the outputs' comparisons are independent of
-               each other (no chain of max after max) and select rather than branch */
-            const int kh = L->p.kernel_h, kw = L->p.kernel_w, sh = L->p.stride_h, sx = L->p.stride_w;
-            const int H = x->h, W = x->w, OW = y->w, ph = L->p.pad_h, pw = L->p.pad_w;
-            for (oh = 0; oh < y->h; oh++) {
-                float *yrow = y->data + ((size_t)nc * y->h + oh) * OW;
-                int *arow = sw + ((size_t)nc * y->h + oh) * OW, dh, dw;
-                for (ow = 0; ow < OW; ow++) { yrow[ow] = -FLT_MAX; arow[ow] = -1; }
-                for (dh = 0; dh < kh; dh++) {
-                    h = oh * sh - ph + dh;
-                    if (h < 0 || h >= H) continue;
-                    for (dw = 0; dw < kw; dw++) {
-                        /* the outputs whose window column dw lies inside the row: 0 <= ow*sx - pw + dw < W */
-                        const float *xr = xp + (size_t)h * W - pw + dw;
-                        int lo, hi;
-                        xai__valid_range(dw - pw, sx, W, OW, &lo, &hi);
-#ifdef XAI__AVX2
-                        if (sx <= 2) {
-                            /* eight outputs at once, the same selects lane by lane.  Their inputs
-                               are 8 (stride 1) or every other of 16 (stride 2) consecutive floats:
-                               masked loads (never a gather, slow on many cores), lanes outside
-                               the row or past the last output never win */
-                            const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-                            const __m256i wlo = _mm256_set1_epi32(-1), whi = _mm256_set1_epi32(W);
-                            const __m256 lowest = _mm256_set1_ps(-FLT_MAX);
-                            for (ow = 0; ow < OW; ow += 8) {
-                                int base = ow * sx - pw + dw;     /* the column of output ow's input */
-                                __m256i o = _mm256_add_epi32(_mm256_set1_epi32(ow), lane);
-                                __m256i wv = _mm256_add_epi32(_mm256_set1_epi32(base), sx == 1 ? lane : _mm256_add_epi32(lane, lane));
-                                __m256i in_out = _mm256_cmpgt_epi32(_mm256_set1_epi32(OW), o);
-                                __m256i ok_i = _mm256_and_si256(in_out, _mm256_and_si256(_mm256_cmpgt_epi32(wv, wlo), _mm256_cmpgt_epi32(whi, wv)));
-                                __m256 ok = _mm256_castsi256_ps(ok_i), v, cur, wins;
-                                __m256i a, at;
-                                const float *row = xp + (size_t)h * W;
-                                __m256i c0 = _mm256_add_epi32(_mm256_set1_epi32(base), lane);
-                                __m256i m0 = _mm256_and_si256(_mm256_cmpgt_epi32(c0, wlo), _mm256_cmpgt_epi32(whi, c0));
-                                v = _mm256_maskload_ps(row + base, m0);
-                                if (sx == 2) {
-                                    __m256i c1 = _mm256_add_epi32(c0, _mm256_set1_epi32(8));
-                                    __m256i m1 = _mm256_and_si256(_mm256_cmpgt_epi32(c1, wlo), _mm256_cmpgt_epi32(whi, c1));
-                                    __m256 v1 = _mm256_maskload_ps(row + base + 8, m1);
-                                    /* [x0 x2 x8 x10 | x4 x6 x12 x14] -> [x0 x2 x4 x6 x8 x10 x12 x14] */
-                                    v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(v, v1, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
-                                }
-                                v = _mm256_blendv_ps(lowest, v, ok);
-                                cur = _mm256_maskload_ps(yrow + ow, in_out);
-                                a = _mm256_maskload_epi32(arow + ow, in_out);
-                                wins = _mm256_and_ps(_mm256_cmp_ps(v, cur, _CMP_GT_OQ), ok);
-                                at = _mm256_add_epi32(_mm256_set1_epi32(h * W), wv);
-                                _mm256_maskstore_ps(yrow + ow, in_out, _mm256_blendv_ps(cur, v, wins));
-                                _mm256_maskstore_epi32(arow + ow, in_out, _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(at), wins)));
-                            }
-                            lo = hi;   /* all done */
-                        }
-#endif
-                        for (ow = lo; ow < hi; ow++) {
-                            float v = xr[ow * sx], cur = yrow[ow];
-                            int wins = -(v > cur), at = h * W + ow * sx - pw + dw;
-                            yrow[ow] = v > cur ? v : cur;
-                            arow[ow] ^= (arow[ow] ^ at) & wins;    /* at where v wins, unchanged elsewhere */
-                        }
-                    }
-                }
-            }
-            continue;
-        }
         for (oh = 0; oh < y->h; oh++)
             for (ow = 0; ow < y->w; ow++) {
                 int hs, he, ws, we, ps;
                 size_t at = ((size_t)nc * y->h + oh) * y->w + ow;
-                double sum = 0;
                 xai__pool_window(&L->p, x->h, x->w, oh, ow, &hs, &he, &ws, &we, &ps);
-                for (h = hs; h < he; h++)
-                    for (w = ws; w < we; w++) sum += xp[h * x->w + w];
-                y->data[at] = (float)(sum / ps);
+                if (L->p.pool == XAI_POOL_MAX) {    /* the first maximum in scan order, and where it is */
+                    float best = -FLT_MAX;
+                    int arg = -1;
+                    for (h = hs; h < he; h++)
+                        for (w = ws; w < we; w++)
+                            if (xp[h * x->w + w] > best) { best = xp[h * x->w + w]; arg = h * x->w + w; }
+                    y->data[at] = best;
+                    sw[at] = arg;
+                } else {
+                    double sum = 0;
+                    for (h = hs; h < he; h++)
+                        for (w = ws; w < we; w++) sum += xp[h * x->w + w];
+                    y->data[at] = (float)(sum / ps);
+                }
             }
     }
     return XAI_OK;
@@ -2121,8 +2143,8 @@ static void xai__lrn_forward_fast(const xai_layer *L, const xai_tensor *x, float
 static int xai__lrn_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
 {
     (void)net;
-    if (t->reference) xai__lrn_forward_ref(L, XAI__X(t, L, 0), t->scale[li], XAI__Y(t, L, 0));
-    else xai__lrn_forward_fast(L, XAI__X(t, L, 0), t->scale[li], XAI__Y(t, L, 0));
+    if (xai__fast(t)) xai__lrn_forward_fast(L, XAI__X(t, L, 0), t->scale[li], XAI__Y(t, L, 0));
+    else xai__lrn_forward_ref(L, XAI__X(t, L, 0), t->scale[li], XAI__Y(t, L, 0));
     return XAI_OK;
 }
 
@@ -2137,7 +2159,7 @@ static int xai__lrn_transpose(const xai_tape *t, const xai_layer *L, const xai_t
     int nc, planes = x->n * x->c, half = (p->local_size - 1) / 2;
     float *q = (float *)xai__malloc(count * sizeof(float));   /* x_k s_k^(-beta-1) g_k */
     if (!q) return XAI_ERR_MEMORY;
-    if (t->reference) {
+    if (!xai__fast(t)) {
         for (at = 0; at < count; at++) q[at] = x->data[at] * powf(scale[at], -beta - 1) * g[at];
     } else {
         XAI__PARALLEL_FOR
@@ -2160,7 +2182,7 @@ static int xai__lrn_transpose(const xai_tape *t, const xai_layer *L, const xai_t
                         for (j = w - half; j <= w + half; j++)
                             if (i >= 0 && i < x->h && j >= 0 && j < x->w) sum += qn[(size_t)c * hw + (size_t)i * x->w + j];
                 }
-                sb = t->reference ? powf(sp[pq], -beta) : xai__pow_neg(sp[pq], beta);
+                sb = xai__fast(t) ? xai__pow_neg(sp[pq], beta) : powf(sp[pq], -beta);
                 op[pq] = sb * gp[pq] - 2 * beta * coef * xp[pq] * sum;
             }
     }
@@ -4194,6 +4216,20 @@ done:
 }
 
 /* ==== Appendix A: fast paths ================================================================== */
+#ifndef XAI_NO_FAST
+/* Everything here takes plain numbers and pointers and uses only section 1's allocator and error
+   helpers, the weight modifiers of section 4 (XAI__MOD_*) and xai__conv_geom: the appendix could move
+   to a header of its own by a plain file move.  XAI_NO_FAST leaves it out (the teaching build). */
+
+/* Output positions 0 <= o < OW whose input o*stride + off lies in [0, W): [lo, hi). */
+static void xai__valid_range(int off, int stride, int W, int OW, int *lo, int *hi)
+{
+    *lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    *hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / stride + 1;
+    if (*hi > OW) *hi = OW;
+    if (*lo > *hi) *lo = *hi;
+}
+
 /* ---- GEMM (begin) ---- */
 
 /* ---------------------------------------------------------------------------
@@ -4234,12 +4270,6 @@ done:
  * ------------------------------------------------------------------------- */
 
 
-#if defined(__AVX2__) && defined(__FMA__) && !defined(XAI_NO_SIMD)
-#define XAI__GEMM_AVX2 1
-#else
-#define XAI__GEMM_AVX2 0
-#endif
-
 /* One multiply-add of the canonical chain.  With a hardware FMA we call fmaf
  * explicitly (the compiler turns it into one instruction), so there is no
  * room for the compiler to contract some a*b+c and not others. */
@@ -4259,7 +4289,7 @@ done:
  *  NC = 1024: packed B block KC*NC*4 = 1 MiB, in L2 (2 MiB here) or L3; it
  *           is reused for every MC block of A. */
 #define XAI__KC 256
-#if XAI__GEMM_AVX2
+#ifdef XAI__AVX2
 #define XAI__MR 6
 #define XAI__NR 16
 #else
@@ -4305,7 +4335,7 @@ typedef struct xai__gemm_op {
    group's channels, column j = (image b, oh, ow); x[b][c][oh*sh - ph + ki*dh][ow*sw - pw + kj*dw],
    0 outside.  The same numbers xai__im2col writes. */
 typedef struct xai__im2col_view {
-    const xai_layer_param *p;
+    const xai__conv_geom *p;
     const float *x;          /* the first image */
     size_t xs;               /* floats per image */
     int C0, H, W, OH, OW;    /* the group's first channel; input and output sizes */
@@ -4313,7 +4343,7 @@ typedef struct xai__im2col_view {
 
 static float xai__im2col_at(const xai__im2col_view *v, int k, int j)
 {
-    const xai_layer_param *p = v->p;
+    const xai__conv_geom *p = v->p;
     int khw = p->kernel_h * p->kernel_w, N = v->OH * v->OW, r = k % khw, pos = j % N;
     int ih = pos / v->OW * p->stride_h - p->pad_h + r / p->kernel_w * p->dilation_h;
     int iw = pos % v->OW * p->stride_w - p->pad_w + r % p->kernel_w * p->dilation_w;
@@ -4321,7 +4351,7 @@ static float xai__im2col_at(const xai__im2col_view *v, int k, int j)
     return v->x[(size_t)(j / N) * v->xs + ((size_t)(v->C0 + k / khw) * v->H + ih) * v->W + iw];
 }
 
-#if XAI__GEMM_AVX2
+#ifdef XAI__AVX2
 static inline __m256 xai__mod8(__m256 v, int mod)
 {
     switch (mod) {
@@ -4391,7 +4421,7 @@ static void xai__mod_buf(float *p, size_t n, int mod)
 {
     size_t i = 0;
     if (mod == XAI__MOD_NONE) return;
-#if XAI__GEMM_AVX2
+#ifdef XAI__AVX2
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(p + i, xai__mod8(_mm256_loadu_ps(p + i), mod));
 #endif
     switch (mod) { /* switch outside the loops so each loop is branch-free */
@@ -4465,7 +4495,7 @@ static void xai__pack_a(const xai__gemm_op *g, int i0, int mc, int p0, int kc, f
             const float *s = g->A + (size_t)(i0 + ir) * g->lda + p0;
             float *d = pa + (size_t)ir * kc;
             k = 0;
-#if XAI__GEMM_AVX2
+#ifdef XAI__AVX2
             if (mr == XAI__MR) /* 6 rows x 8 k -> transpose -> 8 k-slices of 6 */
                 for (; k + 8 <= kc; k += 8) xai__tr6_copy(s + k, g->lda, d + (size_t)k * 6);
 #endif
@@ -4492,7 +4522,7 @@ static void xai__pack_a(const xai__gemm_op *g, int i0, int mc, int p0, int kc, f
 static void xai__pack_b_im2col(const xai__gemm_op *g, int p0, int kc, int j0, int nc, float *pb)
 {
     const xai__im2col_view *v = g->conv;
-    const xai_layer_param *p = v->p;
+    const xai__conv_geom *p = v->p;
     int N = v->OH * v->OW, HW = v->H * v->W, jr, c, k, h;
     int ncp = (nc + XAI__NR - 1) / XAI__NR * XAI__NR;
     for (jr = 0; jr < nc; jr += XAI__NR) {
@@ -4515,13 +4545,13 @@ static void xai__pack_b_im2col(const xai__gemm_op *g, int p0, int kc, int j0, in
             for (h = 0; h < XAI__NR; h += 8) {
                 if (run[h / 8] && ih0[h] + ih >= 0 && ih0[h] + ih < v->H && iw0[h] + iw >= 0 && iw0[h + 7] + iw < v->W) {
                     const float *src = v->x + off[h] + dk;
-#if XAI__GEMM_AVX2
+#ifdef XAI__AVX2
                     _mm256_storeu_ps(d + h, _mm256_loadu_ps(src));
 #else
                     for (c = 0; c < 8; c++) d[h + c] = src[c];
 #endif
                 } else { /* across rows, strided, or over the padding: each column checked */
-#if XAI__GEMM_AVX2
+#ifdef XAI__AVX2
                     __m256i ihv = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(ih0 + h)), _mm256_set1_epi32(ih));
                     __m256i iwv = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(iw0 + h)), _mm256_set1_epi32(iw));
                     __m256i ok = _mm256_and_si256(_mm256_and_si256(_mm256_cmpgt_epi32(ihv, _mm256_set1_epi32(-1)), _mm256_cmpgt_epi32(_mm256_set1_epi32(v->H), ihv)),
@@ -4556,7 +4586,7 @@ static void xai__pack_b(const xai__gemm_op *g, int p0, int kc, int j0, int nc, f
             for (jr = 0; jr < nc; jr += XAI__NR) {
                 int nr = nc - jr < XAI__NR ? nc - jr : XAI__NR;
                 float *d = pb + (size_t)jr * kc + (size_t)k * XAI__NR;
-#if XAI__GEMM_AVX2
+#ifdef XAI__AVX2
                 if (nr == XAI__NR) {
                     _mm256_store_ps(d, _mm256_loadu_ps(s + jr));
                     _mm256_store_ps(d + 8, _mm256_loadu_ps(s + jr + 8));
@@ -4571,7 +4601,7 @@ static void xai__pack_b(const xai__gemm_op *g, int p0, int kc, int j0, int nc, f
             int nr = nc - jr < XAI__NR ? nc - jr : XAI__NR, c0 = 0;
             const float *s = g->B + (size_t)(j0 + jr) * g->ldb + p0;
             float *d = pb + (size_t)jr * kc;
-#if XAI__GEMM_AVX2
+#ifdef XAI__AVX2
             for (; c0 + 8 <= nr; c0 += 8) {
                 const float *sc = s + (size_t)c0 * g->ldb;
                 for (k = 0; k + 8 <= kc; k += 8) { /* 8 rows x 8 k -> 8 k-slices of 8 columns */
@@ -4593,7 +4623,7 @@ static void xai__pack_b(const xai__gemm_op *g, int p0, int kc, int j0, int nc, f
 /* ---- micro-kernel -----------------------------------------------------------
  * c[MR x NR] (row stride ldc) = first ? acc : c + acc, acc = sum over kc of
  * a-column x b-row, each accumulator one FMA chain in increasing k. */
-#if XAI__GEMM_AVX2
+#ifdef XAI__AVX2
 static void xai__ukernel(int kc, const float *a, const float *b, float *c, size_t ldc, int first)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
@@ -4768,7 +4798,7 @@ static void xai__small_dot(const xai__gemm_op *g, const float *ap, const float *
     for (pc = 0; pc < K; pc += XAI__KC) {
         int kend = K - pc < XAI__KC ? K : pc + XAI__KC;
         int first = pc == 0 && !g->accumulate;
-#if XAI__GEMM_AVX2
+#ifdef XAI__AVX2
         __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
         __m256 dacc0 = acc0, dacc1 = acc0, dacc2 = acc0, dacc3 = acc0; /* dual: the B- chains */
         const float *a0 = ap, *a1 = ap + (size_t)K * (M > 1), *a2 = ap + (size_t)K * 2 * (M > 2),
@@ -4860,7 +4890,7 @@ static void xai__small_axpy(const xai__gemm_op *g, const float *ap, const float 
         for (k = pc; k < kend; k++) { /* one row of B: acc[i][.] = madd(a_ik, b_k., acc[i][.]) */
             const float *b = g->B + (size_t)k * g->ldb + j0;
             j = 0;
-#if XAI__GEMM_AVX2
+#ifdef XAI__AVX2
             {
                 __m256 x0 = _mm256_broadcast_ss(ap + k), x1 = x0, x2 = x0, x3 = x0, zero = _mm256_setzero_ps();
                 __m256 y0 = x0, y1 = x0, y2 = x0, y3 = x0; /* the dual's A2 */
@@ -5094,26 +5124,27 @@ static void xai__gemm_dual(int M, int N, int K, const float *A, const float *A2,
 
 /* ---- GEMM (end) ---- */
 
-/* The fast paths: convolution as im2col + one GEMM per group (Chellapilla et al. 2006; forward, the
-   im2col matrix is only virtual: the GEMM packs it from the images), the fully connected layers as
-   one GEMM for the whole batch.  Every output element's sum runs in the same
-   order whatever the batch size or thread count (see xai__gemm), so a batch of n gives exactly
-   the numbers of n single runs. */
+/* Convolution as im2col + one GEMM per group (Chellapilla et al. 2006; forward, the im2col matrix is
+   only virtual: the GEMM packs it from the images), the fully connected layers as one GEMM for the
+   whole batch.  Every output element's sum runs in the same order whatever the batch size or
+   thread count (see xai__gemm), so a batch of n gives exactly the numbers of n single runs.
+   These entry points take plain numbers and pointers (xai__conv_geom is integers only): the
+   layers of section 5 call them through the dispatch there. */
 
-/* Scratch that grows with the largest request: one per tape, so callers never share it. */
-static float *xai__work(xai_tape *t, size_t floats)
+/* Scratch that grows with the largest request; the caller owns it (a tape's work buffer). */
+static float *xai__grow(float **buf, size_t *size, size_t floats)
 {
-    if (floats > t->work_size) {
-        xai__aligned_free(t->work);
-        t->work = (float *)xai__aligned_alloc(floats * sizeof(float));
-        t->work_size = t->work ? floats : 0;
+    if (floats > *size) {
+        xai__aligned_free(*buf);
+        *buf = (float *)xai__aligned_alloc(floats * sizeof(float));
+        *size = *buf ? floats : 0;
     }
-    return t->work;
+    return *buf;
 }
 
 /* col[(c*kh + ki)*kw + kj][oh*OW + ow] = x[c][oh*sh - ph + ki*dh][ow*sw - pw + kj*dw] (0 outside);
    rows ldcol floats apart, so several images can sit side by side in one matrix. */
-static void xai__im2col(const xai_layer_param *p, const float *x, int C, int H, int W, int OH, int OW, float *col, size_t ldcol)
+static void xai__im2col(const xai__conv_geom *p, const float *x, int C, int H, int W, int OH, int OW, float *col, size_t ldcol)
 {
     int cki;
     /* over (channel, kernel row) pairs: each writes its own column rows, and conv1's 3 channels
@@ -5142,7 +5173,7 @@ static void xai__im2col(const xai_layer_param *p, const float *x, int C, int H, 
 }
 
 /* The transpose of im2col: dx[c][ih][iw] += col[...]; channels in parallel (each owns its plane). */
-static void xai__col2im(const xai_layer_param *p, const float *col, size_t ldcol, int C, int H, int W, int OH, int OW, float *dx)
+static void xai__col2im(const xai__conv_geom *p, const float *col, size_t ldcol, int C, int H, int W, int OH, int OW, float *dx)
 {
     int c;
 #ifdef _OPENMP
@@ -5176,61 +5207,62 @@ typedef struct xai__conv_plan {
     float *col, *tmp;               /* col_rows x nb*N (with_col), and O x nb*N */
 } xai__conv_plan;
 
-static int xai__conv_plan_make(xai_tape *t, const xai_layer *L, int C, int H, int W, int n, int OH, int OW, int with_col, xai__conv_plan *pl)
+static int xai__conv_plan_make(const xai__conv_geom *p, int n, int with_col, float **work, size_t *work_size, xai__conv_plan *pl)
 {
-    const xai_layer_param *p = &L->p;
     size_t per;
     pl->G = p->group;
-    pl->Cg = C / p->group;
+    pl->Cg = p->C / p->group;
     pl->Og = p->num_output / p->group;
     pl->K = pl->Cg * p->kernel_h * p->kernel_w;
-    pl->N = OH * OW;
-    pl->col_rows = (size_t)C * p->kernel_h * p->kernel_w;
+    pl->N = p->OH * p->OW;
+    pl->col_rows = (size_t)p->C * p->kernel_h * p->kernel_w;
     per = ((with_col ? pl->col_rows : 0) + (size_t)p->num_output) * (size_t)pl->N;
     pl->nb = (int)((size_t)8 << 20) / (per ? per : 1) > 0 ? (int)(((size_t)8 << 20) / per) : 1;   /* ~32 MB a chunk */
     if (pl->nb > n) pl->nb = n;
-    if (!with_col && (size_t)pl->nb * C * H * W >= (size_t)1 << 30) pl->nb = (int)((((size_t)1 << 30) - 1) / ((size_t)C * H * W)); /* int offsets */
+    if (!with_col && (size_t)pl->nb * p->C * p->H * p->W >= (size_t)1 << 30) pl->nb = (int)((((size_t)1 << 30) - 1) / ((size_t)p->C * p->H * p->W)); /* int offsets */
     if (pl->nb < 1) pl->nb = 1;
-    pl->col = xai__work(t, per * (size_t)pl->nb);
+    pl->col = xai__grow(work, work_size, per * (size_t)pl->nb);
     if (!pl->col) return XAI_ERR_MEMORY;
     pl->tmp = pl->col + (with_col ? pl->col_rows : 0) * (size_t)pl->nb * pl->N;
     return XAI_OK;
 }
 
-/* y (n, O, OH, OW) = W * im2col(x), + bias.  The im2col matrix is never written: the GEMM packs its
-   panels straight from the images (xai__gemm_im2col), the same numbers without its memory traffic. */
-static int xai__conv_forward_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
+/* y (n, O, OH, OW) = W * im2col(x), + bias (may be NULL).  The im2col matrix is never written: the
+   GEMM packs its panels straight from the images (xai__gemm_im2col), the same numbers without its
+   memory traffic. */
+static int xai__conv_forward_gemm(const xai__conv_geom *p, int n, const float *x, const float *weight, const float *bias, int wmod,
+                                  float *y, float **work, size_t *work_size)
 {
     xai__conv_plan pl;
-    size_t xs = (size_t)x->c * x->h * x->w;
+    size_t xs = (size_t)p->C * p->H * p->W;
     int n0, g, b, rc, implicit = xs < (size_t)1 << 30; /* else the matrix, as the offsets are int */
-    if ((rc = xai__conv_plan_make(t, L, x->c, x->h, x->w, x->n, y->h, y->w, !implicit, &pl)) != XAI_OK) return rc;
-    for (n0 = 0; n0 < x->n; n0 += pl.nb) {
-        int nb = x->n - n0 < pl.nb ? x->n - n0 : pl.nb;
+    if ((rc = xai__conv_plan_make(p, n, !implicit, work, work_size, &pl)) != XAI_OK) return rc;
+    for (n0 = 0; n0 < n; n0 += pl.nb) {
+        int nb = n - n0 < pl.nb ? n - n0 : pl.nb;
         size_t ld = (size_t)nb * pl.N;
         if (!implicit)
-            for (b = 0; b < nb; b++) xai__im2col(&L->p, x->data + (size_t)(n0 + b) * xs, x->c, x->h, x->w, y->h, y->w, pl.col + (size_t)b * pl.N, ld);
+            for (b = 0; b < nb; b++) xai__im2col(p, x + (size_t)(n0 + b) * xs, p->C, p->H, p->W, p->OH, p->OW, pl.col + (size_t)b * pl.N, ld);
         for (g = 0; g < pl.G; g++) {
             xai__im2col_view v;
-            v.p = &L->p; v.x = x->data + (size_t)n0 * xs; v.xs = xs;
-            v.C0 = g * pl.Cg; v.H = x->h; v.W = x->w; v.OH = y->h; v.OW = y->w;
+            v.p = p; v.x = x + (size_t)n0 * xs; v.xs = xs;
+            v.C0 = g * pl.Cg; v.H = p->H; v.W = p->W; v.OH = p->OH; v.OW = p->OW;
             if (implicit)
-                xai__gemm_im2col(pl.Og, (int)ld, pl.K, L->weight + (size_t)g * pl.Og * pl.K, pl.K, wmod, &v, pl.tmp + (size_t)g * pl.Og * ld, (int)ld);
+                xai__gemm_im2col(pl.Og, (int)ld, pl.K, weight + (size_t)g * pl.Og * pl.K, pl.K, wmod, &v, pl.tmp + (size_t)g * pl.Og * ld, (int)ld);
             else
-                xai__gemm(pl.Og, (int)ld, pl.K, L->weight + (size_t)g * pl.Og * pl.K, pl.K, 0, wmod, pl.col + (size_t)g * pl.K * ld, (int)ld, 0,
+                xai__gemm(pl.Og, (int)ld, pl.K, weight + (size_t)g * pl.Og * pl.K, pl.K, 0, wmod, pl.col + (size_t)g * pl.K * ld, (int)ld, 0,
                           XAI__MOD_NONE, pl.tmp + (size_t)g * pl.Og * ld, (int)ld, 0);
         }
         /* the chunk's columns back into NCHW, adding the bias: a plane per (image, channel),
            over the threads (each writes its own planes) */
         {
-            int bo, planes = nb * y->c;
+            int bo, planes = nb * p->num_output;
             size_t work = (size_t)planes * pl.N;
             XAI__PARALLEL_FOR
             for (bo = 0; bo < planes; bo++) {
-                int bb = bo / y->c, oo = bo % y->c, i;
+                int bb = bo / p->num_output, oo = bo % p->num_output, i;
                 const float *src = pl.tmp + (size_t)oo * ld + (size_t)bb * pl.N;
-                float *dst = y->data + ((size_t)(n0 + bb) * y->c + oo) * pl.N, bias = with_bias && L->bias ? L->bias[oo] : 0.0f;
-                for (i = 0; i < pl.N; i++) dst[i] = src[i] + bias;
+                float *dst = y + ((size_t)(n0 + bb) * p->num_output + oo) * pl.N, bv = bias ? bias[oo] : 0.0f;
+                for (i = 0; i < pl.N; i++) dst[i] = src[i] + bv;
             }
         }
     }
@@ -5238,52 +5270,54 @@ static int xai__conv_forward_gemm(xai_tape *t, const xai_layer *L, const xai_ten
 }
 
 /* dx (+)= col2im(W^T g) */
-static int xai__conv_backward_data_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
+static int xai__conv_backward_data_gemm(const xai__conv_geom *p, int n, const float *gy, const float *weight, int wmod, float *dx,
+                                        int accumulate, float **work, size_t *work_size)
 {
     xai__conv_plan pl;
-    size_t xs = (size_t)dx->c * dx->h * dx->w;
+    size_t xs = (size_t)p->C * p->H * p->W;
     int n0, b, g, rc;
-    if ((rc = xai__conv_plan_make(t, L, dx->c, dx->h, dx->w, gy->n, gy->h, gy->w, 1, &pl)) != XAI_OK) return rc;
-    if (!accumulate) memset(dx->data, 0, (size_t)gy->n * xs * sizeof(float));
-    for (n0 = 0; n0 < gy->n; n0 += pl.nb) {
-        int nb = gy->n - n0 < pl.nb ? gy->n - n0 : pl.nb;
+    if ((rc = xai__conv_plan_make(p, n, 1, work, work_size, &pl)) != XAI_OK) return rc;
+    if (!accumulate) memset(dx, 0, (size_t)n * xs * sizeof(float));
+    for (n0 = 0; n0 < n; n0 += pl.nb) {
+        int nb = n - n0 < pl.nb ? n - n0 : pl.nb;
         size_t ld = (size_t)nb * pl.N;
         {
-            int bo, planes = nb * gy->c;
+            int bo, O = p->num_output, planes = nb * O;
             size_t work = (size_t)planes * pl.N;
             XAI__PARALLEL_FOR
             for (bo = 0; bo < planes; bo++)
-                memcpy(pl.tmp + (size_t)(bo % gy->c) * ld + (size_t)(bo / gy->c) * pl.N, gy->data + ((size_t)(n0 + bo / gy->c) * gy->c + bo % gy->c) * pl.N,
+                memcpy(pl.tmp + (size_t)(bo % O) * ld + (size_t)(bo / O) * pl.N, gy + ((size_t)(n0 + bo / O) * O + bo % O) * pl.N,
                        (size_t)pl.N * sizeof(float));
         }
         for (g = 0; g < pl.G; g++)
-            xai__gemm(pl.K, (int)ld, pl.Og, L->weight + (size_t)g * pl.Og * pl.K, pl.K, 1, wmod, pl.tmp + (size_t)g * pl.Og * ld, (int)ld, 0,
+            xai__gemm(pl.K, (int)ld, pl.Og, weight + (size_t)g * pl.Og * pl.K, pl.K, 1, wmod, pl.tmp + (size_t)g * pl.Og * ld, (int)ld, 0,
                       XAI__MOD_NONE, pl.col + (size_t)g * pl.K * ld, (int)ld, 0);
-        for (b = 0; b < nb; b++) xai__col2im(&L->p, pl.col + (size_t)b * pl.N, ld, dx->c, dx->h, dx->w, gy->h, gy->w, dx->data + (size_t)(n0 + b) * xs);
+        for (b = 0; b < nb; b++) xai__col2im(p, pl.col + (size_t)b * pl.N, ld, p->C, p->H, p->W, p->OH, p->OW, dx + (size_t)(n0 + b) * xs);
     }
     return XAI_OK;
 }
 
-/* dW += g * im2col(x)^T, db += sum of g (training) */
-static int xai__conv_backward_weight_gemm(xai_tape *t, const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
+/* dW += g * im2col(x)^T, db += sum of g (training; db may be NULL) */
+static int xai__conv_backward_weight_gemm(const xai__conv_geom *p, int n, const float *x, const float *gy, float *dw, float *db,
+                                          float **work, size_t *work_size)
 {
     xai__conv_plan pl;
-    size_t xs = (size_t)x->c * x->h * x->w;
-    int n0, b, g, o, rc;
-    if ((rc = xai__conv_plan_make(t, L, x->c, x->h, x->w, x->n, gy->h, gy->w, 1, &pl)) != XAI_OK) return rc;
-    for (n0 = 0; n0 < x->n; n0 += pl.nb) {
-        int nb = x->n - n0 < pl.nb ? x->n - n0 : pl.nb;
+    size_t xs = (size_t)p->C * p->H * p->W;
+    int n0, b, g, o, rc, O = p->num_output;
+    if ((rc = xai__conv_plan_make(p, n, 1, work, work_size, &pl)) != XAI_OK) return rc;
+    for (n0 = 0; n0 < n; n0 += pl.nb) {
+        int nb = n - n0 < pl.nb ? n - n0 : pl.nb;
         size_t ld = (size_t)nb * pl.N;
         for (b = 0; b < nb; b++) {
-            xai__im2col(&L->p, x->data + (size_t)(n0 + b) * xs, x->c, x->h, x->w, gy->h, gy->w, pl.col + (size_t)b * pl.N, ld);
-            for (o = 0; o < gy->c; o++)
-                memcpy(pl.tmp + (size_t)o * ld + (size_t)b * pl.N, gy->data + ((size_t)(n0 + b) * gy->c + o) * pl.N, (size_t)pl.N * sizeof(float));
+            xai__im2col(p, x + (size_t)(n0 + b) * xs, p->C, p->H, p->W, p->OH, p->OW, pl.col + (size_t)b * pl.N, ld);
+            for (o = 0; o < O; o++)
+                memcpy(pl.tmp + (size_t)o * ld + (size_t)b * pl.N, gy + ((size_t)(n0 + b) * O + o) * pl.N, (size_t)pl.N * sizeof(float));
         }
         for (g = 0; g < pl.G; g++)
             xai__gemm(pl.Og, pl.K, (int)ld, pl.tmp + (size_t)g * pl.Og * ld, (int)ld, 0, XAI__MOD_NONE, pl.col + (size_t)g * pl.K * ld, (int)ld, 1,
                       XAI__MOD_NONE, dw + (size_t)g * pl.Og * pl.K, pl.K, 1);
         if (db)
-            for (o = 0; o < gy->c; o++) {
+            for (o = 0; o < O; o++) {
                 const float *row = pl.tmp + (size_t)o * ld;
                 double acc = 0;
                 size_t i;
@@ -5294,46 +5328,123 @@ static int xai__conv_backward_weight_gemm(xai_tape *t, const xai_layer *L, const
     return XAI_OK;
 }
 
-/* fc: y (n x O) = x (n x K) W^T + b, the whole batch in one product */
-static void xai__ip_forward_gemm(const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
+/* fc: y (n x O) = x (n x K) W^T + b, the whole batch in one product; W is O x K, or K x O when
+   transpose; bias may be NULL */
+static void xai__fc_forward_gemm(int n, int K, int O, int transpose, const float *x, const float *weight, const float *bias, int wmod, float *y)
 {
-    int K = x->c * x->h * x->w, O = L->p.num_output, n, o;
-    if (L->p.transpose) xai__gemm(x->n, O, K, x->data, K, 0, XAI__MOD_NONE, L->weight, O, 0, wmod, y->data, O, 0);
-    else xai__gemm(x->n, O, K, x->data, K, 0, XAI__MOD_NONE, L->weight, K, 1, wmod, y->data, O, 0);
-    if (with_bias && L->bias)
-        for (n = 0; n < x->n; n++)
-            for (o = 0; o < O; o++) y->data[(size_t)n * O + o] += L->bias[o];
+    int i, o;
+    if (transpose) xai__gemm(n, O, K, x, K, 0, XAI__MOD_NONE, weight, O, 0, wmod, y, O, 0);
+    else xai__gemm(n, O, K, x, K, 0, XAI__MOD_NONE, weight, K, 1, wmod, y, O, 0);
+    if (bias)
+        for (i = 0; i < n; i++)
+            for (o = 0; o < O; o++) y[(size_t)i * O + o] += bias[o];
 }
 
 /* dx (n x K) (+)= g (n x O) W */
-static void xai__ip_backward_data_gemm(const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
+static void xai__fc_backward_data_gemm(int n, int K, int O, int transpose, const float *gy, const float *weight, int wmod, float *dx, int accumulate)
 {
-    int K = dx->c * dx->h * dx->w, O = L->p.num_output;
-    if (L->p.transpose) xai__gemm(gy->n, K, O, gy->data, O, 0, XAI__MOD_NONE, L->weight, O, 1, wmod, dx->data, K, accumulate);
-    else xai__gemm(gy->n, K, O, gy->data, O, 0, XAI__MOD_NONE, L->weight, K, 0, wmod, dx->data, K, accumulate);
+    if (transpose) xai__gemm(n, K, O, gy, O, 0, XAI__MOD_NONE, weight, O, 1, wmod, dx, K, accumulate);
+    else xai__gemm(n, K, O, gy, O, 0, XAI__MOD_NONE, weight, K, 0, wmod, dx, K, accumulate);
 }
 
-/* dW += g^T x (n summed), db += column sums of g */
-static void xai__ip_backward_weight_gemm(const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
+/* dW += g^T x (n summed), db += column sums of g (db may be NULL) */
+static void xai__fc_backward_weight_gemm(int n, int K, int O, int transpose, const float *x, const float *gy, float *dw, float *db)
 {
-    int K = x->c * x->h * x->w, O = L->p.num_output, n, o;
-    if (L->p.transpose) xai__gemm(K, O, x->n, x->data, K, 1, XAI__MOD_NONE, gy->data, O, 0, XAI__MOD_NONE, dw, O, 1);
-    else xai__gemm(O, K, x->n, gy->data, O, 1, XAI__MOD_NONE, x->data, K, 0, XAI__MOD_NONE, dw, K, 1);
+    int i, o;
+    if (transpose) xai__gemm(K, O, n, x, K, 1, XAI__MOD_NONE, gy, O, 0, XAI__MOD_NONE, dw, O, 1);
+    else xai__gemm(O, K, n, gy, O, 1, XAI__MOD_NONE, x, K, 0, XAI__MOD_NONE, dw, K, 1);
     if (db)
         for (o = 0; o < O; o++) {
             double acc = 0;
-            for (n = 0; n < x->n; n++) acc += gy->data[(size_t)n * O + o];
+            for (i = 0; i < n; i++) acc += gy[(size_t)i * O + o];
             db[o] += (float)acc;
         }
 }
 
-/* ==== Appendix B: image encoders ============================================================== */
-/* -- image files: checksums, DEFLATE, PNG, JPEG, entropy -- */
+/* Max pooling, a row of outputs at a time: the window's inputs in scan order (h, then w) for all
+   outputs of the row together, so the outputs' comparisons are independent of each other (no
+   chain of max after max) and select rather than branch.  The same maxima and switches as the
+   plain loop of section 5 (first maximum in scan order).  x: planes of H x W; y, arg: OH x OW. */
+static void xai__max_pool_fast(const float *x, int planes, int H, int W, int OH, int OW, int kh, int kw, int sh, int sx, int ph, int pw,
+                               float *y, int *arg)
+{
+    size_t work = (size_t)planes * H * W;
+    int nc;
+    XAI__PARALLEL_FOR
+    for (nc = 0; nc < planes; nc++) {          /* one (image, channel) plane */
+        const float *xp = x + (size_t)nc * H * W;
+        int oh, ow, h;
+        for (oh = 0; oh < OH; oh++) {
+            float *yrow = y + ((size_t)nc * OH + oh) * OW;
+            int *arow = arg + ((size_t)nc * OH + oh) * OW, dh, dw;
+            for (ow = 0; ow < OW; ow++) { yrow[ow] = -FLT_MAX; arow[ow] = -1; }
+            for (dh = 0; dh < kh; dh++) {
+                h = oh * sh - ph + dh;
+                if (h < 0 || h >= H) continue;
+                for (dw = 0; dw < kw; dw++) {
+                    /* the outputs whose window column dw lies inside the row: 0 <= ow*sx - pw + dw < W */
+                    const float *xr = xp + (size_t)h * W - pw + dw;
+                    int lo, hi;
+                    xai__valid_range(dw - pw, sx, W, OW, &lo, &hi);
+#ifdef XAI__AVX2
+                    if (sx <= 2) {
+                        /* eight outputs at once, the same selects lane by lane.  Their inputs
+                           are 8 (stride 1) or every other of 16 (stride 2) consecutive floats:
+                           masked loads (never a gather, slow on many cores), lanes outside
+                           the row or past the last output never win */
+                        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+                        const __m256i wlo = _mm256_set1_epi32(-1), whi = _mm256_set1_epi32(W);
+                        const __m256 lowest = _mm256_set1_ps(-FLT_MAX);
+                        for (ow = 0; ow < OW; ow += 8) {
+                            int base = ow * sx - pw + dw;     /* the column of output ow's input */
+                            __m256i o = _mm256_add_epi32(_mm256_set1_epi32(ow), lane);
+                            __m256i wv = _mm256_add_epi32(_mm256_set1_epi32(base), sx == 1 ? lane : _mm256_add_epi32(lane, lane));
+                            __m256i in_out = _mm256_cmpgt_epi32(_mm256_set1_epi32(OW), o);
+                            __m256i ok_i = _mm256_and_si256(in_out, _mm256_and_si256(_mm256_cmpgt_epi32(wv, wlo), _mm256_cmpgt_epi32(whi, wv)));
+                            __m256 ok = _mm256_castsi256_ps(ok_i), v, cur, wins;
+                            __m256i a, at;
+                            const float *row = xp + (size_t)h * W;
+                            __m256i c0 = _mm256_add_epi32(_mm256_set1_epi32(base), lane);
+                            __m256i m0 = _mm256_and_si256(_mm256_cmpgt_epi32(c0, wlo), _mm256_cmpgt_epi32(whi, c0));
+                            v = _mm256_maskload_ps(row + base, m0);
+                            if (sx == 2) {
+                                __m256i c1 = _mm256_add_epi32(c0, _mm256_set1_epi32(8));
+                                __m256i m1 = _mm256_and_si256(_mm256_cmpgt_epi32(c1, wlo), _mm256_cmpgt_epi32(whi, c1));
+                                __m256 v1 = _mm256_maskload_ps(row + base + 8, m1);
+                                /* [x0 x2 x8 x10 | x4 x6 x12 x14] -> [x0 x2 x4 x6 x8 x10 x12 x14] */
+                                v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(v, v1, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
+                            }
+                            v = _mm256_blendv_ps(lowest, v, ok);
+                            cur = _mm256_maskload_ps(yrow + ow, in_out);
+                            a = _mm256_maskload_epi32(arow + ow, in_out);
+                            wins = _mm256_and_ps(_mm256_cmp_ps(v, cur, _CMP_GT_OQ), ok);
+                            at = _mm256_add_epi32(_mm256_set1_epi32(h * W), wv);
+                            _mm256_maskstore_ps(yrow + ow, in_out, _mm256_blendv_ps(cur, v, wins));
+                            _mm256_maskstore_epi32(arow + ow, in_out, _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(at), wins)));
+                        }
+                        lo = hi;   /* all done */
+                    }
+#endif
+                    for (ow = lo; ow < hi; ow++) {
+                        float v = xr[ow * sx], cur = yrow[ow];
+                        int wins = -(v > cur), at = h * W + ow * sx - pw + dw;
+                        yrow[ow] = v > cur ? v : cur;
+                        arow[ow] ^= (arow[ow] ^ at) & wins;    /* at where v wins, unchanged elsewhere */
+                    }
+                }
+            }
+        }
+    }
+}
 
-/* ======================================================================
-   Image files: CRC-32, Adler-32, zlib/DEFLATE, PNG, baseline JPEG, entropy.
-   Needs <math.h>, <stdint.h>, <stdlib.h> (qsort), <string.h>.
-   ====================================================================== */
+#endif /* XAI_NO_FAST */
+
+/* ==== Appendix B: image encoders ============================================================== */
+/* PNG and JPEG files for heatmaps, and the measures of the paper's Table I (file sizes, entropy):
+   Adler-32, zlib/DEFLATE, PNG, baseline JPEG, entropy.  Uses only section 1 (allocator, errors,
+   CRC-32) and the public image functions.  XAI_NO_IMAGE_WRITE leaves it out: the library then
+   writes PNM and PFM only, and these functions fail with a reason that says so. */
+#ifndef XAI_NO_IMAGE_WRITE
 
 /* ---- checksums ---------------------------------------------------------- */
 
@@ -6439,6 +6550,50 @@ XAIDEF int xai_heatmap_complexity(const float *heat, int w, int h, int cmap, siz
     XAI_FREE(px);
     return rc;
 }
+
+#else /* XAI_NO_IMAGE_WRITE */
+
+static int xai__no_image_write(const char *what)
+{
+    return xai__fail(XAI_ERR_ARG, "%s: this build has no image encoders (XAI_NO_IMAGE_WRITE): write PNM or PFM", what);
+}
+XAIDEF unsigned char *xai_png_encode(const unsigned char *pixels, int w, int h, int comp, size_t *out_len)
+{
+    (void)pixels; (void)w; (void)h; (void)comp; (void)out_len;
+    xai__no_image_write("PNG");
+    return NULL;
+}
+XAIDEF int xai_png_write(const char *path, const unsigned char *pixels, int w, int h, int comp)
+{
+    (void)pixels; (void)w; (void)h; (void)comp;
+    return xai__no_image_write(path);
+}
+XAIDEF unsigned char *xai_jpeg_encode(const unsigned char *pixels, int w, int h, int comp, int quality, size_t *out_len)
+{
+    (void)pixels; (void)w; (void)h; (void)comp; (void)quality; (void)out_len;
+    xai__no_image_write("JPEG");
+    return NULL;
+}
+XAIDEF int xai_jpeg_write(const char *path, const unsigned char *pixels, int w, int h, int comp, int quality)
+{
+    (void)pixels; (void)w; (void)h; (void)comp; (void)quality;
+    return xai__no_image_write(path);
+}
+XAIDEF double xai_image_entropy(const unsigned char *pixels, int w, int h, int comp)
+{
+    (void)pixels; (void)w; (void)h; (void)comp;
+    xai__no_image_write("entropy");
+    return -1.0;
+}
+XAIDEF int xai_image_write_png(const char *path, const xai_image *img) { (void)img; return xai__no_image_write(path); }
+XAIDEF int xai_image_write_jpeg(const char *path, const xai_image *img, int quality) { (void)img; (void)quality; return xai__no_image_write(path); }
+XAIDEF int xai_heatmap_complexity(const float *heat, int w, int h, int cmap, size_t *png_bytes, size_t *jpeg_bytes, double *entropy)
+{
+    (void)heat; (void)w; (void)h; (void)cmap; (void)png_bytes; (void)jpeg_bytes; (void)entropy;
+    return xai__no_image_write("heatmap complexity");
+}
+
+#endif /* XAI_NO_IMAGE_WRITE */
 
 #endif /* XAI_IMPLEMENTATION */
 

@@ -149,10 +149,14 @@ typedef int (*writer_fn)(const char *path, int version);
 
 static xai_net *wnet[2];
 static int w_model(const char *path, int v) { return xai_net_save(wnet[v], path); }
+#ifndef XAI_NO_IMAGE_WRITE
 static int w_png(const char *path, int v) { xai_image img; int rc; picture(&img, 40 + 200 * v, 30 + 150 * v, v); rc = xai_image_write_png(path, &img); xai_image_free(&img); return rc; }
+#endif
 static int w_pnm(const char *path, int v) { xai_image img; int rc; picture(&img, 40 + 100 * v, 30, v); rc = xai_image_write_pnm(path, &img); xai_image_free(&img); return rc; }
 static int w_pfm(const char *path, int v) { xai_image img; int rc; picture(&img, 20 + 40 * v, 10, v); rc = xai_image_write_pfm(path, &img); xai_image_free(&img); return rc; }
+#ifndef XAI_NO_IMAGE_WRITE
 static int w_jpeg(const char *path, int v) { xai_image img; int rc; picture(&img, 64 + 200 * v, 48 + 150 * v, v); rc = xai_image_write_jpeg(path, &img, 90); xai_image_free(&img); return rc; }
+#endif
 static int w_file(const char *path, int v)
 {
     static char text[20000];
@@ -188,10 +192,12 @@ static void test_library_writers(void)
     wnet[0] = small_net(2, 1);
     wnet[1] = small_net(300, 2);   /* 300 x 288 weights: ~350 KB */
     writer_case("xai_net_save", w_model, "model.xai", 65536);
+#ifndef XAI_NO_IMAGE_WRITE   /* the build without encoders writes PNM and PFM only */
     writer_case("xai_image_write_png", w_png, "heat.png", 16384);
+    writer_case("xai_image_write_jpeg", w_jpeg, "pic.jpg", 4096);
+#endif
     writer_case("xai_image_write_pnm", w_pnm, "pic.ppm", 8192);
     writer_case("xai_image_write_pfm", w_pfm, "heat.pfm", 4096);
-    writer_case("xai_image_write_jpeg", w_jpeg, "pic.jpg", 4096);
     writer_case("xai_file_write", w_file, "summary.tsv", 4096);
     xai_net_free(wnet[0]);
     xai_net_free(wnet[1]);
@@ -422,8 +428,10 @@ static void test_devices(void)
     rc = xai_net_save(net, full);
     CHECK(rc == XAI_ERR_IO && is_chardev(full), "xai_net_save to a full device: XAI_ERR_IO (%d), the device stays", rc);
     picture(&img, 30, 20, 1);
+#ifndef XAI_NO_IMAGE_WRITE
     rc = xai_image_write_png(full, &img);
     CHECK(rc == XAI_ERR_IO && is_chardev(full), "xai_image_write_png to a full device: XAI_ERR_IO (%d), the device stays", rc);
+#endif
     rc = xai_image_write_pfm(null, &img);
     CHECK(rc == XAI_OK && is_chardev(null), "xai_image_write_pfm to a null device: written (%d), the device stays", rc);
     rc = xai_net_save(net, null);

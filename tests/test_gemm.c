@@ -251,12 +251,18 @@ static void run_huge_ld(int ta, int tb)
     free(A); free(B); free(C); free(R);
 }
 
+#ifdef XAI__AVX2
+#define GEMM_BUILD "AVX2+FMA"
+#else
+#define GEMM_BUILD "portable"
+#endif
+
 int main(void)
 {
     static const int ks[] = {0, 1, 2, 5, 8, 9, 17, 255, 256, 257, 511, 513};
     int M, N, ki, ta, tb, ma, mb, acc, i;
     printf("build: %s, MR x NR = %d x %d, KC = %d, MC = %d, NC = %d, %s\n",
-           XAI__GEMM_AVX2 ? "AVX2+FMA" : "portable", XAI__MR, XAI__NR, XAI__KC, XAI__MC, XAI__NC,
+           GEMM_BUILD, XAI__MR, XAI__NR, XAI__KC, XAI__MC, XAI__NC,
 #ifdef _OPENMP
            "OpenMP"
 #else

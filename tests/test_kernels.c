@@ -1,8 +1,17 @@
-/* The fast kernels (packed GEMM, im2col) against the plain reference loops on every layer shape of
-   CaffeNet, forward and backward, with LRP's weight modifiers; the same bits for 1 and 2 threads. */
+/* The fast kernels (packed GEMM, im2col, max pooling, LRN) against the plain reference loops on every
+   layer shape of CaffeNet, forward and backward, with LRP's weight modifiers; the same bits for 1 and
+   2 threads.  The teaching build (XAI_NO_FAST) has no fast kernels: nothing to compare. */
 #define XAI_IMPLEMENTATION
 #include "../xai.h"
 #include "test.h"
+
+#ifdef XAI_NO_FAST
+int main(void)
+{
+    printf("SKIP test_kernels: the teaching build (XAI_NO_FAST) has no fast kernels to compare\n");
+    return test_report();
+}
+#else
 
 static void fill(float *p, size_t n, uint64_t seed, float scale)
 {
@@ -28,12 +37,13 @@ static void check_implicit_im2col(const xai_layer *L, const xai_tensor *x, const
     float *col = (float *)malloc(sizeof(float) * (size_t)x->c * L->p.kernel_h * L->p.kernel_w * ld);
     float *ce = (float *)malloc(sizeof(float) * (size_t)Og * ld), *ci = (float *)malloc(sizeof(float) * (size_t)Og * ld);
     int same = 1;
-    for (b = 0; b < x->n; b++) xai__im2col(&L->p, x->data + (size_t)b * xs, x->c, x->h, x->w, y->h, y->w, col + (size_t)b * N, ld);
+    xai__conv_geom geom = xai__conv_geom_of(L, x->c, x->h, x->w, y->h, y->w);
+    for (b = 0; b < x->n; b++) xai__im2col(&geom, x->data + (size_t)b * xs, x->c, x->h, x->w, y->h, y->w, col + (size_t)b * N, ld);
     for (m = 0; m < 2; m++)
         for (g = 0; g < G; g++) {
             xai__im2col_view v;
             int mod = m ? XAI__MOD_NEG : XAI__MOD_NONE;
-            v.p = &L->p; v.x = x->data; v.xs = xs; v.C0 = g * Cg; v.H = x->h; v.W = x->w; v.OH = y->h; v.OW = y->w;
+            v.p = &geom; v.x = x->data; v.xs = xs; v.C0 = g * Cg; v.H = x->h; v.W = x->w; v.OH = y->h; v.OW = y->w;
             xai__gemm(Og, (int)ld, K, L->weight + (size_t)g * Og * K, K, 0, mod, col + (size_t)g * K * ld, (int)ld, 0, XAI__MOD_NONE, ce, (int)ld, 0);
             xai__gemm_im2col(Og, (int)ld, K, L->weight + (size_t)g * Og * K, K, mod, &v, ci, (int)ld);
             if (memcmp(ce, ci, sizeof(float) * (size_t)Og * ld)) same = 0;
@@ -165,8 +175,52 @@ static void check_lrn(int C, int H, int W, int region, int size, float alpha, fl
     xai_net_free(net);
 }
 
+/* Pooling: the plain loop (the window scanned as Caffe does) against the fast row-at-a-time kernel,
+   for MAX (maxima and switches, bit for bit, ties and -FLT_MAX included) and AVE. */
+static void check_pool(int C, int H, int W, int pool, int k, int s, int pad, int round_mode, int ties)
+{
+    xai_net *net = xai_net_new("pool");
+    xai_layer_param p = xai_layer_defaults(XAI_POOLING);
+    xai_tape *fast, *ref;
+    size_t n, out, i;
+    float *x;
+    p.pool = pool; p.kernel_h = p.kernel_w = k; p.stride_h = p.stride_w = s; p.pad_h = p.pad_w = pad; p.round_mode = round_mode;
+    xai_net_input(net, "data", C, H, W);
+    xai_net_add(net, "pool", &p, "data", "pool");
+    xai_net_finalize(net);
+    fast = xai_tape_new(net, 2);
+    ref = xai_tape_new(net, 2);
+    ref->reference = 1;
+    n = (size_t)2 * C * H * W;
+    x = (float *)malloc(n * sizeof(float));
+    fill(x, n, 91 + k, 10);
+    if (ties)   /* few distinct values: many windows hold their maximum twice, and some -FLT_MAX */
+        for (i = 0; i < n; i++) x[i] = i % 7 == 3 ? -FLT_MAX : (float)((int)(x[i] + 10) / 5);
+    xai_net_forward(net, fast, x, 2);
+    xai_net_forward(net, ref, x, 2);
+    out = xai_tensor_count(&fast->blob[1]);
+    CHECK(memcmp(fast->blob[1].data, ref->blob[1].data, out * sizeof(float)) == 0, "pool %s k%d s%d pad %d %dx%d%s: fast = plain loop, bit for bit",
+          pool == XAI_POOL_MAX ? "MAX" : "AVE", k, s, pad, H, W, ties ? " (ties)" : "");
+    if (pool == XAI_POOL_MAX)
+        CHECK(memcmp(fast->switches[0], ref->switches[0], out * sizeof(int)) == 0, "pool MAX k%d s%d pad %d %dx%d%s: the same switches", k, s, pad,
+              H, W, ties ? " (ties)" : "");
+    free(x);
+    xai_tape_free(fast);
+    xai_tape_free(ref);
+    xai_net_free(net);
+}
+
 int main(void)
 {
+    int ties;
+    for (ties = 0; ties < 2; ties++) {
+        check_pool(96, 55, 55, XAI_POOL_MAX, 3, 2, 0, XAI_ROUND_CEIL, ties);     /* CaffeNet's pool1 */
+        check_pool(5, 13, 13, XAI_POOL_MAX, 3, 2, 0, XAI_ROUND_CEIL, ties);      /* pool5 */
+        check_pool(3, 17, 19, XAI_POOL_MAX, 3, 2, 1, XAI_ROUND_CEIL, ties);      /* padding, ceil */
+        check_pool(3, 17, 19, XAI_POOL_MAX, 2, 1, 0, XAI_ROUND_FLOOR, ties);     /* stride 1 */
+        check_pool(3, 23, 21, XAI_POOL_MAX, 4, 3, 2, XAI_ROUND_CEIL, ties);      /* stride 3: the scalar selects */
+        check_pool(3, 17, 19, XAI_POOL_AVE, 3, 2, 1, XAI_ROUND_CEIL, ties);
+    }
     check_lrn(96, 27, 27, XAI_LRN_ACROSS_CHANNELS, 5, 1e-4f, 0.75f, "norm1 96x27x27");
     check_lrn(256, 13, 13, XAI_LRN_ACROSS_CHANNELS, 5, 1e-4f, 0.75f, "norm2 256x13x13");
     check_lrn(32, 16, 16, XAI_LRN_WITHIN_CHANNEL, 3, 5e-5f, 0.75f, "within-channel 32x16x16");
@@ -180,3 +234,4 @@ int main(void)
     check_odd_shapes();
     return test_report();
 }
+#endif
