@@ -341,7 +341,8 @@ enum {
     XAI_METHOD_KIND_COUNT
 };
 
-/* LRP rules for a linear layer z_j = sum_i x_i w_ij + b_j (Convolution, InnerProduct). */
+/* LRP rules.  For a linear layer z_j = sum_i x_i w_ij + b_j (Convolution, InnerProduct), with
+   z_ij = x_i w_ij, R_i = sum_j (share of z_ij in z_j) R_j: */
 enum {
     XAI_RULE_EPSILON,         /* Bach 2015 eq. 58: z_ij / (z_j + eps sign z_j) */
     XAI_RULE_ALPHA_BETA,      /* Bach 2015 eq. 60: alpha z+_ij/z+_j - beta z-_ij/z-_j, alpha - beta = 1 */
@@ -349,9 +350,14 @@ enum {
     XAI_RULE_ZB,              /* deep Taylor, pixels bounded by [0 - mean, 255 - mean] * scale */
     XAI_RULE_WSQUARE,         /* w^2_ij / sum_i w^2_ij: ignores the input */
     XAI_RULE_FLAT,            /* 1 / (number of inputs): ignores input and weights */
-    XAI_RULE_GAMMA            /* (w + gamma w+) x, Montavon et al. 2019 */
+    XAI_RULE_GAMMA,           /* (w + gamma w+) x, Montavon et al. 2019 */
+    /* sums (average pooling, Eltwise SUM), z_j = sum_i z_ij: */
+    XAI_RULE_PROPORTIONAL,    /* z_ij / (z_j + s sign z_j), s = 1e-12 sum_i |z_ij|: the plain split (the
+                                 LRP toolbox's pooling, zennit's Norm); XAI_RULE_EPSILON also applies */
+    /* LRN: */
+    XAI_RULE_IDENTITY,        /* relevance passes unchanged (the paper's time) */
+    XAI_RULE_TAYLOR           /* linearised at x, then the eps-rule (Binder et al. 2016) */
 };
-enum { XAI_LRN_AS_IDENTITY = 0, XAI_LRN_TAYLOR = 1 };     /* LRP through LRN (Binder et al. 2016) */
 enum { XAI_HEAT_L2, XAI_HEAT_LINF, XAI_HEAT_SUM, XAI_HEAT_SUM_X_INPUT };  /* signal -> one value a pixel */
 
 typedef struct xai_rule {
@@ -362,19 +368,27 @@ typedef struct xai_rule {
 typedef struct xai_method {
     char name[64];             /* as parsed, e.g. "lrp-eps:0.01" */
     int kind;                  /* XAI_SENSITIVITY ... */
-    /* LRP only: the rule of the first linear layer (the pixel layer), of the other convolutions, and
-       of the InnerProduct layers.  Plain methods set all three alike; composites differ. */
-    xai_rule first, conv, fc;
-    int lrn;                   /* XAI_LRN_AS_IDENTITY (the paper's time) or XAI_LRN_TAYLOR */
+    /* LRP only: a rule for each layer slot, as zennit's composites map layer types to rules.  The
+       linear slots: the first linear layer (the pixel layer), the other convolutions, the
+       InnerProduct layers (plain methods set all three alike; composites differ).  Then average
+       pooling and Eltwise SUM (XAI_RULE_PROPORTIONAL unless named otherwise) and LRN
+       (XAI_RULE_IDENTITY, or XAI_RULE_TAYLOR).  MAX pooling and Eltwise MAX are winner-take-all;
+       ReLU, Dropout, Concat and Split pass relevance through.  Set a slot by hand to change it. */
+    xai_rule first, conv, fc, pool, sum, lrn;
     int heatmap;               /* XAI_HEAT_* */
 } xai_method;
 
-/* Names: sensitivity-l2, sensitivity-linf, deconv-l2, deconv-linf, lrp-eps[:EPS] (0.01),
-   lrp-ab[:ALPHA] (2, beta = alpha - 1), lrp-zplus, lrp-w2, lrp-flat, lrp-gamma[:G] (0.25),
-   lrp-zb (zB on the first layer, eps 0.01 elsewhere), lrp-composite (zB on the first layer,
-   alpha=2 beta=1 on the other convolutions, eps 0.01 on the fc layers), gradxinput,
-   guided-l2, guided-linf.  Add "+taylor" for the Taylor LRN rule (lrp-eps:0.01+taylor). */
+/* Names (xai_method_describe lists them): sensitivity-l2, sensitivity-linf, deconv-l2,
+   deconv-linf, guided-l2, guided-linf, gradxinput, lrp-eps[:EPS] (0.01), lrp-ab[:ALPHA] (2, beta =
+   alpha - 1), lrp-zplus, lrp-gamma[:GAMMA] (0.25), lrp-zb, lrp-w2, lrp-flat (those three rules on the
+   pixel layer, eps 0.01 elsewhere), lrp-composite (zB on the pixel layer, alpha 2 beta 1 on the other
+   convolutions, eps 0.01 on the fc layers).  Options for LRP: "+taylor", the Taylor rule for LRN
+   (lrp-eps:0.01+taylor); "+pool-eps", average pooling and Eltwise SUM by the convolutions'
+   eps-rule instead of the plain split (the behaviour before version 0.9).  Parameters are checked:
+   EPS in (0, 1e6], ALPHA in [1, 1000], GAMMA in [0, 1000]. */
 XAIDEF int xai_method_parse(const char *name, xai_method *m);
+/* The i-th method of the table: "name[:PARAM]  what it is", or NULL past the last. */
+XAIDEF const char *xai_method_describe(int i);
 
 /* Explain n images: input n*C*H*W (network input, see xai_net_preprocess).  target[i] is the class
    to explain, or -1 for the predicted one; on return it holds the class used (target may be NULL:
@@ -1600,6 +1614,14 @@ static float xai__stabilised_ratio(float r, float z, float eps)
     return d == 0 ? 0.0f : r / d;
 }
 
+/* The plain split of a sum (XAI_RULE_PROPORTIONAL): r / (z + s sign z) with s = 1e-12 of
+   magnitude = sum_i |z_ij|, so only a sum that cancels to nearly nothing is held up; a sum of
+   nothing (all z_ij = 0) drops its term. */
+static float xai__proportional_ratio(float r, float z, float magnitude)
+{
+    return xai__stabilised_ratio(r, z, 1e-12f * magnitude);
+}
+
 /* LRP writes every linear rule as a sum of terms, each an input source and a weight modifier:
        z_j  = sum_terms coef * (sum_i src_i mod(w_ij) + bmod(b_j))          the denominator
        R_i += scale * sum_terms coef * src_i * sum_j mod(w_ij) * R_j / z_j   the redistribution
@@ -2023,13 +2045,14 @@ static int xai__pool_backward_gradient(const xai__ctx *cx, const xai_layer *L, i
     return XAI_OK;
 }
 
-/* LRP: MAX is winner-take-all (the same switches); AVE is a linear layer with weights 1/size, so
-   the relevance goes in proportion to the inputs (the eps-rule, eps from the method's conv rule). */
+/* LRP: MAX is winner-take-all (the same switches); AVE is a sum with weights 1/size, z_ij = x_i / size
+   and z_j = y_j, so the relevance goes in proportion to the inputs: the plain split (the pool slot's
+   default) or the eps-rule when the method names it. */
 static int xai__pool_backward_lrp(const xai__ctx *cx, const xai_layer *L, int li)
 {
     const xai_tensor *x = XAI__X(cx->t, L, 0), *y = XAI__Y(cx->t, L, 0), *R = XAI__DY(cx->t, L, 0);
     xai_tensor *dx = XAI__DX(cx->t, L, 0);
-    float eps = cx->m->conv.rule == XAI_RULE_EPSILON ? cx->m->conv.eps : -1.0f;
+    const xai_rule *rule = cx->rule;
     int nc, planes = R->n * R->c;
     size_t work = xai_tensor_count(x);
     if (L->p.pool == XAI_POOL_MAX) return xai__pool_backward_gradient(cx, L, li);
@@ -2044,8 +2067,15 @@ static int xai__pool_backward_lrp(const xai__ctx *cx, const xai_layer *L, int li
                 int hs, he, ws, we, ps;
                 float s;
                 xai__pool_window(&L->p, x->h, x->w, oh, ow, &hs, &he, &ws, &we, &ps);
-                /* z_ij = x_i / ps and z_j = y_j */
-                s = xai__stabilised_ratio(R->data[at], y->data[at], eps) / (float)ps;
+                if (rule->rule == XAI_RULE_EPSILON) {
+                    s = xai__stabilised_ratio(R->data[at], y->data[at], rule->eps);
+                } else {
+                    float magnitude = 0;   /* sum_i |z_ij|, for the tiny stabiliser */
+                    for (h = hs; h < he; h++)
+                        for (w = ws; w < we; w++) magnitude += fabsf(xp[h * x->w + w]);
+                    s = xai__proportional_ratio(R->data[at], y->data[at], magnitude / (float)ps);
+                }
+                s /= (float)ps;
                 for (h = hs; h < he; h++)
                     for (w = ws; w < we; w++) dp[h * x->w + w] += xp[h * x->w + w] * s;
             }
@@ -2214,11 +2244,11 @@ static int xai__lrn_backward_lrp(const xai__ctx *cx, const xai_layer *L, int li)
     xai_tensor *dx = XAI__DX(cx->t, L, 0);
     const float *scale = cx->t->scale[li];
     float k = L->p.norm_region == XAI_LRN_ACROSS_CHANNELS ? L->p.k : 1.0f;
-    float eps = cx->m->conv.rule == XAI_RULE_EPSILON ? cx->m->conv.eps : 1e-9f;
+    float eps = cx->rule->eps;
     size_t i, count = xai_tensor_count(x);
     float *s, *out;
     int rc;
-    if (cx->m->lrn != XAI_LRN_TAYLOR) return xai__backward_identity(cx, L, li);
+    if (cx->rule->rule != XAI_RULE_TAYLOR) return xai__backward_identity(cx, L, li);
     s = (float *)xai__calloc(count, sizeof(float));
     out = (float *)xai__calloc(count, sizeof(float));
     if (!s || !out) { XAI_FREE(s); XAI_FREE(out); return XAI_ERR_MEMORY; }
@@ -2367,19 +2397,26 @@ static int xai__eltwise_backward_gradient(const xai__ctx *cx, const xai_layer *L
     return XAI_OK;
 }
 
-/* LRP: SUM in proportion to the contributions coeff_i x_i (eps-rule); MAX winner-take-all.  A
-   product has no relevance rule: it is refused rather than guessed. */
+/* LRP: SUM in proportion to the contributions z_bj = coeff_b x_b (the sum slot: the plain split by
+   default, or the eps-rule); MAX winner-take-all.  A product has no relevance rule: it is refused
+   rather than guessed. */
 static int xai__eltwise_backward_lrp(const xai__ctx *cx, const xai_layer *L, int li)
 {
     const xai_tensor *y = XAI__Y(cx->t, L, 0), *R = XAI__DY(cx->t, L, 0);
-    float eps = cx->m->conv.rule == XAI_RULE_EPSILON ? cx->m->conv.eps : -1.0f;
+    const xai_rule *rule = cx->rule;
     size_t i, count = xai_tensor_count(R);
     int b;
     if (L->p.operation == XAI_ELTWISE_MAX) return xai__eltwise_backward_gradient(cx, L, li);
     if (L->p.operation == XAI_ELTWISE_PROD)
         return xai__fail(XAI_ERR_ARG, "layer '%s': LRP has no rule for Eltwise PROD", L->name);
     for (i = 0; i < count; i++) {
-        float s = xai__stabilised_ratio(R->data[i], y->data[i], eps);
+        float s, magnitude = 0;
+        if (rule->rule == XAI_RULE_EPSILON) {
+            s = xai__stabilised_ratio(R->data[i], y->data[i], rule->eps);
+        } else {
+            for (b = 0; b < L->nbottom; b++) magnitude += fabsf(xai__eltwise_coeff(L, b) * XAI__X(cx->t, L, b)->data[i]);
+            s = xai__proportional_ratio(R->data[i], y->data[i], magnitude);
+        }
         for (b = 0; b < L->nbottom; b++) XAI__DX(cx->t, L, b)->data[i] += xai__eltwise_coeff(L, b) * XAI__X(cx->t, L, b)->data[i] * s;
     }
     return XAI_OK;
@@ -3113,8 +3150,57 @@ XAIDEF void xai_softmax(float *v, int n)
 }
 
 /* ==== 7. explainers ===========================================================================
-   One backward engine, xai__backward: it starts a signal at the class score and walks the layers in
-   reverse, asking this table what each layer does.  The rows ARE the methods. */
+   A method is a row of the table below: its kind, which says what each layer type does on the way
+   back (xai__method_table: the rules of section 5), and for LRP a rule for each layer slot (the
+   first linear layer, the other convolutions, the fc layers, average pooling, Eltwise SUM, LRN),
+   as zennit's composites map layer types to rules.  One backward engine, xai__backward, starts a
+   signal at the class score and walks the layers in reverse, asking these tables what each layer
+   does.  Sensitivity, deconvolution and LRP differ only there. */
+
+typedef struct xai__method_row {
+    const char *name;
+    int kind, heatmap;
+    const char *param;        /* what NAME:VALUE sets in the rules that have it: "eps", "alpha", "gamma" */
+    int first, conv, fc;      /* the linear slots' rules (LRP) */
+    const char *doc;
+} xai__method_row;
+
+#define XAI__EPS XAI_RULE_EPSILON
+static const xai__method_row xai__methods[] = {
+    /* name             kind                  heatmap               param    first          conv                 fc */
+    {"sensitivity-l2",  XAI_SENSITIVITY,      XAI_HEAT_L2,          NULL,    XAI__EPS,      XAI__EPS,            XAI__EPS,
+     "gradient df_c/dx, its l2 norm over the colour channels (Simonyan et al. 2014)"},
+    {"sensitivity-linf", XAI_SENSITIVITY,     XAI_HEAT_LINF,        NULL,    XAI__EPS,      XAI__EPS,            XAI__EPS,
+     "the same, its largest absolute value over the channels"},
+    {"deconv-l2",       XAI_DECONVOLUTION,    XAI_HEAT_L2,          NULL,    XAI__EPS,      XAI__EPS,            XAI__EPS,
+     "deconvolution: ReLU rectifies the signal going back (Zeiler & Fergus 2014), l2 norm"},
+    {"deconv-linf",     XAI_DECONVOLUTION,    XAI_HEAT_LINF,        NULL,    XAI__EPS,      XAI__EPS,            XAI__EPS,
+     "the same, largest absolute value"},
+    {"guided-l2",       XAI_GUIDED_BACKPROP,  XAI_HEAT_L2,          NULL,    XAI__EPS,      XAI__EPS,            XAI__EPS,
+     "guided backpropagation: the gradient with deconvolution's ReLU (Springenberg et al. 2015)"},
+    {"guided-linf",     XAI_GUIDED_BACKPROP,  XAI_HEAT_LINF,        NULL,    XAI__EPS,      XAI__EPS,            XAI__EPS,
+     "the same, largest absolute value"},
+    {"gradxinput",      XAI_GRADIENT_X_INPUT, XAI_HEAT_SUM_X_INPUT, NULL,    XAI__EPS,      XAI__EPS,            XAI__EPS,
+     "gradient times input, summed over the channels"},
+    {"lrp-eps",         XAI_LRP,              XAI_HEAT_SUM,         "eps",   XAI__EPS,      XAI__EPS,            XAI__EPS,
+     "LRP, eps-rule everywhere (Bach et al. 2015, eq. 58); EPS default 0.01, the paper also uses 100"},
+    {"lrp-ab",          XAI_LRP,              XAI_HEAT_SUM,         "alpha", XAI_RULE_ALPHA_BETA, XAI_RULE_ALPHA_BETA, XAI_RULE_ALPHA_BETA,
+     "LRP, alpha-beta rule everywhere (eq. 60), beta = alpha - 1; ALPHA default 2"},
+    {"lrp-zplus",       XAI_LRP,              XAI_HEAT_SUM,         NULL,    XAI_RULE_ZPLUS, XAI_RULE_ZPLUS,     XAI_RULE_ZPLUS,
+     "LRP, z+ rule (alpha 1, beta 0; Montavon et al. 2017)"},
+    {"lrp-gamma",       XAI_LRP,              XAI_HEAT_SUM,         "gamma", XAI_RULE_GAMMA, XAI_RULE_GAMMA,     XAI_RULE_GAMMA,
+     "LRP, gamma rule (w + gamma w+; Montavon et al. 2019); GAMMA default 0.25"},
+    {"lrp-zb",          XAI_LRP,              XAI_HEAT_SUM,         NULL,    XAI_RULE_ZB,   XAI__EPS,            XAI__EPS,
+     "LRP, zB rule (deep Taylor, pixel bounds) on the pixel layer, eps 0.01 elsewhere"},
+    {"lrp-w2",          XAI_LRP,              XAI_HEAT_SUM,         NULL,    XAI_RULE_WSQUARE, XAI__EPS,         XAI__EPS,
+     "LRP, w^2 rule on the pixel layer, eps 0.01 elsewhere"},
+    {"lrp-flat",        XAI_LRP,              XAI_HEAT_SUM,         NULL,    XAI_RULE_FLAT, XAI__EPS,            XAI__EPS,
+     "LRP, flat rule on the pixel layer, eps 0.01 elsewhere"},
+    {"lrp-composite",   XAI_LRP,              XAI_HEAT_SUM,         NULL,    XAI_RULE_ZB,   XAI_RULE_ALPHA_BETA, XAI__EPS,
+     "LRP composite: zB on the pixel layer, alpha 2 beta 1 on the other convolutions, eps 0.01 on fc"},
+};
+#undef XAI__EPS
+#define XAI__METHOD_COUNT (int)(sizeof xai__methods / sizeof xai__methods[0])
 
 static const xai__backward_fn xai__method_table[XAI_METHOD_KIND_COUNT][XAI_LAYER_TYPE_COUNT] = {
     /* sensitivity: the chain rule everywhere */
@@ -3134,93 +3220,118 @@ static const xai__backward_fn xai__method_table[XAI_METHOD_KIND_COUNT][XAI_LAYER
      xai__lrn_backward_gradient, xai__backward_identity, NULL, xai__concat_backward, xai__eltwise_backward_gradient, xai__split_backward},
 };
 
-static void xai__rule_set(xai_rule *r, int rule, float eps, float alpha)
+/* A rule with its default parameters: eps 0.01 (1e-9 under gamma), alpha 2 beta 1, gamma 0.25. */
+static xai_rule xai__rule_default(int rule)
 {
-    r->rule = rule;
-    r->eps = eps;
-    r->alpha = alpha;
-    r->beta = alpha - 1;
-    r->gamma = 0.25f;
+    xai_rule r;
+    r.rule = rule;
+    r.eps = rule == XAI_RULE_GAMMA ? 1e-9f : rule == XAI_RULE_EPSILON ? 0.01f : 0.0f;
+    r.alpha = rule == XAI_RULE_ZPLUS ? 1.0f : 2.0f;
+    r.beta = r.alpha - 1;
+    r.gamma = 0.25f;
+    return r;
+}
+
+/* NAME:VALUE sets the named parameter of every slot whose rule has it. */
+static void xai__rule_param(xai_rule *r, const char *param, float v)
+{
+    if (!strcmp(param, "eps") && r->rule == XAI_RULE_EPSILON) r->eps = v;
+    if (!strcmp(param, "alpha") && r->rule == XAI_RULE_ALPHA_BETA) { r->alpha = v; r->beta = v - 1; }
+    if (!strcmp(param, "gamma") && r->rule == XAI_RULE_GAMMA) r->gamma = v;
+}
+
+XAIDEF const char *xai_method_describe(int i)
+{
+    static XAI__THREAD_LOCAL char line[192];
+    char usage[40], param[8] = {0};
+    const xai__method_row *row;
+    size_t k;
+    if (i < 0 || i >= XAI__METHOD_COUNT) return NULL;
+    row = &xai__methods[i];
+    for (k = 0; row->param && row->param[k] && k < sizeof param - 1; k++) param[k] = (char)(row->param[k] - 'a' + 'A');
+    snprintf(usage, sizeof usage, row->param ? "%s[:%s]" : "%s", row->name, param);
+    snprintf(line, sizeof line, "%-17s %s", usage, row->doc);
+    return line;
 }
 
 XAIDEF int xai_method_parse(const char *name, xai_method *m)
 {
-    char base[64], *colon, *plus;
+    char base[64], *colon, *plus, *option;
+    const xai__method_row *row = NULL;
     double value = 0;
-    int has_value = 0, eps_rule = XAI_RULE_EPSILON;
+    int has_value = 0, i;
     memset(m, 0, sizeof *m);
     if (!name || strlen(name) >= sizeof base) return xai__fail(XAI_ERR_ARG, "method name missing or too long");
     xai__copy_name(m->name, name);   /* m->name is 64 bytes: the check above keeps it whole */
     strcpy(base, name);
-    if ((plus = strchr(base, '+')) != NULL) {
-        if (strcmp(plus, "+taylor") != 0) return xai__fail(XAI_ERR_ARG, "method '%s': unknown option '%s' (+taylor is known)", name, plus);
-        m->lrn = XAI_LRN_TAYLOR;
-        *plus = 0;
-    }
+    option = (plus = strchr(base, '+')) != NULL ? plus + 1 : NULL;
+    if (plus) *plus = 0;
     if ((colon = strchr(base, ':')) != NULL) {
         char *end;
         *colon = 0;
         value = strtod(colon + 1, &end);
-        if (end == colon + 1 || *end || !(value == value) || value < 0 || value > 1e30)
-            return xai__fail(XAI_ERR_ARG, "method '%s': '%s' is not a non-negative number", name, colon + 1);
+        if (end == colon + 1 || *end) return xai__fail(XAI_ERR_ARG, "method '%s': '%s' is not a number", name, colon + 1);
         has_value = 1;
     }
-    xai__rule_set(&m->first, eps_rule, 0.01f, 2);
-    m->conv = m->fc = m->first;
-    m->kind = XAI_LRP;
-    m->heatmap = XAI_HEAT_SUM;
-    if (!strcmp(base, "sensitivity-l2") || !strcmp(base, "sensitivity-linf")) {
-        m->kind = XAI_SENSITIVITY;
-        m->heatmap = strstr(base, "linf") ? XAI_HEAT_LINF : XAI_HEAT_L2;
-    } else if (!strcmp(base, "deconv-l2") || !strcmp(base, "deconv-linf")) {
-        m->kind = XAI_DECONVOLUTION;
-        m->heatmap = strstr(base, "linf") ? XAI_HEAT_LINF : XAI_HEAT_L2;
-    } else if (!strcmp(base, "guided-l2") || !strcmp(base, "guided-linf")) {
-        m->kind = XAI_GUIDED_BACKPROP;
-        m->heatmap = strstr(base, "linf") ? XAI_HEAT_LINF : XAI_HEAT_L2;
-    } else if (!strcmp(base, "gradxinput")) {
-        m->kind = XAI_GRADIENT_X_INPUT;
-        m->heatmap = XAI_HEAT_SUM_X_INPUT;
-    } else if (!strcmp(base, "lrp-eps")) {
-        xai__rule_set(&m->first, XAI_RULE_EPSILON, has_value ? (float)value : 0.01f, 2);
-        m->conv = m->fc = m->first;
-        has_value = 0;
-    } else if (!strcmp(base, "lrp-ab")) {
-        if (has_value && value < 1) return xai__fail(XAI_ERR_ARG, "method '%s': alpha must be at least 1 (beta = alpha - 1)", name);
-        xai__rule_set(&m->first, XAI_RULE_ALPHA_BETA, 0, has_value ? (float)value : 2.0f);
-        m->conv = m->fc = m->first;
-        has_value = 0;
-    } else if (!strcmp(base, "lrp-zplus")) {
-        xai__rule_set(&m->first, XAI_RULE_ZPLUS, 0, 1);
-        m->conv = m->fc = m->first;
-    } else if (!strcmp(base, "lrp-gamma")) {
-        xai__rule_set(&m->first, XAI_RULE_GAMMA, 1e-9f, 2);
-        m->first.gamma = has_value ? (float)value : 0.25f;
-        m->conv = m->fc = m->first;
-        has_value = 0;
-    } else if (!strcmp(base, "lrp-zb") || !strcmp(base, "lrp-w2") || !strcmp(base, "lrp-flat")) {
-        /* rules for the pixel layer; the layers above use eps = 0.01 */
-        m->first.rule = !strcmp(base, "lrp-zb") ? XAI_RULE_ZB : !strcmp(base, "lrp-w2") ? XAI_RULE_WSQUARE : XAI_RULE_FLAT;
-    } else if (!strcmp(base, "lrp-composite")) {
-        xai__rule_set(&m->first, XAI_RULE_ZB, 0, 2);
-        xai__rule_set(&m->conv, XAI_RULE_ALPHA_BETA, 0, 2);
-        xai__rule_set(&m->fc, XAI_RULE_EPSILON, 0.01f, 2);
-    } else {
-        return xai__fail(XAI_ERR_ARG, "unknown method '%s' (sensitivity-l2, sensitivity-linf, deconv-l2, deconv-linf, lrp-eps[:E], "
-                         "lrp-ab[:A], lrp-zplus, lrp-zb, lrp-w2, lrp-flat, lrp-gamma[:G], lrp-composite, gradxinput, guided-l2, guided-linf)", name);
+    for (i = 0; i < XAI__METHOD_COUNT; i++)
+        if (!strcmp(base, xai__methods[i].name)) row = &xai__methods[i];
+    if (!row) {
+        char list[512];
+        size_t len = 0;
+        for (i = 0; i < XAI__METHOD_COUNT && len < sizeof list; i++)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", xai__methods[i].name);
+        return xai__fail(XAI_ERR_ARG, "unknown method '%s' (%s)", name, list);
     }
-    if (has_value) return xai__fail(XAI_ERR_ARG, "method '%s' takes no value", name);
-    if (m->lrn == XAI_LRN_TAYLOR && m->kind != XAI_LRP) return xai__fail(XAI_ERR_ARG, "method '%s': +taylor is an LRP option", name);
+    m->kind = row->kind;
+    m->heatmap = row->heatmap;
+    m->first = xai__rule_default(row->first);
+    m->conv = xai__rule_default(row->conv);
+    m->fc = xai__rule_default(row->fc);
+    m->pool = m->sum = xai__rule_default(XAI_RULE_PROPORTIONAL);
+    m->lrn = xai__rule_default(XAI_RULE_IDENTITY);
+    if (has_value) {
+        /* the ranges where the rules stay finite: eps > 0, alpha >= 1 (beta = alpha - 1 >= 0), gamma >= 0 */
+        int eps = row->param && !strcmp(row->param, "eps"), alpha = row->param && !strcmp(row->param, "alpha");
+        double lo = eps ? 0 : alpha ? 1 : 0, hi = eps ? 1e6 : 1000;
+        if (!row->param) return xai__fail(XAI_ERR_ARG, "method '%s' takes no value", name);
+        if (!(value >= lo && value <= hi) || (eps && value == 0))
+            return xai__fail(XAI_ERR_ARG, "method '%s': %s %s must be %s %g and at most %g", name, row->param, colon + 1,
+                             eps ? "above" : "at least", lo, hi);
+        xai__rule_param(&m->first, row->param, (float)value);
+        xai__rule_param(&m->conv, row->param, (float)value);
+        xai__rule_param(&m->fc, row->param, (float)value);
+    }
+    while (option) {   /* +taylor, +pool-eps, in any order */
+        char *next = strchr(option, '+');
+        if (next) *next++ = 0;
+        if (m->kind != XAI_LRP) return xai__fail(XAI_ERR_ARG, "method '%s': +%s is an LRP option", name, option);
+        if (!strcmp(option, "taylor")) {
+            /* the Taylor rule's eps: the convolutions' when theirs is the eps-rule, else tiny */
+            m->lrn.rule = XAI_RULE_TAYLOR;
+            m->lrn.eps = m->conv.rule == XAI_RULE_EPSILON ? m->conv.eps : 1e-9f;
+        } else if (!strcmp(option, "pool-eps")) {
+            if (m->conv.rule != XAI_RULE_EPSILON)
+                return xai__fail(XAI_ERR_ARG, "method '%s': +pool-eps takes the convolutions' eps, and they have none", name);
+            m->pool = m->sum = m->conv;
+        } else {
+            return xai__fail(XAI_ERR_ARG, "method '%s': unknown option '+%s' (+taylor and +pool-eps are known)", name, option);
+        }
+        option = next;
+    }
     return XAI_OK;
 }
 
-/* Which LRP rule a linear layer gets: the pixel layer, other convolutions, fully connected. */
+/* Which LRP rule a layer gets: its slot.  Linear layers: the pixel layer (the first linear layer),
+   other convolutions, fully connected; then average pooling, Eltwise SUM, LRN. */
 static const xai_rule *xai__rule_for(const xai_net *net, const xai_method *m, int li)
 {
-    int first = 0;
+    int first = 0, type = net->layer[li].p.type;
+    if (type == XAI_POOLING) return &m->pool;
+    if (type == XAI_ELTWISE) return &m->sum;
+    if (type == XAI_LRN) return &m->lrn;
     while (first < net->nlayer && net->layer[first].p.type != XAI_CONVOLUTION && net->layer[first].p.type != XAI_INNER_PRODUCT) first++;
     if (li == first) return &m->first;
-    return net->layer[li].p.type == XAI_CONVOLUTION ? &m->conv : &m->fc;
+    return type == XAI_CONVOLUTION ? &m->conv : &m->fc;
 }
 
 static int xai__tape_signals(xai_tape *t)

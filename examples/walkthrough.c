@@ -354,8 +354,11 @@ int main(void)
     line(NULL, "   R_i = sum_j (alpha z+_ij / z+_j - beta z-_ij / z-_j) R_j with z+_ij = max(0, x_i w_ij),");
     line(NULL, "   z-_ij = min(0, x_i w_ij) (a negative x times a negative w counts as positive),");
     line(NULL, "   z+_j = sum_i z+_ij + max(0, b_j), z-_j = sum_i z-_ij + min(0, b_j); a zero denominator");
-    line(NULL, "   drops its term.  xai__linear_backward_lrp calls xai__lrp_linear_part twice: the positive");
-    line(NULL, "   part times alpha, the negative part times -beta.  The start and the routing are as for eps.");
+    line(NULL, "   drops its term.  Two paths compute it, with the same numbers.  The plain one, where the");
+    line(NULL, "   input has signs (here conv, on the pixels): xai__linear_backward_lrp calls xai__lrp_linear_part");
+    line(NULL, "   twice, the positive part times alpha, the negative part times -beta.  The one that runs after");
+    line(NULL, "   a ReLU (x >= 0; here fc): xai__lrp_alpha_beta_pair, both parts from one pass over W, with the");
+    line(NULL, "   z+ and z- the forward pass kept.  The start and the routing are as for eps.");
     line(NULL, "%s", "");
     zp = fc_b[cls] > 0 ? fc_b[cls] : 0;
     zn = fc_b[cls] < 0 ? fc_b[cls] : 0;
@@ -363,7 +366,7 @@ int main(void)
         double c = (double)ps->data[q] * fc_w[cls * 4 + q];
         if (c > 0) zp += c; else zn += c;
     }
-    sprintf(buf, "xai__linear_backward_lrp: z+ = %s, z- = %s (c_%d = %g)", val(zp, o1), val(zn, o2), cls, fc_b[cls]);
+    sprintf(buf, "xai__lrp_alpha_beta_pair: z+ = %s, z- = %s (c_%d = %g)", val(zp, o1), val(zn, o2), cls, fc_b[cls]);
     step(t, "pool", "fc -> pool", buf, "ab.pool");
     R = xai_tape_signal(t, "pool");
     for (q = 0; q < 4; q++) {
@@ -374,7 +377,7 @@ int main(void)
     }
     conservation(t, "pool", "fc", "alpha - beta = 1 and no bias: exact", "ab.sum.pool");
     step(t, "conv", "pool -> conv", "winner-take-all, then identity through ReLU, as for eps", "ab.conv");
-    step(t, "data", "conv -> data", "xai__linear_backward_lrp, alpha-beta rule", "ab.data");
+    step(t, "data", "conv -> data", "xai__lrp_linear_part twice (the pixels have signs)", "ab.data");
     R = xai_tape_signal(t, "conv");
     line(NULL, "    by hand, the two neurons with R != 0:");
     for (q = 0; q < 9; q++) {

@@ -121,7 +121,8 @@ static void test_linear_ranking(void)
         x[i] = 1 + (float)(i % 7);
     }
     net = linear_net(1, 10, 10, w);
-    xai_method_parse("lrp-eps:0", &m);
+    xai_method_parse("lrp-eps:1e-9", &m);   /* then eps = 0 by hand: the parser wants eps > 0 */
+    m.first.eps = m.conv.eps = m.fc.eps = 0;
     xai_explain(net, NULL, x, 1, &m, &target, NULL, heat, NULL);
     for (i = 0; i < 100; i++) CHECK_CLOSE(heat[i], w[i] * x[i], 1e-5, "LRP of a linear model is w x");
     xai_aopc_defaults(&cfg);

@@ -304,7 +304,8 @@ static void test_maxpool_routing(void)
     xai_explain(net, NULL, x, 1, &m, NULL, g, NULL, NULL);
     for (i = 0; i < 25; i++) if (g[i] != (i == 12 ? 4.0f : 0.0f)) ok = 0;
     CHECK(ok, "overlapping max windows add up at the shared winner");
-    xai_method_parse("lrp-eps:0", &m);
+    xai_method_parse("lrp-eps:1e-9", &m);   /* then eps = 0 by hand: the parser wants eps > 0 */
+    m.first.eps = m.conv.eps = m.fc.eps = 0;
     xai_explain(net, NULL, x, 1, &m, NULL, r, NULL, NULL);
     for (i = 0; i < 25; i++) if (r[i] != (i == 12 ? 36.0f : 0.0f)) ok = 0;
     CHECK(ok, "LRP: winner-take-all, relevance 4 x 9 at the centre");
@@ -335,7 +336,8 @@ static void test_lrn_rules(void)
     xai_net_finalize(net);
     for (k = 0; k < 3; k++) net->layer[1].weight[k] = 1;
     y[0] = 1.f / 6; y[1] = 2.f / 15; y[2] = 3.f / 14;
-    xai_method_parse("lrp-eps:0", &m);
+    xai_method_parse("lrp-eps:1e-9", &m);   /* then eps = 0 by hand: the parser wants eps > 0 */
+    m.first.eps = m.conv.eps = m.fc.eps = 0;
     xai_explain(net, NULL, x, 1, &m, NULL, r, NULL, NULL);
     for (k = 0; k < 3; k++) CHECK_CLOSE(r[k], y[k], 1e-6, "LRN as identity: R_x = R_y = y");
     /* Taylor: dy_k/dx_j = [j=k]/s_k - 2 x_k x_j / s_k^2 inside the window (alpha/n = 1, beta = 1),
@@ -355,8 +357,9 @@ static void test_lrn_rules(void)
             }
         }
     }
-    xai_method_parse("lrp-eps:0+taylor", &m);
-    CHECK(m.lrn == XAI_LRN_TAYLOR, "+taylor parsed");
+    xai_method_parse("lrp-eps:1e-9+taylor", &m);
+    m.first.eps = m.conv.eps = m.fc.eps = m.lrn.eps = 0;
+    CHECK(m.lrn.rule == XAI_RULE_TAYLOR, "+taylor parsed");
     t = xai_tape_new(net, 1);
     xai_explain(net, t, x, 1, &m, NULL, r, NULL, NULL);
     for (k = 0; k < 3; k++) CHECK_CLOSE(r[k], e[k], 1e-5, "LRN Taylor rule by hand");
@@ -497,6 +500,131 @@ static void test_conv_equals_fc(void)
     xai_net_free(a); xai_net_free(b);
 }
 
+/* Average pooling and Eltwise SUM have their own LRP slot: the plain proportional split
+   R_i = z_ij / (z_j + s sign z_j) R_j with s = 1e-12 sum_i |z_ij| (a zero window passes nothing on),
+   whatever the linear layers' rule; "+pool-eps" brings back the convolutions' eps-rule there. */
+static void test_pool_and_sum_slots(void)
+{
+    static const char *methods[] = {"lrp-eps:100", "lrp-eps:0.01", "lrp-ab:2", "lrp-composite", "lrp-zplus"};
+    xai_net *net = xai_net_new("avepool");
+    xai_layer_param c = conv_p(1, 1, 0, 1), av = xai_layer_defaults(XAI_POOLING), fc = xai_layer_defaults(XAI_INNER_PRODUCT);
+    xai_method m;
+    xai_tape *t;
+    /* four 2x2 windows: one that nearly cancels (sum 2^-23), one of zeros, two ordinary ones */
+    float x[16] = {1, -1 + 0x1p-23f, 1, 2, 0.5f, -0.5f, 3, 4, 0, 0, -1, 2, 0, 0, -3, 1};
+    int mi, i, j;
+    av.pool = XAI_POOL_AVE; av.kernel_h = av.kernel_w = 2; av.stride_h = av.stride_w = 2;
+    fc.num_output = 1; fc.bias_term = 0;
+    xai_net_input(net, "data", 1, 4, 4);
+    xai_net_add(net, "conv1", &c, "data", "conv1");
+    xai_net_add(net, "pool", &av, "conv1", "pool");
+    xai_net_add(net, "fc", &fc, "pool", "fc");
+    if (xai_net_finalize(net) != XAI_OK) { printf("avepool net: %s\n", xai_failure_reason()); exit(1); }
+    net->layer[0].weight[0] = 1; net->layer[0].bias[0] = 0;
+    for (i = 0; i < 4; i++) net->layer[2].weight[i] = i == 1 ? -0.5f : 1.0f;
+    t = xai_tape_new(net, 1);
+    for (mi = 0; mi < 5; mi++) {
+        for (j = 0; j < 2; j++) {   /* j = 1: "+pool-eps" where the method has an eps on its convolutions */
+            const xai_tensor *rin, *rout;
+            char name[64];
+            double worst = 0;
+            int finite = 1;
+            if (j == 1 && strncmp(methods[mi], "lrp-eps", 7)) continue;
+            snprintf(name, sizeof name, "%s%s", methods[mi], j ? "+pool-eps" : "");
+            CHECK(xai_method_parse(name, &m) == XAI_OK, "%s parses", name);
+            CHECK(m.pool.rule == (j ? XAI_RULE_EPSILON : XAI_RULE_PROPORTIONAL) && m.sum.rule == m.pool.rule, "%s: pool and sum slots", name);
+            xai_explain(net, t, x, 1, &m, NULL, NULL, NULL, NULL);
+            rin = xai_tape_signal(t, "conv1");
+            rout = xai_tape_signal(t, "pool");
+            for (i = 0; i < 16; i++) {
+                int py = (i / 4) / 2, px = (i % 4) / 2, k, q = py * 2 + px;
+                double sum = 0, mag = 0, want;
+                for (k = 0; k < 4; k++) {
+                    double v = x[(py * 2 + k / 2) * 4 + px * 2 + k % 2];
+                    sum += v; mag += fabs(v);
+                }
+                if (j == 0) {   /* plain split, in terms of z_ij = x_i / 4 */
+                    double s = 1e-12 * mag / 4, z = sum / 4;
+                    want = z == 0 ? 0 : (x[i] / 4.0) / (z + (z >= 0 ? s : -s)) * rout->data[q];
+                } else {        /* the eps-rule of the convolutions, eps = 100 or 0.01 */
+                    double z = sum / 4, e = m.conv.eps;
+                    want = (x[i] / 4.0) / (z + (z >= 0 ? e : -e)) * rout->data[q];
+                }
+                if (!isfinite(rin->data[i])) finite = 0;
+                worst = fmax(worst, fabs(rin->data[i] - want) / fmax(1e-6, fabs(want)));
+            }
+            CHECK(finite && worst <= 1e-6, "%s: average pooling's relevance is the hand split (worst relative difference %g)", name, worst);
+        }
+    }
+    xai_tape_free(t);
+    xai_net_free(net);
+
+    /* Eltwise SUM s = a + b with a = 3x and b = -x: R_a = 3x / 2x R_s = 1.5 R_s, R_b = -0.5 R_s */
+    {
+        xai_layer_param split = xai_layer_defaults(XAI_SPLIT), ca = conv_p(1, 1, 0, 1), cb = conv_p(1, 1, 0, 1);
+        xai_layer_param sum = xai_layer_defaults(XAI_ELTWISE), f = xai_layer_defaults(XAI_INNER_PRODUCT);
+        float xs[4] = {1, 2, -0.5f, 0.25f};
+        const xai_tensor *ra, *rb, *rs;
+        int ok = 1;
+        f.num_output = 1; f.bias_term = 0;
+        net = xai_net_new("sum");
+        xai_net_input(net, "data", 1, 2, 2);
+        xai_net_add(net, "split", &split, "data", "d1,d2");
+        xai_net_add(net, "a", &ca, "d1", "a");
+        xai_net_add(net, "b", &cb, "d2", "b");
+        xai_net_add(net, "sum", &sum, "a,b", "sum");
+        xai_net_add(net, "fc", &f, "sum", "fc");
+        if (xai_net_finalize(net) != XAI_OK) { printf("sum net: %s\n", xai_failure_reason()); exit(1); }
+        net->layer[1].weight[0] = 3; net->layer[1].bias[0] = 0;
+        net->layer[2].weight[0] = -1; net->layer[2].bias[0] = 0;
+        for (i = 0; i < 4; i++) net->layer[4].weight[i] = 1;
+        t = xai_tape_new(net, 1);
+        xai_method_parse("lrp-eps:100", &m);
+        xai_explain(net, t, xs, 1, &m, NULL, NULL, NULL, NULL);
+        ra = xai_tape_signal(t, "a"); rb = xai_tape_signal(t, "b"); rs = xai_tape_signal(t, "sum");
+        for (i = 0; i < 4; i++) {
+            if (fabs(ra->data[i] - 1.5 * rs->data[i]) > 1e-6 * fabs(rs->data[i]) + 1e-12) ok = 0;
+            if (fabs(rb->data[i] + 0.5 * rs->data[i]) > 1e-6 * fabs(rs->data[i]) + 1e-12) ok = 0;
+            if (rs->data[i] == 0) ok = 0;
+        }
+        CHECK(ok, "lrp-eps:100: Eltwise SUM splits in proportion to the summands (1.5 R, -0.5 R)");
+        xai_tape_free(t);
+        xai_net_free(net);
+    }
+}
+
+/* The method table: defaults of each slot, parameter ranges, options, the description list. */
+static void test_method_table(void)
+{
+    static const char *refused[] = {"lrp-ab:1e10", "lrp-ab:inf", "lrp-ab:nan", "lrp-eps:0", "lrp-eps:-1", "lrp-eps:inf",
+                                    "lrp-eps:1e7", "lrp-gamma:-1", "lrp-gamma:nan", "lrp-zplus:2", "sensitivity-l2:1",
+                                    "lrp-eps:0.01+bogus", "lrp-ab:2+pool-eps", "deconv-l2+pool-eps", "lrp-eps:", "lrp-eps:1x"};
+    xai_method m;
+    int i, n = 0;
+    for (i = 0; i < (int)(sizeof refused / sizeof refused[0]); i++)
+        CHECK(xai_method_parse(refused[i], &m) != XAI_OK && strlen(xai_failure_reason()) > 10, "'%s' refused: %s", refused[i],
+              xai_failure_reason());
+    CHECK(xai_method_parse("lrp-composite", &m) == XAI_OK && m.first.rule == XAI_RULE_ZB && m.conv.rule == XAI_RULE_ALPHA_BETA &&
+              m.conv.alpha == 2 && m.conv.beta == 1 && m.fc.rule == XAI_RULE_EPSILON && m.fc.eps == 0.01f &&
+              m.pool.rule == XAI_RULE_PROPORTIONAL && m.sum.rule == XAI_RULE_PROPORTIONAL && m.lrn.rule == XAI_RULE_IDENTITY,
+          "lrp-composite's slots");
+    CHECK(xai_method_parse("lrp-ab:3", &m) == XAI_OK && m.first.alpha == 3 && m.conv.beta == 2 && m.fc.alpha == 3, "lrp-ab:3 sets every slot");
+    CHECK(xai_method_parse("lrp-eps:100+pool-eps+taylor", &m) == XAI_OK && m.pool.rule == XAI_RULE_EPSILON && m.pool.eps == 100 &&
+              m.sum.eps == 100 && m.lrn.rule == XAI_RULE_TAYLOR && m.lrn.eps == 100, "options combine");
+    CHECK(xai_method_parse("lrp-gamma", &m) == XAI_OK && m.conv.gamma == 0.25f && m.fc.rule == XAI_RULE_GAMMA, "lrp-gamma default");
+    CHECK(xai_method_parse("lrp-eps:1e6", &m) == XAI_OK && xai_method_parse("lrp-ab:1", &m) == XAI_OK &&
+              xai_method_parse("lrp-gamma:0", &m) == XAI_OK, "range ends accepted");
+    while (xai_method_describe(n)) {
+        char base[64];
+        const char *d = xai_method_describe(n);
+        size_t k = strcspn(d, " [");
+        memcpy(base, d, k); base[k] = 0;
+        CHECK(xai_method_parse(base, &m) == XAI_OK && !strcmp(m.name, base), "described method '%s' parses", base);
+        n++;
+    }
+    CHECK(n >= 15 && xai_method_describe(-1) == NULL, "%d methods described", n);
+}
+
 static void test_errors(void)
 {
     xai_method m;
@@ -542,6 +670,8 @@ int main(void)
     test_alpha_beta_split();
     test_heatmap_reductions();
     test_conv_equals_fc();
+    test_pool_and_sum_slots();
+    test_method_table();
     test_errors();
     return test_report();
 }
