@@ -97,8 +97,8 @@ static void test_model_file(void)
     copy[0] = 'Y';
     expect_load_error(copy, len, "magic", "wrong magic");
     memcpy(copy, file, len);
-    wr32(copy + 8, 2);
-    expect_load_error(copy, len, "version 2", "newer version");
+    wr32(copy + 8, 3);
+    expect_load_error(copy, len, "version 3", "newer version");
     memcpy(copy, file, len);
     wr32(copy + 8, 0);
     expect_load_error(copy, len, "convert the model again", "older version");
@@ -130,6 +130,130 @@ static void test_model_file(void)
     expect_load_error(copy, len, "data offset", "unaligned data offset");
     free(copy);
     free(file);
+    xai_net_free(net);
+}
+
+/* A net with every section a flipped byte could change silently: labels, an LRN parameter,
+   weights, a mean image. */
+static xai_net *checksum_net(void)
+{
+    xai_net *net = xai_net_new("sums");
+    xai_layer_param conv = xai_layer_defaults(XAI_CONVOLUTION), lrn = xai_layer_defaults(XAI_LRN);
+    xai_layer_param fc = xai_layer_defaults(XAI_INNER_PRODUCT), soft = xai_layer_defaults(XAI_SOFTMAX);
+    const char *labels[3] = {"zero", "one", "two"};
+    float mean[16];
+    int i;
+    conv.num_output = 2; conv.kernel_h = conv.kernel_w = 3;
+    lrn.local_size = 3; lrn.alpha = 0.000123f;
+    fc.num_output = 3;
+    xai_net_input(net, "data", 1, 4, 4);
+    xai_net_add(net, "conv", &conv, "data", "conv");
+    xai_net_add(net, "norm", &lrn, "conv", "norm");
+    xai_net_add(net, "fc", &fc, "norm", "fc");
+    xai_net_add(net, "prob", &soft, "fc", "prob");
+    xai_net_finalize(net);
+    xai_net_set_labels(net, 3, labels);
+    for (i = 0; i < 16; i++) mean[i] = 100.0f + (float)i;
+    xai_net_set_mean_image(net, 1, 4, 4, mean);
+    xai_net_fill_random(net, 11);
+    return net;
+}
+
+static size_t find_bytes(const unsigned char *hay, size_t n, const void *needle, size_t k)
+{
+    size_t i;
+    for (i = 0; i + k <= n; i++)
+        if (memcmp(hay + i, needle, k) == 0) return i;
+    return (size_t)-1;
+}
+
+/* Version 2's CRC-32 per section: each flipped byte an error naming its section; version 1 still
+   loads, with a note; a non-finite weight, bias or mean value is an error naming where it is. */
+static void test_checksums(void)
+{
+    xai_net *net = checksum_net(), *back;
+    size_t len, at, data;
+    unsigned char *file = xai_net_save_memory(net, &len), *copy;
+    float alpha = 0.000123f;
+    const char *path = "/tmp/xai_test_sums.xai";
+    CHECK(file != NULL, "save: %s", xai_failure_reason());
+    if (!file) { xai_net_free(net); return; }
+    copy = (unsigned char *)malloc(len);
+    data = rd32(file + 24);
+    CHECK(rd32(file + 8) == 2, "written as version 2 (%u)", rd32(file + 8));
+    back = xai_net_load_memory(file, len, "good.xai");
+    CHECK(back && back->file_version == 2 && xai_net_load_note(back) == NULL, "version 2 loads without a note: %s",
+          back ? "" : xai_failure_reason());
+    xai_net_free(back);
+
+    /* a label's letter: "two" -> "twp" parses as well as before */
+    memcpy(copy, file, len);
+    at = find_bytes(copy, data, "two", 3);
+    CHECK(at != (size_t)-1, "found the label");
+    if (at != (size_t)-1) { copy[at + 2] ^= 1; expect_load_error(copy, len, "the metadata (bytes 64 to", "a flipped byte in a label"); }
+    /* LRN's alpha, one bit of its mantissa */
+    memcpy(copy, file, len);
+    at = find_bytes(copy, data, &alpha, 4);
+    CHECK(at != (size_t)-1, "found LRN's alpha");
+    if (at != (size_t)-1) { copy[at] ^= 1; expect_load_error(copy, len, "fails its CRC-32", "a flipped bit in LRN's alpha"); }
+    /* a weight, the mean image, the header's own sum */
+    memcpy(copy, file, len);
+    copy[data + 4 * 5 + 1] ^= 0x10;
+    expect_load_error(copy, len, "the weights (bytes", "a flipped byte in a weight");
+    memcpy(copy, file, len);
+    copy[data + net->nparams * 4 + 4 * 3] ^= 0x01;
+    expect_load_error(copy, len, "the mean image", "a flipped byte in the mean");
+    memcpy(copy, file, len);
+    copy[len - 1] ^= 0x01;   /* the mean's zero padding */
+    expect_load_error(copy, len, "the mean image", "a flipped byte in the padding after the mean");
+    memcpy(copy, file, len);
+    copy[61] ^= 0x01;
+    expect_load_error(copy, len, "offset 60: the header", "a flipped byte in the header's CRC");
+    memcpy(copy, file, len);
+    copy[49] ^= 0x01;
+    expect_load_error(copy, len, "offset 60: the header", "a flipped byte in the metadata's CRC (the header covers it)");
+
+    /* version 1: the same bytes with 48..63 zero */
+    memcpy(copy, file, len);
+    wr32(copy + 8, 1);
+    memset(copy + 48, 0, 16);
+    back = xai_net_load_memory(copy, len, "old.xai");
+    CHECK(back != NULL, "version 1 still loads: %s", back ? "" : xai_failure_reason());
+    if (back) {
+        const char *note = xai_net_load_note(back);
+        CHECK(back->file_version == 1 && note && strstr(note, "no checksums"), "version 1 has a note: %s", note ? note : "(none)");
+        CHECK(back->nparams == net->nparams && memcmp(back->params, net->params, net->nparams * 4) == 0, "version 1: the same weights");
+        xai_net_free(back);
+    }
+    free(copy);
+    free(file);
+
+    /* non-finite values written by a program (their sums agree): refused at load, named */
+    {
+        struct { int layer, bias; size_t index; float value; const char *needle; } bad[] = {
+            {0, 0, 3, NAN, "layer 0 'conv': weights element 3 of 18 is NaN"},
+            {2, 1, 1, INFINITY, "layer 2 'fc': bias element 1 of 3 is infinite"},
+            {-1, 0, 5, NAN, "mean image element 5 of 16 is NaN"},
+        };
+        int k;
+        for (k = 0; k < 3; k++) {
+            float *slot = bad[k].layer < 0 ? &net->pre.mean_image[bad[k].index]
+                        : bad[k].bias ? &net->layer[bad[k].layer].bias[bad[k].index] : &net->layer[bad[k].layer].weight[bad[k].index];
+            float keep = *slot;
+            *slot = bad[k].value;
+            file = xai_net_save_memory(net, &len);
+            CHECK(file != NULL, "save with a non-finite value");
+            if (file) expect_load_error(file, len, bad[k].needle, bad[k].needle);
+            free(file);
+            CHECK(xai_net_save(net, path) == XAI_OK, "save to a file: %s", xai_failure_reason());
+            back = xai_net_load(path);
+            CHECK(!back && strstr(xai_failure_reason(), bad[k].needle) && strstr(xai_failure_reason(), path), "from a file: %s",
+                  back ? "(loaded)" : xai_failure_reason());
+            xai_net_free(back);
+            *slot = keep;
+        }
+        remove(path);
+    }
     xai_net_free(net);
 }
 
@@ -193,6 +317,7 @@ static void test_caffenet(void)
 int main(void)
 {
     test_model_file();
+    test_checksums();
     test_caffenet();
     return test_report();
 }
