@@ -525,7 +525,10 @@ XAIDEF double xai_aopc_stat_sem(const xai_aopc_stat *st, int L);
 #include <string.h>
 #include <time.h>
 #if !defined(_WIN32)
+#include <dirent.h>
+#include <errno.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #endif
 
 #if defined(XAI_MALLOC) && defined(XAI_REALLOC) && defined(XAI_FREE)
@@ -769,6 +772,42 @@ typedef struct xai__out {
     int failed, direct;
 } xai__out;
 
+/* A killed writer leaves "PATH.PID-TAG.tmp" behind: the next writer of PATH removes those whose
+   process is gone (by /proc; where there is no /proc nothing is removed). */
+static void xai__remove_stale_tmp(const char *path)
+{
+#if !defined(_WIN32)
+    char dir[4096 + 1], name[4096 + 300];
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    size_t blen = strlen(base);
+    struct stat st;
+    struct dirent *e;
+    DIR *d;
+    if (stat("/proc/self", &st) != 0 || !blen) return;
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (!(d = opendir(dir))) return;
+    while ((e = readdir(d)) != NULL) {
+        const char *p = e->d_name;
+        unsigned long pid = 0;
+        int digits = 0, hex = 0;
+        if (strncmp(p, base, blen) != 0 || p[blen] != '.') continue;
+        for (p += blen + 1; *p >= '0' && *p <= '9' && digits < 10; p++, digits++) pid = pid * 10 + (unsigned long)(*p - '0');
+        if (!digits || *p++ != '-') continue;
+        for (; ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')) && hex < 8; p++) hex++;
+        if (hex != 8 || strcmp(p, ".tmp") != 0 || pid == (unsigned long)getpid()) continue;
+        snprintf(name, sizeof name, "/proc/%lu", pid);
+        if (stat(name, &st) == 0 || errno != ENOENT) continue;   /* alive, or cannot tell */
+        snprintf(name, sizeof name, "%s/%s", dir, e->d_name);
+        remove(name);
+    }
+    closedir(d);
+#else
+    (void)path;
+#endif
+}
+
 static int xai__out_open(xai__out *o, const char *path)
 {
     static unsigned counter;
@@ -789,7 +828,12 @@ static int xai__out_open(xai__out *o, const char *path)
         }
     }
 #endif
+#if !defined(_WIN32)
+    xai__remove_stale_tmp(path);
+    snprintf(o->tmp, sizeof o->tmp, "%s.%lu-%08lx.tmp", path, (unsigned long)getpid(), tag);
+#else
     snprintf(o->tmp, sizeof o->tmp, "%s.%08lx.tmp", path, tag);
+#endif
     o->f = fopen(o->tmp, "wb");
     if (!o->f) return xai__fail(XAI_ERR_IO, "%s: cannot create %s", path, o->tmp);
     return XAI_OK;

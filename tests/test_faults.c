@@ -454,6 +454,49 @@ static void test_devices(void)
     }
 }
 
+/* A killed writer's temporary file is removed by the next writer of the same path, and only
+   that: a live writer's, another path's and other names stay. */
+static void test_stale_tmp(void)
+{
+    char live[512], killed[512] = "";
+    const char *dead = FDIR "/stale/m.xai.999999999-0000abcd.tmp";   /* above any pid_max */
+    const char *keep[] = {FDIR "/stale/other.xai.999999999-0000abcd.tmp", FDIR "/stale/m.xaix.999999999-0000abcd.tmp",
+                          FDIR "/stale/m.xai.999999999-0000abcd.tmp.keep", FDIR "/stale/m.xai.999999999.tmp"};
+    struct stat st;
+    DIR *d;
+    struct dirent *e;
+    pid_t child;
+    int k, status;
+    sh("rm -rf " FDIR "/stale && mkdir -p " FDIR "/stale");
+    snprintf(live, sizeof live, FDIR "/stale/m.xai.%lu-0000abcd.tmp", (unsigned long)getppid());
+    fclose(fopen(dead, "w"));
+    fclose(fopen(live, "w"));
+    for (k = 0; k < 4; k++) fclose(fopen(keep[k], "w"));
+    /* a writer killed midway: its temporary file stays behind */
+    if ((child = fork()) == 0) {
+        xai__out o;
+        if (xai__out_open(&o, FDIR "/stale/m.xai") != XAI_OK) _exit(1);
+        xai__out_write(&o, "half", 4);
+        fflush(o.f);
+        _exit(0);
+    }
+    waitpid(child, &status, 0);
+    if ((d = opendir(FDIR "/stale")) != NULL) {
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "m.xai.%lu-", (unsigned long)child);
+        while ((e = readdir(d)) != NULL)
+            if (!strncmp(e->d_name, prefix, strlen(prefix))) snprintf(killed, sizeof killed, FDIR "/stale/%s", e->d_name);
+        closedir(d);
+    }
+    CHECK(killed[0] && stat(killed, &st) == 0, "the killed writer left its temporary file (%s)", killed[0] ? killed : "none");
+    CHECK(xai_file_write(FDIR "/stale/m.xai", "whole", 5) == XAI_OK, "the next writer: %s", xai_failure_reason());
+    CHECK(killed[0] && stat(killed, &st) != 0, "the killed writer's temporary file is gone");
+    CHECK(stat(dead, &st) != 0, "a temporary file of a pid that does not exist is gone");
+    CHECK(stat(live, &st) == 0, "a live process's temporary file stays");
+    for (k = 0; k < 4; k++) CHECK(stat(keep[k], &st) == 0, "%s stays", keep[k]);
+    CHECK(tmp_files(FDIR "/stale") == 4, "4 files ending in .tmp remain (%d)", tmp_files(FDIR "/stale"));
+}
+
 int main(void)
 {
     sh("rm -rf " FDIR " && mkdir -p " FDIR);
@@ -463,6 +506,7 @@ int main(void)
     test_aopc_full_disk();
     test_tmpfs();
     test_devices();
+    test_stale_tmp();
     if (!test_failed) sh("rm -rf " FDIR);
     return test_report();
 }
