@@ -129,6 +129,10 @@ XAIDEF const char *xai_failure_reason(void);
 /* Writes len bytes to path under a temporary name, then renames: never a half-written file. */
 XAIDEF int xai_file_write(const char *path, const void *data, size_t len);
 XAIDEF double xai_seconds(void);   /* wall-clock time, for timing */
+/* The library's random numbers: a hash of a seed and four counters (64-bit mixes, the same on every
+   machine and in any order of calls).  The evaluator's noise, dropout and xai_net_fill_random use
+   it; so may a program that wants reproducible draws (tools/train.c shuffles with it). */
+XAIDEF uint64_t xai_random_key(uint64_t seed, uint64_t a, uint64_t b, uint64_t c, uint64_t d);
 
 /* ---- tensors ----------------------------------------------------------------------------------- */
 
@@ -673,6 +677,11 @@ static uint64_t xai__random_key(uint64_t seed, uint64_t a, uint64_t b, uint64_t 
     h = xai__mix64(h ^ b);
     h = xai__mix64(h ^ c);
     return xai__mix64(h ^ d);
+}
+
+XAIDEF uint64_t xai_random_key(uint64_t seed, uint64_t a, uint64_t b, uint64_t c, uint64_t d)
+{
+    return xai__random_key(seed, a, b, c, d);
 }
 
 /* Wall-clock seconds, for the profile (xai_tape.layer_seconds) and the tools' progress lines. */
@@ -3026,7 +3035,7 @@ XAIDEF xai_net *xai_net_caffenet(void)
     }
     net->pre.channel_order = XAI_ORDER_BGR;
     net->pre.mean_kind = XAI_MEAN_PIXEL;
-    net->pre.mean_pixel[0] = 104.007f;  /* B, G, R: the ILSVRC 2012 mean (SPEC 2) */
+    net->pre.mean_pixel[0] = 104.007f;  /* B, G, R: the ILSVRC 2012 mean image averaged per channel */
     net->pre.mean_pixel[1] = 116.669f;
     net->pre.mean_pixel[2] = 122.679f;
     net->pre.resize_w = net->pre.resize_h = 256;
@@ -3515,7 +3524,7 @@ XAIDEF const xai_tensor *xai_tape_signal(const xai_tape *tape, const char *name)
    region in the order a heatmap ranks them and record the class score after each step.  A heatmap
    that finds the evidence makes the score fall fast; AOPC, the area over that curve, measures it.
 
-   Choices the paper leaves open (SPEC 6):
+   Choices the paper leaves open:
    - regions are r x r squares on a grid from (0,0); where r does not divide the size the last row
      and column are narrower (227 = 25 x 9 + 2: 26 x 26 regions, the last 2 pixels wide);
    - "uniform" noise draws each pixel and channel from the continuous uniform [0, 255) in picture
@@ -3537,9 +3546,23 @@ XAIDEF void xai_aopc_defaults(xai_aopc_config *cfg)
     cfg->batch = 16;
 }
 
+/* The region grid, in one place: r x r squares from (0,0), numbered row by row; where r does not
+   divide the size, the last row and column are narrower. */
+static int xai__grid_cols(int w, int r) { return (w + r - 1) / r; }
+
+/* Region `region`'s pixels: rows [*y0, *y1), columns [*x0, *x1). */
+static void xai__region_box(int region, int h, int w, int r, int *y0, int *x0, int *y1, int *x1)
+{
+    int nx = xai__grid_cols(w, r);
+    *y0 = (region / nx) * r;
+    *x0 = (region % nx) * r;
+    *y1 = *y0 + r < h ? *y0 + r : h;
+    *x1 = *x0 + r < w ? *x0 + r : w;
+}
+
 XAIDEF int xai_region_count(int h, int w, int r)
 {
-    return r <= 0 ? 0 : ((h + r - 1) / r) * ((w + r - 1) / r);
+    return r <= 0 ? 0 : xai__grid_cols(h, r) * xai__grid_cols(w, r);
 }
 
 typedef struct xai__ranked { double score; int index; } xai__ranked;
@@ -3560,7 +3583,7 @@ static int xai__by_score_asc(const void *a, const void *b)
 
 XAIDEF int xai_region_order(const float *heat, int h, int w, int r, int order, uint64_t seed, uint64_t image_id, int repeat, int *out)
 {
-    int nx = (w + r - 1) / r, ny = (h + r - 1) / r, n = nx * ny, i, x, y;
+    int n = xai_region_count(h, w, r), region, i, x, y, y0, x0, y1, x1;
     xai__ranked *rk;
     if (r <= 0 || h <= 0 || w <= 0) return xai__fail(XAI_ERR_ARG, "regions of %d pixels on %dx%d", r, w, h);
     if (order == XAI_ORDER_RANDOM) {
@@ -3576,9 +3599,12 @@ XAIDEF int xai_region_order(const float *heat, int h, int w, int r, int order, u
     if (order != XAI_ORDER_MORF && order != XAI_ORDER_LERF) return xai__fail(XAI_ERR_ARG, "unknown region order %d", order);
     if (!heat) return xai__fail(XAI_ERR_ARG, "MoRF and LeRF need a heatmap");
     if (!(rk = (xai__ranked *)xai__calloc((size_t)n, sizeof(xai__ranked)))) return XAI_ERR_MEMORY;
-    for (i = 0; i < n; i++) rk[i].index = i;
-    for (y = 0; y < h; y++)
-        for (x = 0; x < w; x++) rk[(y / r) * nx + x / r].score += heat[(size_t)y * w + x];
+    for (region = 0; region < n; region++) {
+        rk[region].index = region;
+        xai__region_box(region, h, w, r, &y0, &x0, &y1, &x1);
+        for (y = y0; y < y1; y++)
+            for (x = x0; x < x1; x++) rk[region].score += heat[(size_t)y * w + x];
+    }
     for (i = 0; i < n; i++) if (!(rk[i].score == rk[i].score)) rk[i].score = -HUGE_VAL;   /* NaN ranks last */
     qsort(rk, (size_t)n, sizeof *rk, order == XAI_ORDER_MORF ? xai__by_score_desc : xai__by_score_asc);
     for (i = 0; i < n; i++) out[i] = rk[i].index;
@@ -3631,9 +3657,9 @@ static int xai__blur_input(const xai_net *net, const float *input, float sigma, 
 static void xai__perturb_region(const xai_net *net, float *x, int region, int step, const xai_aopc_config *cfg,
                                 uint64_t image_id, int repeat, const float *blurred)
 {
-    int C = net->input_c, H = net->input_h, W = net->input_w, r = cfg->region, nx = (W + r - 1) / r;
-    int y0 = (region / nx) * r, x0 = (region % nx) * r, y1 = y0 + r < H ? y0 + r : H, x1 = x0 + r < W ? x0 + r : W, c, y, xx;
+    int C = net->input_c, H = net->input_h, W = net->input_w, y0, x0, y1, x1, c, y, xx;
     size_t plane = (size_t)H * W;
+    xai__region_box(region, H, W, cfg->region, &y0, &x0, &y1, &x1);
     for (c = 0; c < C; c++)
         for (y = y0; y < y1; y++)
             for (xx = x0; xx < x1; xx++) {

@@ -721,7 +721,7 @@ static void test_tool(void)
 /* ---- CaffeNet in the 2014 V1 encoding -------------------------------------------------------------- */
 
 /* BVLC's deploy.prototxt (models/bvlc_reference_caffenet, as in ../shared/caffe/caffenet), for when
-   ../shared is absent: the structure of SPEC section 3. */
+   ../shared is absent: the structure of the reference CaffeNet. */
 static const char caffenet_deploy[] =
     "name: \"CaffeNet\"\n"
     "layer { name: \"data\" type: \"Input\" top: \"data\" input_param { shape: { dim: 10 dim: 3 dim: 227 dim: 227 } } }\n"

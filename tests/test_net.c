@@ -267,7 +267,7 @@ static void test_caffenet(void)
     const char *path = "/tmp/xai_test_caffenet.xai";
     CHECK(net != NULL, "CaffeNet builds: %s", xai_failure_reason());
     if (!net) return;
-    /* SPEC 3: 61 M parameters, 58.6 M of them in fc6-fc8; blob sizes 55, 27, 13, 6 */
+    /* the reference CaffeNet: 61 M parameters, 58.6 M of them in fc6-fc8; blob sizes 55, 27, 13, 6 */
     {
         size_t total = 0, fc = 0;
         for (k = 0; k < net->nlayer; k++) {

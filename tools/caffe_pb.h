@@ -3,7 +3,7 @@
    What the Caffe model zoo ships: a deploy .prototxt (protobuf text format), a .caffemodel (protobuf
    wire format, NetParameter in the V1 encoding of 2014 - NetParameter.layers, field 2 - or in the
    current V2 one - NetParameter.layer, field 100), a mean .binaryproto (a BlobProto) and
-   synset_words.txt.  Field numbers are BVLC Caffe's src/caffe/proto/caffe.proto (SPEC section 4).
+   synset_words.txt.  Field numbers are BVLC Caffe's src/caffe/proto/caffe.proto.
 
    Every function is static: include xai.h first (in the one .c file that defines XAI_IMPLEMENTATION
    before it), then this file.  Used by tools/caffe2xai.c, tests/test_caffe.c and the fuzz targets.

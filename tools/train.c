@@ -9,7 +9,7 @@
    train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte); `make fashion-data`
    decompresses Debian's dataset-fashion-mnist into data/fashion-mnist/.
 
-   The net has CaffeNet's layer types (SPEC 3): conv1 32 5x5 pad 2 - ReLU - max pool 3/2 - LRN 5 -
+   The net has CaffeNet's layer types: conv1 32 5x5 pad 2 - ReLU - max pool 3/2 - LRN 5 -
    conv2 64 3x3 pad 1 group 2 - ReLU - max pool 3/2 - LRN 5 - fc3 256 - ReLU - Dropout 0.5 -
    fc4 10 - Softmax.  Input: 28x28 gray, (pixel - the training set's mean pixel) / 256.  SGD with momentum and weight decay (not on biases), softmax cross-entropy,
    the learning rate divided by 10 after 60% and 85% of the iterations; each training image is
@@ -234,13 +234,13 @@ int main(int argc, char **argv)
             /* this epoch's order: Fisher-Yates with hashed swaps */
             for (i = 0; i < tr.n; i++) order[i] = i;
             for (i = tr.n - 1; i > 0; i--) {
-                int j = (int)(xai__random_key(seed, 0x5eed, (uint64_t)epoch, (uint64_t)i, 0) % (uint64_t)(i + 1)), tmp = order[i];
+                int j = (int)(xai_random_key(seed, 0x5eed, (uint64_t)epoch, (uint64_t)i, 0) % (uint64_t)(i + 1)), tmp = order[i];
                 order[i] = order[j]; order[j] = tmp;
             }
         }
         for (k = 0; k < batch; k++) {
             idx[k] = order[pos * batch + k];
-            flip[k] = flips && (xai__random_key(seed, 0xf11b, (uint64_t)it, (uint64_t)k, 0) & 1);
+            flip[k] = flips && (xai_random_key(seed, 0xf11b, (uint64_t)it, (uint64_t)k, 0) & 1);
         }
         make_input(net, &tr, idx, flip, batch, x);
         /* The batch in SHARDS fixed slices, each forward and backward on its own tape and
@@ -258,7 +258,7 @@ int main(int argc, char **argv)
                 xai_tape *ts = tapes[sh];
                 float *g = grad + (size_t)k0 * 10, *pg = pgrads + (size_t)sh * net->nparams;
                 ts->train = 1;
-                ts->dropout_key = xai__random_key(seed, 0xd20, (uint64_t)it, (uint64_t)sh, 0);
+                ts->dropout_key = xai_random_key(seed, 0xd20, (uint64_t)it, (uint64_t)sh, 0);
                 shard_loss[sh] = 0;
                 if (xai_net_forward(net, ts, x + (size_t)k0 * 784, per) != XAI_OK) { failed = 1; continue; }
                 /* softmax cross-entropy: dL/dscore = (p - onehot) / batch */
