@@ -71,8 +71,10 @@
    - A function that can fail returns XAI_OK (0) or a negative XAI_ERR_* code (or NULL), and
      xai_failure_reason() says what went wrong, naming the file, the offset or field, and why.
      The reason is kept per thread.  Nothing here exits the process or prints.
-   - Files are written under a temporary name and renamed when complete: a crash never leaves a
-     half-written output.
+   - Files are written under a temporary name (PATH.PID-TAG.tmp) and renamed when complete: a crash
+     never leaves a half-written output, and the next writer of PATH removes a killed one's leftover.
+   - A model file carries a CRC-32 per section and every weight must be finite: a damaged or broken
+     model is refused at load, not run.
 
    CONTENTS (in reading order; search for "==== 5." to jump to a section)
       declarations           the public API, below this comment
@@ -85,7 +87,7 @@
       6. network             building, shapes, preprocessing, the forward pass and its tape
       7. explainers          the method table, the backward engine xai__backward, xai_explain
       8. evaluator           region order, perturbation curves, AOPC and its statistics
-      9. model file          the .xai format: layout, writer, validating reader
+      9. model file          the .xai format: layout, writer, validating reader, checksums
       Appendix A: fast paths       packed GEMM, implicit im2col, AVX2 and OpenMP kernels
       Appendix B: image encoders   DEFLATE, PNG, baseline JPEG, entropy (the paper's Table I)
       licence
