@@ -39,16 +39,27 @@
       #define XAI_IMPLEMENTATION
       #include "xai.h"
       int main(void) {
-          xai_net *net = xai_net_load("models/fashion.xai");   xai_image img, heat;  xai_method m;
+          xai_net *net = xai_net_load("models/fashion.xai");
+          xai_image img, heat;
+          xai_method m;
           float *x, *h;
-          if (!net || xai_image_load("examples/images/fashion_0_tshirt.pgm", &img)) { puts(xai_failure_reason()); return 1; }
+          int rc = 1;
+          if (!net || xai_image_load("examples/images/fashion_0_tshirt.pgm", &img) != XAI_OK) {
+              puts(xai_failure_reason());
+              xai_net_free(net);
+              return 1;
+          }
           x = (float *)malloc(xai_net_input_size(net) * sizeof(float));
           h = (float *)malloc((size_t)net->input_h * net->input_w * sizeof(float));
-          xai_net_preprocess(net, &img, x, NULL);
-          xai_method_parse("lrp-eps:0.01", &m);
-          xai_explain(net, NULL, x, 1, &m, NULL, NULL, h, NULL);   // the predicted class
-          xai_heatmap_render(h, net->input_w, net->input_h, XAI_CMAP_BWR, 0, &heat);
-          return xai_image_write_png("heat.png", &heat);
+          if (x && h && xai_net_preprocess(net, &img, x, NULL) == XAI_OK && xai_method_parse("lrp-eps:0.01", &m) == XAI_OK &&
+              xai_explain(net, NULL, x, 1, &m, NULL, NULL, h, NULL) == XAI_OK &&   // the predicted class
+              xai_heatmap_render(h, net->input_w, net->input_h, XAI_CMAP_BWR, 99.5f, &heat) == XAI_OK) {
+              rc = xai_image_write_png("heat.png", &heat) == XAI_OK ? 0 : 1;
+              xai_image_free(&heat);
+          }
+          if (rc) puts(xai_failure_reason());
+          free(x); free(h); xai_image_free(&img); xai_net_free(net);
+          return rc;
       }
 
    BUILD OPTIONS (define before the include that has XAI_IMPLEMENTATION)
@@ -441,7 +452,8 @@ XAIDEF int xai_image_overlay(const xai_image *base, const xai_image *top, float 
    The _encode functions return a buffer from XAI_MALLOC; the _write functions write atomically. */
 XAIDEF unsigned char *xai_png_encode(const unsigned char *pixels, int w, int h, int comp, size_t *out_len);
 XAIDEF int xai_png_write(const char *path, const unsigned char *pixels, int w, int h, int comp);
-XAIDEF unsigned char *xai_jpeg_encode(const unsigned char *pixels, int w, int h, int comp, int quality, size_t *out_len);
+XAIDEF unsigned char *xai_jpeg_encode(const unsigned char *pixels, int w, int h, int comp, int quality,
+                                      size_t *out_len);
 XAIDEF int xai_jpeg_write(const char *path, const unsigned char *pixels, int w, int h, int comp, int quality);
 /* Shannon entropy in bits of the distribution of pixel values, a value being the whole comp-byte
    tuple (an RGB colour is one symbol); < 0 on error. */
@@ -456,7 +468,8 @@ XAIDEF int xai_image_write_jpeg(const char *path, const xai_image *img, int qual
    *png_bytes: the size of that picture as a PNG file (xai_png_encode); *jpeg_bytes: as a JPEG file
    at quality 90, the paper's (xai_jpeg_encode: baseline, 4:2:0); *entropy: the Shannon entropy in
    bits of its colours (xai_image_entropy, an RGB triple one symbol).  Outputs may be NULL. */
-XAIDEF int xai_heatmap_complexity(const float *heat, int w, int h, int cmap, size_t *png_bytes, size_t *jpeg_bytes, double *entropy);
+XAIDEF int xai_heatmap_complexity(const float *heat, int w, int h, int cmap, size_t *png_bytes, size_t *jpeg_bytes,
+                                  double *entropy);
 
 /* ---- the evaluator: region perturbation and AOPC ------------------------------------------------ */
 
@@ -493,8 +506,9 @@ XAIDEF int  xai_perturbation_curve(const xai_net *net, xai_tape *tape, const flo
    each with its own tape (a whole curve a thread keeps small networks' cores busy, where splitting
    every layer would cost more in synchronisation than it saves).  Each curve is exactly what
    xai_perturbation_curve gives, for any thread count. */
-XAIDEF int  xai_perturbation_curves(const xai_net *net, const float *input, int cls, uint64_t image_id, const xai_aopc_config *cfg,
-                                    int ntask, const float *const *heat, const int *order, const int *repeat, float *curves);
+XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int cls, uint64_t image_id,
+                                   const xai_aopc_config *cfg, int ntask, const float *const *heat, const int *order,
+                                   const int *repeat, float *curves);
 /* AOPC(L) = 1/(L+1) sum_{k=0..L} (curve[0] - curve[k]) of one curve, for L = 0..steps. */
 XAIDEF void xai_aopc_of_curve(const float *curve, int steps, double *aopc);
 
@@ -614,7 +628,10 @@ static void *xai__malloc(size_t bytes)
 static void *xai__calloc(size_t count, size_t size)
 {
     void *p;
-    if (size && count > (size_t)-1 / size) { xai__fail(XAI_ERR_LIMIT, "size overflow (%zu x %zu)", count, size); return NULL; }
+    if (size && count > (size_t)-1 / size) {
+        xai__fail(XAI_ERR_LIMIT, "size overflow (%zu x %zu)", count, size);
+        return NULL;
+    }
     p = xai__malloc(count * size);
     if (p) memset(p, 0, count * size);
     return p;
@@ -624,7 +641,10 @@ static void *xai__calloc(size_t count, size_t size)
 static void *xai__aligned_alloc(size_t bytes)
 {
     unsigned char *raw, *p;
-    if (bytes > (size_t)-1 - 64 - sizeof(void *)) { xai__fail(XAI_ERR_LIMIT, "size overflow (%zu bytes)", bytes); return NULL; }
+    if (bytes > (size_t)-1 - 64 - sizeof(void *)) {
+        xai__fail(XAI_ERR_LIMIT, "size overflow (%zu bytes)", bytes);
+        return NULL;
+    }
     raw = (unsigned char *)xai__malloc(bytes + 64 + sizeof(void *));
     if (!raw) return NULL;
     p = (unsigned char *)(((uintptr_t)(raw + sizeof(void *)) + 63) & ~(uintptr_t)63);
@@ -804,7 +824,8 @@ static void xai__remove_stale_tmp(const char *path)
         unsigned long pid = 0;
         int digits = 0, hex = 0;
         if (strncmp(p, base, blen) != 0 || p[blen] != '.') continue;
-        for (p += blen + 1; *p >= '0' && *p <= '9' && digits < 10; p++, digits++) pid = pid * 10 + (unsigned long)(*p - '0');
+        for (p += blen + 1; *p >= '0' && *p <= '9' && digits < 10; p++, digits++)
+            pid = pid * 10 + (unsigned long)(*p - '0');
         if (!digits || *p++ != '-') continue;
         for (; ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')) && hex < 8; p++) hex++;
         if (hex != 8 || strcmp(p, ".tmp") != 0 || pid == (unsigned long)getpid()) continue;
@@ -931,7 +952,8 @@ XAIDEF int xai_tensor_alloc(xai_tensor *t, int n, int c, int h, int w)
     size_t count;
     t->data = NULL;
     t->n = t->c = t->h = t->w = 0;
-    if (n < 0 || c < 0 || h < 0 || w < 0) return xai__fail(XAI_ERR_ARG, "tensor %dx%dx%dx%d: negative size", n, c, h, w);
+    if (n < 0 || c < 0 || h < 0 || w < 0)
+        return xai__fail(XAI_ERR_ARG, "tensor %dx%dx%dx%d: negative size", n, c, h, w);
     count = xai__count4((size_t)n, (size_t)c, (size_t)h, (size_t)w, XAI__MAX_FLOATS);
     if (!count && n && c && h && w) return xai__fail(XAI_ERR_LIMIT, "tensor %dx%dx%dx%d: too large", n, c, h, w);
     if (count) {
@@ -1009,11 +1031,13 @@ static int xai__scan_uint(xai__scan *s, unsigned long max, unsigned long *out, c
     start = s->pos;
     while (s->pos < s->len && s->p[s->pos] >= '0' && s->p[s->pos] <= '9') {
         v = v * 10 + (unsigned long)(s->p[s->pos] - '0');
-        if (v > max) return xai__fail(XAI_ERR_LIMIT, "%s: %s at byte %zu is larger than %lu", s->name, what, start, max);
+        if (v > max)
+            return xai__fail(XAI_ERR_LIMIT, "%s: %s at byte %zu is larger than %lu", s->name, what, start, max);
         s->pos++;
     }
     if (s->pos == start) {
-        if (s->pos >= s->len) return xai__fail(XAI_ERR_FORMAT, "%s: truncated: %s missing at byte %zu", s->name, what, start);
+        if (s->pos >= s->len)
+            return xai__fail(XAI_ERR_FORMAT, "%s: truncated: %s missing at byte %zu", s->name, what, start);
         return xai__fail(XAI_ERR_FORMAT, "%s: %s expected at byte %zu, found '%c'", s->name, what, start,
                          s->p[s->pos] >= 32 && s->p[s->pos] < 127 ? s->p[s->pos] : '?');
     }
@@ -1034,7 +1058,8 @@ static int xai__load_pnm(xai__scan *s, xai_image *img)
     if (w == 0 || h == 0) return xai__fail(XAI_ERR_FORMAT, "%s: image size %lux%lu is empty", s->name, w, h);
     if (maxval == 0) return xai__fail(XAI_ERR_FORMAT, "%s: maxval 0", s->name);
     if ((size_t)w * h > XAI__MAX_IMAGE_PIXELS)
-        return xai__fail(XAI_ERR_LIMIT, "%s: %lux%lu pixels, more than the %zu accepted", s->name, w, h, XAI__MAX_IMAGE_PIXELS);
+        return xai__fail(XAI_ERR_LIMIT, "%s: %lux%lu pixels, more than the %zu accepted", s->name, w, h,
+                         XAI__MAX_IMAGE_PIXELS);
     count = (size_t)w * h * (size_t)c;
     bytes_per = maxval > 255 ? 2 : 1;
     if (binary) {
@@ -1046,7 +1071,8 @@ static int xai__load_pnm(xai__scan *s, xai_image *img)
                              s->name, s->len - s->pos, s->pos, count * bytes_per, w, h);
     } else if ((s->len - s->pos) / 2 + 1 < count) {
         /* an ASCII value takes at least a digit and a separator: refuse before allocating */
-        return xai__fail(XAI_ERR_FORMAT, "%s: truncated: %zu bytes cannot hold %zu ASCII values", s->name, s->len - s->pos, count);
+        return xai__fail(XAI_ERR_FORMAT, "%s: truncated: %zu bytes cannot hold %zu ASCII values", s->name,
+                         s->len - s->pos, count);
     }
     if ((rc = xai_image_alloc(img, (int)w, (int)h, c)) != XAI_OK) return rc;
     for (i = 0; i < count; i++) {
@@ -1060,7 +1086,8 @@ static int xai__load_pnm(xai__scan *s, xai_image *img)
         }
         if (v > maxval) {
             xai_image_free(img);
-            return xai__fail(XAI_ERR_FORMAT, "%s: pixel value %lu at sample %zu exceeds maxval %lu", s->name, v, i, maxval);
+            return xai__fail(XAI_ERR_FORMAT, "%s: pixel value %lu at sample %zu exceeds maxval %lu", s->name, v, i,
+                             maxval);
         }
         img->data[i] = maxval == 255 ? (float)v : (float)((double)v * 255.0 / (double)maxval);
     }
@@ -1078,13 +1105,16 @@ static int xai__load_pfm(xai__scan *s, xai_image *img)
     char num[64];
     int rc, n = 0;
     s->pos = 2;
-    if ((rc = xai__scan_uint(s, 1ul << 24, &w, "width")) || (rc = xai__scan_uint(s, 1ul << 24, &h, "height"))) return rc;
+    if ((rc = xai__scan_uint(s, 1ul << 24, &w, "width")) || (rc = xai__scan_uint(s, 1ul << 24, &h, "height")))
+        return rc;
     if (w == 0 || h == 0) return xai__fail(XAI_ERR_FORMAT, "%s: image size %lux%lu is empty", s->name, w, h);
     if ((size_t)w * h > XAI__MAX_IMAGE_PIXELS)
-        return xai__fail(XAI_ERR_LIMIT, "%s: %lux%lu pixels, more than the %zu accepted", s->name, w, h, XAI__MAX_IMAGE_PIXELS);
+        return xai__fail(XAI_ERR_LIMIT, "%s: %lux%lu pixels, more than the %zu accepted", s->name, w, h,
+                         XAI__MAX_IMAGE_PIXELS);
     xai__scan_space(s);
     start = s->pos;
-    while (s->pos < s->len && n < 63 && strchr("+-.0123456789eE", s->p[s->pos]) && s->p[s->pos]) num[n++] = (char)s->p[s->pos++];
+    while (s->pos < s->len && n < 63 && strchr("+-.0123456789eE", s->p[s->pos]) && s->p[s->pos])
+        num[n++] = (char)s->p[s->pos++];
     num[n] = 0;
     scale = n ? strtod(num, NULL) : 0.0;
     if (!n || scale == 0.0 || scale != scale)
@@ -1123,7 +1153,8 @@ XAIDEF int xai_image_load_memory(const void *data, size_t len, const char *name,
     img->data = NULL;
     img->w = img->h = img->c = 0;
     s.p = p; s.len = len; s.pos = 0; s.name = name ? name : "image";
-    if (len < 2 || p[0] != 'P') return xai__fail(XAI_ERR_FORMAT, "%s: not a PPM, PGM or PFM file (no 'P' magic)", s.name);
+    if (len < 2 || p[0] != 'P')
+        return xai__fail(XAI_ERR_FORMAT, "%s: not a PPM, PGM or PFM file (no 'P' magic)", s.name);
     if (p[1] == '2' || p[1] == '3' || p[1] == '5' || p[1] == '6') return xai__load_pnm(&s, img);
     if (p[1] == 'F' || p[1] == 'f') return xai__load_pfm(&s, img);
     return xai__fail(XAI_ERR_FORMAT, "%s: format P%c is not supported (P2, P3, P5, P6, PF, Pf are)", s.name,
@@ -1158,7 +1189,8 @@ XAIDEF int xai_image_write_pnm(const char *path, const xai_image *img)
     for (i = 0; i < count; i++)
         for (k = 0; k < c; k++) {
             float v = img->data[i * (size_t)img->c + (size_t)k];
-            buf[(size_t)hl + i * (size_t)c + (size_t)k] = (unsigned char)(v <= 0.0f ? 0 : v >= 255.0f ? 255 : (int)(v + 0.5f));
+            size_t at = (size_t)hl + i * (size_t)c + (size_t)k;
+            buf[at] = (unsigned char)(v <= 0.0f ? 0 : v >= 255.0f ? 255 : (int)(v + 0.5f));
         }
     rc = xai__write_file(path, buf, (size_t)hl + count * (size_t)c);
     XAI_FREE(buf);
@@ -1180,7 +1212,8 @@ XAIDEF int xai_image_write_pfm(const char *path, const xai_image *img)
     at = (size_t)hl;
     for (y = (size_t)img->h; y-- > 0;)     /* bottom row first */
         for (x = 0; x < (size_t)img->w; x++)
-            for (k = 0; k < (size_t)img->c; k++, at += 4) xai__put_f32(buf + at, img->data[y * row + x * (size_t)img->c + k]);
+            for (k = 0; k < (size_t)img->c; k++, at += 4)
+                xai__put_f32(buf + at, img->data[y * row + x * (size_t)img->c + k]);
     rc = xai__write_file(path, buf, at);
     XAI_FREE(buf);
     return rc;
@@ -1211,7 +1244,8 @@ XAIDEF int xai_image_resize(const xai_image *src, int w, int h, xai_image *dst)
             x1 = x0 + 1 < src->w ? x0 + 1 : src->w - 1;
             ax = fx - x0;
             for (k = 0; k < src->c; k++) {
-                const float *r0 = src->data + (size_t)y0 * src->w * src->c, *r1 = src->data + (size_t)y1 * src->w * src->c;
+                const float *r0 = src->data + (size_t)y0 * src->w * src->c,
+                            *r1 = src->data + (size_t)y1 * src->w * src->c;
                 double top = r0[x0 * src->c + k] * (1 - ax) + r0[x1 * src->c + k] * ax;
                 double bot = r1[x0 * src->c + k] * (1 - ax) + r1[x1 * src->c + k] * ax;
                 dst->data[((size_t)y * w + x) * src->c + k] = (float)(top * (1 - ay) + bot * ay);
@@ -1225,7 +1259,8 @@ XAIDEF int xai_image_crop(const xai_image *src, int x, int y, int w, int h, xai_
 {
     int row, rc;
     if (x < 0 || y < 0 || w <= 0 || h <= 0 || x > src->w - w || y > src->h - h)
-        return xai__fail(XAI_ERR_ARG, "crop %dx%d at (%d,%d) does not fit in a %dx%d image", w, h, x, y, src->w, src->h);
+        return xai__fail(XAI_ERR_ARG, "crop %dx%d at (%d,%d) does not fit in a %dx%d image", w, h, x, y, src->w,
+                         src->h);
     if ((rc = xai_image_alloc(dst, w, h, src->c)) != XAI_OK) return rc;
     for (row = 0; row < h; row++)
         memcpy(dst->data + (size_t)row * w * src->c, src->data + ((size_t)(y + row) * src->w + x) * src->c,
@@ -1247,8 +1282,10 @@ XAIDEF int xai_heatmap_render(const float *heat, int w, int h, int cmap, float c
     size_t n = (size_t)w * h, i;
     double scale = 0;
     int rc;
-    if (cmap < XAI_CMAP_BWR || cmap > XAI_CMAP_GRAY) return xai__fail(XAI_ERR_ARG, "heatmap: unknown colour map %d", cmap);
-    if (!(clip_percentile >= 0 && clip_percentile < 100)) return xai__fail(XAI_ERR_ARG, "heatmap: percentile %g not in [0, 100)", clip_percentile);
+    if (cmap < XAI_CMAP_BWR || cmap > XAI_CMAP_GRAY)
+        return xai__fail(XAI_ERR_ARG, "heatmap: unknown colour map %d", cmap);
+    if (!(clip_percentile >= 0 && clip_percentile < 100))
+        return xai__fail(XAI_ERR_ARG, "heatmap: percentile %g not in [0, 100)", clip_percentile);
     if ((rc = xai_image_alloc(out, w, h, 3)) != XAI_OK) return rc;
     if (clip_percentile > 0) {
         float *mag = (float *)xai__malloc(n * sizeof(float));
@@ -1298,7 +1335,8 @@ XAIDEF int xai_image_overlay(const xai_image *base, const xai_image *top, float 
     if ((rc = xai_image_alloc(out, base->w, base->h, 3)) != XAI_OK) return rc;
     for (i = 0; i < n; i++)
         for (c = 0; c < 3; c++) {
-            float b = base->data[i * base->c + (base->c >= 3 ? c : 0)], t = top->data[i * top->c + (top->c >= 3 ? c : 0)];
+            float b = base->data[i * base->c + (base->c >= 3 ? c : 0)],
+                  t = top->data[i * top->c + (top->c >= 3 ? c : 0)];
             out->data[3 * i + c] = (1 - alpha) * b + alpha * t;
         }
     return XAI_OK;
@@ -1350,12 +1388,12 @@ static void xai__conv_forward_ref(const xai_layer *L, const xai_tensor *x, int w
                         for (c = 0; c < Cg; c++)
                             for (ki = 0; ki < p->kernel_h; ki++) {
                                 int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
+                                const float *wrow = L->weight + (((size_t)o * Cg + c) * p->kernel_h + ki) * p->kernel_w;
                                 if (ih < 0 || ih >= x->h) continue;
                                 for (kj = 0; kj < p->kernel_w; kj++) {
                                     int iw = ow * p->stride_w - p->pad_w + kj * p->dilation_w;
                                     if (iw < 0 || iw >= x->w) continue;
-                                    acc += (double)xai__mod(L->weight[(((size_t)o * Cg + c) * p->kernel_h + ki) * p->kernel_w + kj], wmod) *
-                                           XAI_AT(x, n, g * Cg + c, ih, iw);
+                                    acc += (double)xai__mod(wrow[kj], wmod) * XAI_AT(x, n, g * Cg + c, ih, iw);
                                 }
                             }
                         XAI_AT(y, n, o, oh, ow) = (float)acc;
@@ -1363,7 +1401,8 @@ static void xai__conv_forward_ref(const xai_layer *L, const xai_tensor *x, int w
 }
 
 /* The transpose: dx (+)= W^T g, every output's signal sent back along the weights it was made with. */
-static int xai__conv_backward_data_ref(const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
+static int xai__conv_backward_data_ref(const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx,
+                                       int accumulate)
 {
     const xai_layer_param *p = &L->p;
     int G = p->group, Cg = dx->c / G, Og = p->num_output / G, n, g, o, oh, ow, c, ki, kj;
@@ -1381,12 +1420,12 @@ static int xai__conv_backward_data_ref(const xai_layer *L, const xai_tensor *gy,
                         for (c = 0; c < Cg; c++)
                             for (ki = 0; ki < p->kernel_h; ki++) {
                                 int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
+                                const float *wrow = L->weight + (((size_t)o * Cg + c) * p->kernel_h + ki) * p->kernel_w;
                                 if (ih < 0 || ih >= dx->h) continue;
                                 for (kj = 0; kj < p->kernel_w; kj++) {
                                     int iw = ow * p->stride_w - p->pad_w + kj * p->dilation_w;
                                     if (iw < 0 || iw >= dx->w) continue;
-                                    acc[((size_t)(g * Cg + c) * dx->h + ih) * dx->w + iw] +=
-                                        gv * xai__mod(L->weight[(((size_t)o * Cg + c) * p->kernel_h + ki) * p->kernel_w + kj], wmod);
+                                    acc[((size_t)(g * Cg + c) * dx->h + ih) * dx->w + iw] += gv * xai__mod(wrow[kj], wmod);
                                 }
                             }
                     }
@@ -1400,7 +1439,8 @@ static int xai__conv_backward_data_ref(const xai_layer *L, const xai_tensor *gy,
 }
 
 /* Training: dW += sum over images and positions of g * x, db += sum of g. */
-static void xai__conv_backward_weight_ref(const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
+static void xai__conv_backward_weight_ref(const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw,
+                                          float *db)
 {
     const xai_layer_param *p = &L->p;
     int G = p->group, Cg = x->c / G, Og = p->num_output / G, n, g, o, oh, ow, c, ki, kj;
@@ -1452,7 +1492,8 @@ static void xai__ip_forward_ref(const xai_layer *L, const xai_tensor *x, int wmo
         }
 }
 
-static void xai__ip_backward_data_ref(const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
+static void xai__ip_backward_data_ref(const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx,
+                                      int accumulate)
 {
     size_t K = (size_t)dx->c * dx->h * dx->w, k;
     int n, o;
@@ -1466,7 +1507,8 @@ static void xai__ip_backward_data_ref(const xai_layer *L, const xai_tensor *gy, 
         }
 }
 
-static void xai__ip_backward_weight_ref(const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
+static void xai__ip_backward_weight_ref(const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw,
+                                        float *db)
 {
     size_t K = (size_t)x->c * x->h * x->w, k;
     int n, o, O = L->p.num_output;
@@ -3229,58 +3271,75 @@ typedef struct xai__method_row {
 } xai__method_row;
 
 #define XAI__EPS XAI_RULE_EPSILON
+#define XAI__AB XAI_RULE_ALPHA_BETA   /* short names, to keep the table in 120 columns */
+#define XAI__ZPLUS XAI_RULE_ZPLUS
+#define XAI__GAMMA XAI_RULE_GAMMA
+#define XAI__ZB XAI_RULE_ZB
+#define XAI__W2 XAI_RULE_WSQUARE
+#define XAI__FLAT XAI_RULE_FLAT
 static const xai__method_row xai__methods[] = {
-    /* name             kind                  heatmap               param    first          conv                 fc */
-    {"sensitivity-l2",  XAI_SENSITIVITY,      XAI_HEAT_L2,          NULL,    XAI__EPS,      XAI__EPS,            XAI__EPS,
+    /* name              kind                  heatmap               param    first       conv        fc */
+    {"sensitivity-l2",   XAI_SENSITIVITY,      XAI_HEAT_L2,          NULL,    XAI__EPS,   XAI__EPS,   XAI__EPS,
      "gradient df_c/dx, its l2 norm over the colour channels (Simonyan et al. 2014)"},
-    {"sensitivity-linf", XAI_SENSITIVITY,     XAI_HEAT_LINF,        NULL,    XAI__EPS,      XAI__EPS,            XAI__EPS,
+    {"sensitivity-linf", XAI_SENSITIVITY,      XAI_HEAT_LINF,        NULL,    XAI__EPS,   XAI__EPS,   XAI__EPS,
      "the same, its largest absolute value over the channels"},
-    {"deconv-l2",       XAI_DECONVOLUTION,    XAI_HEAT_L2,          NULL,    XAI__EPS,      XAI__EPS,            XAI__EPS,
+    {"deconv-l2",        XAI_DECONVOLUTION,    XAI_HEAT_L2,          NULL,    XAI__EPS,   XAI__EPS,   XAI__EPS,
      "deconvolution: ReLU rectifies the signal going back (Zeiler & Fergus 2014), l2 norm"},
-    {"deconv-linf",     XAI_DECONVOLUTION,    XAI_HEAT_LINF,        NULL,    XAI__EPS,      XAI__EPS,            XAI__EPS,
+    {"deconv-linf",      XAI_DECONVOLUTION,    XAI_HEAT_LINF,        NULL,    XAI__EPS,   XAI__EPS,   XAI__EPS,
      "the same, largest absolute value"},
-    {"guided-l2",       XAI_GUIDED_BACKPROP,  XAI_HEAT_L2,          NULL,    XAI__EPS,      XAI__EPS,            XAI__EPS,
+    {"guided-l2",        XAI_GUIDED_BACKPROP,  XAI_HEAT_L2,          NULL,    XAI__EPS,   XAI__EPS,   XAI__EPS,
      "guided backpropagation: the gradient with deconvolution's ReLU (Springenberg et al. 2015)"},
-    {"guided-linf",     XAI_GUIDED_BACKPROP,  XAI_HEAT_LINF,        NULL,    XAI__EPS,      XAI__EPS,            XAI__EPS,
+    {"guided-linf",      XAI_GUIDED_BACKPROP,  XAI_HEAT_LINF,        NULL,    XAI__EPS,   XAI__EPS,   XAI__EPS,
      "the same, largest absolute value"},
-    {"gradxinput",      XAI_GRADIENT_X_INPUT, XAI_HEAT_SUM_X_INPUT, NULL,    XAI__EPS,      XAI__EPS,            XAI__EPS,
+    {"gradxinput",       XAI_GRADIENT_X_INPUT, XAI_HEAT_SUM_X_INPUT, NULL,    XAI__EPS,   XAI__EPS,   XAI__EPS,
      "gradient times input, summed over the channels"},
-    {"lrp-eps",         XAI_LRP,              XAI_HEAT_SUM,         "eps",   XAI__EPS,      XAI__EPS,            XAI__EPS,
+    {"lrp-eps",          XAI_LRP,              XAI_HEAT_SUM,         "eps",   XAI__EPS,   XAI__EPS,   XAI__EPS,
      "LRP, eps-rule everywhere (Bach et al. 2015, eq. 58); EPS default 0.01, the paper also uses 100"},
-    {"lrp-ab",          XAI_LRP,              XAI_HEAT_SUM,         "alpha", XAI_RULE_ALPHA_BETA, XAI_RULE_ALPHA_BETA, XAI_RULE_ALPHA_BETA,
+    {"lrp-ab",           XAI_LRP,              XAI_HEAT_SUM,         "alpha", XAI__AB,    XAI__AB,    XAI__AB,
      "LRP, alpha-beta rule everywhere (eq. 60), beta = alpha - 1; ALPHA default 2"},
-    {"lrp-zplus",       XAI_LRP,              XAI_HEAT_SUM,         NULL,    XAI_RULE_ZPLUS, XAI_RULE_ZPLUS,     XAI_RULE_ZPLUS,
+    {"lrp-zplus",        XAI_LRP,              XAI_HEAT_SUM,         NULL,    XAI__ZPLUS, XAI__ZPLUS, XAI__ZPLUS,
      "LRP, z+ rule (alpha 1, beta 0; Montavon et al. 2017)"},
-    {"lrp-gamma",       XAI_LRP,              XAI_HEAT_SUM,         "gamma", XAI_RULE_GAMMA, XAI_RULE_GAMMA,     XAI_RULE_GAMMA,
+    {"lrp-gamma",        XAI_LRP,              XAI_HEAT_SUM,         "gamma", XAI__GAMMA, XAI__GAMMA, XAI__GAMMA,
      "LRP, gamma rule (w + gamma w+; Montavon et al. 2019); GAMMA default 0.25"},
-    {"lrp-zb",          XAI_LRP,              XAI_HEAT_SUM,         NULL,    XAI_RULE_ZB,   XAI__EPS,            XAI__EPS,
+    {"lrp-zb",           XAI_LRP,              XAI_HEAT_SUM,         NULL,    XAI__ZB,    XAI__EPS,   XAI__EPS,
      "LRP, zB rule (deep Taylor, pixel bounds) on the pixel layer, eps 0.01 elsewhere"},
-    {"lrp-w2",          XAI_LRP,              XAI_HEAT_SUM,         NULL,    XAI_RULE_WSQUARE, XAI__EPS,         XAI__EPS,
+    {"lrp-w2",           XAI_LRP,              XAI_HEAT_SUM,         NULL,    XAI__W2,    XAI__EPS,   XAI__EPS,
      "LRP, w^2 rule on the pixel layer, eps 0.01 elsewhere"},
-    {"lrp-flat",        XAI_LRP,              XAI_HEAT_SUM,         NULL,    XAI_RULE_FLAT, XAI__EPS,            XAI__EPS,
+    {"lrp-flat",         XAI_LRP,              XAI_HEAT_SUM,         NULL,    XAI__FLAT,  XAI__EPS,   XAI__EPS,
      "LRP, flat rule on the pixel layer, eps 0.01 elsewhere"},
-    {"lrp-composite",   XAI_LRP,              XAI_HEAT_SUM,         NULL,    XAI_RULE_ZB,   XAI_RULE_ALPHA_BETA, XAI__EPS,
+    {"lrp-composite",    XAI_LRP,              XAI_HEAT_SUM,         NULL,    XAI__ZB,    XAI__AB,    XAI__EPS,
      "LRP composite: zB on the pixel layer, alpha 2 beta 1 on the other convolutions, eps 0.01 on fc"},
 };
 #undef XAI__EPS
+#undef XAI__AB
+#undef XAI__ZPLUS
+#undef XAI__GAMMA
+#undef XAI__ZB
+#undef XAI__W2
+#undef XAI__FLAT
 #define XAI__METHOD_COUNT (int)(sizeof xai__methods / sizeof xai__methods[0])
 
 static const xai__backward_fn xai__method_table[XAI_METHOD_KIND_COUNT][XAI_LAYER_TYPE_COUNT] = {
     /* sensitivity: the chain rule everywhere */
-    {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_gradient, xai__pool_backward_gradient,
-     xai__lrn_backward_gradient, xai__dropout_backward_gradient, NULL, xai__concat_backward, xai__eltwise_backward_gradient, xai__split_backward},
+    {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_gradient,
+     xai__pool_backward_gradient, xai__lrn_backward_gradient, xai__dropout_backward_gradient, NULL,
+     xai__concat_backward, xai__eltwise_backward_gradient, xai__split_backward},
     /* deconvolution: as sensitivity, but ReLU rectifies the signal and LRN passes it */
-    {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_deconv, xai__pool_backward_gradient,
-     xai__backward_identity, xai__backward_identity, NULL, xai__concat_backward, xai__eltwise_backward_gradient, xai__split_backward},
+    {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_deconv,
+     xai__pool_backward_gradient, xai__backward_identity, xai__backward_identity, NULL, xai__concat_backward,
+     xai__eltwise_backward_gradient, xai__split_backward},
     /* LRP: linear layers redistribute by their rule, ReLU passes, max pooling is winner-take-all */
     {xai__linear_backward_lrp, xai__linear_backward_lrp, xai__backward_identity, xai__pool_backward_lrp,
-     xai__lrn_backward_lrp, xai__backward_identity, NULL, xai__concat_backward, xai__eltwise_backward_lrp, xai__split_backward},
+     xai__lrn_backward_lrp, xai__backward_identity, NULL, xai__concat_backward, xai__eltwise_backward_lrp,
+     xai__split_backward},
     /* gradient x input: sensitivity's walk; the heatmap multiplies by the input */
-    {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_gradient, xai__pool_backward_gradient,
-     xai__lrn_backward_gradient, xai__backward_identity, NULL, xai__concat_backward, xai__eltwise_backward_gradient, xai__split_backward},
+    {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_gradient,
+     xai__pool_backward_gradient, xai__lrn_backward_gradient, xai__backward_identity, NULL, xai__concat_backward,
+     xai__eltwise_backward_gradient, xai__split_backward},
     /* guided backprop: the gradient with deconvolution's ReLU added */
-    {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_guided, xai__pool_backward_gradient,
-     xai__lrn_backward_gradient, xai__backward_identity, NULL, xai__concat_backward, xai__eltwise_backward_gradient, xai__split_backward},
+    {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_guided,
+     xai__pool_backward_gradient, xai__lrn_backward_gradient, xai__backward_identity, NULL, xai__concat_backward,
+     xai__eltwise_backward_gradient, xai__split_backward},
 };
 
 /* A rule with its default parameters: eps 0.01 (1e-9 under gamma), alpha 2 beta 1, gamma 0.25. */
@@ -3333,7 +3392,8 @@ XAIDEF int xai_method_parse(const char *name, xai_method *m)
         char *end;
         *colon = 0;
         value = strtod(colon + 1, &end);
-        if (end == colon + 1 || *end) return xai__fail(XAI_ERR_ARG, "method '%s': '%s' is not a number", name, colon + 1);
+        if (end == colon + 1 || *end)
+            return xai__fail(XAI_ERR_ARG, "method '%s': '%s' is not a number", name, colon + 1);
         has_value = 1;
     }
     for (i = 0; i < XAI__METHOD_COUNT; i++)
@@ -3358,8 +3418,8 @@ XAIDEF int xai_method_parse(const char *name, xai_method *m)
         double lo = eps ? 0 : alpha ? 1 : 0, hi = eps ? 1e6 : 1000;
         if (!row->param) return xai__fail(XAI_ERR_ARG, "method '%s' takes no value", name);
         if (!(value >= lo && value <= hi) || (eps && value == 0))
-            return xai__fail(XAI_ERR_ARG, "method '%s': %s %s must be %s %g and at most %g", name, row->param, colon + 1,
-                             eps ? "above" : "at least", lo, hi);
+            return xai__fail(XAI_ERR_ARG, "method '%s': %s %s must be %s %g and at most %g", name, row->param,
+                             colon + 1, eps ? "above" : "at least", lo, hi);
         xai__rule_param(&m->first, row->param, (float)value);
         xai__rule_param(&m->conv, row->param, (float)value);
         xai__rule_param(&m->fc, row->param, (float)value);
@@ -3374,10 +3434,12 @@ XAIDEF int xai_method_parse(const char *name, xai_method *m)
             m->lrn.eps = m->conv.rule == XAI_RULE_EPSILON ? m->conv.eps : 1e-9f;
         } else if (!strcmp(option, "pool-eps")) {
             if (m->conv.rule != XAI_RULE_EPSILON)
-                return xai__fail(XAI_ERR_ARG, "method '%s': +pool-eps takes the convolutions' eps, and they have none", name);
+                return xai__fail(XAI_ERR_ARG, "method '%s': +pool-eps takes the convolutions' eps, and they have none",
+                                 name);
             m->pool = m->sum = m->conv;
         } else {
-            return xai__fail(XAI_ERR_ARG, "method '%s': unknown option '+%s' (+taylor and +pool-eps are known)", name, option);
+            return xai__fail(XAI_ERR_ARG, "method '%s': unknown option '+%s' (+taylor and +pool-eps are known)", name,
+                             option);
         }
         option = next;
     }
@@ -3392,7 +3454,9 @@ static const xai_rule *xai__rule_for(const xai_net *net, const xai_method *m, in
     if (type == XAI_POOLING) return &m->pool;
     if (type == XAI_ELTWISE) return &m->sum;
     if (type == XAI_LRN) return &m->lrn;
-    while (first < net->nlayer && net->layer[first].p.type != XAI_CONVOLUTION && net->layer[first].p.type != XAI_INNER_PRODUCT) first++;
+    while (first < net->nlayer && net->layer[first].p.type != XAI_CONVOLUTION &&
+           net->layer[first].p.type != XAI_INNER_PRODUCT)
+        first++;
     if (li == first) return &m->first;
     return type == XAI_CONVOLUTION ? &m->conv : &m->fc;
 }
@@ -3404,7 +3468,8 @@ static int xai__tape_signals(xai_tape *t)
     if (!t->signal) {
         if (!(t->signal = (xai_tensor *)xai__calloc((size_t)net->nblob, sizeof(xai_tensor)))) return XAI_ERR_MEMORY;
         for (i = 0; i < net->nblob; i++)
-            if (xai_tensor_alloc(&t->signal[i], t->n_max, net->blob[i].c, net->blob[i].h, net->blob[i].w)) return XAI_ERR_MEMORY;
+            if (xai_tensor_alloc(&t->signal[i], t->n_max, net->blob[i].c, net->blob[i].h, net->blob[i].w))
+                return XAI_ERR_MEMORY;
     }
     for (i = 0; i < net->nblob; i++) {
         t->signal[i].n = t->n;
@@ -3432,12 +3497,14 @@ static int xai__backward(const xai_net *net, xai_tape *t, const xai_method *m, c
         cx.net = net; cx.t = t; cx.m = m;
         cx.rule = xai__rule_for(net, m, li);
         if (!xai__method_table[m->kind][L->p.type]) {
-            rc = xai__fail(XAI_ERR_ARG, "layer '%s': no backward rule for %s below the scores", L->name, xai_layer_type_name(L->p.type));
+            rc = xai__fail(XAI_ERR_ARG, "layer '%s': no backward rule for %s below the scores", L->name,
+                           xai_layer_type_name(L->p.type));
             break;
         }
         rc = xai__method_table[m->kind][L->p.type](&cx, L, li);
         if (rc == XAI_OK && param_grad && (L->p.type == XAI_CONVOLUTION || L->p.type == XAI_INNER_PRODUCT))
-            rc = xai__linear_backward_weight(t, L, XAI__X(t, L, 0), XAI__DY(t, L, 0), param_grad + L->weight_offset, L->bias ? param_grad + L->bias_offset : NULL);
+            rc = xai__linear_backward_weight(t, L, XAI__X(t, L, 0), XAI__DY(t, L, 0), param_grad + L->weight_offset,
+                                             L->bias ? param_grad + L->bias_offset : NULL);
         for (j = 0; j < L->nbottom; j++) reached[L->bottom[j]] = 1;
     }
     XAI_FREE(reached);
@@ -3473,7 +3540,8 @@ XAIDEF int xai_explain(const xai_net *net, xai_tape *tape, const float *input, i
     int *cls = NULL, i, rc, K;
     float *start = NULL;
     if (!net->finalized) return xai__fail(XAI_ERR_ARG, "net '%s' is not finalized", net->name);
-    if (m->kind < 0 || m->kind >= XAI_METHOD_KIND_COUNT) return xai__fail(XAI_ERR_ARG, "explain: unknown method kind %d", m->kind);
+    if (m->kind < 0 || m->kind >= XAI_METHOD_KIND_COUNT)
+        return xai__fail(XAI_ERR_ARG, "explain: unknown method kind %d", m->kind);
     if (!t && !(t = xai_tape_new(net, n))) return XAI_ERR_MEMORY;
     K = xai_net_num_classes(net);
     cls = (int *)xai__calloc((size_t)n, sizeof(int));
@@ -3481,7 +3549,8 @@ XAIDEF int xai_explain(const xai_net *net, xai_tape *tape, const float *input, i
     if (!cls || !start) { rc = XAI_ERR_MEMORY; goto done; }
     if (m->kind == XAI_LRP) /* alpha-beta layers: the forward pass keeps z+ and z- for the backward rule */
         for (i = 0; i < net->nlayer; i++) {
-            int rule = xai__rule_for(net, m, i)->rule, linear = net->layer[i].p.type == XAI_CONVOLUTION || net->layer[i].p.type == XAI_INNER_PRODUCT;
+            int rule = xai__rule_for(net, m, i)->rule,
+                linear = net->layer[i].p.type == XAI_CONVOLUTION || net->layer[i].p.type == XAI_INNER_PRODUCT;
             t->split[i] = (unsigned char)(linear && (rule == XAI_RULE_ALPHA_BETA || rule == XAI_RULE_ZPLUS));
         }
     if ((rc = xai_net_forward(net, t, input, n)) != XAI_OK) goto done;
@@ -3966,7 +4035,9 @@ static int xai__write_meta(const xai_net *net, xai__buf *b, uint64_t *data_float
     }
     xai__buf_str(b, net->name);
     xai__buf_str(b, net->blob[net->input_blob].name);
-    xai__buf_u32(b, (uint32_t)net->input_c); xai__buf_u32(b, (uint32_t)net->input_h); xai__buf_u32(b, (uint32_t)net->input_w);
+    xai__buf_u32(b, (uint32_t)net->input_c);
+    xai__buf_u32(b, (uint32_t)net->input_h);
+    xai__buf_u32(b, (uint32_t)net->input_w);
     xai__buf_u32(b, (uint32_t)pre->channel_order);
     xai__buf_f32(b, pre->scale);
     xai__buf_u32(b, (uint32_t)(mean_count || pre->mean_kind != XAI_MEAN_IMAGE ? pre->mean_kind : XAI_MEAN_NONE));
@@ -3980,8 +4051,9 @@ static int xai__write_meta(const xai_net *net, xai__buf *b, uint64_t *data_float
     for (i = 0; i < net->nlayer; i++) {
         const xai_layer *L = &net->layer[i];
         const xai_layer_param *p = &L->p;
-        int32_t iv[XAI__NPARAM_I32] = {p->num_output, p->bias_term, p->kernel_h, p->kernel_w, p->stride_h, p->stride_w, p->pad_h, p->pad_w,
-                                       p->dilation_h, p->dilation_w, p->group, p->transpose, p->pool, p->global_pooling, p->round_mode,
+        int32_t iv[XAI__NPARAM_I32] = {p->num_output, p->bias_term,  p->kernel_h, p->kernel_w,       p->stride_h,
+                                       p->stride_w,   p->pad_h,      p->pad_w,    p->dilation_h,     p->dilation_w,
+                                       p->group,      p->transpose,  p->pool,     p->global_pooling, p->round_mode,
                                        p->local_size, p->norm_region};
         float fv[XAI__NPARAM_F32] = {p->alpha, p->beta, p->k, p->negative_slope, p->dropout_ratio};
         xai__buf_str(b, L->name);
@@ -4049,7 +4121,9 @@ XAIDEF unsigned char *xai_net_save_memory(const xai_net *net, size_t *len)
     if (!xai__buf_grow(&b, (size_t)data_floats * 4)) { XAI_FREE(b.p); return NULL; }
     mean_count = (size_t)(data_floats - net->nparams);
     xai__floats_le(b.p + meta, net->params, net->nparams, net->nparams);
-    if (mean_count) xai__floats_le(b.p + meta + net->nparams * 4, net->pre.mean_image, (size_t)net->pre.mean_c * net->pre.mean_h * net->pre.mean_w, mean_count);
+    if (mean_count)
+        xai__floats_le(b.p + meta + net->nparams * 4, net->pre.mean_image,
+                       (size_t)net->pre.mean_c * net->pre.mean_h * net->pre.mean_w, mean_count);
     *len = b.len;
     return b.p;
 }
@@ -4103,7 +4177,8 @@ static int xai__need(xai__reader *r, size_t n, const char *what)
     if (r->failed) return 0;
     if (r->len - r->pos < n) {
         r->failed = 1;
-        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: %s runs past the end of the metadata (%zu bytes)", r->file, r->pos, what, r->len);
+        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: %s runs past the end of the metadata (%zu bytes)", r->file, r->pos,
+                  what, r->len);
         return 0;
     }
     return 1;
@@ -4139,7 +4214,8 @@ static void xai__rd_str(xai__reader *r, char *out, size_t max, const char *what)
     if (r->failed) return;
     if (n >= max) {
         r->failed = 1;
-        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: %s is %u bytes long, at most %zu allowed", r->file, at, what, n, max - 1);
+        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: %s is %u bytes long, at most %zu allowed", r->file, at, what, n,
+                  max - 1);
         return;
     }
     if (!xai__need(r, n, what)) return;
@@ -4163,29 +4239,42 @@ typedef struct xai__header {
 static int xai__read_header(const unsigned char *p, size_t avail, uint64_t file_len, const char *file, xai__header *h)
 {
     if (avail < XAI__HEADER_BYTES)
-        return xai__fail(XAI_ERR_FORMAT, "%s: %zu bytes, shorter than the %d-byte header: truncated or not an .xai model", file, avail, XAI__HEADER_BYTES);
-    if (memcmp(p, XAI__MAGIC, 8) != 0) return xai__fail(XAI_ERR_FORMAT, "%s: offset 0: magic is not \"XAIMODEL\": not an .xai model file", file);
+        return xai__fail(XAI_ERR_FORMAT,
+                         "%s: %zu bytes, shorter than the %d-byte header: truncated or not an .xai model", file, avail,
+                         XAI__HEADER_BYTES);
+    if (memcmp(p, XAI__MAGIC, 8) != 0)
+        return xai__fail(XAI_ERR_FORMAT, "%s: offset 0: magic is not \"XAIMODEL\": not an .xai model file", file);
     h->version = xai__get_u32(p + 8);
     if (h->version != XAI__FILE_VERSION && h->version != 1)
-        return xai__fail(XAI_ERR_FORMAT, "%s: offset 8: file version %u, this xai.h reads versions 1 and %d: %s", file, h->version, XAI__FILE_VERSION,
-                         h->version > XAI__FILE_VERSION ? "update xai.h, or convert the model again with this version's caffe2xai"
-                                                        : "convert the model again with this version's caffe2xai");
+        return xai__fail(XAI_ERR_FORMAT, "%s: offset 8: file version %u, this xai.h reads versions 1 and %d: %s", file,
+                         h->version, XAI__FILE_VERSION,
+                         h->version > XAI__FILE_VERSION
+                             ? "update xai.h, or convert the model again with this version's caffe2xai"
+                             : "convert the model again with this version's caffe2xai");
     h->header_bytes = xai__get_u32(p + 12);
-    if (h->header_bytes != XAI__HEADER_BYTES) return xai__fail(XAI_ERR_FORMAT, "%s: offset 12: header bytes %u, expected %d", file, h->header_bytes, XAI__HEADER_BYTES);
+    if (h->header_bytes != XAI__HEADER_BYTES)
+        return xai__fail(XAI_ERR_FORMAT, "%s: offset 12: header bytes %u, expected %d", file, h->header_bytes,
+                         XAI__HEADER_BYTES);
     h->file_bytes = xai__get_u64(p + 16);
     if (h->file_bytes != file_len)
-        return xai__fail(XAI_ERR_FORMAT, "%s: offset 16: the header says %llu bytes, the file has %llu: %s", file, (unsigned long long)h->file_bytes,
-                         (unsigned long long)file_len, h->file_bytes > file_len ? "truncated" : "trailing bytes");
+        return xai__fail(XAI_ERR_FORMAT, "%s: offset 16: the header says %llu bytes, the file has %llu: %s", file,
+                         (unsigned long long)h->file_bytes, (unsigned long long)file_len,
+                         h->file_bytes > file_len ? "truncated" : "trailing bytes");
     h->data_offset = xai__get_u64(p + 24);
     h->data_floats = xai__get_u64(p + 32);
-    if (h->data_offset % 64 || h->data_offset < XAI__HEADER_BYTES || h->data_offset > file_len || h->data_offset - XAI__HEADER_BYTES > XAI__MAX_META)
-        return xai__fail(XAI_ERR_FORMAT, "%s: offset 24: data offset %llu is not a multiple of 64 inside the file", file, (unsigned long long)h->data_offset);
+    if (h->data_offset % 64 || h->data_offset < XAI__HEADER_BYTES || h->data_offset > file_len ||
+        h->data_offset - XAI__HEADER_BYTES > XAI__MAX_META)
+        return xai__fail(XAI_ERR_FORMAT, "%s: offset 24: data offset %llu is not a multiple of 64 inside the file",
+                         file, (unsigned long long)h->data_offset);
     if (h->data_floats > (file_len - h->data_offset) / 4 || h->data_offset + h->data_floats * 4 != file_len)
-        return xai__fail(XAI_ERR_FORMAT, "%s: offset 32: %llu floats of data do not fill the file from offset %llu to its end (%llu)", file,
-                         (unsigned long long)h->data_floats, (unsigned long long)h->data_offset, (unsigned long long)file_len);
+        return xai__fail(XAI_ERR_FORMAT,
+                         "%s: offset 32: %llu floats of data do not fill the file from offset %llu to its end (%llu)",
+                         file, (unsigned long long)h->data_floats, (unsigned long long)h->data_offset,
+                         (unsigned long long)file_len);
     h->nlayer = xai__get_u32(p + 40);
     h->nlabel = xai__get_u32(p + 44);
-    if (h->nlayer == 0 || h->nlayer > XAI__MAX_LAYERS) return xai__fail(XAI_ERR_FORMAT, "%s: offset 40: layer count %u (1..%d)", file, h->nlayer, XAI__MAX_LAYERS);
+    if (h->nlayer == 0 || h->nlayer > XAI__MAX_LAYERS)
+        return xai__fail(XAI_ERR_FORMAT, "%s: offset 40: layer count %u (1..%d)", file, h->nlayer, XAI__MAX_LAYERS);
     if (h->nlabel > (1u << 20)) return xai__fail(XAI_ERR_FORMAT, "%s: offset 44: label count %u", file, h->nlabel);
     h->crc_meta = xai__get_u32(p + 48);
     h->crc_weights = xai__get_u32(p + 52);
@@ -4203,20 +4292,29 @@ static int xai__check_sums(const xai_net *net, const unsigned char *head_meta, c
     const char *damaged = "the file is damaged: copy or convert the model again";
     if (h->version < 2) return XAI_OK;
     if ((got = (uint32_t)xai__crc32(0, head_meta, 60)) != h->crc_header)
-        return xai__fail(XAI_ERR_FORMAT, "%s: offset 60: the header (bytes 0 to 59) fails its CRC-32 (stored %08x, computed %08x): %s", file,
-                         (unsigned)h->crc_header, (unsigned)got, damaged);
+        return xai__fail(XAI_ERR_FORMAT,
+                         "%s: offset 60: the header (bytes 0 to 59) fails its CRC-32 (stored %08x, computed %08x): %s",
+                         file, (unsigned)h->crc_header, (unsigned)got, damaged);
     got = (uint32_t)xai__crc32(0, head_meta + XAI__HEADER_BYTES, (size_t)h->data_offset - XAI__HEADER_BYTES);
     if (got != h->crc_meta)
-        return xai__fail(XAI_ERR_FORMAT, "%s: offset 48: the metadata (bytes 64 to %llu: names, labels, preprocessing, layer parameters) "
-                         "fails its CRC-32 (stored %08x, computed %08x): %s", file, (unsigned long long)h->data_offset - 1,
-                         (unsigned)h->crc_meta, (unsigned)got, damaged);
+        return xai__fail(
+            XAI_ERR_FORMAT,
+            "%s: offset 48: the metadata (bytes 64 to %llu: names, labels, preprocessing, layer parameters) "
+            "fails its CRC-32 (stored %08x, computed %08x): %s",
+            file, (unsigned long long)h->data_offset - 1, (unsigned)h->crc_meta, (unsigned)got, damaged);
     if ((got = xai__crc32_floats(net->params, net->nparams, net->nparams)) != h->crc_weights)
-        return xai__fail(XAI_ERR_FORMAT, "%s: offset 52: the weights (bytes %llu to %llu) fail their CRC-32 (stored %08x, computed %08x): %s", file,
-                         (unsigned long long)h->data_offset, (unsigned long long)(h->data_offset + net->nparams * 4) - 1,
-                         (unsigned)h->crc_weights, (unsigned)got, damaged);
-    if ((got = xai__crc32_floats(net->pre.mean_image, mean_count, (size_t)h->data_floats - net->nparams)) != h->crc_rest)
-        return xai__fail(XAI_ERR_FORMAT, "%s: offset 56: the mean image (bytes %llu to the end) fails its CRC-32 (stored %08x, computed %08x): %s",
-                         file, (unsigned long long)(h->data_offset + net->nparams * 4), (unsigned)h->crc_rest, (unsigned)got, damaged);
+        return xai__fail(
+            XAI_ERR_FORMAT,
+            "%s: offset 52: the weights (bytes %llu to %llu) fail their CRC-32 (stored %08x, computed %08x): %s", file,
+            (unsigned long long)h->data_offset, (unsigned long long)(h->data_offset + net->nparams * 4) - 1,
+            (unsigned)h->crc_weights, (unsigned)got, damaged);
+    if ((got = xai__crc32_floats(net->pre.mean_image, mean_count, (size_t)h->data_floats - net->nparams)) !=
+        h->crc_rest)
+        return xai__fail(
+            XAI_ERR_FORMAT,
+            "%s: offset 56: the mean image (bytes %llu to the end) fails its CRC-32 (stored %08x, computed %08x): %s",
+            file, (unsigned long long)(h->data_offset + net->nparams * 4), (unsigned)h->crc_rest, (unsigned)got,
+            damaged);
     return XAI_OK;
 }
 
@@ -4233,14 +4331,15 @@ static int xai__check_finite(const xai_net *net, const char *file)
             const float *v = count ? net->params + (part ? L->bias_offset : L->weight_offset) : NULL;
             for (i = 0; i < count; i++)
                 if (!(v[i] == v[i] && v[i] <= FLT_MAX && v[i] >= -FLT_MAX))
-                    return xai__fail(XAI_ERR_FORMAT, "%s: layer %d '%s': %s element %zu of %zu is %s, not a finite number", file, li, L->name,
-                                     part ? "bias" : "weights", i, count, v[i] != v[i] ? "NaN" : "infinite");
+                    return xai__fail(XAI_ERR_FORMAT,
+                                     "%s: layer %d '%s': %s element %zu of %zu is %s, not a finite number", file, li,
+                                     L->name, part ? "bias" : "weights", i, count, v[i] != v[i] ? "NaN" : "infinite");
         }
     }
     for (i = 0; i < mean_count; i++)
         if (!(net->pre.mean_image[i] == net->pre.mean_image[i] && fabsf(net->pre.mean_image[i]) <= FLT_MAX))
-            return xai__fail(XAI_ERR_FORMAT, "%s: mean image element %zu of %zu is %s, not a finite number", file, i, mean_count,
-                             net->pre.mean_image[i] != net->pre.mean_image[i] ? "NaN" : "infinite");
+            return xai__fail(XAI_ERR_FORMAT, "%s: mean image element %zu of %zu is %s, not a finite number", file, i,
+                             mean_count, net->pre.mean_image[i] != net->pre.mean_image[i] ? "NaN" : "infinite");
     return XAI_OK;
 }
 
@@ -4262,10 +4361,14 @@ static xai_net *xai__parse_meta(const unsigned char *meta, const xai__header *h,
     c = xai__rd_u32(&r, "input channels"); hh = xai__rd_u32(&r, "input height"); w = xai__rd_u32(&r, "input width");
     if (r.failed) goto fail;
     if (c == 0 || hh == 0 || w == 0 || c > XAI_DIM_MAX || hh > XAI_DIM_MAX || w > XAI_DIM_MAX) {
-        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: input shape %ux%ux%u is empty or too large", file, r.pos - 12, c, hh, w);
+        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: input shape %ux%ux%u is empty or too large", file, r.pos - 12, c, hh,
+                  w);
         goto fail;
     }
-    if (xai_net_input(net, name, (int)c, (int)hh, (int)w) != XAI_OK) { xai__fail_context(XAI_ERR_FORMAT, file); goto fail; }
+    if (xai_net_input(net, name, (int)c, (int)hh, (int)w) != XAI_OK) {
+        xai__fail_context(XAI_ERR_FORMAT, file);
+        goto fail;
+    }
     net->pre.channel_order = (int)xai__rd_u32(&r, "channel order");
     net->pre.scale = xai__rd_f32(&r, "scale");
     net->pre.mean_kind = (int)xai__rd_u32(&r, "mean kind");
@@ -4277,16 +4380,19 @@ static xai_net *xai__parse_meta(const unsigned char *meta, const xai__header *h,
     net->pre.resize_w = (int)xai__rd_u32(&r, "resize width");
     net->pre.resize_h = (int)xai__rd_u32(&r, "resize height");
     if (r.failed) goto fail;
-    if (net->pre.channel_order < 0 || net->pre.channel_order > XAI_ORDER_BGR || net->pre.mean_kind < 0 || net->pre.mean_kind > XAI_MEAN_IMAGE ||
-        net->pre.resize_w < 0 || net->pre.resize_h < 0 || net->pre.resize_w > 65536 || net->pre.resize_h > 65536) {
-        xai__fail(XAI_ERR_FORMAT, "%s: offset %d: bad preprocessing (channel order %d, mean kind %d, resize %dx%d)", file,
-                  XAI__HEADER_BYTES, net->pre.channel_order, net->pre.mean_kind, net->pre.resize_w, net->pre.resize_h);
+    if (net->pre.channel_order < 0 || net->pre.channel_order > XAI_ORDER_BGR || net->pre.mean_kind < 0 ||
+        net->pre.mean_kind > XAI_MEAN_IMAGE || net->pre.resize_w < 0 || net->pre.resize_h < 0 ||
+        net->pre.resize_w > 65536 || net->pre.resize_h > 65536) {
+        xai__fail(XAI_ERR_FORMAT, "%s: offset %d: bad preprocessing (channel order %d, mean kind %d, resize %dx%d)",
+                  file, XAI__HEADER_BYTES, net->pre.channel_order, net->pre.mean_kind, net->pre.resize_w,
+                  net->pre.resize_h);
         goto fail;
     }
     if (h->nlabel) {
         /* each label takes at least its 4-byte length: refuse a count the metadata cannot hold */
         if (h->nlabel > (r.len - r.pos) / 4) {
-            xai__fail(XAI_ERR_FORMAT, "%s: offset 44: %u labels cannot fit in %zu bytes of metadata", file, h->nlabel, r.len - r.pos);
+            xai__fail(XAI_ERR_FORMAT, "%s: offset 44: %u labels cannot fit in %zu bytes of metadata", file, h->nlabel,
+                      r.len - r.pos);
             goto fail;
         }
         labels = (char **)xai__calloc(h->nlabel, sizeof(char *));
@@ -4313,19 +4419,31 @@ static xai_net *xai__parse_meta(const unsigned char *meta, const xai__header *h,
         if (type >= XAI_LAYER_TYPE_COUNT) { xai__fail(XAI_ERR_FORMAT, "%s: type %u is unknown", ctx, type); goto fail; }
         p = xai_layer_defaults((int)type);
         nb = xai__rd_u32(&r, "bottom count");
-        if (!r.failed && (nb == 0 || nb > XAI_MAX_BOTTOMS)) { xai__fail(XAI_ERR_FORMAT, "%s: %u bottoms (1..%d)", ctx, nb, XAI_MAX_BOTTOMS); goto fail; }
+        if (!r.failed && (nb == 0 || nb > XAI_MAX_BOTTOMS)) {
+            xai__fail(XAI_ERR_FORMAT, "%s: %u bottoms (1..%d)", ctx, nb, XAI_MAX_BOTTOMS);
+            goto fail;
+        }
         bottoms[0] = 0;
         for (j = 0; j < nb && !r.failed; j++) {
             xai__rd_str(&r, one, sizeof one, "bottom name");
-            if (strchr(one, ',') || strchr(one, ' ') || strchr(one, '\t') || !one[0]) { xai__fail(XAI_ERR_FORMAT, "%s: bottom name '%s' is empty or has a separator", ctx, one); goto fail; }
+            if (strchr(one, ',') || strchr(one, ' ') || strchr(one, '\t') || !one[0]) {
+                xai__fail(XAI_ERR_FORMAT, "%s: bottom name '%s' is empty or has a separator", ctx, one);
+                goto fail;
+            }
             strcat(bottoms, j ? "," : ""); strcat(bottoms, one);
         }
         nt = xai__rd_u32(&r, "top count");
-        if (!r.failed && (nt == 0 || nt > XAI_MAX_TOPS)) { xai__fail(XAI_ERR_FORMAT, "%s: %u tops (1..%d)", ctx, nt, XAI_MAX_TOPS); goto fail; }
+        if (!r.failed && (nt == 0 || nt > XAI_MAX_TOPS)) {
+            xai__fail(XAI_ERR_FORMAT, "%s: %u tops (1..%d)", ctx, nt, XAI_MAX_TOPS);
+            goto fail;
+        }
         tops[0] = 0;
         for (j = 0; j < nt && !r.failed; j++) {
             xai__rd_str(&r, one, sizeof one, "top name");
-            if (strchr(one, ',') || strchr(one, ' ') || strchr(one, '\t') || !one[0]) { xai__fail(XAI_ERR_FORMAT, "%s: top name '%s' is empty or has a separator", ctx, one); goto fail; }
+            if (strchr(one, ',') || strchr(one, ' ') || strchr(one, '\t') || !one[0]) {
+                xai__fail(XAI_ERR_FORMAT, "%s: top name '%s' is empty or has a separator", ctx, one);
+                goto fail;
+            }
             strcat(tops, j ? "," : ""); strcat(tops, one);
         }
         for (j = 0; j < XAI__NPARAM_I32; j++) iv[j] = (int32_t)xai__rd_u32(&r, "layer parameter");
@@ -4334,12 +4452,29 @@ static xai_net *xai__parse_meta(const unsigned char *meta, const xai__header *h,
         p.axis = (int)xai__rd_u32(&r, "axis");
         u = xai__rd_u32(&r, "coefficient count");
         if (r.failed) goto fail;
-        if (u > XAI_MAX_BOTTOMS) { xai__fail(XAI_ERR_FORMAT, "%s: %u coefficients (at most %d)", ctx, u, XAI_MAX_BOTTOMS); goto fail; }
+        if (u > XAI_MAX_BOTTOMS) {
+            xai__fail(XAI_ERR_FORMAT, "%s: %u coefficients (at most %d)", ctx, u, XAI_MAX_BOTTOMS);
+            goto fail;
+        }
         p.ncoeff = (int)u;
         for (j = 0; j < u; j++) p.coeff[j] = xai__rd_f32(&r, "coefficient");
-        p.num_output = iv[0]; p.bias_term = iv[1]; p.kernel_h = iv[2]; p.kernel_w = iv[3]; p.stride_h = iv[4]; p.stride_w = iv[5];
-        p.pad_h = iv[6]; p.pad_w = iv[7]; p.dilation_h = iv[8]; p.dilation_w = iv[9]; p.group = iv[10]; p.transpose = iv[11];
-        p.pool = iv[12]; p.global_pooling = iv[13]; p.round_mode = iv[14]; p.local_size = iv[15]; p.norm_region = iv[16];
+        p.num_output = iv[0];
+        p.bias_term = iv[1];
+        p.kernel_h = iv[2];
+        p.kernel_w = iv[3];
+        p.stride_h = iv[4];
+        p.stride_w = iv[5];
+        p.pad_h = iv[6];
+        p.pad_w = iv[7];
+        p.dilation_h = iv[8];
+        p.dilation_w = iv[9];
+        p.group = iv[10];
+        p.transpose = iv[11];
+        p.pool = iv[12];
+        p.global_pooling = iv[13];
+        p.round_mode = iv[14];
+        p.local_size = iv[15];
+        p.norm_region = iv[16];
         p.alpha = fv[0]; p.beta = fv[1]; p.k = fv[2]; p.negative_slope = fv[3]; p.dropout_ratio = fv[4];
         if (r.failed) goto fail;
         if ((rc = xai_net_add(net, name, &p, bottoms, tops)) < 0) { xai__fail_context(XAI_ERR_FORMAT, ctx); goto fail; }
@@ -4348,7 +4483,10 @@ static xai_net *xai__parse_meta(const unsigned char *meta, const xai__header *h,
             size_t expect = (L->weight_count ? 1u : 0u) + (L->bias_count ? 1u : 0u);
             nblob = xai__rd_u32(&r, "blob count");
             if (r.failed) goto fail;
-            if (nblob != expect) { xai__fail(XAI_ERR_FORMAT, "%s: %u weight blobs, the layer has %zu", ctx, nblob, expect); goto fail; }
+            if (nblob != expect) {
+                xai__fail(XAI_ERR_FORMAT, "%s: %u weight blobs, the layer has %zu", ctx, nblob, expect);
+                goto fail;
+            }
             for (j = 0; j < nblob; j++) {
                 uint32_t d[4];
                 uint64_t off;
@@ -4359,14 +4497,18 @@ static xai_net *xai__parse_meta(const unsigned char *meta, const xai__header *h,
                 if (r.failed) goto fail;
                 count = xai__count4(d[0], d[1], d[2], d[3], (size_t)1 << 40);
                 if (j == 0 && L->weight_count) {
-                    if (count != L->weight_count || (int)d[0] != L->weight_shape[0] || (int)d[1] != L->weight_shape[1] ||
-                        (int)d[2] != L->weight_shape[2] || (int)d[3] != L->weight_shape[3]) {
-                        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: weight blob %ux%ux%ux%u, the layer needs %dx%dx%dx%d", ctx, blob_at, d[0], d[1], d[2], d[3],
-                                  L->weight_shape[0], L->weight_shape[1], L->weight_shape[2], L->weight_shape[3]);
+                    if (count != L->weight_count || (int)d[0] != L->weight_shape[0] ||
+                        (int)d[1] != L->weight_shape[1] || (int)d[2] != L->weight_shape[2] ||
+                        (int)d[3] != L->weight_shape[3]) {
+                        xai__fail(XAI_ERR_FORMAT,
+                                  "%s: offset %zu: weight blob %ux%ux%ux%u, the layer needs %dx%dx%dx%d", ctx, blob_at,
+                                  d[0], d[1], d[2], d[3], L->weight_shape[0], L->weight_shape[1], L->weight_shape[2],
+                                  L->weight_shape[3]);
                         goto fail;
                     }
                 } else if (count != L->bias_count || d[0] != L->bias_count) {
-                    xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: bias blob %ux%ux%ux%u, the layer needs %zu", ctx, blob_at, d[0], d[1], d[2], d[3], L->bias_count);
+                    xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: bias blob %ux%ux%ux%u, the layer needs %zu", ctx,
+                              blob_at, d[0], d[1], d[2], d[3], L->bias_count);
                     goto fail;
                 }
                 /* where finalize will put it: blobs one after the other, 64-byte aligned */
@@ -4380,8 +4522,8 @@ static xai_net *xai__parse_meta(const unsigned char *meta, const xai__header *h,
                     }
                     if (j == 1 || !L->weight_count) want += xai__align16(L->weight_count);
                     if (off != want) {
-                        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: blob at data float %llu, the layout puts it at %zu", ctx, blob_at + 16,
-                                  (unsigned long long)off, want);
+                        xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: blob at data float %llu, the layout puts it at %zu",
+                                  ctx, blob_at + 16, (unsigned long long)off, want);
                         goto fail;
                     }
                 }
@@ -4390,18 +4532,25 @@ static xai_net *xai__parse_meta(const unsigned char *meta, const xai__header *h,
     }
     if (r.pos > r.len) goto fail;
     for (; r.pos < r.len; r.pos++)
-        if (meta[r.pos]) { xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: unexpected bytes after the last layer (padding must be zero)", file, r.pos); goto fail; }
+        if (meta[r.pos]) {
+            xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: unexpected bytes after the last layer (padding must be zero)",
+                      file, r.pos);
+            goto fail;
+        }
     xai__layout(net);
     {
-        size_t mean_count = net->pre.mean_kind == XAI_MEAN_IMAGE ? xai__count4((size_t)net->pre.mean_c, (size_t)net->pre.mean_h, (size_t)net->pre.mean_w, 1, (size_t)1 << 32) : 0;
+        size_t mean_count = net->pre.mean_kind == XAI_MEAN_IMAGE
+                                ? xai__count4((size_t)net->pre.mean_c, (size_t)net->pre.mean_h, (size_t)net->pre.mean_w,
+                                              1, (size_t)1 << 32)
+                                : 0;
         if (net->pre.mean_kind == XAI_MEAN_IMAGE && (!mean_count || mean_offset != net->nparams)) {
-            xai__fail(XAI_ERR_FORMAT, "%s: mean image %dx%dx%d at data float %llu, the layout puts it at %zu", file, net->pre.mean_c,
-                      net->pre.mean_h, net->pre.mean_w, (unsigned long long)mean_offset, net->nparams);
+            xai__fail(XAI_ERR_FORMAT, "%s: mean image %dx%dx%d at data float %llu, the layout puts it at %zu", file,
+                      net->pre.mean_c, net->pre.mean_h, net->pre.mean_w, (unsigned long long)mean_offset, net->nparams);
             goto fail;
         }
         if (h->data_floats != net->nparams + xai__align16(mean_count)) {
-            xai__fail(XAI_ERR_FORMAT, "%s: offset 32: %llu data floats, the layers and mean need %zu", file, (unsigned long long)h->data_floats,
-                      net->nparams + xai__align16(mean_count));
+            xai__fail(XAI_ERR_FORMAT, "%s: offset 32: %llu data floats, the layers and mean need %zu", file,
+                      (unsigned long long)h->data_floats, net->nparams + xai__align16(mean_count));
             goto fail;
         }
     }
@@ -4417,7 +4566,8 @@ fail:
 static int xai__finish_load(xai_net *net, const unsigned char *head_meta, const xai__header *h, const char *file)
 {
     int rc;
-    if (xai__check_sums(net, head_meta, h, file) != XAI_OK || xai__check_finite(net, file) != XAI_OK) return XAI_ERR_FORMAT;
+    if (xai__check_sums(net, head_meta, h, file) != XAI_OK || xai__check_finite(net, file) != XAI_OK)
+        return XAI_ERR_FORMAT;
     net->file_version = (int)h->version;
     net->finalized = 1;
     xai__point_weights(net);
@@ -4435,8 +4585,10 @@ static void xai__floats_from_le(float *dst, const unsigned char *src, size_t cou
 
 static int xai__alloc_data(xai_net *net)
 {
-    size_t mean_count = net->pre.mean_kind == XAI_MEAN_IMAGE ? (size_t)net->pre.mean_c * net->pre.mean_h * net->pre.mean_w : 0;
-    if (net->nparams && !(net->params = (float *)xai__aligned_alloc(net->nparams * sizeof(float)))) return XAI_ERR_MEMORY;
+    size_t mean_count =
+        net->pre.mean_kind == XAI_MEAN_IMAGE ? (size_t)net->pre.mean_c * net->pre.mean_h * net->pre.mean_w : 0;
+    if (net->nparams && !(net->params = (float *)xai__aligned_alloc(net->nparams * sizeof(float))))
+        return XAI_ERR_MEMORY;
     if (mean_count && !(net->pre.mean_image = (float *)xai__malloc(mean_count * sizeof(float)))) return XAI_ERR_MEMORY;
     return XAI_OK;
 }
@@ -4460,7 +4612,8 @@ XAIDEF xai_net *xai_net_load_memory(const void *data, size_t len, const char *na
     if (xai__alloc_data(net) != XAI_OK) { xai_net_free(net); return NULL; }
     xai__floats_from_le(net->params, p + h.data_offset, net->nparams);
     if (net->pre.mean_image)
-        xai__floats_from_le(net->pre.mean_image, p + h.data_offset + net->nparams * 4, (size_t)net->pre.mean_c * net->pre.mean_h * net->pre.mean_w);
+        xai__floats_from_le(net->pre.mean_image, p + h.data_offset + net->nparams * 4,
+                            (size_t)net->pre.mean_c * net->pre.mean_h * net->pre.mean_w);
     if (xai__finish_load(net, p, &h, file) != XAI_OK) { xai_net_free(net); return NULL; }
     return net;
 }
@@ -4488,11 +4641,19 @@ XAIDEF xai_net *xai_net_load(const char *path)
     if (!(net = xai__parse_meta(meta, &h, path))) goto done;
     if (xai__alloc_data(net) != XAI_OK) goto fail;
     /* the weights in one read, straight into their place */
-    if (net->nparams && fread(net->params, 4, net->nparams, f) != net->nparams) { xai__fail(XAI_ERR_IO, "%s: read error in the weights", path); goto fail; }
-    if (!xai__host_is_little_endian()) xai__floats_from_le(net->params, (const unsigned char *)net->params, net->nparams);
+    if (net->nparams && fread(net->params, 4, net->nparams, f) != net->nparams) {
+        xai__fail(XAI_ERR_IO, "%s: read error in the weights", path);
+        goto fail;
+    }
+    if (!xai__host_is_little_endian())
+        xai__floats_from_le(net->params, (const unsigned char *)net->params, net->nparams);
     mean_count = net->pre.mean_image ? (size_t)net->pre.mean_c * net->pre.mean_h * net->pre.mean_w : 0;
-    if (mean_count && fread(net->pre.mean_image, 4, mean_count, f) != mean_count) { xai__fail(XAI_ERR_IO, "%s: read error in the mean image", path); goto fail; }
-    if (mean_count && !xai__host_is_little_endian()) xai__floats_from_le(net->pre.mean_image, (const unsigned char *)net->pre.mean_image, mean_count);
+    if (mean_count && fread(net->pre.mean_image, 4, mean_count, f) != mean_count) {
+        xai__fail(XAI_ERR_IO, "%s: read error in the mean image", path);
+        goto fail;
+    }
+    if (mean_count && !xai__host_is_little_endian())
+        xai__floats_from_le(net->pre.mean_image, (const unsigned char *)net->pre.mean_image, mean_count);
     if (xai__finish_load(net, meta, &h, path) != XAI_OK) goto fail;
     goto done;
 fail:
@@ -6817,7 +6978,8 @@ XAIDEF int xai_image_write_jpeg(const char *path, const xai_image *img, int qual
     return rc;
 }
 
-XAIDEF int xai_heatmap_complexity(const float *heat, int w, int h, int cmap, size_t *png_bytes, size_t *jpeg_bytes, double *entropy)
+XAIDEF int xai_heatmap_complexity(const float *heat, int w, int h, int cmap, size_t *png_bytes, size_t *jpeg_bytes,
+                                  double *entropy)
 {
     xai_image pic;
     unsigned char *px, *file;
@@ -6875,8 +7037,14 @@ XAIDEF double xai_image_entropy(const unsigned char *pixels, int w, int h, int c
     return -1.0;
 }
 XAIDEF int xai_image_write_png(const char *path, const xai_image *img) { (void)img; return xai__no_image_write(path); }
-XAIDEF int xai_image_write_jpeg(const char *path, const xai_image *img, int quality) { (void)img; (void)quality; return xai__no_image_write(path); }
-XAIDEF int xai_heatmap_complexity(const float *heat, int w, int h, int cmap, size_t *png_bytes, size_t *jpeg_bytes, double *entropy)
+XAIDEF int xai_image_write_jpeg(const char *path, const xai_image *img, int quality)
+{
+    (void)img;
+    (void)quality;
+    return xai__no_image_write(path);
+}
+XAIDEF int xai_heatmap_complexity(const float *heat, int w, int h, int cmap, size_t *png_bytes, size_t *jpeg_bytes,
+                                  double *entropy)
 {
     (void)heat; (void)w; (void)h; (void)cmap; (void)png_bytes; (void)jpeg_bytes; (void)entropy;
     return xai__no_image_write("heatmap complexity");
