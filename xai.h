@@ -242,10 +242,13 @@ typedef struct xai_blob {
 enum { XAI_ORDER_GRAY = 0, XAI_ORDER_RGB = 1, XAI_ORDER_BGR = 2 };
 enum { XAI_MEAN_NONE = 0, XAI_MEAN_PIXEL = 1, XAI_MEAN_IMAGE = 2 };
 
-/* How a picture becomes network input, as Caffe's DataTransformer: input = (pixel - mean) * scale. */
+/* How a picture becomes network input, as Caffe's DataTransformer: input = (pixel - mean) * scale,
+   times a per-channel factor where a model wants one (torchvision's (x / 255 - mean) / std is mean
+   255 mean, scale 1/255, channel_scale 1/std). */
 typedef struct xai_preprocess {
     int channel_order;        /* the order the network reads; RGB images are swapped for BGR */
     float scale;              /* 1 for ImageNet nets, 0.00390625 for Caffe's LeNet */
+    float channel_scale[3];   /* per channel, network order, after scale: 1 unless set (file version 2) */
     int mean_kind;
     float mean_pixel[3];      /* XAI_MEAN_PIXEL: per channel, in the network's order */
     int mean_c, mean_h, mean_w;
@@ -1758,12 +1761,18 @@ static int xai__nonnegative(const xai_tensor *x)
     return !has_neg;
 }
 
+/* The factor from (pixel - mean) to input on network channel c: scale, times channel_scale[c]. */
+static float xai__input_scale(const xai_net *net, int c)
+{
+    return net->pre.scale * (c < 3 ? net->pre.channel_scale[c] : 1.0f);
+}
+
 /* A term's input: x, x+, x-, the pixel bounds l and h of zB, or ones.  NULL when that input is all
    zeros (x+ of a nonpositive x, x- of a nonnegative x: a ReLU's output has no x- at all), so the
    term's products can be skipped; x itself when the term reads x unchanged.  Else out, filled. */
 static int xai__lrp_source(const xai_net *net, const xai_layer *L, int src, const xai_tensor *x, xai_tensor *out, const xai_tensor **in)
 {
-    size_t i, count = xai_tensor_count(x), plane = (size_t)x->c * x->h * x->w;
+    size_t i, count = xai_tensor_count(x), plane = (size_t)x->c * x->h * x->w, hw = (size_t)x->h * x->w;
     int has_neg, has_pos;
     *in = NULL;
     if ((src == XAI__SRC_LOW || src == XAI__SRC_HIGH) && L->bottom[0] != net->input_blob)
@@ -1784,8 +1793,8 @@ static int xai__lrp_source(const xai_net *net, const xai_layer *L, int src, cons
         switch (src) {
         case XAI__SRC_XPOS: v = v > 0 ? v : 0; break;
         case XAI__SRC_XNEG: v = v < 0 ? v : 0; break;
-        case XAI__SRC_LOW: v = (0.0f - mean) * net->pre.scale; break;     /* the darkest pixel */
-        case XAI__SRC_HIGH: v = (255.0f - mean) * net->pre.scale; break;  /* the brightest */
+        case XAI__SRC_LOW: v = (0.0f - mean) * xai__input_scale(net, (int)(i % plane / hw)); break;     /* darkest */
+        case XAI__SRC_HIGH: v = (255.0f - mean) * xai__input_scale(net, (int)(i % plane / hw)); break;  /* brightest */
         case XAI__SRC_ONE: v = 1; break;
         default: break;
         }
@@ -2592,6 +2601,7 @@ XAIDEF xai_net *xai_net_new(const char *name)
     net->input_blob = net->score_blob = net->output_blob = -1;
     net->pre.channel_order = XAI_ORDER_RGB;
     net->pre.scale = 1;
+    net->pre.channel_scale[0] = net->pre.channel_scale[1] = net->pre.channel_scale[2] = 1;
     return net;
 }
 
@@ -3127,7 +3137,7 @@ XAIDEF int xai_net_preprocess(const xai_net *net, const xai_image *img, float *i
             for (x = 0; x < W; x++) {
                 size_t at = (size_t)c * plane + (size_t)y * W + x;
                 float v = crop.data[((size_t)y * W + x) * C + from];
-                input[at] = (v - (net->input_mean ? net->input_mean[at] : 0.0f)) * net->pre.scale;
+                input[at] = (v - (net->input_mean ? net->input_mean[at] : 0.0f)) * xai__input_scale(net, c);
             }
     }
     if (shown) *shown = crop;
@@ -3700,7 +3710,7 @@ static int xai__blur_input(const xai_net *net, const float *input, float sigma, 
     for (k = 0; k <= 2 * rad; k++) kern[k] = (float)(kern[k] / norm);
     for (c = 0; c < C; c++) {
         const float *mean = net->input_mean ? net->input_mean + c * plane : NULL;
-        for (i = 0; i < plane; i++) pix[i] = input[c * plane + i] / net->pre.scale + (mean ? mean[i] : 0);
+        for (i = 0; i < plane; i++) pix[i] = input[c * plane + i] / xai__input_scale(net, c) + (mean ? mean[i] : 0);
         for (y = 0; y < H; y++)
             for (x = 0; x < W; x++) {
                 double acc = 0;
@@ -3717,7 +3727,7 @@ static int xai__blur_input(const xai_net *net, const float *input, float sigma, 
                     int yy = y + k < 0 ? 0 : y + k >= H ? H - 1 : y + k;
                     acc += kern[k + rad] * tmp[(size_t)yy * W + x];
                 }
-                out[c * plane + (size_t)y * W + x] = ((float)acc - (mean ? mean[(size_t)y * W + x] : 0)) * net->pre.scale;
+                out[c * plane + (size_t)y * W + x] = ((float)acc - (mean ? mean[(size_t)y * W + x] : 0)) * xai__input_scale(net, c);
             }
     }
     XAI_FREE(kern); XAI_FREE(tmp); XAI_FREE(pix);
@@ -3738,7 +3748,7 @@ static void xai__perturb_region(const xai_net *net, float *x, int region, int st
                 float v = 0;
                 if (cfg->perturb == XAI_PERTURB_UNIFORM) {
                     float u = 255.0f * xai__uniform(xai__random_key(cfg->seed, image_id, (uint64_t)repeat, (uint64_t)step, p * (uint64_t)C + (uint64_t)c));
-                    v = (u - (net->input_mean ? net->input_mean[at] : 0.0f)) * net->pre.scale;
+                    v = (u - (net->input_mean ? net->input_mean[at] : 0.0f)) * xai__input_scale(net, c);
                 } else if (cfg->perturb == XAI_PERTURB_BLUR) {
                     v = blurred[at];
                 }
@@ -3932,6 +3942,7 @@ XAIDEF double xai_aopc_stat_sem(const xai_aopc_stat *st, int L)
                      u32 mean kind (0 none, 1 pixel, 2 image);  f32 mean pixel[3]
                      u32 mean channels, height, width;  u64 mean offset (floats into the data)
                      u32 resize width, height (0: resize straight to the input)
+                     f32 channel scale[3]   (version 2; version 1: 1, 1, 1)
                      label count x string
                      layer count x layer:
                        string name;  u32 type (XAI_CONVOLUTION = 0 ... XAI_SPLIT = 9)
@@ -4046,7 +4057,9 @@ static int xai__write_meta(const xai_net *net, xai__buf *b, uint64_t *data_float
     xai__buf_u32(b, mean_count ? (uint32_t)pre->mean_h : 0);
     xai__buf_u32(b, mean_count ? (uint32_t)pre->mean_w : 0);
     xai__buf_u64(b, mean_count ? (uint64_t)net->nparams : 0);
-    xai__buf_u32(b, (uint32_t)pre->resize_w); xai__buf_u32(b, (uint32_t)pre->resize_h);
+    xai__buf_u32(b, (uint32_t)pre->resize_w);
+    xai__buf_u32(b, (uint32_t)pre->resize_h);
+    for (i = 0; i < 3; i++) xai__buf_f32(b, pre->channel_scale[i]);
     for (i = 0; i < net->nlabel; i++) xai__buf_str(b, net->label[i]);
     for (i = 0; i < net->nlayer; i++) {
         const xai_layer *L = &net->layer[i];
@@ -4379,6 +4392,13 @@ static xai_net *xai__parse_meta(const unsigned char *meta, const xai__header *h,
     mean_offset = xai__rd_u64(&r, "mean offset");
     net->pre.resize_w = (int)xai__rd_u32(&r, "resize width");
     net->pre.resize_h = (int)xai__rd_u32(&r, "resize height");
+    for (i = 0; i < 3 && h->version >= 2; i++) {
+        net->pre.channel_scale[i] = xai__rd_f32(&r, "channel scale");
+        if (!r.failed && net->pre.channel_scale[i] == 0) {
+            xai__fail(XAI_ERR_FORMAT, "%s: offset %zu: channel scale %u is 0", file, r.pos - 4, i);
+            goto fail;
+        }
+    }
     if (r.failed) goto fail;
     if (net->pre.channel_order < 0 || net->pre.channel_order > XAI_ORDER_BGR || net->pre.mean_kind < 0 ||
         net->pre.mean_kind > XAI_MEAN_IMAGE || net->pre.resize_w < 0 || net->pre.resize_h < 0 ||
@@ -4412,7 +4432,9 @@ static xai_net *xai__parse_meta(const unsigned char *meta, const xai__header *h,
         int32_t iv[XAI__NPARAM_I32];
         float fv[XAI__NPARAM_F32];
         char one[XAI_NAME_MAX];
-        xai__rd_str(&r, name, sizeof name, "layer name");
+        char what[32];
+        snprintf(what, sizeof what, "layer %u's name", i);
+        xai__rd_str(&r, name, sizeof name, what);
         snprintf(ctx, sizeof ctx, "%s: offset %zu: layer %u '%s'", file, at, i, name);
         type = xai__rd_u32(&r, "layer type");
         if (r.failed) goto fail;

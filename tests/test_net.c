@@ -18,7 +18,7 @@ static offsets walk(const unsigned char *f)
     uint32_t nlabel = rd32(f + 44), i, nb, nt, ncoeff;
     at = skip_str(f, at);            /* net name */
     at = skip_str(f, at) + 12;       /* input name, c h w */
-    at += 4 + 4 + 4 + 12 + 12 + 8 + 8;   /* order, scale, mean kind, mean pixel, mean dims, mean offset, resize */
+    at += 4 + 4 + 4 + 12 + 12 + 8 + 8 + 12;   /* order, scale, mean kind, mean pixel, mean dims, mean offset, resize, channel scale */
     for (i = 0; i < nlabel; i++) at = skip_str(f, at);
     at = skip_str(f, at) + 4;        /* layer 0 name, type */
     nb = rd32(f + at); at += 4;
@@ -118,7 +118,7 @@ static void test_model_file(void)
     expect_load_error(copy, len, "bottom 'dada' names no blob", "bottom names no blob");
     memcpy(copy, file, len);
     wr32(copy + o.layer1_name, 1000000);
-    expect_load_error(copy, len, "layer name is 1000000 bytes long", "absurd string length");
+    expect_load_error(copy, len, "layer 1's name is 1000000 bytes long", "absurd string length");
     memcpy(copy, file, len);
     wr32(copy + 40, 1000000);
     expect_load_error(copy, len, "layer count 1000000", "a million layers");
@@ -213,10 +213,13 @@ static void test_checksums(void)
     copy[49] ^= 0x01;
     expect_load_error(copy, len, "offset 60: the header", "a flipped byte in the metadata's CRC (the header covers it)");
 
-    /* version 1: the same bytes with 48..63 zero */
+    /* version 1: 48..63 zero and no channel scale (the 12 bytes after the resize fields) */
     memcpy(copy, file, len);
     wr32(copy + 8, 1);
     memset(copy + 48, 0, 16);
+    at = skip_str(copy, skip_str(copy, 64)) + 12 + 4 + 4 + 4 + 12 + 12 + 8 + 8;
+    memmove(copy + at, copy + at + 12, data - at - 12);
+    memset(copy + data - 12, 0, 12);
     back = xai_net_load_memory(copy, len, "old.xai");
     CHECK(back != NULL, "version 1 still loads: %s", back ? "" : xai_failure_reason());
     if (back) {
@@ -253,6 +256,58 @@ static void test_checksums(void)
             *slot = keep;
         }
         remove(path);
+    }
+    xai_net_free(net);
+}
+
+/* The per-channel scale (version 2): input = (pixel - mean) * scale * channel_scale[c], kept by the
+   file; a version 1 file reads as 1, 1, 1; a zero factor is refused. */
+static void test_channel_scale(void)
+{
+    xai_net *net = xai_net_new("chs"), *back;
+    xai_layer_param fc = xai_layer_defaults(XAI_INNER_PRODUCT);
+    const float mean[3] = {10, 20, 30}, cs[3] = {0.5f, 2.0f, 4.0f};
+    xai_image img;
+    float pix[2 * 2 * 3], x[12], want;
+    unsigned char *file;
+    size_t len, at;
+    int i, c, ok = 1;
+    fc.num_output = 2;
+    xai_net_input(net, "data", 3, 2, 2);
+    xai_net_add(net, "fc", &fc, "data", "fc");
+    xai_net_finalize(net);
+    xai_net_fill_random(net, 3);
+    net->pre.channel_order = XAI_ORDER_RGB;
+    net->pre.scale = 0.25f;
+    xai_net_set_mean_pixel(net, mean);
+    for (c = 0; c < 3; c++) net->pre.channel_scale[c] = cs[c];
+    for (i = 0; i < 12; i++) pix[i] = (float)(i * 17 % 256);
+    img.w = img.h = 2; img.c = 3; img.data = pix;
+    CHECK(xai_net_preprocess(net, &img, x, NULL) == XAI_OK, "preprocess: %s", xai_failure_reason());
+    for (c = 0; c < 3; c++)
+        for (i = 0; i < 4; i++) {
+            want = (pix[i * 3 + c] - mean[c]) * 0.25f * cs[c];
+            if (x[c * 4 + i] != want) ok = 0;
+        }
+    CHECK(ok, "input = (pixel - mean) * scale * channel scale, per channel");
+    file = xai_net_save_memory(net, &len);
+    back = file ? xai_net_load_memory(file, len, "chs.xai") : NULL;
+    CHECK(back && back->pre.channel_scale[0] == 0.5f && back->pre.channel_scale[1] == 2.0f && back->pre.channel_scale[2] == 4.0f,
+          "the channel scale survives the file: %s", back ? "" : xai_failure_reason());
+    xai_net_free(back);
+    if (file) {
+        unsigned char *copy = (unsigned char *)malloc(len);
+        float two = 2.0f, zero = 0.0f;
+        at = find_bytes(file + 64, rd32(file + 24) - 64, &two, 4);
+        if (at != (size_t)-1) at += 64;
+        CHECK(at != (size_t)-1, "found the channel scale 2 in the metadata");
+        memcpy(copy, file, len);
+        if (at != (size_t)-1) {
+            memcpy(copy + at, &zero, 4);
+            expect_load_error(copy, len, "channel scale 1 is 0", "a zero channel scale");
+        }
+        free(copy);
+        free(file);
     }
     xai_net_free(net);
 }
@@ -318,6 +373,7 @@ int main(void)
 {
     test_model_file();
     test_checksums();
+    test_channel_scale();
     test_caffenet();
     return test_report();
 }
