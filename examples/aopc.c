@@ -4,14 +4,22 @@
 
    aopc MODEL.xai --list IMAGES.txt --methods M1,M2,... --out DIR [--steps 100] [--region 9]
         [--repeats 10] [--perturb uniform|constant|blur] [--seed S] [--batch B] [--shard I/N]
-        [--orders morf,lerf] [--softmax] [--complexity]
+        [--orders morf,lerf] [--softmax] [--complexity] [--list-changed] [--no-lock]
+   (aopc --help: every option with its default)
 
    Methods are xai_method_parse names (lrp-eps:100, lrp-ab:2, sensitivity-l2, deconv-linf, ...),
    "random" (a random region order, the baseline), or file:HEATDIR: heatmaps computed elsewhere,
    read from HEATDIR/NAME.pfm (NAME = the image's file name without extension; the PFM must have
    the network's input size).  IMAGES.txt: one image path a line ('#' comments).
 
-   DIR/config.tsv   the settings; a rerun with other settings on the same DIR is refused
+   DIR/config.tsv   the settings, the shard I/N and the list (its count and a hash of its entries);
+                    a rerun with other settings on the same DIR is refused, and so is a changed
+                    list (naming what changed) unless --list-changed: then the rows of images no
+                    longer listed stay in curves.tsv but count nowhere
+   DIR/images.tsv   the list's entries, to name what changed
+   DIR/lock         held (an fcntl lock) for the whole run: a second run into DIR is refused at once
+                    with the holder's pid and host; on a filesystem without locks only --no-lock
+                    goes on.  Temporary files (*.tmp) in DIR are those of a killed run: removed.
    DIR/curves.tsv   append-only: image, method, order, repeat, k, score, for k = 0..steps
    DIR/summary.tsv  method, order, steps, aopc, aopc_minus_random, sem, images (at L = steps)
    DIR/aopc_curves.tsv  AOPC(L) for every L;  DIR/abpc.tsv with --orders morf,lerf
@@ -42,13 +50,23 @@
    --complexity changes no AOPC number and is not a setting in config.tsv: it may be added to a
    finished run (only the missing complexity rows are computed; the curves are kept).
 
+   Every score must be finite: a NaN or infinite score stops the run naming the image, method,
+   order, repeat and step (nothing of that image is written); a row of curves.tsv that does not
+   parse is an error with its line number.  The summary counts the images of the current list
+   and shard only.  --batch above steps + 1 is lowered to it; a run whose tapes would need more
+   than the machine's physical memory is refused before allocating them.
+
    Resumable: a rerun skips the images already complete in curves.tsv (and, with --complexity,
    in complexity.tsv; a killed run loses only the image in flight).  --shard I/N (0 <= I < N)
    takes images I, I+N, I+2N, ... of the list; run each shard into its own DIR and combine them
    with aopc-merge.  Every number is the same for any --batch, thread count, shard split or order
    of work. */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE) && !defined(_XOPEN_SOURCE)
+#define _XOPEN_SOURCE 700   /* POSIX 2008: fcntl locks, gethostname, opendir, realpath, sysconf under -std=c99 */
+#endif
 #define XAI_IMPLEMENTATION
 #include "../xai.h"
+#include "cli.h"
 #include "plot.h"
 #include <errno.h>
 #include <stdio.h>
@@ -60,7 +78,14 @@
 #include <direct.h>
 #define make_dir(p) _mkdir(p)
 #else
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
 #define make_dir(p) mkdir(p, 0777)
+#endif
+#ifdef _OPENMP
+#include <omp.h>
 #endif
 
 #define MAX_RUNS 64
@@ -79,6 +104,8 @@ typedef struct settings {
     xai_aopc_config cfg;
     char methods[4096], orders[64], model[4096], list[4096];
     int shard, nshards;
+    int list_count;        /* the list: its entries' count and FNV-1a hash (config.tsv) */
+    uint64_t list_hash;
     run runs[MAX_RUNS];
     int nrun;
     int complexity;        /* --complexity (not in config.tsv: it changes no AOPC number) */
@@ -92,9 +119,26 @@ typedef struct image_rec {
     float *score;
     unsigned char *have;
     size_t count;
+    size_t line;           /* its first row in curves.tsv */
 } image_rec;
 
+/* A list entry: its text, its position (which keys its noise and its shard) and its line. */
+typedef struct list_entry {
+    const char *name;
+    int index, line;
+} list_entry;
+
 static const char *order_name(int o) { return o == XAI_ORDER_MORF ? "morf" : o == XAI_ORDER_LERF ? "lerf" : "random"; }
+
+/* aopc-merge writes into a temporary folder: its name is not the one to show */
+static const char *shown_dir;
+
+#ifdef AOPC_MERGE
+static void merge_checkpoint(void);
+#define CHECKPOINT() merge_checkpoint()
+#else
+#define CHECKPOINT() ((void)0)
+#endif
 
 static int die(const char *what)
 {
@@ -104,13 +148,141 @@ static int die(const char *what)
 
 static size_t rows_per_image(const settings *s) { return (size_t)s->nrun * s->cfg.repeats * (s->cfg.steps + 1); }
 
+/* strdup and strtok_r are POSIX, not C99: our own */
+static char *copy_string(const char *text)
+{
+    size_t n = strlen(text) + 1;
+    char *p = (char *)malloc(n);
+    if (p) memcpy(p, text, n);
+    return p;
+}
+
+/* The next non-empty token of *rest between separators (as strtok_r), or NULL. */
+static char *next_token(char **rest, const char *seps)
+{
+    char *t = *rest, *e;
+    if (!t) return NULL;
+    t += strspn(t, seps);
+    if (!*t) { *rest = NULL; return NULL; }
+    e = t + strcspn(t, seps);
+    if (*e) { *e = 0; *rest = e + 1; } else *rest = NULL;
+    return t;
+}
+
+/* Strict field numbers (config.tsv, curves.tsv): the whole text, in range; 0 if not. */
+static int parse_long_field(const char *text, long lo, long hi, long *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtol(text, &end, 10);
+    return end != text && !*end && errno != ERANGE && *v >= lo && *v <= hi;
+}
+
+static int parse_finite_field(const char *text, double *v)
+{
+    char *end;
+    *v = strtod(text, &end);
+    return end != text && !*end && isfinite(*v);
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    const list_entry *x = (const list_entry *)a, *y = (const list_entry *)b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* The position of name in a list sorted by cmp_entry, or -1: O(log n). */
+static int list_index(const list_entry *sorted, int n, const char *name)
+{
+    int lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(sorted[mid].name, name);
+        if (!c) return sorted[mid].index;
+        if (c < 0) lo = mid + 1; else hi = mid - 1;
+    }
+    return -1;
+}
+
+/* FNV-1a 64 over the entries, each ended by a newline: the list's identity in config.tsv. */
+static uint64_t list_hash(char *const *names, int n)
+{
+    uint64_t h = 14695981039346656037ull;
+    int i;
+    for (i = 0; i < n; i++) {
+        const unsigned char *p = (const unsigned char *)names[i];
+        for (; *p; p++) h = (h ^ *p) * 1099511628211ull;
+        h = (h ^ '\n') * 1099511628211ull;
+    }
+    return h;
+}
+
+/* Splits a list's text (in place) into its entries: one a line, blanks around trimmed, empty lines
+   and '#' comments skipped.  Duplicates are found by sorting (O(n log n)): "listed twice" names
+   both lines.  Returns the count, or -1 with err. */
+static int split_list(char *text, const char *path, char ***names_out, int **lines_out, char *err, size_t errlen)
+{
+    char **names = NULL, *p = text;
+    int *lines = NULL, n = 0, cap = 0, lineno = 0, i;
+    list_entry *sorted;
+    while (p && *p) {
+        char *line = p, *end;
+        size_t len = strcspn(p, "\n");
+        p = p[len] ? p + len + 1 : NULL;
+        line[len] = 0;
+        lineno++;
+        while (*line == ' ' || *line == '\t') line++;
+        end = line + strlen(line);
+        while (end > line && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t')) *--end = 0;
+        if (!*line || *line == '#') continue;
+        if (n == cap) {
+            char **nn;
+            int *nl;
+            cap = cap ? 2 * cap : 256;
+            nn = (char **)realloc(names, (size_t)cap * sizeof *names);
+            if (nn) names = nn;
+            nl = (int *)realloc(lines, (size_t)cap * sizeof *lines);
+            if (nl) lines = nl;
+            if (!nn || !nl) { free(names); free(lines); snprintf(err, errlen, "%s: out of memory", path); return -1; }
+        }
+        names[n] = line;
+        lines[n++] = lineno;
+    }
+    sorted = (list_entry *)malloc((size_t)(n ? n : 1) * sizeof *sorted);
+    if (!sorted) { free(names); free(lines); snprintf(err, errlen, "%s: out of memory", path); return -1; }
+    for (i = 0; i < n; i++) { sorted[i].name = names[i]; sorted[i].index = i; sorted[i].line = lines[i]; }
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_entry);
+    for (i = 1; i < n; i++)
+        if (!strcmp(sorted[i - 1].name, sorted[i].name)) {
+            snprintf(err, errlen, "%s: image %s is listed twice (lines %d and %d)", path, sorted[i].name, sorted[i - 1].line, sorted[i].line);
+            free(sorted); free(names); free(lines);
+            return -1;
+        }
+    free(sorted);
+    *names_out = names;
+    if (lines_out) *lines_out = lines; else free(lines);
+    return n;
+}
+
+/* The list sorted for lookups by name (the entries point into names). */
+static list_entry *sorted_list(char *const *names, int n)
+{
+    list_entry *e = (list_entry *)malloc((size_t)(n ? n : 1) * sizeof *e);
+    int i;
+    if (!e) return NULL;
+    for (i = 0; i < n; i++) { e[i].name = names[i]; e[i].index = i; e[i].line = 0; }
+    qsort(e, (size_t)n, sizeof *e, cmp_entry);
+    return e;
+}
+
 /* methods x orders -> runs */
 static int make_runs(settings *s, char *err, size_t errlen)
 {
-    char buf[4096], *tok, *save = NULL;
+    char buf[4096], *tok, *save;
     int want_morf = 0, want_lerf = 0;
     snprintf(buf, sizeof buf, "%s", s->orders);
-    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    save = buf;
+    for (tok = next_token(&save, ","); tok; tok = next_token(&save, ",")) {
         if (!strcmp(tok, "morf")) want_morf = 1;
         else if (!strcmp(tok, "lerf")) want_lerf = 1;
         else { snprintf(err, errlen, "--orders: '%s' is not morf or lerf", tok); return 0; }
@@ -119,7 +291,8 @@ static int make_runs(settings *s, char *err, size_t errlen)
     snprintf(buf, sizeof buf, "%s", s->methods);
     s->nrun = 0;
     s->ncx = 0;
-    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    save = buf;
+    for (tok = next_token(&save, ","); tok; tok = next_token(&save, ",")) {
         int o;
         for (o = XAI_ORDER_MORF; o <= XAI_ORDER_RANDOM; o++) {
             run *r;
@@ -149,14 +322,29 @@ static int make_runs(settings *s, char *err, size_t errlen)
     return 1;
 }
 
-/* The settings that decide the numbers, as key/value lines. */
-static void config_text(const settings *s, char *out, size_t len, int with_shard)
+/* The settings that decide the numbers, as key/value lines; with_list adds the list's count and
+   hash (images, images_hash), with_shard the shard I/N. */
+static void config_text(const settings *s, char *out, size_t len, int with_shard, int with_list)
 {
     const char *pert[] = {"uniform", "constant", "blur"};
     int n = snprintf(out, len, "methods\t%s\norders\t%s\nsteps\t%d\nregion\t%d\nrepeats\t%d\nperturb\t%s\nblur_sigma\t%g\nseed\t%llu\nsoftmax\t%d\nmodel\t%s\nlist\t%s\n",
                      s->methods, s->orders, s->cfg.steps, s->cfg.region, s->cfg.repeats, pert[s->cfg.perturb], s->cfg.blur_sigma,
                      (unsigned long long)s->cfg.seed, s->cfg.softmax, s->model, s->list);
+    if (with_list && n > 0 && (size_t)n < len)
+        n += snprintf(out + n, len - (size_t)n, "images\t%d\nimages_hash\t%016llx\n", s->list_count, (unsigned long long)s->list_hash);
     if (with_shard && n > 0 && (size_t)n < len) snprintf(out + n, len - (size_t)n, "shard\t%d/%d\n", s->shard, s->nshards);
+}
+
+/* Drops the lines of a config text whose key is images or images_hash (in place). */
+CLI_FN void strip_list_lines(char *text)
+{
+    char *r = text, *w = text;
+    while (*r) {
+        size_t n = strcspn(r, "\n") + (r[strcspn(r, "\n")] == '\n');
+        if (strncmp(r, "images\t", 7) && strncmp(r, "images_hash\t", 12)) { memmove(w, r, n); w += n; }
+        r += n;
+    }
+    *w = 0;
 }
 
 static char *read_text(const char *path)
@@ -176,17 +364,23 @@ static char *read_text(const char *path)
 static void path_join(char *out, size_t len, const char *dir, const char *file) { snprintf(out, len, "%s/%s", dir, file); }
 
 #ifdef AOPC_MERGE
-/* Parses config.tsv back into settings (for aopc-merge). */
-static int parse_config(const char *text, settings *s)
+/* Parses config.tsv back into settings (for aopc-merge): every number strict; 0 with err naming
+   the key if a value does not parse. */
+static int parse_config(const char *path, const char *text, settings *s, char *err, size_t errlen)
 {
     char line[LINE_MAX_BYTES];
     const char *p = text;
+    int lineno = 0, have_shard = 0, have_list = 0;
     memset(s, 0, sizeof *s);
     xai_aopc_defaults(&s->cfg);
     while (*p) {
         size_t n = strcspn(p, "\n");
-        char *tab;
-        if (n >= sizeof line) return 0;
+        char *tab, *end;
+        long v;
+        double d;
+        int ok = 1;
+        lineno++;
+        if (n >= sizeof line) { snprintf(err, errlen, "%s: line %d is too long", path, lineno); return 0; }
         memcpy(line, p, n);
         line[n] = 0;
         p += n + (p[n] == '\n');
@@ -194,19 +388,40 @@ static int parse_config(const char *text, settings *s)
         *tab++ = 0;
         if (!strcmp(line, "methods")) snprintf(s->methods, sizeof s->methods, "%s", tab);
         else if (!strcmp(line, "orders")) snprintf(s->orders, sizeof s->orders, "%s", tab);
-        else if (!strcmp(line, "steps")) s->cfg.steps = atoi(tab);
-        else if (!strcmp(line, "region")) s->cfg.region = atoi(tab);
-        else if (!strcmp(line, "repeats")) s->cfg.repeats = atoi(tab);
-        else if (!strcmp(line, "perturb")) s->cfg.perturb = !strcmp(tab, "constant") ? XAI_PERTURB_CONSTANT : !strcmp(tab, "blur") ? XAI_PERTURB_BLUR : XAI_PERTURB_UNIFORM;
-        else if (!strcmp(line, "blur_sigma")) s->cfg.blur_sigma = (float)atof(tab);
-        else if (!strcmp(line, "seed")) s->cfg.seed = strtoull(tab, NULL, 10);
-        else if (!strcmp(line, "softmax")) s->cfg.softmax = atoi(tab);
-        else if (!strcmp(line, "model")) snprintf(s->model, sizeof s->model, "%s", tab);
+        else if (!strcmp(line, "steps")) { ok = parse_long_field(tab, 0, 1000000, &v); s->cfg.steps = (int)v; }
+        else if (!strcmp(line, "region")) { ok = parse_long_field(tab, 1, 1000000, &v); s->cfg.region = (int)v; }
+        else if (!strcmp(line, "repeats")) { ok = parse_long_field(tab, 1, 1000000, &v); s->cfg.repeats = (int)v; }
+        else if (!strcmp(line, "softmax")) { ok = parse_long_field(tab, 0, 1, &v); s->cfg.softmax = (int)v; }
+        else if (!strcmp(line, "images")) { ok = parse_long_field(tab, 0, 2000000000L, &v); s->list_count = (int)v; have_list |= 1; }
+        else if (!strcmp(line, "blur_sigma")) { ok = parse_finite_field(tab, &d); s->cfg.blur_sigma = (float)d; }
+        else if (!strcmp(line, "perturb")) {
+            if (!strcmp(tab, "uniform")) s->cfg.perturb = XAI_PERTURB_UNIFORM;
+            else if (!strcmp(tab, "constant")) s->cfg.perturb = XAI_PERTURB_CONSTANT;
+            else if (!strcmp(tab, "blur")) s->cfg.perturb = XAI_PERTURB_BLUR;
+            else ok = 0;
+        } else if (!strcmp(line, "seed")) {
+            errno = 0;
+            s->cfg.seed = strtoull(tab, &end, 10);
+            ok = *tab >= '0' && *tab <= '9' && !*end && errno != ERANGE;
+        } else if (!strcmp(line, "images_hash")) {
+            errno = 0;
+            s->list_hash = strtoull(tab, &end, 16);
+            ok = end != tab && !*end && errno != ERANGE;
+            have_list |= 2;
+        } else if (!strcmp(line, "shard")) {
+            long a, b;
+            char *slash = strchr(tab, '/');
+            ok = slash != NULL;
+            if (ok) { *slash = 0; ok = parse_long_field(tab, 0, 1000000, &a) && parse_long_field(slash + 1, 1, 1000000, &b) && a < b; }
+            if (ok) { s->shard = (int)a; s->nshards = (int)b; have_shard = 1; }
+        } else if (!strcmp(line, "model")) snprintf(s->model, sizeof s->model, "%s", tab);
         else if (!strcmp(line, "list")) snprintf(s->list, sizeof s->list, "%s", tab);
+        if (!ok) { snprintf(err, errlen, "%s: line %d: %s '%s' does not parse", path, lineno, line, tab); return 0; }
     }
-    return s->cfg.steps >= 0 && s->cfg.repeats > 0;
+    if (!have_shard) { s->shard = 0; s->nshards = 1; }
+    if (have_list != 3) { snprintf(err, errlen, "%s: no images and images_hash lines (made by an older aopc: rerun aopc on it to record its list)", path); return 0; }
+    return 1;
 }
-
 #endif
 
 static int find_run(const settings *s, const char *method, const char *order)
@@ -217,11 +432,17 @@ static int find_run(const settings *s, const char *method, const char *order)
     return -1;
 }
 
-static int find_image(image_rec *im, int n, const char *name)
+static int cmp_image(const void *a, const void *b) { return strcmp(((const image_rec *)a)->name, ((const image_rec *)b)->name); }
+
+/* An image of an array sorted by name (read_curves' result), or -1: O(log n). */
+static int find_image(const image_rec *im, int n, const char *name)
 {
-    int i;
-    for (i = n - 1; i >= 0; i--)
-        if (!strcmp(im[i].name, name)) return i;
+    int lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(im[mid].name, name);
+        if (!c) return mid;
+        if (c < 0) lo = mid + 1; else hi = mid - 1;
+    }
     return -1;
 }
 
@@ -232,58 +453,97 @@ static void free_images(image_rec *im, int n)
     free(im);
 }
 
-/* Reads curves.tsv: every image with its rows; *partial says whether some image is incomplete. */
-static image_rec *read_curves(const char *path, const settings *s, int *nimg, int *partial, char *err, size_t errlen)
+/* Reads curves.tsv: every image with its rows, sorted by name; *partial says whether some image is
+   incomplete or the last row was cut (a kill).  A row that does not parse, a score that is not a
+   finite number and an image whose rows are in two places are errors naming the line.  *exists:
+   whether the file is there (a shard with no images has only the header). */
+static image_rec *read_curves(const char *path, const settings *s, int *nimg, int *partial, int *exists, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     char line[LINE_MAX_BYTES];
     image_rec *im = NULL;
-    int n = 0, cap = 0, cur = -1;
+    int n = 0, cap = 0, cur = -1, i;
     size_t per = rows_per_image(s), lineno = 0;
     *nimg = 0;
     *partial = 0;
     err[0] = 0;
+    if (exists) *exists = f != NULL;
     if (!f) return NULL;
     while (fgets(line, sizeof line, f)) {
         char *field[6], *p = line;
-        int nf = 0, ri, rep, k;
+        int nf = 0, ri;
+        long rep, k;
+        double score;
         size_t at;
         lineno++;
-        if (!strchr(line, '\n')) { *partial = 1; break; }   /* a row cut by a kill */
+        if (!strchr(line, '\n')) {
+            int c = getc(f);
+            if (c == EOF) { *partial = 1; break; }   /* a row cut by a kill */
+            snprintf(err, errlen, "%s: line %zu: longer than %d bytes", path, lineno, LINE_MAX_BYTES - 2);
+            break;
+        }
         line[strcspn(line, "\r\n")] = 0;
         if (lineno == 1 && !strncmp(line, "image\t", 6)) continue;
         while (nf < 6) { field[nf++] = p; p = strchr(p, '\t'); if (!p) break; *p++ = 0; }
-        if (nf != 6) { *partial = 1; continue; }
+        if (nf != 6 || p) { snprintf(err, errlen, "%s: line %zu: %s fields, a row has 6 (image, method, order, repeat, k, score)", path, lineno, p ? "more than 6" : nf == 1 ? "1" : nf == 2 ? "2" : nf == 3 ? "3" : nf == 4 ? "4" : "5"); break; }
         ri = find_run(s, field[1], field[2]);
-        rep = atoi(field[3]);
-        k = atoi(field[4]);
-        if (ri < 0 || rep < 0 || rep >= s->cfg.repeats || k < 0 || k > s->cfg.steps) {
-            snprintf(err, errlen, "%s: line %zu: method %s, order %s, repeat %d, k %d do not match config.tsv", path, lineno, field[1], field[2], rep, k);
+        if (ri < 0 || !parse_long_field(field[3], 0, s->cfg.repeats - 1, &rep) || !parse_long_field(field[4], 0, s->cfg.steps, &k)) {
+            snprintf(err, errlen, "%s: line %zu: method %s, order %s, repeat '%s', k '%s' do not match config.tsv", path, lineno, field[1], field[2], field[3], field[4]);
             break;
         }
+        if (!parse_finite_field(field[5], &score)) {
+            snprintf(err, errlen, "%s: line %zu: score '%s' is not a finite number (image %s, %s %s, repeat %ld, step %ld)", path, lineno, field[5], field[0], field[1], field[2], rep, k);
+            break;
+        }
+        /* a new image where the name changes: blocks are contiguous; two blocks of one image are
+           found below by sorting */
         if (cur < 0 || strcmp(im[cur].name, field[0])) {
-            cur = find_image(im, n, field[0]);
-            if (cur >= 0 && cur != n - 1) { snprintf(err, errlen, "%s: line %zu: rows of image %s in two places", path, lineno, field[0]); break; }
-            if (cur < 0) {
-                if (n == cap) { cap = cap ? 2 * cap : 64; im = (image_rec *)realloc(im, (size_t)cap * sizeof *im); }
-                im[n].name = strdup(field[0]);
-                im[n].score = (float *)calloc(per, sizeof(float));
-                im[n].have = (unsigned char *)calloc(per, 1);
-                im[n].count = 0;
-                cur = n++;
+            if (n == cap) {
+                image_rec *ni;
+                cap = cap ? 2 * cap : 64;
+                if (!(ni = (image_rec *)realloc(im, (size_t)cap * sizeof *im))) { snprintf(err, errlen, "%s: out of memory", path); break; }
+                im = ni;
             }
+            im[n].name = copy_string(field[0]);
+            im[n].score = (float *)calloc(per, sizeof(float));
+            im[n].have = (unsigned char *)calloc(per, 1);
+            im[n].count = 0;
+            im[n].line = lineno;
+            cur = n++;
+            if (!im[cur].name || !im[cur].score || !im[cur].have) { snprintf(err, errlen, "%s: out of memory", path); break; }
         }
         at = ((size_t)ri * s->cfg.repeats + (size_t)rep) * (size_t)(s->cfg.steps + 1) + (size_t)k;
         if (!im[cur].have[at]) { im[cur].have[at] = 1; im[cur].count++; }
-        im[cur].score[at] = strtof(field[5], NULL);
+        im[cur].score[at] = (float)score;
     }
     fclose(f);
-    {
-        int i;
-        for (i = 0; i < n; i++) if (im[i].count != per) *partial = 1;
+    if (!err[0]) {
+        qsort(im, (size_t)n, sizeof *im, cmp_image);
+        for (i = 1; i < n; i++)
+            if (!strcmp(im[i - 1].name, im[i].name)) {
+                size_t a = im[i - 1].line < im[i].line ? im[i - 1].line : im[i].line, b = im[i - 1].line ^ im[i].line ^ a;
+                snprintf(err, errlen, "%s: lines %zu and %zu: rows of image %s in two places (two runs wrote into this folder?)", path, a, b, im[i].name);
+                break;
+            }
     }
+    if (err[0]) { free_images(im, n); return NULL; }
+    for (i = 0; i < n; i++) if (im[i].count != per) *partial = 1;
     *nimg = n;
+    if (!im) im = (image_rec *)calloc(1, sizeof *im);   /* found but empty: not NULL */
     return im;
+}
+
+/* Keeps the images of one shard of the list (index % nshards == shard) and drops the others (rows
+   of images no longer listed): the summary counts only the current list.  Returns the new count. */
+static int keep_listed(image_rec *im, int n, const list_entry *sorted, int nlist, int shard, int nshards)
+{
+    int i, m = 0;
+    for (i = 0; i < n; i++) {
+        int at = list_index(sorted, nlist, im[i].name);
+        if (at >= 0 && at % nshards == shard) im[m++] = im[i];
+        else { free(im[i].name); free(im[i].score); free(im[i].have); }
+    }
+    return m;
 }
 
 /* Appends one image's rows: one block, flushed, so a kill cuts at most this image. */
@@ -298,11 +558,9 @@ static int write_block(FILE *f, const settings *s, const char *name, const float
     return fflush(f) == 0 && !ferror(f);
 }
 
-static int cmp_image(const void *a, const void *b) { return strcmp(((const image_rec *)a)->name, ((const image_rec *)b)->name); }
-
 /* summary.tsv, aopc_curves.tsv, abpc.tsv, aopc.svg and the table on stdout, from the complete
    images only, in the order of their names: the same bits for one run or merged shards. */
-static int summarize(const char *dir, const settings *s, image_rec *im, int n)
+static int summarize(const char *dir, const settings *s, image_rec *im, int n, const char *note)
 {
     int L = s->cfg.steps, ri, i, k, nimg = 0, random_run = -1, rc = 0;
     size_t per = rows_per_image(s), stride = (size_t)s->cfg.repeats * (L + 1);
@@ -321,6 +579,7 @@ static int summarize(const char *dir, const settings *s, image_rec *im, int n)
         nimg++;
         for (ri = 0; ri < s->nrun; ri++) xai_aopc_stat_add(&st[ri], im[i].score + ri * stride, s->cfg.repeats);
     }
+    if (note) { plot_printf(&sum, "# %s\n", note); printf("\n%s\n", note); }
     plot_printf(&sum, "method\torder\tsteps\taopc\taopc_minus_random\tsem\timages\n");
     plot_printf(&curves, "method\torder\tL\taopc\tsem\n");
     printf("\nAOPC at L = %d: %d images, regions %dx%d, %s perturbation, %d repeats, score %s\n", L, nimg, s->cfg.region, s->cfg.region,
@@ -380,17 +639,21 @@ static int summarize(const char *dir, const settings *s, image_rec *im, int n)
         path_join(path, sizeof path, dir, "aopc.svg");
         if (!svg || xai_file_write(path, svg, strlen(svg)) != XAI_OK) rc = 1;
         free(svg);
+        CHECKPOINT();
     }
     path_join(path, sizeof path, dir, "summary.tsv");
-    if (xai_file_write(path, sum.p, sum.len) != XAI_OK) rc = 1;
+    if (!rc && xai_file_write(path, sum.p, sum.len) != XAI_OK) rc = 1;
+    CHECKPOINT();
     path_join(path, sizeof path, dir, "aopc_curves.tsv");
-    if (xai_file_write(path, curves.p, curves.len) != XAI_OK) rc = 1;
+    if (!rc && xai_file_write(path, curves.p, curves.len) != XAI_OK) rc = 1;
+    CHECKPOINT();
     if (abpc.len) {
         path_join(path, sizeof path, dir, "abpc.tsv");
-        if (xai_file_write(path, abpc.p, abpc.len) != XAI_OK) rc = 1;
+        if (!rc && xai_file_write(path, abpc.p, abpc.len) != XAI_OK) rc = 1;
+        CHECKPOINT();
     }
     if (rc) fprintf(stderr, "aopc: %s\n", xai_failure_reason());
-    else printf("\nwrote %s/summary.tsv, aopc_curves.tsv, %saopc.svg\n", dir, abpc.len ? "abpc.tsv, " : "");
+    else printf("\nwrote %s/summary.tsv, aopc_curves.tsv, %saopc.svg\n", shown_dir ? shown_dir : dir, abpc.len ? "abpc.tsv, " : "");
     for (ri = 0; ri < s->nrun; ri++) xai_aopc_stat_free(&st[ri]);
     free(st); free(sum.p); free(curves.p); free(abpc.p); free(xs); free(ys);
     return rc;
@@ -415,11 +678,17 @@ static int cx_method(const settings *s, const char *method)
     return -1;
 }
 
-static int find_cx(cx_rec *cx, int n, const char *name)
+static int cmp_cx(const void *a, const void *b) { return strcmp(((const cx_rec *)a)->name, ((const cx_rec *)b)->name); }
+
+/* An image of an array sorted by name, or -1. */
+CLI_FN int find_cx(const cx_rec *cx, int n, const char *name)
 {
-    int i;
-    for (i = n - 1; i >= 0; i--)
-        if (!strcmp(cx[i].name, name)) return i;
+    int lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(cx[mid].name, name);
+        if (!c) return mid;
+        if (c < 0) lo = mid + 1; else hi = mid - 1;
+    }
     return -1;
 }
 
@@ -430,8 +699,9 @@ static void free_cx(cx_rec *cx, int n)
     free(cx);
 }
 
-/* Reads complexity.tsv: every image with its rows; *partial says whether a row was cut or an image
-   lacks a method.  NULL with *n = 0 and no error if the file does not exist. */
+/* Reads complexity.tsv: every image with its rows, sorted by name; *partial says whether a row was
+   cut or an image lacks a method; a row that does not parse is an error naming its line.  NULL
+   with *n = 0 and no error if the file does not exist. */
 static cx_rec *read_complexity(const char *path, const settings *s, int *nimg, int *partial, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
@@ -445,38 +715,65 @@ static cx_rec *read_complexity(const char *path, const settings *s, int *nimg, i
     if (!f) return NULL;
     while (fgets(line, sizeof line, f)) {
         char *field[5], *p = line;
-        int nf = 0, c;
+        int nf = 0, c, q;
+        double v[3];
         lineno++;
-        if (!strchr(line, '\n')) { *partial = 1; break; }   /* a row cut by a kill */
+        if (!strchr(line, '\n')) {
+            int ch = getc(f);
+            if (ch == EOF) { *partial = 1; break; }   /* a row cut by a kill */
+            snprintf(err, errlen, "%s: line %zu: longer than %d bytes", path, lineno, LINE_MAX_BYTES - 2);
+            break;
+        }
         line[strcspn(line, "\r\n")] = 0;
         if (lineno == 1 && !strncmp(line, "image\t", 6)) continue;
         while (nf < 5) { field[nf++] = p; p = strchr(p, '\t'); if (!p) break; *p++ = 0; }
-        if (nf != 5) { *partial = 1; continue; }
+        if (nf != 5 || p) { snprintf(err, errlen, "%s: line %zu: not 5 fields (image, method, png_bytes, jpeg_bytes, entropy_bits)", path, lineno); break; }
         if ((c = cx_method(s, field[1])) < 0) {
             snprintf(err, errlen, "%s: line %zu: method %s is not a heatmap method of config.tsv", path, lineno, field[1]);
             break;
         }
+        for (q = 0; q < 3; q++)
+            if (!parse_finite_field(field[2 + q], &v[q])) break;
+        if (q < 3) { snprintf(err, errlen, "%s: line %zu: '%s' is not a finite number", path, lineno, field[2 + q]); break; }
         if (cur < 0 || strcmp(cx[cur].name, field[0])) {
-            cur = find_cx(cx, n, field[0]);
-            if (cur >= 0 && cur != n - 1) { snprintf(err, errlen, "%s: line %zu: rows of image %s in two places", path, lineno, field[0]); break; }
-            if (cur < 0) {
-                if (n == cap) { cap = cap ? 2 * cap : 64; cx = (cx_rec *)realloc(cx, (size_t)cap * sizeof *cx); }
-                cx[n].name = strdup(field[0]);
-                cx[n].val = (double *)calloc((size_t)s->ncx * 3, sizeof(double));
-                cx[n].have = (unsigned char *)calloc((size_t)s->ncx, 1);
-                cx[n].count = 0;
-                cur = n++;
+            if (n == cap) {
+                cx_rec *nc;
+                cap = cap ? 2 * cap : 64;
+                if (!(nc = (cx_rec *)realloc(cx, (size_t)cap * sizeof *cx))) { snprintf(err, errlen, "%s: out of memory", path); break; }
+                cx = nc;
             }
+            cx[n].name = copy_string(field[0]);
+            cx[n].val = (double *)calloc((size_t)s->ncx * 3, sizeof(double));
+            cx[n].have = (unsigned char *)calloc((size_t)s->ncx, 1);
+            cx[n].count = 0;
+            cur = n++;
+            if (!cx[cur].name || !cx[cur].val || !cx[cur].have) { snprintf(err, errlen, "%s: out of memory", path); break; }
         }
         if (!cx[cur].have[c]) { cx[cur].have[c] = 1; cx[cur].count++; }
-        cx[cur].val[3 * c] = strtod(field[2], NULL);
-        cx[cur].val[3 * c + 1] = strtod(field[3], NULL);
-        cx[cur].val[3 * c + 2] = strtod(field[4], NULL);
+        for (q = 0; q < 3; q++) cx[cur].val[3 * c + q] = v[q];
     }
     fclose(f);
+    if (!err[0]) {
+        qsort(cx, (size_t)n, sizeof *cx, cmp_cx);
+        for (i = 1; i < n; i++)
+            if (!strcmp(cx[i - 1].name, cx[i].name)) { snprintf(err, errlen, "%s: rows of image %s in two places", path, cx[i].name); break; }
+    }
+    if (err[0]) { free_cx(cx, n); return NULL; }
     for (i = 0; i < n; i++) if (cx[i].count != s->ncx) *partial = 1;
     *nimg = n;
     return cx;
+}
+
+/* keep_listed for complexity rows. */
+static int keep_listed_cx(cx_rec *cx, int n, const list_entry *sorted, int nlist, int shard, int nshards)
+{
+    int i, m = 0;
+    for (i = 0; i < n; i++) {
+        int at = list_index(sorted, nlist, cx[i].name);
+        if (at >= 0 && at % nshards == shard) cx[m++] = cx[i];
+        else { free(cx[i].name); free(cx[i].val); free(cx[i].have); }
+    }
+    return m;
 }
 
 /* Appends one image's rows in one block, flushed: a kill cuts at most this image. */
@@ -503,8 +800,6 @@ static int write_cx_file(const char *path, const settings *s, cx_rec *cx, int n)
     if (!ok || rename(tmp, path) != 0) { remove(tmp); return 0; }
     return 1;
 }
-
-static int cmp_cx(const void *a, const void *b) { return strcmp(((const cx_rec *)a)->name, ((const cx_rec *)b)->name); }
 
 /* complexity_summary.tsv and the paper's Table I on stdout: per method the mean and standard error
    over the complete images, in the order of their names, two passes in double: the same bits for
@@ -541,15 +836,18 @@ static int summarize_complexity(const char *dir, const settings *s, cx_rec *cx, 
     }
     path_join(path, sizeof path, dir, "complexity_summary.tsv");
     if (xai_file_write(path, sum.p, sum.len) != XAI_OK) { fprintf(stderr, "aopc: %s\n", xai_failure_reason()); rc = 1; }
-    else printf("\nwrote %s/complexity_summary.tsv\n", dir);
+    else printf("\nwrote %s/complexity_summary.tsv\n", shown_dir ? shown_dir : dir);
+    CHECKPOINT();
     free(sum.p);
     return rc;
 }
 
 #ifdef AOPC_MERGE
-/* aopc-merge: the complexity rows of the shards that have complexity.tsv, their complete images,
-   into out/complexity.tsv (in the order of the names) and its summary.  0 if no shard has any. */
-static int merge_complexity(const char *const *dirs, int ndir, const settings *s, const char *out)
+/* aopc-merge: the complexity rows of the shards that have complexity.tsv, the complete rows of
+   each shard's own listed images, into out/complexity.tsv (in the order of the names) and its
+   summary.  0 if no shard has any. */
+static int merge_complexity(const char *const *dirs, const int *shard_of, int ndir, int nshards, const settings *s, const list_entry *sorted,
+                            int nlist, const char *out)
 {
     cx_rec *all = NULL;
     int n = 0, cap = 0, i, j, with = 0, rc;
@@ -564,13 +862,9 @@ static int merge_complexity(const char *const *dirs, int ndir, const settings *s
         with++;
         cx = read_complexity(path, s, &ncx, &partial, err, sizeof err);
         if (err[0]) { free_cx(all, n); return die(err); }
+        ncx = keep_listed_cx(cx, ncx, sorted, nlist, shard_of[i], nshards);
         for (j = 0; j < ncx; j++) {
             if (cx[j].count != s->ncx) { free(cx[j].name); free(cx[j].val); free(cx[j].have); continue; }
-            if (find_cx(all, n, cx[j].name) >= 0) {
-                snprintf(err, sizeof err, "image %s has complexity rows in two shards (%s and an earlier one)", cx[j].name, dirs[i]);
-                free_cx(all, n);
-                return die(err);
-            }
             if (n == cap) { cap = cap ? 2 * cap : 256; all = (cx_rec *)realloc(all, (size_t)cap * sizeof *all); }
             all[n++] = cx[j];
         }
@@ -586,6 +880,95 @@ static int merge_complexity(const char *const *dirs, int ndir, const settings *s
     return rc;
 }
 #endif
+
+/* ---- the output folder: one writer at a time, no stale temporaries ---- */
+
+/* Takes the exclusive advisory lock (fcntl, so NFS with lockd too) on lockpath for the rest of the
+   process, and writes "pid PID on HOST" into it.  A second writer is refused at once, naming the
+   holder from the file.  A filesystem without locks (ENOLCK, EOPNOTSUPP) is refused too unless
+   no_lock: then a note, and on.  Returns 1 if held or allowed without, 0 with err.
+   XAI_TEST_NO_LOCKS=1 (tests only) acts as a filesystem without locks. */
+static int lock_folder(const char *tool, const char *lockpath, const char *folder, int no_lock, char *err, size_t errlen)
+{
+#ifndef _WIN32
+    int fd = open(lockpath, O_RDWR | O_CREAT, 0666), e = 0;
+    struct flock fl;
+    char me[400], host[256];
+    if (fd < 0) { snprintf(err, errlen, "%s: cannot create the lock file: %s", lockpath, strerror(errno)); return 0; }
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (getenv("XAI_TEST_NO_LOCKS") && atoi(getenv("XAI_TEST_NO_LOCKS"))) e = ENOLCK;
+    else if (fcntl(fd, F_SETLK, &fl) != 0) e = errno;
+    if (e == EACCES || e == EAGAIN) {
+        char holder[300];
+        ssize_t got = 0;
+        int tries;
+        /* the holder writes its name right after taking the lock: wait a moment for it */
+        for (tries = 0; tries < 50; tries++) {
+            got = pread(fd, holder, sizeof holder - 1, 0);
+            if (got > 0) break;
+            struct timespec ms = {0, 2000000L};
+            nanosleep(&ms, NULL);
+        }
+        holder[got > 0 ? got : 0] = 0;
+        holder[strcspn(holder, "\n")] = 0;
+        if (!holder[0]) {
+            memset(&fl, 0, sizeof fl);
+            fl.l_type = F_WRLCK;
+            fl.l_whence = SEEK_SET;
+            if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK) snprintf(holder, sizeof holder, "pid %ld", (long)fl.l_pid);
+            else snprintf(holder, sizeof holder, "a process that did not say who it is");
+        }
+        close(fd);
+        snprintf(err, errlen, "%s is being written by another run (%s; lock %s): two writers would mix their rows; wait for it to finish or use another --out",
+                 folder, holder, lockpath);
+        return 0;
+    }
+    if (e == ENOLCK || e == EOPNOTSUPP || e == ENOSYS || e == EINVAL) {
+        close(fd);
+        if (!no_lock) {
+            snprintf(err, errlen, "%s: this filesystem has no locks (%s), so a second run into %s could not be refused; "
+                     "rerun with --no-lock if you are sure no other run writes there", lockpath, strerror(e), folder);
+            return 0;
+        }
+        fprintf(stderr, "%s: %s: no locks on this filesystem (%s); going on without one (--no-lock): no other run may write into %s\n", tool, lockpath, strerror(e), folder);
+        return 1;
+    }
+    if (e) { close(fd); snprintf(err, errlen, "%s: cannot lock: %s", lockpath, strerror(e)); return 0; }
+    if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "unknown");
+    host[sizeof host - 1] = 0;
+    snprintf(me, sizeof me, "pid %ld on %s\n", (long)getpid(), host);
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, me, strlen(me), 0) != (ssize_t)strlen(me)) { /* the lock holds without the name */ }
+    /* fd stays open: the lock lasts until the process ends, however it ends */
+    return 1;
+#else
+    (void)tool; (void)lockpath; (void)folder; (void)no_lock; (void)err; (void)errlen;
+    return 1;
+#endif
+}
+
+/* Removes the files *.tmp in dir: under the lock they can only be a killed run's. */
+CLI_FN void remove_stale_tmp(const char *tool, const char *dir)
+{
+#ifndef _WIN32
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[4400];
+    if (!d) return;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        struct stat st;
+        if (n < 5 || strcmp(e->d_name + n - 4, ".tmp")) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (remove(path) == 0) fprintf(stderr, "%s: removed %s, left by a killed run\n", tool, path);
+    }
+    closedir(d);
+#else
+    (void)tool; (void)dir;
+#endif
+}
 
 #ifndef AOPC_MERGE
 /* Keeps only complete images: written to a temporary file and renamed over curves.tsv. */
@@ -604,13 +987,16 @@ static int rewrite_complete(const char *path, const settings *s, image_rec *im, 
     return 1;
 }
 
+/* --shard I/N: two whole numbers, 0 <= I < N <= 1000000. */
 static int parse_shard(const char *arg, int *i, int *n)
 {
-    char *end;
-    long a = strtol(arg, &end, 10), b;
-    if (*end != '/') return 0;
-    b = strtol(end + 1, &end, 10);
-    if (*end || b < 1 || a < 0 || a >= b || b > 1000000) return 0;
+    char buf[64], *slash;
+    long a, b;
+    if (strlen(arg) >= sizeof buf) return 0;
+    memcpy(buf, arg, strlen(arg) + 1);
+    if (!(slash = strchr(buf, '/')) || strchr(buf, '-') || strchr(buf, '+')) return 0;
+    *slash = 0;
+    if (!parse_long_field(buf, 0, 999999, &a) || !parse_long_field(slash + 1, 1, 1000000, &b) || a >= b) return 0;
     *i = (int)a;
     *n = (int)b;
     return 1;
@@ -672,22 +1058,110 @@ static double now_seconds(void)
 #endif
 }
 
-static int usage(void)
+static const char aopc_usage[] =
+    "usage: aopc MODEL.xai --list IMAGES.txt --methods M1,M2,... --out DIR [options]\n"
+    "\n"
+    "Region perturbation and AOPC (Samek et al. 2017, Sec. III) of heatmap methods over a list of images.\n"
+    "\n"
+    "  MODEL.xai            the network (caffe2xai converts Caffe models)\n"
+    "  --list FILE          the images, one path a line ('#' comments); required\n"
+    "  --methods M1,M2,...  explain methods (lrp-eps:100, lrp-ab:2, sensitivity-l2, deconv-linf, ...),\n"
+    "                       random (the baseline order) or file:HEATDIR (HEATDIR/NAME.pfm); required\n"
+    "  --out DIR            the results (created; resumable; locked while a run writes); required\n"
+    "  --steps L            regions perturbed, one a step (default 100)\n"
+    "  --region R           R x R pixel regions (default 9)\n"
+    "  --repeats N          runs with fresh noise per curve (default 10)\n"
+    "  --perturb P          uniform (the paper), constant (the mean) or blur (default uniform)\n"
+    "  --seed S             noise and random orders, 0 to 2^64-1 (default 1)\n"
+    "  --batch B            perturbed images per forward pass, never changes a number; above\n"
+    "                       steps + 1 it is lowered to that (default 16)\n"
+    "  --shard I/N          images I, I+N, I+2N, ... of the list, 0 <= I < N (default 0/1);\n"
+    "                       each shard into its own DIR, then aopc-merge\n"
+    "  --orders O           morf, lerf or morf,lerf (ABPC) (default morf)\n"
+    "  --softmax            score the softmax probability instead of f_c (default off)\n"
+    "  --complexity         also PNG/JPEG bytes and colour entropy of each heatmap (default off)\n"
+    "  --list-changed       go on in a DIR started with another list: rows of images no longer\n"
+    "                       listed count nowhere (default: a changed list is refused)\n"
+    "  --no-lock            go on where the filesystem has no locks (default: refused)\n"
+    "  --help, --version\n"
+    "\n"
+    "Writes DIR/config.tsv, images.tsv, curves.tsv, summary.tsv, aopc_curves.tsv, aopc.svg (and abpc.tsv,\n"
+    "complexity.tsv, complexity_summary.tsv).  Every number is the same for any --batch, thread count\n"
+    "or shard split; a killed run resumes when rerun with the same command.\n"
+    "\n"
+    "example:\n"
+    "  ls examples/images/fashion_*.pgm > list.txt\n"
+    "  bin/aopc models/fashion.xai --list list.txt --methods lrp-eps:0.01,sensitivity-l2,random \\\n"
+    "      --steps 20 --region 3 --repeats 3 --out results\n";
+
+/* How the list differs from the one DIR was started with (DIR/images.tsv), for the refusal. */
+static void describe_list_change(const char *dir, char *const *names, int n, char *out, size_t len)
 {
-    fprintf(stderr, "usage: aopc MODEL.xai --list IMAGES.txt --methods M1,M2,... --out DIR [--steps 100] [--region 9] [--repeats 10]\n"
-                    "            [--perturb uniform|constant|blur] [--seed S] [--batch B] [--shard I/N] [--orders morf,lerf] [--softmax]\n"
-                    "            [--complexity]\n");
-    return 2;
+    char path[4200], tmp[64], *text, **old = NULL;
+    int nold, i = 0, j = 0, removed = 0, added = 0, at = 0;
+    char removed_names[600] = "", added_names[600] = "";
+    list_entry *a, *b;
+    path_join(path, sizeof path, dir, "images.tsv");
+    if (!(text = read_text(path)) || (nold = split_list(text, path, &old, NULL, tmp, sizeof tmp)) < 0) {
+        snprintf(out, len, "the list is not the one this folder was started with (%s is missing or unreadable)", path);
+        free(text);
+        return;
+    }
+    a = sorted_list(old, nold);
+    b = sorted_list(names, n);
+    while (a && b && (i < nold || j < n)) {
+        int c = i == nold ? 1 : j == n ? -1 : strcmp(a[i].name, b[j].name);
+        if (c < 0) { if (removed++ < 3) snprintf(removed_names + strlen(removed_names), sizeof removed_names - strlen(removed_names), "%s%s", removed > 1 ? ", " : "", a[i].name); i++; }
+        else if (c > 0) { if (added++ < 3) snprintf(added_names + strlen(added_names), sizeof added_names - strlen(added_names), "%s%s", added > 1 ? ", " : "", b[j].name); j++; }
+        else { i++; j++; }
+    }
+    if (removed || added)
+        snprintf(out, len, "the list differs from the one this folder was started with (%s): %d no longer listed%s%s%s%s, %d new%s%s%s%s",
+                 path, removed, removed ? " (" : "", removed_names, removed > 3 ? ", ..." : "", removed ? ")" : "",
+                 added, added ? " (" : "", added_names, added > 3 ? ", ..." : "", added ? ")" : "");
+    else {
+        while (at < n && at < nold && !strcmp(old[at], names[at])) at++;
+        snprintf(out, len, "the list holds the images of %s in another order (entry %d is %s, was %s): an image's noise and shard follow its place",
+                 path, at + 1, at < n ? names[at] : "-", at < nold ? old[at] : "-");
+    }
+    free(a); free(b); free(old); free(text);
+}
+
+/* Bytes a run's buffers take: per thread a tape of batch images for the curves (every blob, plus
+   the pooling switches: about twice), one tape of one image for the heatmaps (forward and
+   backward, about three times) and the weights. */
+static double memory_estimate(const xai_net *net, int batch, int threads)
+{
+    double blob = 0;
+    int i;
+    for (i = 0; i < net->nblob; i++) blob += (double)net->blob[i].c * net->blob[i].h * net->blob[i].w;
+    return 4.0 * (2.0 * blob * batch * threads + 3.0 * blob + (double)net->nparams);
+}
+
+/* The machine's physical memory in bytes, 0 if unknown.  AOPC_TEST_PHYS_MEMORY (tests only)
+   stands in for it. */
+static double physical_memory(void)
+{
+    const char *fake = getenv("AOPC_TEST_PHYS_MEMORY");
+    if (fake && *fake) return atof(fake);
+#if !defined(_WIN32) && defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+    {
+        long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+        if (pages > 0 && size > 0) return (double)pages * (double)size;
+    }
+#endif
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     settings s;
     const char *dir = NULL;
-    char err[8192], path[4200], cxpath[4200], cfgtext[16384], *old, *listtext, *line, *save = NULL, **names = NULL;
-    int i, nnames = 0, cap = 0, nimg = 0, ncxi = 0, partial = 0, done = 0, todo = 0, rc = 0;
+    char err[40000], path[4200], cxpath[4200], cfgtext[16384], *old, *listtext, **names = NULL;
+    int i, nnames = 0, nimg = 0, ncxi = 0, partial = 0, done = 0, todo = 0, rc = 0, list_changed = 0, no_lock = 0, threads = 1;
     image_rec *im;
     cx_rec *cx = NULL;
+    list_entry *sorted;
     xai_net *net;
     xai_tape *t1;
     FILE *out, *cxout = NULL;
@@ -695,37 +1169,52 @@ int main(int argc, char **argv)
     const float **task_heat;
     int *same_as = NULL;
     int *task_order, *task_repeat, *task_slot;
-    double t0, *cxv;
+    double t0, *cxv, need, phys;
+    cli_tool = "aopc";
+    cli_standard_options(argc, argv, aopc_usage);
     memset(&s, 0, sizeof s);
     xai_aopc_defaults(&s.cfg);
     snprintf(s.orders, sizeof s.orders, "morf");
     s.nshards = 1;
     for (i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *a = argv[i], *v;
         if (!strcmp(a, "--softmax")) { s.cfg.softmax = 1; continue; }
         if (!strcmp(a, "--complexity")) { s.complexity = 1; continue; }
-        if (a[0] != '-') { if (s.model[0]) return usage(); snprintf(s.model, sizeof s.model, "%s", a); continue; }
-        if (!v) return usage();
-        i++;
-        if (!strcmp(a, "--list")) snprintf(s.list, sizeof s.list, "%s", v);
-        else if (!strcmp(a, "--methods")) snprintf(s.methods, sizeof s.methods, "%s", v);
-        else if (!strcmp(a, "--out")) dir = v;
-        else if (!strcmp(a, "--steps")) s.cfg.steps = atoi(v);
-        else if (!strcmp(a, "--region")) s.cfg.region = atoi(v);
-        else if (!strcmp(a, "--repeats")) s.cfg.repeats = atoi(v);
-        else if (!strcmp(a, "--seed")) s.cfg.seed = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--batch")) s.cfg.batch = atoi(v);
-        else if (!strcmp(a, "--orders")) snprintf(s.orders, sizeof s.orders, "%s", v);
-        else if (!strcmp(a, "--shard")) { if (!parse_shard(v, &s.shard, &s.nshards)) return die("--shard wants I/N with 0 <= I < N"); }
-        else if (!strcmp(a, "--perturb")) {
+        if (!strcmp(a, "--list-changed")) { list_changed = 1; continue; }
+        if (!strcmp(a, "--no-lock")) { no_lock = 1; continue; }
+        if (a[0] != '-') {
+            if (s.model[0]) { fprintf(stderr, "aopc: '%s': one model only (%s is the model; see aopc --help)\n", a, s.model); return 2; }
+            if (strlen(a) >= sizeof s.model) cli_fail("MODEL", a, "is too long a path");
+            snprintf(s.model, sizeof s.model, "%s", a);
+            continue;
+        }
+        if (strcmp(a, "--list") && strcmp(a, "--methods") && strcmp(a, "--out") && strcmp(a, "--steps") && strcmp(a, "--region") &&
+            strcmp(a, "--repeats") && strcmp(a, "--seed") && strcmp(a, "--batch") && strcmp(a, "--orders") && strcmp(a, "--shard") && strcmp(a, "--perturb")) {
+            fprintf(stderr, "aopc: unknown option %s (see aopc --help)\n", a);
+            return 2;
+        }
+        v = cli_value(argc, argv, &i);
+        if (!strcmp(a, "--list")) { if (strlen(v) >= sizeof s.list) cli_fail(a, v, "is too long a path"); snprintf(s.list, sizeof s.list, "%s", v); }
+        else if (!strcmp(a, "--methods")) { if (strlen(v) >= sizeof s.methods) cli_fail(a, v, "is too long"); snprintf(s.methods, sizeof s.methods, "%s", v); }
+        else if (!strcmp(a, "--out")) { if (strlen(v) >= 4000) cli_fail(a, v, "is too long a path"); dir = v; }
+        else if (!strcmp(a, "--steps")) s.cfg.steps = cli_int(a, v, 0, 1000000);
+        else if (!strcmp(a, "--region")) s.cfg.region = cli_int(a, v, 1, 100000);
+        else if (!strcmp(a, "--repeats")) s.cfg.repeats = cli_int(a, v, 1, 100000);
+        else if (!strcmp(a, "--seed")) s.cfg.seed = cli_u64(a, v);
+        else if (!strcmp(a, "--batch")) s.cfg.batch = cli_int(a, v, 1, 1 << 20);
+        else if (!strcmp(a, "--orders")) { if (strlen(v) >= sizeof s.orders) cli_fail(a, v, "is not morf, lerf or morf,lerf"); snprintf(s.orders, sizeof s.orders, "%s", v); }
+        else if (!strcmp(a, "--shard")) { if (!parse_shard(v, &s.shard, &s.nshards)) cli_fail(a, v, "is not I/N with 0 <= I < N <= 1000000"); }
+        else {
             if (!strcmp(v, "uniform")) s.cfg.perturb = XAI_PERTURB_UNIFORM;
             else if (!strcmp(v, "constant")) s.cfg.perturb = XAI_PERTURB_CONSTANT;
             else if (!strcmp(v, "blur")) s.cfg.perturb = XAI_PERTURB_BLUR;
-            else return die("--perturb is uniform, constant or blur");
-        } else return usage();
+            else cli_fail(a, v, "is not uniform, constant or blur");
+        }
     }
-    if (!s.model[0] || !s.list[0] || !s.methods[0] || !dir) return usage();
-    if (s.cfg.steps < 0 || s.cfg.region < 1 || s.cfg.repeats < 1 || s.cfg.batch < 1) return die("--steps, --region, --repeats and --batch must be positive");
+    if (!s.model[0] || !s.list[0] || !s.methods[0] || !dir) {
+        fprintf(stderr, "aopc: MODEL.xai, --list, --methods and --out are required (see aopc --help)\n");
+        return 2;
+    }
     if (!make_runs(&s, err, sizeof err)) return die(err);
     if (s.complexity && !s.ncx) { fprintf(stderr, "aopc: --complexity: no method has a heatmap (random has none); ignored\n"); s.complexity = 0; }
     if (!(net = xai_net_load(s.model))) return die(xai_failure_reason());
@@ -734,32 +1223,76 @@ int main(int argc, char **argv)
                  xai_region_count(net->input_h, net->input_w, s.cfg.region), s.cfg.region, s.cfg.region);
         return die(err);
     }
-    if (!(listtext = read_text(s.list))) { snprintf(err, sizeof err, "%s: cannot read the image list", s.list); return die(err); }
-    for (line = strtok_r(listtext, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
-        while (*line == ' ' || *line == '\t') line++;
-        if (!*line || *line == '#') continue;
-        if (nnames == cap) { cap = cap ? 2 * cap : 256; names = (char **)realloc(names, (size_t)cap * sizeof *names); }
-        for (i = 0; i < nnames; i++)
-            if (!strcmp(names[i], line)) { snprintf(err, sizeof err, "%s: image %s is listed twice", s.list, line); return die(err); }
-        names[nnames++] = line;
+    /* a curve has steps + 1 points: a bigger batch only takes memory */
+    if (s.cfg.batch > s.cfg.steps + 1) {
+        fprintf(stderr, "aopc: --batch %d lowered to %d (steps + 1: a curve has no more points)\n", s.cfg.batch, s.cfg.steps + 1);
+        s.cfg.batch = s.cfg.steps + 1;
     }
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    if (threads > s.nrun * s.cfg.repeats) threads = s.nrun * s.cfg.repeats;
+    need = memory_estimate(net, s.cfg.batch, threads);
+    phys = physical_memory();
+    if (phys > 0 && need > phys) {
+        snprintf(err, sizeof err, "--batch %d with %d threads needs about %.0f MB, more than this machine's %.0f MB of memory: lower --batch or OMP_NUM_THREADS",
+                 s.cfg.batch, threads, need / 1048576, phys / 1048576);
+        xai_net_free(net);
+        return die(err);
+    }
+    if (!(listtext = read_text(s.list))) { snprintf(err, sizeof err, "%s: cannot read the image list", s.list); return die(err); }
+    if ((nnames = split_list(listtext, s.list, &names, NULL, err, sizeof err)) < 0) return die(err);
     if (!nnames) { snprintf(err, sizeof err, "%s: no images", s.list); return die(err); }
-    /* the output folder and its settings */
-    make_dir(dir);
-    config_text(&s, cfgtext, sizeof cfgtext, 1);
-    path_join(path, sizeof path, dir, "config.tsv");
-    if ((old = read_text(path)) != NULL) {
-        if (strcmp(old, cfgtext) != 0) {
-            snprintf(err, sizeof err, "%s holds results made with other settings:\n%s\nthis run asks for:\n%s(use another --out)", path, old, cfgtext);
+    s.list_count = nnames;
+    s.list_hash = list_hash(names, nnames);
+    if (!(sorted = sorted_list(names, nnames))) return die("out of memory");
+    /* the output folder: ours alone for the run */
+    {
+        struct stat st;
+        if (cli_make_parents(dir) != 0 || (make_dir(dir) != 0 && errno != EEXIST) || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            snprintf(err, sizeof err, "--out %s: cannot create the folder", dir);
             return die(err);
         }
-        free(old);
-    } else if (xai_file_write(path, cfgtext, strlen(cfgtext)) != XAI_OK) {
-        return die(xai_failure_reason());
     }
+    path_join(path, sizeof path, dir, "lock");
+    if (!lock_folder("aopc", path, dir, no_lock, err, sizeof err)) return die(err);
+    remove_stale_tmp("aopc", dir);
+    /* its settings and list */
+    config_text(&s, cfgtext, sizeof cfgtext, 1, 1);
+    path_join(path, sizeof path, dir, "config.tsv");
+    if ((old = read_text(path)) != NULL && strcmp(old, cfgtext) != 0) {
+        char bare[16384];
+        int had_list = strstr(old, "\nimages_hash\t") != NULL;
+        config_text(&s, bare, sizeof bare, 1, 0);
+        strip_list_lines(old);
+        if (strcmp(old, bare) != 0) {
+            config_text(&s, bare, sizeof bare, 1, 0);
+            snprintf(err, sizeof err, "%s holds results made with other settings:\n%s\nthis run asks for:\n%s(use another --out)", path, old, bare);
+            return die(err);
+        }
+        if (!had_list) fprintf(stderr, "aopc: %s has no record of its list (an older aopc): recording this one\n", path);
+        else if (!list_changed) {
+            char why[9000];
+            describe_list_change(dir, names, nnames, why, sizeof why);
+            snprintf(err, sizeof err, "%s: %s.\n(rerun with --list-changed to keep the rows of the images still listed and count only the listed ones, or use another --out)", dir, why);
+            return die(err);
+        } else fprintf(stderr, "aopc: --list-changed: the list differs from the one %s was started with; rows of images no longer listed are kept but count nowhere\n", dir);
+        free(old);
+        old = NULL;
+    }
+    if (!old) {
+        /* the entries first, config.tsv last: a config.tsv always has its list beside it */
+        plot_text entries = {NULL, 0, 0};
+        char lpath[4200];
+        for (i = 0; i < nnames; i++) plot_printf(&entries, "%s\n", names[i]);
+        path_join(lpath, sizeof lpath, dir, "images.tsv");
+        if (!entries.p || xai_file_write(lpath, entries.p, entries.len) != XAI_OK || xai_file_write(path, cfgtext, strlen(cfgtext)) != XAI_OK) return die(xai_failure_reason());
+        free(entries.p);
+    }
+    free(old);
     /* resume: what is complete stays; a cut block is dropped */
     path_join(path, sizeof path, dir, "curves.tsv");
-    im = read_curves(path, &s, &nimg, &partial, err, sizeof err);
+    im = read_curves(path, &s, &nimg, &partial, NULL, err, sizeof err);
     if (err[0]) return die(err);
     if (partial && !rewrite_complete(path, &s, im, nimg)) { snprintf(err, sizeof err, "%s: cannot drop the incomplete rows", path); return die(err); }
     if (!(out = fopen(path, "ab"))) { snprintf(err, sizeof err, "%s: cannot open for appending", path); return die(err); }
@@ -799,7 +1332,7 @@ int main(int argc, char **argv)
             int j = find_image(im, nimg, names[i]), k = s.complexity ? find_cx(cx, ncxi, names[i]) : -1, cls, ri, rep;
             int need_curves = !(j >= 0 && im[j].count == rows_per_image(&s)), need_cx = s.complexity && !(k >= 0 && cx[k].count == s.ncx);
             xai_image img;
-            size_t L1 = (size_t)s.cfg.steps + 1, plane = (size_t)net->input_h * net->input_w;
+            size_t L1 = (size_t)s.cfg.steps + 1, plane = (size_t)net->input_h * net->input_w, q;
             if (!need_curves && !need_cx) continue;
             if (xai_image_load(names[i], &img) != XAI_OK || xai_net_preprocess(net, &img, x, NULL) != XAI_OK) { rc = die(xai_failure_reason()); break; }
             xai_image_free(&img);
@@ -812,6 +1345,13 @@ int main(int argc, char **argv)
                 if (r->is_random) continue;
                 if (ri > 0 && !strcmp(s.runs[ri - 1].method, r->method)) { memcpy(heat, heat - plane, plane * sizeof(float)); continue; }
                 if (!heatmap_for(net, t1, r, names[i], x, cls, heat, err, sizeof err)) { rc = die(err); break; }
+                /* a NaN would sort anywhere: an order from it means nothing */
+                for (q = 0; q < plane && isfinite(heat[q]); q++) {}
+                if (q < plane) {
+                    snprintf(err, sizeof err, "%s: %s: the heatmap has a non-finite value (%g at pixel %zu, %zu)", names[i], r->method, heat[q], q % (size_t)net->input_w, q / (size_t)net->input_w);
+                    rc = die(err);
+                    break;
+                }
                 if (need_cx) {
                     size_t png, jpg;
                     double *v = cxv + 3 * r->cx;
@@ -860,6 +1400,16 @@ int main(int argc, char **argv)
                 for (ri = 0; ri < s.nrun; ri++)
                     if (same_as[ri] >= 0)
                         memcpy(block + (size_t)ri * s.cfg.repeats * L1, block + (size_t)same_as[ri] * s.cfg.repeats * L1, s.cfg.repeats * L1 * sizeof(float));
+                /* a non-finite score would poison every mean it enters: stop, naming it */
+                for (q = 0; q < rows_per_image(&s) && isfinite(block[q]); q++) {}
+                if (q < rows_per_image(&s)) {
+                    size_t step = q % L1, rr = q / L1 % (size_t)s.cfg.repeats, run_at = q / L1 / (size_t)s.cfg.repeats;
+                    snprintf(err, sizeof err, "%s (image %d of the list): %s, order %s, repeat %zu, step %zu: the score is %g, not a finite number; "
+                             "nothing of this image is written (a model whose scores overflow?)", names[i], i + 1, s.runs[run_at].method,
+                             order_name(s.runs[run_at].order), rr, step, block[q]);
+                    rc = die(err);
+                    break;
+                }
             }
             if (rc) break;
             /* complexity first: a kill between the blocks leaves an image whose curves are redone
@@ -877,19 +1427,26 @@ int main(int argc, char **argv)
     if (cxout && fclose(cxout) != 0 && !rc) { snprintf(err, sizeof err, "%s: write error", cxpath); rc = die(err); }
     free_images(im, nimg);
     free_cx(cx, ncxi);
+    /* the summary: the complete images of this shard of the current list only */
     if (!rc) {
-        im = read_curves(path, &s, &nimg, &partial, err, sizeof err);
+        im = read_curves(path, &s, &nimg, &partial, NULL, err, sizeof err);
         if (err[0]) rc = die(err);
-        else rc = summarize(dir, &s, im, nimg);
+        else {
+            nimg = keep_listed(im, nimg, sorted, nnames, s.shard, s.nshards);
+            rc = summarize(dir, &s, im, nimg, NULL);
+        }
         free_images(im, nimg);
     }
     if (!rc && s.complexity) {
         cx = read_complexity(cxpath, &s, &ncxi, &partial, err, sizeof err);
         if (err[0]) rc = die(err);
-        else rc = summarize_complexity(dir, &s, cx, ncxi);
+        else {
+            ncxi = keep_listed_cx(cx, ncxi, sorted, nnames, s.shard, s.nshards);
+            rc = summarize_complexity(dir, &s, cx, ncxi);
+        }
         free_cx(cx, ncxi);
     }
-    free(x); free(heats); free(block); free(curves); free(cxv); free(names); free(listtext);
+    free(x); free(heats); free(block); free(curves); free(cxv); free(names); free(listtext); free(sorted);
     free(task_heat); free(same_as); free(task_order); free(task_repeat); free(task_slot);
     xai_tape_free(t1);
     xai_net_free(net);

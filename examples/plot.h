@@ -78,7 +78,23 @@ static void plot_escape(plot_text *t, const char *s)
     }
 }
 
-/* Returns the SVG text (malloc'd) of the series; ylabel_right non-NULL adds a right-hand axis. */
+/* The first earlier series with exactly the same points as series i, or -1: drawn on top of each
+   other the later would hide the earlier (sensitivity-l2 and -linf of a grey image are one map). */
+static int plot_same_as(const plot_series *s, int i)
+{
+    int j, k;
+    for (j = 0; j < i; j++) {
+        if (s[j].n != s[i].n || s[j].right_axis != s[i].right_axis) continue;
+        for (k = 0; k < s[i].n; k++)
+            if (s[j].x[k] != s[i].x[k] || s[j].y[k] != s[i].y[k]) break;
+        if (k == s[i].n) return j;
+    }
+    return -1;
+}
+
+/* Returns the SVG text (malloc'd) of the series; ylabel_right non-NULL adds a right-hand axis.  A
+   series that coincides with an earlier one is drawn dashed over it (both colours show) and its
+   legend entry says "= EARLIER". */
 static char *plot_svg(const char *title, const char *xlabel, const char *ylabel, const char *ylabel_right, const plot_series *s, int ns)
 {
     plot_text t = {NULL, 0, 0};
@@ -125,7 +141,9 @@ static char *plot_svg(const char *title, const char *xlabel, const char *ylabel,
     for (i = 0; i < ns; i++) {
         const char *col = plot_colors[i % 10];
         double lo = s[i].right_axis ? r0 : y0, hi = s[i].right_axis ? r1 : y1;
-        plot_printf(&t, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", col, s[i].right_axis ? " stroke-dasharray=\"6,3\"" : "");
+        int same = plot_same_as(s, i) >= 0;
+        plot_printf(&t, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", col,
+                    same ? " stroke-dasharray=\"4,8\"" : s[i].right_axis ? " stroke-dasharray=\"6,3\"" : "");
         for (k = 0; k < s[i].n; k++) plot_printf(&t, "%.1f,%.1f ", PX(s[i].x[k]), PY(s[i].y[k], lo, hi));
         plot_printf(&t, "\"/>\n");
         if (s[i].n <= 30)
@@ -133,10 +151,16 @@ static char *plot_svg(const char *title, const char *xlabel, const char *ylabel,
     }
     for (i = 0; i < ns; i++) {
         double ly = top + 14 + 18 * i;
+        int same = plot_same_as(s, i);
         plot_printf(&t, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"%s\" stroke-width=\"2\"%s/>\n", left + 12, ly - 4, left + 36, ly - 4,
-                    plot_colors[i % 10], s[i].right_axis ? " stroke-dasharray=\"6,3\"" : "");
+                    plot_colors[i % 10], same >= 0 ? " stroke-dasharray=\"4,8\"" : s[i].right_axis ? " stroke-dasharray=\"6,3\"" : "");
         plot_printf(&t, "<text x=\"%g\" y=\"%g\">", left + 42, ly);
         plot_escape(&t, s[i].name);
+        if (same >= 0) {
+            plot_printf(&t, " = ");
+            plot_escape(&t, s[same].name);
+            plot_printf(&t, " (the same curve, dashed over it)");
+        }
         plot_printf(&t, "</text>\n");
     }
     plot_printf(&t, "</svg>\n");
