@@ -18,6 +18,7 @@
 #if !defined(_WIN32)
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <dirent.h>
 #include <unistd.h>
 #endif
 
@@ -176,23 +177,24 @@ CLI_FN int cli_has_ext(const char *path, const char *ext)
 /* An output file the tool is about to write, checked before any work is done: its extension
    matches the format (a name without an extension, such as /dev/stdout, is taken as it is), its
    folders are made, and its folder is writable.  On failure the message names the file the user
-   gave (never a temporary name) and the tool exits with 1; flag names the option. */
-CLI_FN void cli_output(const char *flag, const char *path, const char *ext)
+   gave (never a temporary name); flag names the option.  0, or the exit status (2: a wrong name,
+   1: the file system refused). */
+CLI_FN int cli_check_output(const char *flag, const char *path, const char *ext)
 {
     const char *base = strrchr(path, '/'), *dot;
     base = base ? base + 1 : path;
     dot = strrchr(base, '.');
     if (!*base) {
         fprintf(stderr, "%s: %s: '%s' names a folder, not a file\n", cli_tool, flag, path);
-        exit(2);
+        return 2;
     }
     if (ext && dot && dot != base && !cli_has_ext(base, ext)) {
         fprintf(stderr, "%s: %s: '%s' does not end in %s, the format this option writes\n", cli_tool, flag, path, ext);
-        exit(2);
+        return 2;
     }
     if (cli_make_parents(path) != 0) {
         fprintf(stderr, "%s: %s: cannot create the folders above %s (%s)\n", cli_tool, flag, path, strerror(errno));
-        exit(1);
+        return 1;
     }
 #if !defined(_WIN32)
     {
@@ -206,10 +208,55 @@ CLI_FN void cli_output(const char *flag, const char *path, const char *ext)
         /* a device (/dev/null) is written in place; a regular file's temporary goes beside it */
         if (!(stat(path, &st) == 0 && !S_ISREG(st.st_mode)) && access(dir, W_OK) != 0) {
             fprintf(stderr, "%s: %s: cannot write %s (%s)\n", cli_tool, flag, path, strerror(errno));
-            exit(1);
+            return 1;
         }
     }
 #endif
+    return 0;
+}
+
+CLI_FN void cli_output(const char *flag, const char *path, const char *ext)
+{
+    int rc = cli_check_output(flag, path, ext);
+    if (rc) exit(rc);
+}
+
+/* xai.h writes PATH through PATH.XXXXXXXX.tmp (8 hex digits), renamed when complete; a run killed
+   meanwhile leaves that temporary behind.  This removes such leftovers of earlier runs into path
+   (call it before writing; a concurrent writer of the same path would lose its temporary). */
+CLI_FN int cli_remove_stale_temporaries(const char *path)
+{
+    int removed = 0;
+#if !defined(_WIN32)
+    char dir[4096], full[8192];
+    const char *base = strrchr(path, '/');
+    size_t n = base ? (size_t)(base - path) : 0, blen;
+    DIR *d;
+    struct dirent *e;
+    base = base ? base + 1 : path;
+    blen = strlen(base);
+    if (n + 1 >= sizeof dir || !blen) return 0;
+    if (n) memcpy(dir, path, n);
+    else dir[n++] = '.';
+    dir[n] = 0;
+    if (!(d = opendir(dir))) return 0;
+    while ((e = readdir(d)) != NULL) {
+        const char *nm = e->d_name;
+        int k;
+        if (strlen(nm) != blen + 13 || strncmp(nm, base, blen) || nm[blen] != '.' || strcmp(nm + blen + 9, ".tmp")) continue;
+        for (k = 1; k <= 8 && strchr("0123456789abcdef", nm[blen + k]) && nm[blen + k]; k++) {}
+        if (k <= 8) continue;
+        snprintf(full, sizeof full, "%s/%s", dir, nm);
+        if (remove(full) == 0) {
+            fprintf(stderr, "%s: removed %s, left by an earlier run that did not finish\n", cli_tool, full);
+            removed++;
+        }
+    }
+    closedir(d);
+#else
+    (void)path;
+#endif
+    return removed;
 }
 
 /* An output folder (training-curve --out, train --snapshot-dir): made with its parents. */
