@@ -50,7 +50,7 @@ bin/aopc bin/aopc-merge: examples/plot.h
 bin/aopc-merge: examples/aopc.c
 
 test: $(TESTS) all
-	@sh tests/run.sh tests/build_check.sh $(TESTS)
+	@sh tests/run.sh tests/build_check.sh tests/readme_program.sh $(TESTS)
 
 bin/bench: bench/bench.c xai.h | bin
 	$(CC) $(XCFLAGS) $< -o $@ $(LDLIBS)
@@ -143,6 +143,9 @@ fuzz: $(patsubst %,bin/fuzz/%,$(FUZZ_TARGETS)) bin/fuzz-seeds
 #   make caffenet-demo   the same on the photographs with the real CaffeNet (after `make caffenet`)
 #   make model           retrain models/fashion.xai (needs Debian's dataset-fashion-mnist)
 #   make training-curve  AOPC and accuracy over a training run's snapshots (the paper's Fig. 7)
+#   make squeezenet      downloads the BVLC SqueezeNet v1.0 (~5 MB, needs internet) into models/squeezenet.xai
+#   make install         xai.h, the tools (examples as xai-NAME) and xai.pc under PREFIX (/usr/local);
+#                        DESTDIR for staging; make uninstall removes them
 FASHION_GZ ?= /usr/share/datasets/fashion-mnist
 FASHION_FILES = train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte
 TRAIN_FLAGS ?= --epochs 6 --lr 0.02 --batch 64 --seed 1
@@ -170,3 +173,25 @@ training-curve: bin/train bin/training-curve fashion-data
 	bin/training-curve --snapshots out/training/snapshots --log out/training/train.tsv --list out/training/list.txt \
 	    --out out/training --methods lrp-eps:0.01,lrp-ab:2,sensitivity-l2,random --region 2 --steps 30 --repeats 5
 .PHONY: fashion-data model demo caffenet-demo training-curve
+
+# the programs share examples/cli.h (--help, --version, strict numbers, output folders)
+$(EXAMPLES) $(TOOLS) $(SAN_TOOLS): examples/cli.h
+
+squeezenet: bin/caffe2xai
+	sh models/get_squeezenet.sh
+
+PREFIX ?= /usr/local
+XAI_VERSION := $(shell sed -n 's/^\#define XAI_VERSION_STRING "\(.*\)"$$/\1/p' xai.h)
+INSTALL_TOOLS = caffe2xai xai-inspect xai-synth
+INSTALL_EXAMPLES = classify explain aopc aopc-merge
+install: $(patsubst %,bin/%,$(INSTALL_TOOLS) $(INSTALL_EXAMPLES))
+	mkdir -p "$(DESTDIR)$(PREFIX)/include" "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(PREFIX)/lib/pkgconfig"
+	cp xai.h "$(DESTDIR)$(PREFIX)/include/xai.h"
+	for t in $(INSTALL_TOOLS); do cp "bin/$$t" "$(DESTDIR)$(PREFIX)/bin/$$t" || exit 1; done
+	for t in $(INSTALL_EXAMPLES); do cp "bin/$$t" "$(DESTDIR)$(PREFIX)/bin/xai-$$t" || exit 1; done
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(XAI_VERSION)|' xai.pc.in > "$(DESTDIR)$(PREFIX)/lib/pkgconfig/xai.pc"
+uninstall:
+	rm -f "$(DESTDIR)$(PREFIX)/include/xai.h" "$(DESTDIR)$(PREFIX)/lib/pkgconfig/xai.pc"
+	for t in $(INSTALL_TOOLS); do rm -f "$(DESTDIR)$(PREFIX)/bin/$$t"; done
+	for t in $(INSTALL_EXAMPLES); do rm -f "$(DESTDIR)$(PREFIX)/bin/xai-$$t"; done
+.PHONY: squeezenet install uninstall

@@ -1,11 +1,25 @@
 /* classify: the top classes of a picture.
    Build: cc -O2 examples/classify.c -o classify -lm        (add -fopenmp -march=native for speed)
-   Usage: classify MODEL.xai IMAGE.ppm [--top K] */
+   Usage: classify MODEL.xai IMAGE.ppm [--top K]            (classify --help: every option) */
 #define XAI_IMPLEMENTATION
 #include "../xai.h"
+#include "cli.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static const char usage[] =
+    "usage: classify MODEL.xai IMAGE [--top K]\n"
+    "The top classes of a picture: rank, class index, score f_c (before softmax), probability, label.\n"
+    "\n"
+    "  MODEL.xai       a model (models/fashion.xai, or one made by caffe2xai)\n"
+    "  IMAGE           a PNM picture: .ppm (colour) or .pgm (grey); JPEG/PNG: convert first, e.g.\n"
+    "                  convert photo.jpg photo.ppm (ImageMagick).  A picture of another size or\n"
+    "                  channel count is adapted to the model's input, with a warning saying how\n"
+    "  --top K         how many classes to list, 1 or more (default 5; more than the classes: all)\n"
+    "  --help          this text;   --version   the version of xai.h\n"
+    "\n"
+    "example: classify models/fashion.xai examples/images/fashion_4_coat.pgm --top 3\n";
 
 int main(int argc, char **argv)
 {
@@ -16,19 +30,19 @@ int main(int argc, char **argv)
     xai_tape *tape;
     float *x, *prob;
     const float *score;
+    cli_tool = "classify";
+    cli_standard_options(argc, argv, usage);
     for (i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--top") && i + 1 < argc) top = atoi(argv[++i]);
-        else if (argv[i][0] == '-') { fprintf(stderr, "classify: unknown option %s\n", argv[i]); return 2; }
+        if (!strcmp(argv[i], "--top")) top = cli_int("--top", cli_value(argc, argv, &i), 1, INT_MAX);
+        else if (argv[i][0] == '-' && argv[i][1]) cli_usage_error("unknown option", argv[i]);
         else if (!model) model = argv[i];
         else if (!image) image = argv[i];
-        else { fprintf(stderr, "classify: too many arguments\n"); return 2; }
+        else cli_usage_error("one model and one picture; what is", argv[i]);
     }
-    if (!model || !image || top <= 0) {
-        fprintf(stderr, "usage: classify MODEL.xai IMAGE.ppm [--top K]\n");
-        return 2;
-    }
+    if (!model || !image) cli_usage_error("a model and a picture are needed", NULL);
     if (!(net = xai_net_load(model))) { fprintf(stderr, "classify: %s\n", xai_failure_reason()); return 1; }
     if (xai_image_load(image, &img) != XAI_OK) { fprintf(stderr, "classify: %s\n", xai_failure_reason()); xai_net_free(net); return 1; }
+    cli_warn_adapted(image, &img, net);
     x = (float *)malloc(xai_net_input_size(net) * sizeof(float));
     tape = xai_tape_new(net, 1);
     if (!x || !tape || xai_net_preprocess(net, &img, x, NULL) != XAI_OK || xai_net_forward(net, tape, x, 1) != XAI_OK) {

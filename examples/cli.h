@@ -18,6 +18,8 @@
 #if !defined(_WIN32)
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <dirent.h>
+#include <unistd.h>
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -130,6 +132,160 @@ CLI_FN int cli_make_parents(const char *path)
     (void)path;
 #endif
     return 0;
+}
+
+/* An option or argument the tool does not know, or a missing one: the reason, a pointer to
+   --help, exit 2. */
+CLI_FN void cli_usage_error(const char *what, const char *arg)
+{
+    fprintf(stderr, "%s: %s%s%s (see %s --help)\n", cli_tool, what, arg ? " " : "", arg ? arg : "", cli_tool);
+    exit(2);
+}
+
+/* Creates path and the folders above it, as mkdir -p.  0 on success. */
+CLI_FN int cli_make_dirs(const char *path)
+{
+#if !defined(_WIN32)
+    char buf[4096];
+    struct stat st;
+    size_t n = strlen(path);
+    if (n + 2 >= sizeof buf) return -1;
+    memcpy(buf, path, n);
+    buf[n] = '/';
+    buf[n + 1] = 0;
+    if (cli_make_parents(buf) != 0) return -1;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+#else
+    (void)path;
+    return 0;
+#endif
+}
+
+/* 1 if path ends in ext (".png"), any case. */
+CLI_FN int cli_has_ext(const char *path, const char *ext)
+{
+    size_t n = strlen(path), k = strlen(ext), i;
+    if (n < k) return 0;
+    for (i = 0; i < k; i++) {
+        char a = path[n - k + i], b = ext[i];
+        if (a >= 'A' && a <= 'Z') a = (char)(a - 'A' + 'a');
+        if (a != b) return 0;
+    }
+    return 1;
+}
+
+/* An output file the tool is about to write, checked before any work is done: its extension
+   matches the format (a name without an extension, such as /dev/stdout, is taken as it is), its
+   folders are made, and its folder is writable.  On failure the message names the file the user
+   gave (never a temporary name); flag names the option.  0, or the exit status (2: a wrong name,
+   1: the file system refused). */
+CLI_FN int cli_check_output(const char *flag, const char *path, const char *ext)
+{
+    const char *base = strrchr(path, '/'), *dot;
+    base = base ? base + 1 : path;
+    dot = strrchr(base, '.');
+    if (!*base) {
+        fprintf(stderr, "%s: %s: '%s' names a folder, not a file\n", cli_tool, flag, path);
+        return 2;
+    }
+    if (ext && dot && dot != base && !cli_has_ext(base, ext)) {
+        fprintf(stderr, "%s: %s: '%s' does not end in %s, the format this option writes\n", cli_tool, flag, path, ext);
+        return 2;
+    }
+    if (cli_make_parents(path) != 0) {
+        fprintf(stderr, "%s: %s: cannot create the folders above %s (%s)\n", cli_tool, flag, path, strerror(errno));
+        return 1;
+    }
+#if !defined(_WIN32)
+    {
+        char dir[4096];
+        size_t n = (size_t)(base - path);
+        struct stat st;
+        if (n >= sizeof dir) n = sizeof dir - 1;
+        if (n) memcpy(dir, path, n);
+        else dir[n++] = '.';
+        dir[n] = 0;
+        /* a device (/dev/null) is written in place; a regular file's temporary goes beside it */
+        if (!(stat(path, &st) == 0 && !S_ISREG(st.st_mode)) && access(dir, W_OK) != 0) {
+            fprintf(stderr, "%s: %s: cannot write %s (%s)\n", cli_tool, flag, path, strerror(errno));
+            return 1;
+        }
+    }
+#endif
+    return 0;
+}
+
+CLI_FN void cli_output(const char *flag, const char *path, const char *ext)
+{
+    int rc = cli_check_output(flag, path, ext);
+    if (rc) exit(rc);
+}
+
+/* xai.h writes PATH through PATH.XXXXXXXX.tmp (8 hex digits), renamed when complete; a run killed
+   meanwhile leaves that temporary behind.  This removes such leftovers of earlier runs into path
+   (call it before writing; a concurrent writer of the same path would lose its temporary). */
+CLI_FN int cli_remove_stale_temporaries(const char *path)
+{
+    int removed = 0;
+#if !defined(_WIN32)
+    char dir[4096], full[8192];
+    const char *base = strrchr(path, '/');
+    size_t n = base ? (size_t)(base - path) : 0, blen;
+    DIR *d;
+    struct dirent *e;
+    base = base ? base + 1 : path;
+    blen = strlen(base);
+    if (n + 1 >= sizeof dir || !blen) return 0;
+    if (n) memcpy(dir, path, n);
+    else dir[n++] = '.';
+    dir[n] = 0;
+    if (!(d = opendir(dir))) return 0;
+    while ((e = readdir(d)) != NULL) {
+        const char *nm = e->d_name;
+        int k;
+        if (strlen(nm) != blen + 13 || strncmp(nm, base, blen) || nm[blen] != '.' || strcmp(nm + blen + 9, ".tmp")) continue;
+        for (k = 1; k <= 8 && strchr("0123456789abcdef", nm[blen + k]) && nm[blen + k]; k++) {}
+        if (k <= 8) continue;
+        snprintf(full, sizeof full, "%s/%s", dir, nm);
+        if (remove(full) == 0) {
+            fprintf(stderr, "%s: removed %s, left by an earlier run that did not finish\n", cli_tool, full);
+            removed++;
+        }
+    }
+    closedir(d);
+#else
+    (void)path;
+#endif
+    return removed;
+}
+
+/* An output folder (training-curve --out, train --snapshot-dir): made with its parents. */
+CLI_FN void cli_output_dir(const char *flag, const char *path)
+{
+    if (cli_make_dirs(path) != 0) {
+        fprintf(stderr, "%s: %s: cannot create the folder %s (%s)\n", cli_tool, flag, path, strerror(errno));
+        exit(1);
+    }
+}
+
+/* What xai_net_preprocess will do to this picture that the user may not expect, on standard
+   error: a grey picture repeated into three channels (or colour turned into grey), a picture
+   resized from its size (and whether its aspect ratio is kept), a centre crop. */
+CLI_FN void cli_warn_adapted(const char *image, const xai_image *img, const xai_net *net)
+{
+    int rw = net->pre.resize_w > 0 ? net->pre.resize_w : net->input_w;
+    int rh = net->pre.resize_h > 0 ? net->pre.resize_h : net->input_h;
+    if (img->c == 1 && net->input_c == 3)
+        fprintf(stderr, "%s: warning: %s is grey, the model reads colour: its grey value is used for all three channels\n", cli_tool, image);
+    else if (img->c >= 3 && net->input_c == 1)
+        fprintf(stderr, "%s: warning: %s is in colour, the model reads grey: it is turned into grey (0.299 R + 0.587 G + 0.114 B)\n", cli_tool, image);
+    if (img->w != rw || img->h != rh) {
+        int kept = (long long)img->w * rh == (long long)img->h * rw;
+        fprintf(stderr, "%s: warning: %s is resized from %d x %d to %d x %d (%s)", cli_tool, image, img->w, img->h, rw, rh,
+                kept ? "aspect ratio kept" : "aspect ratio not kept");
+        if (rw != net->input_w || rh != net->input_h) fprintf(stderr, ", then its centre %d x %d is cut out", net->input_w, net->input_h);
+        fprintf(stderr, ": the model's input is %d x %d\n", net->input_w, net->input_h);
+    }
 }
 
 #endif /* XAI_CLI_H */

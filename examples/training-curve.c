@@ -15,6 +15,7 @@
 #define XAI_IMPLEMENTATION
 #include "../xai.h"
 #include "plot.h"
+#include "cli.h"
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +25,39 @@
 #define MAX_METHODS 16
 #define MAX_SNAPSHOTS 4096
 
+static const char usage[] =
+    "usage: training-curve --snapshots DIR --log TRAIN.tsv --list IMAGES.txt --out OUTDIR [options]\n"
+    "Heatmap quality against network quality (Samek et al. 2017, Fig. 7): the AOPC of each method at\n"
+    "every snapshot DIR/iter_NNNNNN.xai of a training run (bin/train --snapshot-every), on the same\n"
+    "pictures and noise, beside the test accuracy from the training log; Pearson's r between them.\n"
+    "\n"
+    "  --snapshots DIR       the snapshots bin/train wrote (--snapshot-dir)\n"
+    "  --log TRAIN.tsv       bin/train's --log: iteration, training loss, test accuracy\n"
+    "  --list IMAGES.txt     the pictures, one path a line (# starts a comment)\n"
+    "  --out OUTDIR          writes OUTDIR/training_curve.tsv and .svg (folders are created)\n"
+    "  --methods M1,M2,...   methods as explain --method names them, and random (default\n"
+    "                        lrp-eps:0.01,sensitivity-l2,random)\n"
+    "  --region R            perturbed regions are R x R pixels, R >= 1 (default 2)\n"
+    "  --steps L             perturbation steps, L >= 1 (default 30)\n"
+    "  --repeats N           noise draws per image, N >= 1 (default 5)\n"
+    "  --perturb KIND        uniform, constant or blur (default uniform)\n"
+    "  --seed S              the seed of the noise and the random order, 0 or more (default 1)\n"
+    "  --help                this text;   --version   the version of xai.h\n"
+    "\n"
+    "example: make training-curve, or\n"
+    "  training-curve --snapshots out/training/snapshots --log out/training/train.tsv \\\n"
+    "      --list out/training/list.txt --out out/training --region 2 --steps 30 --repeats 5\n";
+
 static int fail(const char *what) { fprintf(stderr, "training-curve: %s\n", what); return 1; }
+
+/* a copy of s (strdup is POSIX, not C99) */
+static char *copy_string(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = (char *)malloc(n);
+    if (p) memcpy(p, s, n);
+    return p;
+}
 
 static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
 
@@ -52,45 +85,60 @@ int main(int argc, char **argv)
     struct dirent *e;
     xai_aopc_defaults(&cfg);
     cfg.region = 2; cfg.steps = 30; cfg.repeats = 5;
+    cli_tool = "training-curve";
+    cli_standard_options(argc, argv, usage);
     for (i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) return fail("an option without its value");
-        i++;
-        if (!strcmp(a, "--snapshots")) snapdir = v;
-        else if (!strcmp(a, "--log")) logpath = v;
-        else if (!strcmp(a, "--list")) listpath = v;
-        else if (!strcmp(a, "--out")) outdir = v;
-        else if (!strcmp(a, "--methods")) snprintf(methods_arg, sizeof methods_arg, "%s", v);
-        else if (!strcmp(a, "--region")) cfg.region = atoi(v);
-        else if (!strcmp(a, "--steps")) cfg.steps = atoi(v);
-        else if (!strcmp(a, "--repeats")) cfg.repeats = atoi(v);
-        else if (!strcmp(a, "--seed")) cfg.seed = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--perturb")) cfg.perturb = !strcmp(v, "constant") ? XAI_PERTURB_CONSTANT : !strcmp(v, "blur") ? XAI_PERTURB_BLUR : XAI_PERTURB_UNIFORM;
-        else { fprintf(stderr, "training-curve: unknown option %s\n", a); return 2; }
-    }
-    if (!snapdir || !logpath || !listpath || !outdir || cfg.region < 1 || cfg.steps < 1 || cfg.repeats < 1) {
-        fprintf(stderr, "usage: training-curve --snapshots DIR --log TRAIN.tsv --list IMAGES.txt --out OUTDIR [--methods M,...] [--region R]\n"
-                        "                      [--steps L] [--repeats N] [--perturb uniform|constant|blur] [--seed S]\n");
-        return 2;
-    }
-    /* methods */
-    {
-        char *tok, *save = NULL;
-        for (tok = strtok_r(methods_arg, ",", &save); tok && nm < MAX_METHODS; tok = strtok_r(NULL, ",", &save)) {
-            names[nm] = tok;
-            is_random[nm] = !strcmp(tok, "random");
-            if (is_random[nm]) random_m = nm;
-            else if (xai_method_parse(tok, &meth[nm]) != XAI_OK) return fail(xai_failure_reason());
-            nm++;
+        const char *a = argv[i];
+        if (!strcmp(a, "--snapshots")) snapdir = cli_value(argc, argv, &i);
+        else if (!strcmp(a, "--log")) logpath = cli_value(argc, argv, &i);
+        else if (!strcmp(a, "--list")) listpath = cli_value(argc, argv, &i);
+        else if (!strcmp(a, "--out")) outdir = cli_value(argc, argv, &i);
+        else if (!strcmp(a, "--methods")) {
+            const char *v = cli_value(argc, argv, &i);
+            if (strlen(v) >= sizeof methods_arg) cli_fail(a, v, "is too long");
+            strcpy(methods_arg, v);
         }
+        else if (!strcmp(a, "--region")) cfg.region = cli_int(a, cli_value(argc, argv, &i), 1, 4096);
+        else if (!strcmp(a, "--steps")) cfg.steps = cli_int(a, cli_value(argc, argv, &i), 1, 1 << 24);
+        else if (!strcmp(a, "--repeats")) cfg.repeats = cli_int(a, cli_value(argc, argv, &i), 1, 100000);
+        else if (!strcmp(a, "--seed")) cfg.seed = cli_u64(a, cli_value(argc, argv, &i));
+        else if (!strcmp(a, "--perturb")) {
+            const char *v = cli_value(argc, argv, &i);
+            if (!strcmp(v, "uniform")) cfg.perturb = XAI_PERTURB_UNIFORM;
+            else if (!strcmp(v, "constant")) cfg.perturb = XAI_PERTURB_CONSTANT;
+            else if (!strcmp(v, "blur")) cfg.perturb = XAI_PERTURB_BLUR;
+            else cli_fail(a, v, "is not uniform, constant or blur");
+        }
+        else if (a[0] == '-') cli_usage_error("unknown option", a);
+        else cli_usage_error("takes only options; what is", a);
     }
+    if (!snapdir || !logpath || !listpath || !outdir) cli_usage_error("--snapshots, --log, --list and --out are needed", NULL);
+    /* methods: comma-separated, split in place */
+    {
+        char *tok = methods_arg;
+        while (*tok && nm < MAX_METHODS) {
+            char *comma = strchr(tok, ',');
+            if (comma) *comma = 0;
+            if (*tok) {
+                names[nm] = tok;
+                is_random[nm] = !strcmp(tok, "random");
+                if (is_random[nm]) random_m = nm;
+                else if (xai_method_parse(tok, &meth[nm]) != XAI_OK) return fail(xai_failure_reason());
+                nm++;
+            }
+            if (!comma) break;
+            tok = comma + 1;
+        }
+        if (!nm) cli_fail("--methods", methods_arg, "names no method");
+    }
+    cli_output_dir("--out", outdir);
     /* images */
     if (!(f = fopen(listpath, "r"))) { snprintf(line, sizeof line, "%s: cannot read", listpath); return fail(line); }
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\r\n")] = 0;
         if (!line[0] || line[0] == '#') continue;
         if (nimg == cap) { cap = cap ? 2 * cap : 64; images = (char **)realloc(images, (size_t)cap * sizeof *images); }
-        images[nimg++] = strdup(line);
+        images[nimg++] = copy_string(line);
     }
     fclose(f);
     if (!nimg) return fail("no images in the list");
@@ -176,11 +224,6 @@ int main(int argc, char **argv)
         double *xs = (double *)malloc((size_t)ns * sizeof(double)), *ys = (double *)malloc((size_t)ns * (nm + 1) * sizeof(double));
         char *svg;
         int nser = 0;
-#ifdef _WIN32
-        _mkdir(outdir);
-#else
-        mkdir(outdir, 0777);
-#endif
         plot_printf(&tsv, "iteration\ttest_accuracy");
         for (m = 0; m < nm; m++) plot_printf(&tsv, "\taopc_%s\taopc_%s_minus_random", names[m], names[m]);
         plot_printf(&tsv, "\n");

@@ -10,6 +10,7 @@
    Tags like [fwd.conv] at the end of a line name the numbers for the test. */
 #define XAI_IMPLEMENTATION
 #include "../xai.h"
+#include "cli.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -199,16 +200,34 @@ static void perturbation(const xai_net *net, const float *heat, int cls, const c
     }
 }
 
-int main(void)
+static const char usage[] =
+    "usage: walkthrough\n"
+    "Sensitivity, deconvolution, LRP and AOPC on a 1x4x4 -> conv 2x2 -> ReLU -> max-pool -> 2 classes\n"
+    "network small enough to check by hand: every number the library computes, with the rule that\n"
+    "made it (docs/WALKTHROUGH.md reads the output line by line).  It takes no arguments.\n"
+    "\n"
+    "  --help      this text;   --version   the version of xai.h\n"
+    "\n"
+    "example: walkthrough | less\n";
+
+int main(int argc, char **argv)
 {
-    xai_net *net = build();
-    xai_tape *t = xai_tape_new(net, 1);
+    xai_net *net;
+    xai_tape *t;
     float heat_sens[16], heat_deconv[16], heat_eps[16], heat_ab[16], patch[4], pv[4];
     const xai_tensor *xs, *zs, *ps, *fs, *R, *G;
     const int *sw;
-    int cls, q, a, b, k, lp = xai_net_find_layer(net, "pool");
+    int cls, q, a, b, k, lp;
     double eps_bias = 0, eps_eps = 0, ab_bias = 0, zp, zn;
     char o1[48], o2[48], o3[48], o4[48], o5[48], buf[256];
+    cli_tool = "walkthrough";
+    if (argc > 1) {
+        cli_standard_options(argc, argv, usage);
+        cli_usage_error("takes no arguments; what is", argv[1]);
+    }
+    net = build();
+    t = xai_tape_new(net, 1);
+    lp = xai_net_find_layer(net, "pool");
     if (!t || xai_net_forward(net, t, input_x, 1) != XAI_OK) {
         fprintf(stderr, "walkthrough: %s\n", xai_failure_reason());
         return 1;

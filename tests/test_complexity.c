@@ -1,7 +1,7 @@
 /* Heatmap complexity (the paper's Table I): rendered heatmaps whose colour entropy is known, the
    sizes and entropy ranking a noisy map above a smooth one, and aopc --complexity: its rows equal
    the PNG and JPEG sizes and the entropy of the heatmap picture computed here independently (and
-   the size of the PNG `explain --png` writes), it changes no AOPC number, shards merged equal one
+   the size of the PNG `explain --heatmap-png` writes), it changes no AOPC number, shards merged equal one
    run, it can be added to a finished run, and kills and resumes leave every image's rows exactly
    once; xai_heatmap_complexity equals its parts.  (The encoders themselves are checked against
    decoders in test_codec.c, and the entropy of raw pixel arrays there too.) */
@@ -168,7 +168,7 @@ static int table_exact(const table *t)
 }
 
 /* The expected rows, computed here from the library's parts: explain the predicted class, draw the
-   heatmap as explain --png does, encode it, count its colours. */
+   heatmap as explain --heatmap-png does, encode it, count its colours. */
 static void expected_table(table *t)
 {
     char path[512];
@@ -264,14 +264,14 @@ static void test_tool(void)
     }
     /* different methods give different pictures, and the numbers are plausible */
     CHECK(want.v[0][0][0] != want.v[0][2][0] && want.v[0][0][2] > 0 && want.v[0][0][1] > 100, "the methods' pictures differ; sizes and entropy plausible");
-    /* the image the user sees: explain --png writes a file of exactly png_bytes */
+    /* the image the user sees: explain --heatmap-png writes a file of exactly png_bytes */
     for (m = 0; m < NMETH; m++) {
         size_t len = 0;
         unsigned char *png;
-        snprintf(cmd, sizeof cmd, "bin/explain %s/cnn.xai %s/img04.ppm --method %s --png %s/explain%d.png >/dev/null 2>&1", D, D, methods[m], D, m);
+        snprintf(cmd, sizeof cmd, "bin/explain %s/cnn.xai %s/img04.ppm --method %s --heatmap-png %s/explain%d.png >/dev/null 2>&1", D, D, methods[m], D, m);
         snprintf(a, sizeof a, "%s/explain%d.png", D, m);
         png = run(cmd) == 0 ? test_read(a, &len) : NULL;
-        CHECK(png && (double)len == got.v[4][m][0], "%s: explain --png writes %zu bytes, complexity.tsv says %g", methods[m], len, got.v[4][m][0]);
+        CHECK(png && (double)len == got.v[4][m][0], "%s: explain --heatmap-png writes %zu bytes, complexity.tsv says %g", methods[m], len, got.v[4][m][0]);
         free(png);
     }
     /* the summary: mean and standard error over images of each column */

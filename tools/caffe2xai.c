@@ -3,8 +3,9 @@
    Usage: caffe2xai DEPLOY.prototxt WEIGHTS.caffemodel -o MODEL.xai [--mean MEAN.binaryproto | --mean-pixel B,G,R]
                     [--labels synset_words.txt] [--input C,H,W] [--scale S] [--channel-order bgr|rgb|gray] [--resize W,H]
 
-   The deploy prototxt defines the net (Caffe's TEST net: Data, loss and Accuracy layers and layers
-   with include { phase: TRAIN } are dropped); the weights are copied from the caffemodel by layer
+   The deploy prototxt defines the net (Caffe's TEST net: Data layers and layers with include
+   { phase: TRAIN } are dropped; so are the layers that only read the scores - ArgMax, Accuracy,
+   the losses, Silence - with a note naming them); the weights are copied from the caffemodel by layer
    name, every blob's shape checked.  Both caffemodel encodings are read (V1 of the 2014 BVLC
    releases, V2 of later Caffe), without libprotobuf: see caffe_pb.h.
 
@@ -21,8 +22,12 @@
      replaces it.
    Labels: one a line, as many as the net has classes.
    Errors: "caffe2xai: <reason>" on stderr, exit status 1, and no output file. */
+#if !defined(_DEFAULT_SOURCE) && !defined(_WIN32)
+#define _DEFAULT_SOURCE   /* madvise and MADV_DONTNEED under -std=c99 (glibc hides them otherwise) */
+#endif
 #define XAI_IMPLEMENTATION
 #include "../xai.h"
+#include "../examples/cli.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,14 +104,26 @@ static void c2x_unload_weights_file(unsigned char *buf, size_t len, int mapped)
 
 static const char caffe2xai_usage[] =
     "usage: caffe2xai DEPLOY.prototxt WEIGHTS.caffemodel -o MODEL.xai [options]\n"
+    "A Caffe model as an .xai file, without libprotobuf: both caffemodel encodings (V1 of 2014, V2).\n"
+    "Data layers are dropped; so are ArgMax, Accuracy, loss and Silence layers (they only read the\n"
+    "scores), with a note naming them; any other layer type xai.h does not run is an error.\n"
+    "\n"
+    "  -o MODEL.xai              the model to write (folders are created; nothing is written on an error)\n"
     "  --mean MEAN.binaryproto   mean image (BlobProto, network channel order); a mean larger than the input\n"
     "                            means: resize pictures to the mean's size, subtract, crop the centre\n"
+    "                            (default: no mean)\n"
     "  --mean-pixel B,G,R        mean per channel, in the network's channel order (one value for gray)\n"
     "  --labels FILE             class names, one a line (synset_words.txt), as many as the classes\n"
+    "                            (default: none)\n"
     "  --input C,H,W             input size, when the prototxt gives none (or to replace it)\n"
-    "  --scale S                 input = (pixel - mean) * S; default 1 (Caffe's LeNet: 0.00390625)\n"
+    "  --scale S                 input = (pixel - mean) * S, S > 0; default 1 (Caffe's LeNet: 0.00390625)\n"
     "  --channel-order ORDER     bgr, rgb or gray; default bgr for 3 channels, gray for 1\n"
-    "  --resize W,H              resize pictures to W x H, then crop the centre (default: see --mean)\n";
+    "  --resize W,H              resize pictures to W x H, then crop the centre (default: the mean's size\n"
+    "                            when it is larger than the input, else straight to the input size)\n"
+    "  --help                    this text;   --version   the version of xai.h\n"
+    "\n"
+    "example: caffe2xai deploy.prototxt bvlc_reference_caffenet.caffemodel -o models/caffenet.xai \\\n"
+    "             --mean imagenet_mean.binaryproto --labels synset_words.txt\n";
 
 static int c2x_fail(const char *fmt, const char *arg)
 {
@@ -157,10 +174,16 @@ static int caffe2xai_main(int argc, char **argv)
     size_t len;
     xai_net *net = NULL;
     char summary[512];
+    cli_tool = "caffe2xai";
+    if (argc < 2) { fputs(caffe2xai_usage, stderr); return 2; }
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(caffe2xai_usage, stdout); return 0; }
+        if (!strcmp(a, "--version")) { printf("caffe2xai (xai.h %s)\n", XAI_VERSION_STRING); return 0; }
+    }
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **slot = NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(caffe2xai_usage, stdout); return 0; }
         if (!strcmp(a, "-o")) slot = &out;
         else if (!strcmp(a, "--mean")) slot = &mean;
         else if (!strcmp(a, "--mean-pixel")) slot = &mean_pixel;
@@ -177,6 +200,8 @@ static int caffe2xai_main(int argc, char **argv)
         *slot = argv[++i];
     }
     if (!prototxt || !weights || !out) { fputs(caffe2xai_usage, stderr); return c2x_fail("%s", "a prototxt, a caffemodel and -o OUT are needed"); }
+    if ((i = cli_check_output("-o", out, ".xai")) != 0) return i;
+    cli_remove_stale_temporaries(out);
     if (mean && mean_pixel) return c2x_fail("%s", "--mean and --mean-pixel exclude each other");
     if (input && !c2x_ints(input, 3, chw)) return c2x_fail("--input '%s': give C,H,W, three positive integers", input);
     if (resize && !c2x_ints(resize, 2, rs)) return c2x_fail("--resize '%s': give W,H, two positive integers", resize);
@@ -200,6 +225,7 @@ static int caffe2xai_main(int argc, char **argv)
     CPB_FREE(buf);
     buf = NULL;
     if (!net) return c2x_fail("%s", cpb_failure_reason());
+    if (cpb_dropped_note()[0]) fprintf(stderr, "caffe2xai: note: dropped %s: they only read the scores, which is all xai.h needs\n", cpb_dropped_note());
     if (norder < 0) norder = net->input_c == 3 ? XAI_ORDER_BGR : XAI_ORDER_GRAY;
     if ((norder == XAI_ORDER_GRAY) != (net->input_c == 1) && (order || net->input_c == 1 || net->input_c == 3)) {
         snprintf(summary, sizeof summary, "channel order %s does not fit the %d-channel input", c2x_order_name(norder), net->input_c);

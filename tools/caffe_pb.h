@@ -15,6 +15,8 @@
       int      cpb_net_set_mean(net, data, len, file)              ... as the net's mean image
       int      cpb_net_set_labels(net, text, len, file)            synset_words.txt, one class a line
       const char *cpb_failure_reason(void)                         why the last call failed
+      const char *cpb_dropped_note(void)                           the layers after the score that
+                                                                   cpb_net_from_prototxt dropped, or ""
 
    Errors name the file and where: "x.caffemodel: offset 1234: layer 'conv1' (V1 layers, field 2):
    blobs[0] (field 6): data (field 5): length 4000 runs past the end of the message at 3990", or
@@ -70,6 +72,11 @@
 static char cpb_reason[1024];
 
 CPB_FN const char *cpb_failure_reason(void) { return cpb_reason; }
+
+/* Names the layers that only read the scores (ArgMax, Accuracy, losses, Silence) and were dropped
+   by the last cpb_net_from_prototxt, for the tool to tell its user: "'argmax' (ArgMax)". */
+static char cpb_dropped[1024];
+CPB_FN const char *cpb_dropped_note(void) { return cpb_dropped; }
 
 CPB_FN CPB_PRINTF(2, 3) int cpb_fail(int code, const char *fmt, ...)
 {
@@ -1270,15 +1277,22 @@ CPB_FN int cpb_xai_type(const char *type)
     return -1;
 }
 
-/* Layers that feed or score training; an inference net has no use for them. */
+/* Layers that feed training; an inference net has no use for them. */
 CPB_FN int cpb_train_only(const char *type)
 {
-    static const char *const list[] = {"Data", "ImageData", "HDF5Data", "WindowData", "MemoryData", "DummyData", "Accuracy", "Silence", NULL};
+    static const char *const list[] = {"Data", "ImageData", "HDF5Data", "WindowData", "MemoryData", "DummyData", NULL};
     const char *const *t;
-    size_t n = strlen(type);
     for (t = list; *t; t++)
         if (!strcmp(*t, type)) return 1;
-    return n >= 4 && !strcmp(type + n - 4, "Loss");
+    return 0;
+}
+
+/* Layers that only read what the net computed (the class with the highest score, a loss, an
+   accuracy, a sink): dropped, so long as no kept layer reads their tops. */
+CPB_FN int cpb_reader_only(const char *type)
+{
+    size_t n = strlen(type);
+    return !strcmp(type, "ArgMax") || !strcmp(type, "Accuracy") || !strcmp(type, "Silence") || (n >= 4 && !strcmp(type + n - 4, "Loss"));
 }
 
 static const cpb_enum cpb_phase_enum[] = {{"TRAIN", 0}, {"TEST", 1}, {NULL, 0}};
@@ -1313,7 +1327,7 @@ CPB_FN int cpb_in_test_net(const cpb_text *T, int layer, const char *ctx)
     return ninc ? 0 : 1;
 }
 
-enum { CPB_LAYER_DROP, CPB_LAYER_KEEP, CPB_LAYER_INPUT };
+enum { CPB_LAYER_DROP, CPB_LAYER_KEEP, CPB_LAYER_INPUT, CPB_LAYER_READER };
 
 typedef struct cpb_dlayer {
     int node, v1, what, type;        /* CPB_LAYER_*, XAI_* type */
@@ -1361,11 +1375,13 @@ CPB_FN int cpb_classify(const cpb_text *T, int node, int v1, int index, cpb_dlay
     if ((keep = cpb_in_test_net(T, node, ctx)) < 0) return keep;
     D->type = cpb_xai_type(D->type_name);
     if (!keep || cpb_train_only(D->type_name)) D->what = CPB_LAYER_DROP;
+    else if (cpb_reader_only(D->type_name)) D->what = CPB_LAYER_READER;
     else if (!strcmp(D->type_name, "Input")) D->what = CPB_LAYER_INPUT;
     else if (D->type >= 0) D->what = CPB_LAYER_KEEP;
     else
         return cpb_tfail(T, n, "%s: layer type \"%s\" is not supported (xai.h runs Convolution, InnerProduct, ReLU, Pooling, LRN, "
-                               "Dropout, Softmax, Concat, Eltwise and Split; Data, loss and Accuracy layers are dropped)", ctx, D->type_name);
+                               "Dropout, Softmax, Concat, Eltwise and Split; Data layers are dropped, and so are ArgMax, Accuracy, loss and Silence "
+                               "layers, which only read the scores)", ctx, D->type_name);
     return XAI_OK;
 }
 
@@ -1661,6 +1677,7 @@ CPB_FN xai_net *cpb_net_from_prototxt(const char *text, size_t len, const char *
     size_t listsize = (size_t)(XAI_MAX_BOTTOMS > XAI_MAX_TOPS ? XAI_MAX_BOTTOMS : XAI_MAX_TOPS) * (XAI_NAME_MAX + 1);
     const char *s;
     input[0] = 0;
+    cpb_dropped[0] = 0;
     if (cpb_text_parse(&T, text, len, file) != XAI_OK) goto fail;
     nv1 = cpb_tcount(&T, root, "layers");
     nv2 = cpb_tcount(&T, root, "layer");
@@ -1770,6 +1787,27 @@ CPB_FN xai_net *cpb_net_from_prototxt(const char *text, size_t len, const char *
         if (input_node >= 0) cpb_tfail(&T, input_node, "input '%s' %dx%dx%d: %s", input, chw[0], chw[1], chw[2], xai_failure_reason());
         else cpb_fail(XAI_ERR_ARG, "%s: input '%s' %dx%dx%d: %s", file, input, chw[0], chw[1], chw[2], xai_failure_reason());
         goto fail;
+    }
+    /* the readers dropped: none of their tops may be read by a layer that runs */
+    for (i = 0; i < (int)nd; i++) {
+        int k, nt, j;
+        char *p;
+        size_t o;
+        if (D[i].what != CPB_LAYER_READER) continue;
+        if (cpb_blob_list(&T, D[i].node, "top", D[i].name, tops, listsize, &nt) != XAI_OK) goto fail;
+        for (p = nt ? strtok(tops, ",") : NULL; p; p = strtok(NULL, ","))
+            for (j = i + 1; j < (int)nd; j++) {
+                if (D[j].what != CPB_LAYER_KEEP) continue;
+                for (k = -1; (k = cpb_tnext(&T, D[j].node, "bottom", k)) >= 0;)
+                    if (T.node[k].kind == CPB_T_STR && !strcmp(cpb_tval(&T, k), p)) {
+                        cpb_tfail(&T, k, "layer '%s' reads '%s', the top of %s layer '%s', which xai.h does not run", D[j].name, p,
+                                  D[i].type_name, D[i].name);
+                        goto fail;
+                    }
+            }
+        o = strlen(cpb_dropped);
+        if (o + strlen(D[i].name) + strlen(D[i].type_name) + 8 < sizeof cpb_dropped)
+            snprintf(cpb_dropped + o, sizeof cpb_dropped - o, "%s'%s' (%s)", o ? ", " : "", D[i].name, D[i].type_name);
     }
     for (i = 0; i < (int)nd; i++) {
         xai_layer_param p;

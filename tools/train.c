@@ -21,6 +21,7 @@
    line), test accuracy. */
 #define XAI_IMPLEMENTATION
 #include "../xai.h"
+#include "../examples/cli.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,31 @@ typedef struct dataset {
     int n, rows, cols;
     unsigned char *pixels, *labels;
 } dataset;
+
+static const char usage[] =
+    "usage: train --data DIR [options]\n"
+    "Trains the shipped CaffeNet-style model on Fashion-MNIST, reproducibly from a seed (the same seed\n"
+    "gives the same model for any thread count).\n"
+    "\n"
+    "  --data DIR            the four uncompressed Fashion-MNIST IDX files (make fashion-data)\n"
+    "  --out MODEL.xai       the trained model (default: not written)\n"
+    "  --epochs E            passes over the training set, 1 or more (default 8)\n"
+    "  --batch B             images a step, a multiple of 4 up to 1024 (default 64)\n"
+    "  --lr LR               learning rate, > 0; divided by 10 after 60% and 85% of the steps (default 0.01)\n"
+    "  --momentum M          SGD momentum, 0 <= M < 1 (default 0.9)\n"
+    "  --decay WD            weight decay, >= 0, not on biases (default 0.0005)\n"
+    "  --seed S              weights, example order and dropout masks, 0 or more (default 1)\n"
+    "  --snapshot-every N    write a snapshot every N steps, 0: none (default 0)\n"
+    "  --snapshot-dir DIR    where the snapshots go: DIR/iter_000200.xai, ... (created; needed with N > 0)\n"
+    "  --log LOG.tsv         iteration, training loss, test accuracy at each snapshot or epoch (default: none)\n"
+    "  --train-limit N       use only the first N training images (default: all 60000)\n"
+    "  --test-limit N        measure accuracy on the first N test images (default: all 10000)\n"
+    "  --flip 0|1            mirror each training image with probability 1/2 (default 1)\n"
+    "  --help                this text;   --version   the version of xai.h\n"
+    "Output folders are created.\n"
+    "\n"
+    "example: make fashion-data && train --data data/fashion-mnist --epochs 6 --lr 0.02 --seed 1 \\\n"
+    "             --log out/train.tsv --out out/fashion.xai\n";
 
 static int fail(const char *what) { fprintf(stderr, "train: %s\n", what); return 1; }
 
@@ -158,31 +184,31 @@ int main(int argc, char **argv)
     int per;
     FILE *logf = NULL;
     time_t start = time(NULL);
+    cli_tool = "train";
+    cli_standard_options(argc, argv, usage);
     for (i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) return fail("an option without its value");
-        i++;
-        if (!strcmp(a, "--data")) data = v;
-        else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--epochs")) epochs = atoi(v);
-        else if (!strcmp(a, "--batch")) batch = atoi(v);
-        else if (!strcmp(a, "--lr")) lr0 = atof(v);
-        else if (!strcmp(a, "--momentum")) momentum = atof(v);
-        else if (!strcmp(a, "--decay")) decay = atof(v);
-        else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--snapshot-every")) every = atoi(v);
-        else if (!strcmp(a, "--snapshot-dir")) snapdir = v;
-        else if (!strcmp(a, "--log")) logpath = v;
-        else if (!strcmp(a, "--train-limit")) train_limit = atoi(v);
-        else if (!strcmp(a, "--test-limit")) test_limit = atoi(v);
-        else if (!strcmp(a, "--flip")) flips = atoi(v);
-        else { fprintf(stderr, "train: unknown option %s\n", a); return 2; }
+        const char *a = argv[i];
+        if (!strcmp(a, "--data")) data = cli_value(argc, argv, &i);
+        else if (!strcmp(a, "--out")) { out = cli_value(argc, argv, &i); cli_output(a, out, ".xai"); }
+        else if (!strcmp(a, "--epochs")) epochs = cli_int(a, cli_value(argc, argv, &i), 1, 1000000);
+        else if (!strcmp(a, "--batch")) batch = cli_int(a, cli_value(argc, argv, &i), SHARDS, 1024);
+        else if (!strcmp(a, "--lr")) lr0 = cli_double(a, cli_value(argc, argv, &i), 0, 1e6, 1);
+        else if (!strcmp(a, "--momentum")) momentum = cli_double(a, cli_value(argc, argv, &i), 0, 0.999999, 0);
+        else if (!strcmp(a, "--decay")) decay = cli_double(a, cli_value(argc, argv, &i), 0, 1e6, 0);
+        else if (!strcmp(a, "--seed")) seed = cli_u64(a, cli_value(argc, argv, &i));
+        else if (!strcmp(a, "--snapshot-every")) every = cli_int(a, cli_value(argc, argv, &i), 0, INT_MAX);
+        else if (!strcmp(a, "--snapshot-dir")) snapdir = cli_value(argc, argv, &i);
+        else if (!strcmp(a, "--log")) { logpath = cli_value(argc, argv, &i); cli_output(a, logpath, ".tsv"); }
+        else if (!strcmp(a, "--train-limit")) train_limit = cli_int(a, cli_value(argc, argv, &i), 1, INT_MAX);
+        else if (!strcmp(a, "--test-limit")) test_limit = cli_int(a, cli_value(argc, argv, &i), 1, INT_MAX);
+        else if (!strcmp(a, "--flip")) flips = cli_int(a, cli_value(argc, argv, &i), 0, 1);
+        else if (a[0] == '-') cli_usage_error("unknown option", a);
+        else cli_usage_error("takes only options; what is", a);
     }
-    if (!data || epochs <= 0 || batch <= 0 || batch > 1024 || train_limit <= 0 || test_limit <= 0) {
-        fprintf(stderr, "usage: train --data DIR [--out MODEL.xai] [--epochs E] [--batch B] [--lr LR] [--momentum M] [--decay WD] [--seed S]\n"
-                        "             [--snapshot-every N] [--snapshot-dir DIR] [--log LOG.tsv] [--train-limit N] [--test-limit N]\n");
-        return 2;
-    }
+    if (!data) cli_usage_error("--data DIR is needed", NULL);
+    if (batch % SHARDS) { snprintf(err, sizeof err, "%d", batch); cli_fail("--batch", err, "is not a multiple of 4"); }
+    if (every > 0 && !snapdir) cli_usage_error("--snapshot-every needs --snapshot-dir", NULL);
+    if (snapdir) cli_output_dir("--snapshot-dir", snapdir);
     if (!load_idx(data, "train", &tr, err, sizeof err) || !load_idx(data, "t10k", &te, err, sizeof err)) return fail(err);
     if (tr.rows != 28 || tr.cols != 28) return fail("expected 28x28 images");
     if (train_limit < tr.n) tr.n = train_limit;
@@ -196,7 +222,6 @@ int main(int argc, char **argv)
     xai_net_fill_random(net, seed);
     for (i = 0; i < net->nlayer; i++)      /* biases start at 0, as Caffe's constant filler */
         if (net->layer[i].bias) memset(net->layer[i].bias, 0, net->layer[i].bias_count * sizeof(float));
-    if (batch % SHARDS) { snprintf(err, sizeof err, "--batch %d: a multiple of %d, please", batch, SHARDS); return fail(err); }
     per = batch / SHARDS;
     for (i = 0; i < SHARDS; i++) if (!(tapes[i] = xai_tape_new(net, per))) return fail(xai_failure_reason());
     pgrads = (float *)malloc((size_t)SHARDS * net->nparams * sizeof(float));
@@ -208,13 +233,6 @@ int main(int argc, char **argv)
     idx = (int *)malloc((size_t)batch * sizeof(int));
     flip = (int *)malloc((size_t)batch * sizeof(int));
     if (!pgrads || !x || !grad || !pgrad || !velocity || !order || !idx || !flip) return fail("out of memory");
-    if (snapdir) {
-#ifdef _WIN32
-        _mkdir(snapdir);
-#else
-        mkdir(snapdir, 0777);
-#endif
-    }
     if (logpath) {
         if (!(logf = fopen(logpath, "w"))) { snprintf(err, sizeof err, "%s: cannot create", logpath); return fail(err); }
         fprintf(logf, "iteration\ttrain_loss\ttest_accuracy\n");

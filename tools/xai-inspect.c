@@ -7,6 +7,7 @@
    (CaffeNet: 724 M in total). */
 #define XAI_IMPLEMENTATION
 #include "../xai.h"
+#include "../examples/cli.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -29,6 +30,16 @@ static void inspect_names(const xai_net *net, const int *idx, int n, char *out, 
     for (i = 0; i < n && o + 2 < size; i++) o += (size_t)snprintf(out + o, size - o, "%s%s", i ? "," : "", net->blob[idx[i]].name);
 }
 
+static const char usage[] =
+    "usage: xai-inspect MODEL.xai\n"
+    "What an .xai model holds: its layers (type, bottoms and tops, top shape, parameters,\n"
+    "multiply-adds per image), totals, the score blob, the preprocessing (channel order, scale, mean,\n"
+    "resize and crop) and the labels.  No options besides these:\n"
+    "\n"
+    "  --help      this text;   --version   the version of xai.h\n"
+    "\n"
+    "example: xai-inspect models/fashion.xai\n";
+
 int main(int argc, char **argv)
 {
     xai_net *net;
@@ -36,10 +47,10 @@ int main(int argc, char **argv)
     double total_macs = 0;
     size_t total_params = 0;
     int i, namew = 5, flow = 16;
-    if (argc != 2 || argv[1][0] == '-') {
-        fprintf(stderr, "usage: xai-inspect MODEL.xai\n");
-        return argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) ? 0 : 1;
-    }
+    cli_tool = "xai-inspect";
+    cli_standard_options(argc, argv, usage);
+    if (argv[1][0] == '-' && argv[1][1]) cli_usage_error("unknown option", argv[1]);
+    if (argc > 2) cli_usage_error("one model; what is", argv[2]);
     if (!(net = xai_net_load(argv[1]))) { fprintf(stderr, "xai-inspect: %s\n", xai_failure_reason()); return 1; }
     for (i = 0; i < net->nlayer; i++) {
         char f[4 * XAI_NAME_MAX] = "";

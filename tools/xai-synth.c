@@ -4,9 +4,22 @@
    Usage: xai-synth caffenet [--seed S] -o OUT.xai */
 #define XAI_IMPLEMENTATION
 #include "../xai.h"
+#include "../examples/cli.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static const char usage[] =
+    "usage: xai-synth caffenet [--seed S] -o OUT.xai\n"
+    "A model with synthetic weights from a seed (the same seed, the same file), for tests, benchmarks\n"
+    "and trying the tools without downloading anything.  The one architecture: caffenet (CaffeNet's\n"
+    "layers, 227x227x3 input, 1000 classes labelled \"synthetic class N\").\n"
+    "\n"
+    "  -o OUT.xai    the model to write (folders are created)\n"
+    "  --seed S      the weights' seed, 0 or more (default 1)\n"
+    "  --help        this text;   --version   the version of xai.h\n"
+    "\n"
+    "example: xai-synth caffenet --seed 7 -o out/synthetic.xai\n";
 
 int main(int argc, char **argv)
 {
@@ -14,16 +27,17 @@ int main(int argc, char **argv)
     unsigned long long seed = 1;
     xai_net *net;
     int i;
+    cli_tool = "xai-synth";
+    cli_standard_options(argc, argv, usage);
     for (i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
-        else if (argv[i][0] == '-') { fprintf(stderr, "xai-synth: unknown option %s\n", argv[i]); return 2; }
-        else arch = argv[i];
+        if (!strcmp(argv[i], "--seed")) seed = cli_u64("--seed", cli_value(argc, argv, &i));
+        else if (!strcmp(argv[i], "-o")) { out = cli_value(argc, argv, &i); cli_output("-o", out, ".xai"); }
+        else if (argv[i][0] == '-' && argv[i][1]) cli_usage_error("unknown option", argv[i]);
+        else if (!arch) arch = argv[i];
+        else cli_usage_error("one architecture; what is", argv[i]);
     }
-    if (!arch || !out || strcmp(arch, "caffenet") != 0) {
-        fprintf(stderr, "usage: xai-synth caffenet [--seed S] -o OUT.xai\n");
-        return 2;
-    }
+    if (!arch || !out) cli_usage_error("an architecture (caffenet) and -o OUT.xai are needed", NULL);
+    if (strcmp(arch, "caffenet") != 0) cli_fail("architecture", arch, "is not one this tool makes: caffenet");
     if (!(net = xai_net_caffenet())) { fprintf(stderr, "xai-synth: %s\n", xai_failure_reason()); return 1; }
     xai_net_fill_random(net, seed);
     {
