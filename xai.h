@@ -308,18 +308,21 @@ typedef struct xai_tape {
     unsigned char *split;     /* [net->nlayer] */
     xai_tensor *zpart;        /* [2 * net->nlayer], allocated when first used */
     /* xai_tape_new_forward: the blobs share one block (arena, arena_bytes long), a blob's memory
-       reused once the layers that read it have run; after a pass only the score and output blobs
-       hold their values, and nothing can go backward.  0 and NULL on a full tape. */
+       reused once the layers that read it have run; after a pass only the input, score and output
+       blobs hold their values, and nothing can go backward.  0 and NULL on a full tape. */
     int forward_only;
     void *arena;
     size_t arena_bytes;
+    int group;                /* forward-only: images run through the net at once (<= n_max) */
 } xai_tape;
 
 XAIDEF xai_tape *xai_tape_new(const xai_net *net, int n_max);
 /* A tape for scores only (the evaluator's perturbed passes): the same kernels and the same bits as
-   a full tape, in the memory of the largest set of blobs alive at once instead of all of them
-   (SqueezeNet at 16 images: ~0.1 GB instead of ~0.9 GB).  xai_explain and xai_net_backward refuse
-   it; xai_tape_blob gives NULL for the blobs it does not keep. */
+   a full tape, in far less memory.  A blob's bytes are reused once its last reader has run, and the
+   net runs tape->group images at a time (as many as keep that block within XAI_FORWARD_BLOCK bytes,
+   32 MB unless defined before the implementation); only the input, score and output blobs hold all
+   n_max images.  SqueezeNet at 16 images: 31 MB of blobs instead of 805 MB.  xai_explain and
+   xai_net_backward refuse it; xai_tape_blob gives NULL for the blobs it does not keep. */
 XAIDEF xai_tape *xai_tape_new_forward(const xai_net *net, int n_max);
 XAIDEF void xai_tape_free(xai_tape *tape);
 /* Runs n <= n_max images (input: n*C*H*W floats) through the whole net. */
@@ -493,8 +496,8 @@ XAIDEF int  xai_perturbation_curve(const xai_net *net, xai_tape *tape, const flo
                                    int order, uint64_t image_id, int repeat, const xai_aopc_config *cfg, float *curve);
 /* Many runs of one image at once: run t has heatmap heat[t] (NULL for random), ordering order[t]
    and repeat index repeat[t]; curves: ntask x (steps + 1).  The runs are spread over the threads,
-   each with its own forward-only tape (a whole curve a thread keeps small networks' cores busy, where splitting
-   every layer would cost more in synchronisation than it saves).  Each curve is exactly what
+   each with its own forward-only tape (a whole curve a thread keeps small networks' cores busy,
+   where splitting every layer would cost more in synchronisation than it saves).  Each curve is exactly what
    xai_perturbation_curve gives, for any thread count. */
 XAIDEF int  xai_perturbation_curves(const xai_net *net, const float *input, int cls, uint64_t image_id, const xai_aopc_config *cfg,
                                     int ntask, const float *const *heat, const int *order, const int *repeat, float *curves);
@@ -3070,12 +3073,23 @@ static const xai__forward_fn xai__forward_table[XAI_LAYER_TYPE_COUNT] = {
     xai__split_forward           /* Split */
 };
 
+/* the blobs a forward-only tape keeps apart, for all n_max images: read before or after a pass */
+static int xai__kept_blob(const xai_net *net, int b)
+{
+    return b == net->input_blob || b == net->score_blob || b == net->output_blob;
+}
+
+static size_t xai__blob_floats(const xai_net *net, int b)   /* one image's */
+{
+    return (size_t)net->blob[b].c * net->blob[b].h * net->blob[b].w;
+}
+
 XAIDEF void xai_tape_free(xai_tape *tape)
 {
     int i;
     if (!tape) return;
     for (i = 0; i < tape->net->nblob; i++) {
-        if (tape->blob && !tape->arena) xai_tensor_free(&tape->blob[i]);
+        if (tape->blob && (!tape->arena || xai__kept_blob(tape->net, i))) xai_tensor_free(&tape->blob[i]);
         if (tape->signal) xai_tensor_free(&tape->signal[i]);
     }
     for (i = 0; i < tape->net->nlayer && !tape->arena; i++) {
@@ -3129,12 +3143,19 @@ fail:
 
 /* -- the forward-only tape ------------------------------------------------------------------------
    Each value a pass writes (a blob, or a layer's max-pool switches or LRN scales, which only a
-   backward pass reads) lives from the layer that writes it to the last layer that reads it; the
-   scores and the output live to the end.  Values whose lives overlap get disjoint bytes of one
-   block: the largest placed first, each at the lowest offset clear of the live ones it meets
-   (greedy by size, as TFLite's arena planner).  A ReLU that is its bottom's last reader writes
-   over it: y[i] depends on x[i] alone, read before it is written.  Offsets are 64-byte multiples,
-   the alignment xai_tensor_alloc gives, so every kernel runs as on a full tape: the same bits. */
+   backward pass reads) lives from the layer that writes it to the last layer that reads it.  Values
+   whose lives overlap get disjoint bytes of one block: the largest placed first, each at the lowest
+   offset clear of the live ones it meets (greedy by size, as TFLite's arena planner).  A ReLU that
+   is its bottom's last reader writes over it: y[i] depends on x[i] alone, read before it is written.
+   The input, the scores and the output are kept apart, for all n_max images; the rest of the net
+   runs `group` images at a time, as many as keep the block within XAI_FORWARD_BLOCK bytes (at least
+   one image): a batch's numbers do not depend on how it is split (Appendix A).  Offsets are 64-byte
+   multiples, the alignment xai_tensor_alloc gives, so every kernel runs as on a full tape: the
+   same bits. */
+#ifndef XAI_FORWARD_BLOCK
+#define XAI_FORWARD_BLOCK ((size_t)32 << 20)
+#endif
+
 typedef struct xai__live { size_t bytes, offset; int first, last, group; } xai__live;
 
 static int xai__by_bytes_desc(const void *a, const void *b)
@@ -3144,26 +3165,31 @@ static int xai__by_bytes_desc(const void *a, const void *b)
     return x->first != y->first ? (x->first < y->first ? -1 : 1) : (x < y ? -1 : x > y);
 }
 
-/* Plans the block: v[0..nblob) the blobs, v[nblob + li] layer li's switches, v[nblob + nlayer + li]
-   its LRN scales.  Returns the block's size in bytes, 0 with the reason set on failure. */
-static size_t xai__plan_arena(const xai_net *net, int n_max, xai__live *v, xai__live **order)
+/* Plans the block for `group` images: v[0..nblob) the blobs (the kept ones outside, bytes 0),
+   v[nblob + li] layer li's switches, v[nblob + nlayer + li] its LRN scales.  Returns the block's
+   size in bytes (> 0), 0 with the reason set on failure. */
+static size_t xai__plan_arena(const xai_net *net, int group, xai__live *v, xai__live **order)
 {
     int nv = net->nblob + 2 * net->nlayer, i, j, li, k, nroot = 0;
-    size_t total = 0;
+    size_t total = 64;
     for (i = 0; i < nv; i++) { v[i].bytes = v[i].offset = 0; v[i].first = v[i].last = -1; v[i].group = i; }
     for (i = 0; i < net->nblob; i++) {
-        size_t count = xai__count4((size_t)n_max, (size_t)net->blob[i].c, (size_t)net->blob[i].h, (size_t)net->blob[i].w, XAI__MAX_FLOATS);
-        if (!count) { xai__fail(XAI_ERR_LIMIT, "forward tape: blob '%s' of %d images is too large", net->blob[i].name, n_max); return 0; }
-        v[i].bytes = xai__align16(count) * sizeof(float);   /* 16 floats: 64 bytes */
-        v[i].first = v[i].last = net->blob[i].producer;
+        const xai_blob *B = &net->blob[i];
+        size_t count = xai__count4((size_t)group, (size_t)B->c, (size_t)B->h, (size_t)B->w, XAI__MAX_FLOATS);
+        if (!count) {
+            xai__fail(XAI_ERR_LIMIT, "forward tape: blob '%s' of %d images is too large", B->name, group);
+            return 0;
+        }
+        if (!xai__kept_blob(net, i)) v[i].bytes = xai__align16(count) * sizeof(float);   /* 16 floats: 64 bytes */
+        v[i].first = v[i].last = B->producer;
     }
-    v[net->score_blob].last = v[net->output_blob].last = net->nlayer;   /* kept: read after the pass */
     for (li = 0; li < net->nlayer; li++) {
         const xai_layer *L = &net->layer[li];
-        size_t count = (size_t)n_max * net->blob[L->top[0]].c * net->blob[L->top[0]].h * net->blob[L->top[0]].w;
+        size_t count = (size_t)group * xai__blob_floats(net, L->top[0]);
         for (j = 0; j < L->nbottom; j++) if (v[L->bottom[j]].last < li) v[L->bottom[j]].last = li;
         if ((L->p.type == XAI_POOLING && L->p.pool == XAI_POOL_MAX) || (L->p.type == XAI_ELTWISE && L->p.operation == XAI_ELTWISE_MAX)) {
-            v[net->nblob + li].bytes = xai__align16(L->p.type == XAI_POOLING ? count / n_max : count) * sizeof(int);   /* pooling: one image */
+            size_t images = L->p.type == XAI_POOLING ? (size_t)group : 1;   /* pooling runs image by image */
+            v[net->nblob + li].bytes = xai__align16(count / images) * sizeof(int);
             v[net->nblob + li].first = v[net->nblob + li].last = li;
         }
         if (L->p.type == XAI_LRN) {
@@ -3175,7 +3201,7 @@ static size_t xai__plan_arena(const xai_net *net, int n_max, xai__live *v, xai__
     for (li = 0; li < net->nlayer; li++) {
         const xai_layer *L = &net->layer[li];
         int b = L->bottom[0], y = L->top[0], root;
-        if (L->p.type != XAI_RELU || v[b].last != li) continue;
+        if (L->p.type != XAI_RELU || v[b].last != li || xai__kept_blob(net, b) || xai__kept_blob(net, y)) continue;
         root = v[b].group;
         v[y].group = root;
         if (v[y].last > v[root].last) v[root].last = v[y].last;
@@ -3214,7 +3240,7 @@ XAIDEF xai_tape *xai_tape_new_forward(const xai_net *net, int n_max)
     t = (xai_tape *)xai__calloc(1, sizeof(xai_tape));
     if (!t) return NULL;
     t->net = net;
-    t->n_max = t->n = n_max;
+    t->n_max = t->n = t->group = n_max;
     t->forward_only = 1;
     t->blob = (xai_tensor *)xai__calloc((size_t)net->nblob, sizeof(xai_tensor));
     t->switches = (int **)xai__calloc((size_t)net->nlayer, sizeof(int *));
@@ -3222,13 +3248,21 @@ XAIDEF xai_tape *xai_tape_new_forward(const xai_net *net, int n_max)
     v = (xai__live *)xai__calloc((size_t)nv, sizeof(xai__live));
     order = (xai__live **)xai__calloc((size_t)nv, sizeof(xai__live *));
     if (!t->blob || !t->switches || !t->scale || !v || !order) goto fail;
-    if (!(t->arena_bytes = xai__plan_arena(net, n_max, v, order))) goto fail;
-    if (!(t->arena = xai__aligned_alloc(t->arena_bytes))) goto fail;
+    /* the group: the block shrinks about in proportion to it */
+    while ((t->arena_bytes = xai__plan_arena(net, t->group, v, order)) > XAI_FORWARD_BLOCK && t->group > 1) {
+        int smaller = (int)((double)t->group * XAI_FORWARD_BLOCK / t->arena_bytes);
+        t->group = smaller < 1 ? 1 : smaller < t->group ? smaller : t->group - 1;
+    }
+    if (!t->arena_bytes || !(t->arena = xai__aligned_alloc(t->arena_bytes))) goto fail;
     memset(t->arena, 0, t->arena_bytes);
     base = (unsigned char *)t->arena;
     for (i = 0; i < net->nblob; i++) {
         xai_tensor *b = &t->blob[i];
-        b->n = n_max; b->c = net->blob[i].c; b->h = net->blob[i].h; b->w = net->blob[i].w;
+        if (xai__kept_blob(net, i)) {
+            if (xai_tensor_alloc(b, n_max, net->blob[i].c, net->blob[i].h, net->blob[i].w)) goto fail;
+            continue;
+        }
+        b->n = t->group; b->c = net->blob[i].c; b->h = net->blob[i].h; b->w = net->blob[i].w;
         b->data = (float *)(base + v[i].offset);
     }
     for (i = 0; i < net->nlayer; i++) {
@@ -3243,30 +3277,48 @@ fail:
     return NULL;
 }
 
+/* Images n0 .. n0+m-1 through every layer: the kept blobs are pointed at those images, the others
+   hold just them. */
+static int xai__forward_images(const xai_net *net, xai_tape *tape, int n0, int m)
+{
+    int i, rc = XAI_OK;
+    for (i = 0; i < net->nblob; i++) {
+        tape->blob[i].n = m;
+        if (tape->signal) tape->signal[i].n = m;
+        if (n0 && xai__kept_blob(net, i)) tape->blob[i].data += (size_t)n0 * xai__blob_floats(net, i);
+    }
+    for (i = 0; i < net->nlayer && rc == XAI_OK; i++) {
+        double t0 = tape->layer_seconds ? xai_seconds() : 0;
+        rc = xai__forward_table[net->layer[i].p.type](net, &net->layer[i], tape, i);
+        if (tape->layer_seconds) tape->layer_seconds[i] += xai_seconds() - t0;
+    }
+    for (i = 0; i < net->nblob && n0; i++)
+        if (xai__kept_blob(net, i)) tape->blob[i].data -= (size_t)n0 * xai__blob_floats(net, i);
+    return rc;
+}
+
 XAIDEF int xai_net_forward(const xai_net *net, xai_tape *tape, const float *input, int n)
 {
-    int i, rc;
+    int i, rc = XAI_OK, n0, step;
     if (!tape || tape->net != net) return xai__fail(XAI_ERR_ARG, "forward: the tape belongs to another net");
     if (n <= 0 || n > tape->n_max) return xai__fail(XAI_ERR_ARG, "forward: %d images, the tape holds %d", n, tape->n_max);
     tape->n = n;
+    if (input != tape->blob[net->input_blob].data)   /* else built in place (the evaluator) */
+        memcpy(tape->blob[net->input_blob].data, input, (size_t)n * xai_net_input_size(net) * sizeof(float));
+    step = tape->forward_only && tape->group < n ? tape->group : n;
+    for (n0 = 0; n0 < n && rc == XAI_OK; n0 += step)
+        rc = xai__forward_images(net, tape, n0, n - n0 < step ? n - n0 : step);
     for (i = 0; i < net->nblob; i++) {
         tape->blob[i].n = n;
         if (tape->signal) tape->signal[i].n = n;
     }
-    if (input != tape->blob[net->input_blob].data)   /* else built in place (the evaluator) */
-        memcpy(tape->blob[net->input_blob].data, input, (size_t)n * xai_net_input_size(net) * sizeof(float));
-    for (i = 0; i < net->nlayer; i++) {
-        double t0 = tape->layer_seconds ? xai_seconds() : 0;
-        if ((rc = xai__forward_table[net->layer[i].p.type](net, &net->layer[i], tape, i)) != XAI_OK) return rc;
-        if (tape->layer_seconds) tape->layer_seconds[i] += xai_seconds() - t0;
-    }
-    return XAI_OK;
+    return rc;
 }
 
 XAIDEF const xai_tensor *xai_tape_blob(const xai_tape *tape, const char *name)
 {
     int b = xai_net_find_blob(tape->net, name);
-    if (b >= 0 && tape->forward_only && b != tape->net->score_blob && b != tape->net->output_blob) return NULL;   /* overwritten */
+    if (b >= 0 && tape->forward_only && !xai__kept_blob(tape->net, b)) return NULL;   /* overwritten */
     return b < 0 ? NULL : &tape->blob[b];
 }
 
