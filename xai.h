@@ -327,9 +327,23 @@ typedef struct xai_tape {
        backward rule, which then needs no forward products of its own. */
     unsigned char *split;     /* [net->nlayer] */
     xai_tensor *zpart;        /* [2 * net->nlayer], allocated when first used */
+    /* xai_tape_new_forward: the blobs share one block (arena, arena_bytes long), a blob's memory
+       reused once the layers that read it have run; after a pass only the input, score and output
+       blobs hold their values, and nothing can go backward.  0 and NULL on a full tape. */
+    int forward_only;
+    void *arena;
+    size_t arena_bytes;
+    int group;                /* forward-only: images run through the net at once (<= n_max) */
 } xai_tape;
 
 XAIDEF xai_tape *xai_tape_new(const xai_net *net, int n_max);
+/* A tape for scores only (the evaluator's perturbed passes): the same kernels and the same bits as
+   a full tape, in far less memory.  A blob's bytes are reused once its last reader has run, and the
+   net runs tape->group images at a time (as many as keep that block within XAI_FORWARD_BLOCK bytes,
+   32 MB unless defined before the implementation); only the input, score and output blobs hold all
+   n_max images.  SqueezeNet at 16 images: 31 MB of blobs instead of 805 MB.  xai_explain and
+   xai_net_backward refuse it; xai_tape_blob gives NULL for the blobs it does not keep. */
+XAIDEF xai_tape *xai_tape_new_forward(const xai_net *net, int n_max);
 XAIDEF void xai_tape_free(xai_tape *tape);
 /* Runs n <= n_max images (input: n*C*H*W floats) through the whole net. */
 XAIDEF int  xai_net_forward(const xai_net *net, xai_tape *tape, const float *input, int n);
@@ -501,13 +515,14 @@ XAIDEF int  xai_region_order(const float *heat, int h, int w, int r, int order, 
    C x H x W), x(k) = x(k-1) with the k-th region of the ordering replaced; curve[k] = f_c(x(k)) for
    k = 0..steps.  heat may be NULL for XAI_ORDER_RANDOM.  image_id and repeat key the noise, so
    the curve is the same for any batch size, thread count, shard or order of work.  tape: from
-   xai_tape_new(net, >= cfg->batch), or NULL for a temporary one. */
+   xai_tape_new_forward (or xai_tape_new: the same curve) with n_max >= cfg->batch, or NULL for a
+   temporary forward-only one. */
 XAIDEF int  xai_perturbation_curve(const xai_net *net, xai_tape *tape, const float *input, const float *heat, int cls,
                                    int order, uint64_t image_id, int repeat, const xai_aopc_config *cfg, float *curve);
 /* Many runs of one image at once: run t has heatmap heat[t] (NULL for random), ordering order[t]
    and repeat index repeat[t]; curves: ntask x (steps + 1).  The runs are spread over the threads,
-   each with its own tape (a whole curve a thread keeps small networks' cores busy, where splitting
-   every layer would cost more in synchronisation than it saves).  Each curve is exactly what
+   each with its own forward-only tape (a whole curve a thread keeps small networks' cores busy,
+   where splitting every layer would cost more in synchronisation than it saves).  Each curve is exactly what
    xai_perturbation_curve gives, for any thread count. */
 XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int cls, uint64_t image_id,
                                    const xai_aopc_config *cfg, int ntask, const float *const *heat, const int *order,
@@ -2089,23 +2104,23 @@ static void xai__pool_window(const xai_layer_param *p, int H, int W, int oh, int
     *we = w1 < W ? w1 : W;
 }
 
-static int xai__pool_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+/* planes (image, channel) of x into y, each plane's switches in sw (MAX) */
+static void xai__pool_planes(const xai_tape *t, const xai_layer *L, const xai_tensor *x, const xai_tensor *y, const float *xd, float *yd,
+                             int *sw, int planes)
 {
-    const xai_tensor *x = XAI__X(t, L, 0);
-    xai_tensor *y = XAI__Y(t, L, 0);
-    int *sw = t->switches[li], nc, planes = x->n * x->c;
-    size_t work = xai_tensor_count(x);
-    (void)net;
+    int nc;
+    size_t work = (size_t)planes * x->h * x->w;
+    (void)t;
 #ifndef XAI_NO_FAST
     if (L->p.pool == XAI_POOL_MAX && xai__fast(t)) {
-        xai__max_pool_fast(x->data, planes, x->h, x->w, y->h, y->w, L->p.kernel_h, L->p.kernel_w, L->p.stride_h, L->p.stride_w,
-                           L->p.pad_h, L->p.pad_w, y->data, sw);
-        return XAI_OK;
+        xai__max_pool_fast(xd, planes, x->h, x->w, y->h, y->w, L->p.kernel_h, L->p.kernel_w, L->p.stride_h, L->p.stride_w,
+                           L->p.pad_h, L->p.pad_w, yd, sw);
+        return;
     }
 #endif
     XAI__PARALLEL_FOR
     for (nc = 0; nc < planes; nc++) {          /* one (image, channel) plane */
-        const float *xp = x->data + (size_t)nc * x->h * x->w;
+        const float *xp = xd + (size_t)nc * x->h * x->w;
         int oh, ow, h, w;
         for (oh = 0; oh < y->h; oh++)
             for (ow = 0; ow < y->w; ow++) {
@@ -2118,16 +2133,29 @@ static int xai__pool_forward(const xai_net *net, const xai_layer *L, xai_tape *t
                     for (h = hs; h < he; h++)
                         for (w = ws; w < we; w++)
                             if (xp[h * x->w + w] > best) { best = xp[h * x->w + w]; arg = h * x->w + w; }
-                    y->data[at] = best;
+                    yd[at] = best;
                     sw[at] = arg;
                 } else {
                     double sum = 0;
                     for (h = hs; h < he; h++)
                         for (w = ws; w < we; w++) sum += xp[h * x->w + w];
-                    y->data[at] = (float)(sum / ps);
+                    yd[at] = (float)(sum / ps);
                 }
             }
     }
+}
+
+/* A forward-only tape keeps the switches of one image (no backward pass reads them): image by image. */
+static int xai__pool_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
+{
+    const xai_tensor *x = XAI__X(t, L, 0);
+    xai_tensor *y = XAI__Y(t, L, 0);
+    int n0, step = t->forward_only ? 1 : x->n;
+    size_t xs = (size_t)x->c * x->h * x->w, ys = (size_t)y->c * y->h * y->w;
+    (void)net;
+    for (n0 = 0; n0 < x->n; n0 += step)
+        xai__pool_planes(t, L, x, y, x->data + n0 * xs, y->data + n0 * ys, t->switches[li] ? t->switches[li] + (t->forward_only ? 0 : n0 * ys) : NULL,
+                         step * x->c);
     return XAI_OK;
 }
 
@@ -3160,18 +3188,30 @@ static const xai__forward_fn xai__forward_table[XAI_LAYER_TYPE_COUNT] = {
     xai__split_forward           /* Split */
 };
 
+/* the blobs a forward-only tape keeps apart, for all n_max images: read before or after a pass */
+static int xai__kept_blob(const xai_net *net, int b)
+{
+    return b == net->input_blob || b == net->score_blob || b == net->output_blob;
+}
+
+static size_t xai__blob_floats(const xai_net *net, int b)   /* one image's */
+{
+    return (size_t)net->blob[b].c * net->blob[b].h * net->blob[b].w;
+}
+
 XAIDEF void xai_tape_free(xai_tape *tape)
 {
     int i;
     if (!tape) return;
     for (i = 0; i < tape->net->nblob; i++) {
-        if (tape->blob) xai_tensor_free(&tape->blob[i]);
+        if (tape->blob && (!tape->arena || xai__kept_blob(tape->net, i))) xai_tensor_free(&tape->blob[i]);
         if (tape->signal) xai_tensor_free(&tape->signal[i]);
     }
-    for (i = 0; i < tape->net->nlayer; i++) {
+    for (i = 0; i < tape->net->nlayer && !tape->arena; i++) {
         if (tape->switches) XAI_FREE(tape->switches[i]);
         if (tape->scale) XAI_FREE(tape->scale[i]);
     }
+    xai__aligned_free(tape->arena);
     if (tape->zpart)
         for (i = 0; i < 2 * tape->net->nlayer; i++) xai_tensor_free(&tape->zpart[i]);
     XAI_FREE(tape->zpart);
@@ -3216,28 +3256,184 @@ fail:
     return NULL;
 }
 
+/* -- the forward-only tape ------------------------------------------------------------------------
+   Each value a pass writes (a blob, or a layer's max-pool switches or LRN scales, which only a
+   backward pass reads) lives from the layer that writes it to the last layer that reads it.  Values
+   whose lives overlap get disjoint bytes of one block: the largest placed first, each at the lowest
+   offset clear of the live ones it meets (greedy by size, as TFLite's arena planner).  A ReLU that
+   is its bottom's last reader writes over it: y[i] depends on x[i] alone, read before it is written.
+   The input, the scores and the output are kept apart, for all n_max images; the rest of the net
+   runs `group` images at a time, as many as keep the block within XAI_FORWARD_BLOCK bytes (at least
+   one image): a batch's numbers do not depend on how it is split (Appendix A).  Offsets are 64-byte
+   multiples, the alignment xai_tensor_alloc gives, so every kernel runs as on a full tape: the
+   same bits. */
+#ifndef XAI_FORWARD_BLOCK
+#define XAI_FORWARD_BLOCK ((size_t)32 << 20)
+#endif
+
+typedef struct xai__live { size_t bytes, offset; int first, last, group; } xai__live;
+
+static int xai__by_bytes_desc(const void *a, const void *b)
+{
+    const xai__live *x = *(const xai__live *const *)a, *y = *(const xai__live *const *)b;
+    if (x->bytes != y->bytes) return x->bytes > y->bytes ? -1 : 1;
+    return x->first != y->first ? (x->first < y->first ? -1 : 1) : (x < y ? -1 : x > y);
+}
+
+/* Plans the block for `group` images: v[0..nblob) the blobs (the kept ones outside, bytes 0),
+   v[nblob + li] layer li's switches, v[nblob + nlayer + li] its LRN scales.  Returns the block's
+   size in bytes (> 0), 0 with the reason set on failure. */
+static size_t xai__plan_arena(const xai_net *net, int group, xai__live *v, xai__live **order)
+{
+    int nv = net->nblob + 2 * net->nlayer, i, j, li, k, nroot = 0;
+    size_t total = 64;
+    for (i = 0; i < nv; i++) { v[i].bytes = v[i].offset = 0; v[i].first = v[i].last = -1; v[i].group = i; }
+    for (i = 0; i < net->nblob; i++) {
+        const xai_blob *B = &net->blob[i];
+        size_t count = xai__count4((size_t)group, (size_t)B->c, (size_t)B->h, (size_t)B->w, XAI__MAX_FLOATS);
+        if (!count) {
+            xai__fail(XAI_ERR_LIMIT, "forward tape: blob '%s' of %d images is too large", B->name, group);
+            return 0;
+        }
+        if (!xai__kept_blob(net, i)) v[i].bytes = xai__align16(count) * sizeof(float);   /* 16 floats: 64 bytes */
+        v[i].first = v[i].last = B->producer;
+    }
+    for (li = 0; li < net->nlayer; li++) {
+        const xai_layer *L = &net->layer[li];
+        size_t count = (size_t)group * xai__blob_floats(net, L->top[0]);
+        for (j = 0; j < L->nbottom; j++) if (v[L->bottom[j]].last < li) v[L->bottom[j]].last = li;
+        if ((L->p.type == XAI_POOLING && L->p.pool == XAI_POOL_MAX) || (L->p.type == XAI_ELTWISE && L->p.operation == XAI_ELTWISE_MAX)) {
+            size_t images = L->p.type == XAI_POOLING ? (size_t)group : 1;   /* pooling runs image by image */
+            v[net->nblob + li].bytes = xai__align16(count / images) * sizeof(int);
+            v[net->nblob + li].first = v[net->nblob + li].last = li;
+        }
+        if (L->p.type == XAI_LRN) {
+            v[net->nblob + net->nlayer + li].bytes = xai__align16(count) * sizeof(float);
+            v[net->nblob + net->nlayer + li].first = v[net->nblob + net->nlayer + li].last = li;
+        }
+    }
+    /* in-place ReLU: the top joins its bottom's group, which then lives until the top's last reader */
+    for (li = 0; li < net->nlayer; li++) {
+        const xai_layer *L = &net->layer[li];
+        int b = L->bottom[0], y = L->top[0], root;
+        if (L->p.type != XAI_RELU || v[b].last != li || xai__kept_blob(net, b) || xai__kept_blob(net, y)) continue;
+        root = v[b].group;
+        v[y].group = root;
+        if (v[y].last > v[root].last) v[root].last = v[y].last;
+    }
+    for (i = 0; i < nv; i++)
+        if (v[i].bytes && v[i].group == i) order[nroot++] = &v[i];
+    qsort(order, (size_t)nroot, sizeof *order, xai__by_bytes_desc);
+    for (i = 0; i < nroot; i++) {
+        xai__live *a = order[i];
+        size_t at = 0;
+        int moved = 1;
+        while (moved) {   /* past every placed value it meets, until none overlaps */
+            moved = 0;
+            for (k = 0; k < i; k++) {
+                const xai__live *o = order[k];
+                if (o->first > a->last || a->first > o->last) continue;              /* never alive together */
+                if (at < o->offset + o->bytes && o->offset < at + a->bytes) { at = o->offset + o->bytes; moved = 1; }
+            }
+        }
+        a->offset = at;
+        if (at + a->bytes > total) total = at + a->bytes;
+    }
+    for (i = 0; i < nv; i++) v[i].offset = v[v[i].group].offset;
+    return total;
+}
+
+XAIDEF xai_tape *xai_tape_new_forward(const xai_net *net, int n_max)
+{
+    xai_tape *t;
+    xai__live *v = NULL, **order = NULL;
+    int i, nv;
+    unsigned char *base;
+    if (!net->finalized) { xai__fail(XAI_ERR_ARG, "net '%s' is not finalized", net->name); return NULL; }
+    if (n_max <= 0 || n_max > (1 << 20)) { xai__fail(XAI_ERR_ARG, "tape for %d images", n_max); return NULL; }
+    nv = net->nblob + 2 * net->nlayer;
+    t = (xai_tape *)xai__calloc(1, sizeof(xai_tape));
+    if (!t) return NULL;
+    t->net = net;
+    t->n_max = t->n = t->group = n_max;
+    t->forward_only = 1;
+    t->blob = (xai_tensor *)xai__calloc((size_t)net->nblob, sizeof(xai_tensor));
+    t->switches = (int **)xai__calloc((size_t)net->nlayer, sizeof(int *));
+    t->scale = (float **)xai__calloc((size_t)net->nlayer, sizeof(float *));
+    v = (xai__live *)xai__calloc((size_t)nv, sizeof(xai__live));
+    order = (xai__live **)xai__calloc((size_t)nv, sizeof(xai__live *));
+    if (!t->blob || !t->switches || !t->scale || !v || !order) goto fail;
+    /* the group: the block shrinks about in proportion to it */
+    while ((t->arena_bytes = xai__plan_arena(net, t->group, v, order)) > XAI_FORWARD_BLOCK && t->group > 1) {
+        int smaller = (int)((double)t->group * XAI_FORWARD_BLOCK / t->arena_bytes);
+        t->group = smaller < 1 ? 1 : smaller < t->group ? smaller : t->group - 1;
+    }
+    if (!t->arena_bytes || !(t->arena = xai__aligned_alloc(t->arena_bytes))) goto fail;
+    memset(t->arena, 0, t->arena_bytes);
+    base = (unsigned char *)t->arena;
+    for (i = 0; i < net->nblob; i++) {
+        xai_tensor *b = &t->blob[i];
+        if (xai__kept_blob(net, i)) {
+            if (xai_tensor_alloc(b, n_max, net->blob[i].c, net->blob[i].h, net->blob[i].w)) goto fail;
+            continue;
+        }
+        b->n = t->group; b->c = net->blob[i].c; b->h = net->blob[i].h; b->w = net->blob[i].w;
+        b->data = (float *)(base + v[i].offset);
+    }
+    for (i = 0; i < net->nlayer; i++) {
+        if (v[net->nblob + i].bytes) t->switches[i] = (int *)(base + v[net->nblob + i].offset);
+        if (v[net->nblob + net->nlayer + i].bytes) t->scale[i] = (float *)(base + v[net->nblob + net->nlayer + i].offset);
+    }
+    XAI_FREE(v); XAI_FREE(order);
+    return t;
+fail:
+    XAI_FREE(v); XAI_FREE(order);
+    xai_tape_free(t);
+    return NULL;
+}
+
+/* Images n0 .. n0+m-1 through every layer: the kept blobs are pointed at those images, the others
+   hold just them. */
+static int xai__forward_images(const xai_net *net, xai_tape *tape, int n0, int m)
+{
+    int i, rc = XAI_OK;
+    for (i = 0; i < net->nblob; i++) {
+        tape->blob[i].n = m;
+        if (tape->signal) tape->signal[i].n = m;
+        if (n0 && xai__kept_blob(net, i)) tape->blob[i].data += (size_t)n0 * xai__blob_floats(net, i);
+    }
+    for (i = 0; i < net->nlayer && rc == XAI_OK; i++) {
+        double t0 = tape->layer_seconds ? xai_seconds() : 0;
+        rc = xai__forward_table[net->layer[i].p.type](net, &net->layer[i], tape, i);
+        if (tape->layer_seconds) tape->layer_seconds[i] += xai_seconds() - t0;
+    }
+    for (i = 0; i < net->nblob && n0; i++)
+        if (xai__kept_blob(net, i)) tape->blob[i].data -= (size_t)n0 * xai__blob_floats(net, i);
+    return rc;
+}
+
 XAIDEF int xai_net_forward(const xai_net *net, xai_tape *tape, const float *input, int n)
 {
-    int i, rc;
+    int i, rc = XAI_OK, n0, step;
     if (!tape || tape->net != net) return xai__fail(XAI_ERR_ARG, "forward: the tape belongs to another net");
     if (n <= 0 || n > tape->n_max) return xai__fail(XAI_ERR_ARG, "forward: %d images, the tape holds %d", n, tape->n_max);
     tape->n = n;
+    if (input != tape->blob[net->input_blob].data)   /* else built in place (the evaluator) */
+        memcpy(tape->blob[net->input_blob].data, input, (size_t)n * xai_net_input_size(net) * sizeof(float));
+    step = tape->forward_only && tape->group < n ? tape->group : n;
+    for (n0 = 0; n0 < n && rc == XAI_OK; n0 += step)
+        rc = xai__forward_images(net, tape, n0, n - n0 < step ? n - n0 : step);
     for (i = 0; i < net->nblob; i++) {
         tape->blob[i].n = n;
         if (tape->signal) tape->signal[i].n = n;
     }
-    memcpy(tape->blob[net->input_blob].data, input, (size_t)n * xai_net_input_size(net) * sizeof(float));
-    for (i = 0; i < net->nlayer; i++) {
-        double t0 = tape->layer_seconds ? xai_seconds() : 0;
-        if ((rc = xai__forward_table[net->layer[i].p.type](net, &net->layer[i], tape, i)) != XAI_OK) return rc;
-        if (tape->layer_seconds) tape->layer_seconds[i] += xai_seconds() - t0;
-    }
-    return XAI_OK;
+    return rc;
 }
 
 XAIDEF const xai_tensor *xai_tape_blob(const xai_tape *tape, const char *name)
 {
     int b = xai_net_find_blob(tape->net, name);
+    if (b >= 0 && tape->forward_only && !xai__kept_blob(tape->net, b)) return NULL;   /* overwritten */
     return b < 0 ? NULL : &tape->blob[b];
 }
 
@@ -3494,6 +3690,7 @@ static int xai__backward(const xai_net *net, xai_tape *t, const xai_method *m, c
 {
     unsigned char *reached;
     int j, li, rc = XAI_OK, K = xai_net_num_classes(net);
+    if (t->forward_only) return xai__fail(XAI_ERR_ARG, "backward: the tape is forward-only (xai_tape_new_forward)");
     if ((rc = xai__tape_signals(t)) != XAI_OK) return rc;
     if (!(reached = (unsigned char *)xai__calloc((size_t)net->nblob, 1))) return XAI_ERR_MEMORY;
     memcpy(t->signal[net->score_blob].data, start, (size_t)t->n * K * sizeof(float));
@@ -3552,6 +3749,7 @@ XAIDEF int xai_explain(const xai_net *net, xai_tape *tape, const float *input, i
     if (!net->finalized) return xai__fail(XAI_ERR_ARG, "net '%s' is not finalized", net->name);
     if (m->kind < 0 || m->kind >= XAI_METHOD_KIND_COUNT)
         return xai__fail(XAI_ERR_ARG, "explain: unknown method kind %d", m->kind);
+    if (t && t->forward_only) return xai__fail(XAI_ERR_ARG, "explain: the tape is forward-only (xai_tape_new_forward)");
     if (!t && !(t = xai_tape_new(net, n))) return XAI_ERR_MEMORY;
     K = xai_net_num_classes(net);
     cls = (int *)xai__calloc((size_t)n, sizeof(int));
@@ -3769,12 +3967,12 @@ XAIDEF int xai_perturbation_curve(const xai_net *net, xai_tape *tape, const floa
     if (cfg->batch <= 0) return xai__fail(XAI_ERR_ARG, "batch %d", cfg->batch);
     if (cls < 0 || cls >= K) return xai__fail(XAI_ERR_ARG, "class %d, the net has %d", cls, K);
     if (cfg->perturb < XAI_PERTURB_UNIFORM || cfg->perturb > XAI_PERTURB_BLUR) return xai__fail(XAI_ERR_ARG, "perturbation %d", cfg->perturb);
-    if (!t && !(t = xai_tape_new(net, cfg->batch))) return XAI_ERR_MEMORY;
+    if (!t && !(t = xai_tape_new_forward(net, cfg->batch))) return XAI_ERR_MEMORY;
     if (t->n_max < cfg->batch) { rc = xai__fail(XAI_ERR_ARG, "the tape holds %d images, the batch is %d", t->n_max, cfg->batch); goto done; }
     ord = (int *)xai__malloc((size_t)nreg * sizeof(int));
     x = (float *)xai__malloc(in * sizeof(float));
-    batch = (float *)xai__malloc((size_t)cfg->batch * in * sizeof(float));
-    if (!ord || !x || !batch) { rc = XAI_ERR_MEMORY; goto done; }
+    batch = t->blob[net->input_blob].data;   /* the perturbed images are built where the pass reads them */
+    if (!ord || !x) { rc = XAI_ERR_MEMORY; goto done; }
     if ((rc = xai_region_order(heat, net->input_h, net->input_w, cfg->region, order, cfg->seed, image_id, repeat, ord)) != XAI_OK) goto done;
     if (cfg->perturb == XAI_PERTURB_BLUR) {
         if (!(blurred = (float *)xai__malloc(in * sizeof(float)))) { rc = XAI_ERR_MEMORY; goto done; }
@@ -3803,7 +4001,7 @@ XAIDEF int xai_perturbation_curve(const xai_net *net, xai_tape *tape, const floa
         }
     }
 done:
-    XAI_FREE(ord); XAI_FREE(x); XAI_FREE(batch); XAI_FREE(blurred);
+    XAI_FREE(ord); XAI_FREE(x); XAI_FREE(blurred);
     if (t != tape) xai_tape_free(t);
     return rc;
 }
@@ -3818,7 +4016,7 @@ XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int c
     if (nthreads > ntask) nthreads = ntask;
 #endif
     if (nthreads <= 1) {
-        xai_tape *t = xai_tape_new(net, cfg->batch);
+        xai_tape *t = xai_tape_new_forward(net, cfg->batch);
         int k;
         if (!t) return XAI_ERR_MEMORY;
         for (k = 0; k < ntask && rc == XAI_OK; k++)
@@ -3832,7 +4030,7 @@ XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int c
     failure[0] = 0;
 #pragma omp parallel num_threads(nthreads)
     {
-        xai_tape *t = xai_tape_new(net, cfg->batch);
+        xai_tape *t = xai_tape_new_forward(net, cfg->batch);
         int k, mine = t ? XAI_OK : XAI_ERR_MEMORY;
         char reason[sizeof xai__reason];
         memcpy(reason, xai__reason, sizeof reason);
@@ -5706,8 +5904,32 @@ static int xai__conv_forward_gemm(const xai__conv_geom *p, int n, const float *x
                                   float *y, float **work, size_t *work_size)
 {
     xai__conv_plan pl;
-    size_t xs = (size_t)p->C * p->H * p->W;
+    size_t xs = (size_t)p->C * p->H * p->W, ys = (size_t)p->num_output * p->OH * p->OW;
     int n0, g, b, rc, implicit = xs < (size_t)1 << 30; /* else the matrix, as the offsets are int */
+    if (implicit && (size_t)p->OH * p->OW >= 2048) {
+        /* an image 2048 outputs wide is a wide enough product alone: written straight into y
+           (O x OH*OW is its NCHW layout), without the chunk's scratch, which would take the
+           layer's output memory again.  The same sums in the same order: the same bits. */
+        int N = p->OH * p->OW, Og = p->num_output / p->group, K = p->C / p->group * p->kernel_h * p->kernel_w;
+        for (n0 = 0; n0 < n; n0++) {
+            float *yn = y + (size_t)n0 * ys;
+            int o;
+            size_t work = ys;
+            for (g = 0; g < p->group; g++) {
+                xai__im2col_view v;
+                v.p = p; v.x = x + (size_t)n0 * xs; v.xs = xs;
+                v.C0 = g * (p->C / p->group); v.H = p->H; v.W = p->W; v.OH = p->OH; v.OW = p->OW;
+                xai__gemm_im2col(Og, N, K, weight + (size_t)g * Og * K, K, wmod, &v, yn + (size_t)g * Og * N, N);
+            }
+            XAI__PARALLEL_FOR
+            for (o = 0; o < p->num_output; o++) {
+                float *dst = yn + (size_t)o * N, bv = bias ? bias[o] : 0.0f;
+                int i;
+                for (i = 0; i < N; i++) dst[i] = dst[i] + bv;
+            }
+        }
+        return XAI_OK;
+    }
     if ((rc = xai__conv_plan_make(p, n, !implicit, work, work_size, &pl)) != XAI_OK) return rc;
     for (n0 = 0; n0 < n; n0 += pl.nb) {
         int nb = n - n0 < pl.nb ? n - n0 : pl.nb;
