@@ -4208,7 +4208,7 @@ static void xai__buf_str(xai__buf *b, const char *s)
 /* The CRC-32 of count floats as the file stores them (little-endian), then zeros up to padded_count. */
 static uint32_t xai__crc32_floats(const float *src, size_t count, size_t padded_count)
 {
-    static const unsigned char zeros[64];
+    static const unsigned char zeros[64] = {0};
     unsigned long crc = 0;
     size_t at, pad;
     if (xai__host_is_little_endian()) {
