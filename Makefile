@@ -170,3 +170,12 @@ training-curve: bin/train bin/training-curve fashion-data
 	bin/training-curve --snapshots out/training/snapshots --log out/training/train.tsv --list out/training/list.txt \
 	    --out out/training --methods lrp-eps:0.01,lrp-ab:2,sensitivity-l2,random --region 2 --steps 30 --repeats 5
 .PHONY: fashion-data model demo caffenet-demo training-curve
+
+# results that cannot be corrupted (issue 17): the guard test runs bin/aopc and bin/aopc-merge;
+#   make test-cluster   the Slurm array script and the GNU parallel script of examples/slurm/ run
+#                       for real on a one-node cluster on localhost (installs slurm-wlm, munge and
+#                       parallel with apt-get when missing; skips, saying why, when it cannot)
+bin/test_aopc_guard bin/sanitize/test_aopc_guard: tests/tools.h
+test-cluster: bin/aopc bin/aopc-merge
+	@sh tests/test_aopc_cluster.sh
+.PHONY: test-cluster
