@@ -264,7 +264,7 @@ int main(int argc, char **argv)
         free(entries.p);
         CHECKPOINT();
     }
-    qsort(all, (size_t)n, sizeof *all, cmp_image);
+    if (n > 1) qsort(all, (size_t)n, sizeof *all, cmp_image);
     if (!rc) {
         char tmp[4500];
         int ok;

@@ -228,7 +228,9 @@ static int split_list(char *text, const char *path, char ***names_out, int **lin
     list_entry *sorted;
     while (p && *p) {
         char *line = p, *end;
-        size_t len = strcspn(p, "\n");
+        size_t len = 0;
+        /* not strcspn: a checked build reads the whole rest of the text per call (quadratic) */
+        while (p[len] && p[len] != '\n') len++;
         p = p[len] ? p + len + 1 : NULL;
         line[len] = 0;
         lineno++;
@@ -252,7 +254,7 @@ static int split_list(char *text, const char *path, char ***names_out, int **lin
     sorted = (list_entry *)malloc((size_t)(n ? n : 1) * sizeof *sorted);
     if (!sorted) { free(names); free(lines); snprintf(err, errlen, "%s: out of memory", path); return -1; }
     for (i = 0; i < n; i++) { sorted[i].name = names[i]; sorted[i].index = i; sorted[i].line = lines[i]; }
-    qsort(sorted, (size_t)n, sizeof *sorted, cmp_entry);
+    if (n > 1) qsort(sorted, (size_t)n, sizeof *sorted, cmp_entry);
     for (i = 1; i < n; i++)
         if (!strcmp(sorted[i - 1].name, sorted[i].name)) {
             snprintf(err, errlen, "%s: image %s is listed twice (lines %d and %d)", path, sorted[i].name, sorted[i - 1].line, sorted[i].line);
@@ -272,7 +274,7 @@ static list_entry *sorted_list(char *const *names, int n)
     int i;
     if (!e) return NULL;
     for (i = 0; i < n; i++) { e[i].name = names[i]; e[i].index = i; e[i].line = 0; }
-    qsort(e, (size_t)n, sizeof *e, cmp_entry);
+    if (n > 1) qsort(e, (size_t)n, sizeof *e, cmp_entry);
     return e;
 }
 
@@ -519,7 +521,7 @@ static image_rec *read_curves(const char *path, const settings *s, int *nimg, in
     }
     fclose(f);
     if (!err[0]) {
-        qsort(im, (size_t)n, sizeof *im, cmp_image);
+        if (n > 1) qsort(im, (size_t)n, sizeof *im, cmp_image);
         for (i = 1; i < n; i++)
             if (!strcmp(im[i - 1].name, im[i].name)) {
                 size_t a = im[i - 1].line < im[i].line ? im[i - 1].line : im[i].line, b = im[i - 1].line ^ im[i].line ^ a;
@@ -570,7 +572,7 @@ static int summarize(const char *dir, const settings *s, image_rec *im, int n, c
     plot_series series[MAX_RUNS];
     double *xs = (double *)malloc((size_t)(L + 1) * sizeof(double)), *ys = (double *)malloc((size_t)s->nrun * (L + 1) * sizeof(double));
     char path[4400], *svg;
-    qsort(im, (size_t)n, sizeof *im, cmp_image);
+    if (n > 1) qsort(im, (size_t)n, sizeof *im, cmp_image);
     for (ri = 0; ri < s->nrun; ri++) {
         xai_aopc_stat_init(&st[ri], L);
         if (s->runs[ri].is_random) random_run = ri;
@@ -755,7 +757,7 @@ static cx_rec *read_complexity(const char *path, const settings *s, int *nimg, i
     }
     fclose(f);
     if (!err[0]) {
-        qsort(cx, (size_t)n, sizeof *cx, cmp_cx);
+        if (n > 1) qsort(cx, (size_t)n, sizeof *cx, cmp_cx);
         for (i = 1; i < n; i++)
             if (!strcmp(cx[i - 1].name, cx[i].name)) { snprintf(err, errlen, "%s: rows of image %s in two places", path, cx[i].name); break; }
     }
@@ -811,7 +813,7 @@ static int summarize_complexity(const char *dir, const settings *s, cx_rec *cx, 
     plot_text sum = {NULL, 0, 0};
     char path[4400];
     int c, q, i, nimg = 0, rc = 0;
-    qsort(cx, (size_t)n, sizeof *cx, cmp_cx);
+    if (n > 1) qsort(cx, (size_t)n, sizeof *cx, cmp_cx);
     for (i = 0; i < n; i++) nimg += cx[i].count == s->ncx;
     plot_printf(&sum, "method\timages");
     for (q = 0; q < 3; q++) plot_printf(&sum, "\t%s\t%s_sem", col[q], col[q]);
@@ -873,7 +875,7 @@ static int merge_complexity(const char *const *dirs, const int *shard_of, int nd
     }
     if (!with) return 0;
     if (with < ndir) fprintf(stderr, "aopc-merge: only %d of %d folders have complexity.tsv: the complexity summary covers their images\n", with, ndir);
-    qsort(all, (size_t)n, sizeof *all, cmp_cx);
+    if (n > 1) qsort(all, (size_t)n, sizeof *all, cmp_cx);
     path_join(path, sizeof path, out, "complexity.tsv");
     if (!write_cx_file(path, s, all, n)) { free_cx(all, n); snprintf(err, sizeof err, "%s: write error", path); return die(err); }
     rc = summarize_complexity(out, s, all, n);
