@@ -301,7 +301,13 @@ int main(int argc, char **argv)
         if (rename(outdir, olddir) != 0) { snprintf(err, sizeof err, "%s: cannot move the previous merge away: %s", outdir, strerror(errno)); remove_folder(tmpdir); return die(err); }
         CHECKPOINT();
     }
-    if (rename(tmpdir, outdir) != 0) { snprintf(err, sizeof err, "%s: cannot rename %s into place: %s", outdir, tmpdir, strerror(errno)); return die(err); }
+    if (rename(tmpdir, outdir) != 0) {
+        /* the previous merge back in place; the new one goes */
+        snprintf(err, sizeof err, "%s: cannot rename the new merge into place: %s; the previous one is kept", outdir, strerror(errno));
+        if (is_dir(olddir)) rename(olddir, outdir);
+        remove_folder(tmpdir);
+        return die(err);
+    }
     CHECKPOINT();
     if (is_dir(olddir)) remove_folder(olddir);
     free(names); free(listtext); free(sorted); free(owner);

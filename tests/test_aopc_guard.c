@@ -366,6 +366,16 @@ static void test_options(void)
     CHECK(run_rc("bin/aopc-merge >/dev/null 2>" D "/help.txt") == 2 && file_has(D "/help.txt", "usage: aopc-merge"), "aopc-merge without arguments: usage on stderr, exit 2");
 }
 
+/* sensitivity-l2 and -linf of a grey image are one map: both curves visible in aopc.svg */
+static void test_svg(void)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "bin/aopc " MODEL " --list " D "/list2.txt --methods sensitivity-l2,sensitivity-linf,random --steps 6 --region 4 --repeats 2 --out " D "/svg >/dev/null 2>&1");
+    CHECK(run_rc(cmd) == 0, "l2 and linf on grey images");
+    CHECK(file_has(D "/svg/aopc.svg", "sensitivity-linf = sensitivity-l2") && file_has(D "/svg/aopc.svg", "stroke-dasharray=\"4,8\""),
+          "aopc.svg: the coinciding l-inf curve dashed over l2, its legend entry says so");
+}
+
 static void test_stale_tmp(void)
 {
     char cmd[2048];
@@ -424,6 +434,7 @@ int main(void)
     test_nonfinite();
     test_options();
     test_stale_tmp();
+    test_svg();
     test_long_list();
     if (!test_failed) run("rm -rf " D);
     return test_report();
