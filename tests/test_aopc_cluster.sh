@@ -13,7 +13,8 @@ failed=0
 ok() { passed=$((passed + 1)); }
 bad() { failed=$((failed + 1)); echo "FAIL test_aopc_cluster: $*"; }
 check() { what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
-skip() { echo "test_aopc_cluster: SKIPPED: $*"; echo "0 passed, 0 failed"; exit 0; }
+keep=
+skip() { keep=1; echo "test_aopc_cluster: SKIPPED: $*"; echo "0 passed, 0 failed"; exit 0; }
 
 need="slurmctld slurmd sbatch squeue scancel sinfo munged parallel"
 missing=
@@ -43,7 +44,7 @@ stop() {
         [ -s "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
     done
     [ -n "$pids" ] && kill $pids 2>/dev/null
-    if [ "$failed" = 0 ]; then rm -rf "$T"; else echo "test_aopc_cluster: logs kept in $T"; fi
+    if [ "$failed" = 0 ] && [ -z "$keep" ]; then rm -rf "$T"; else echo "test_aopc_cluster: logs kept in $T"; fi
 }
 trap stop EXIT
 trap 'exit 1' INT TERM HUP
