@@ -195,3 +195,12 @@ uninstall:
 	for t in $(INSTALL_TOOLS); do rm -f "$(DESTDIR)$(PREFIX)/bin/$$t"; done
 	for t in $(INSTALL_EXAMPLES); do rm -f "$(DESTDIR)$(PREFIX)/bin/xai-$$t"; done
 .PHONY: squeezenet install uninstall
+
+# results that cannot be corrupted (issue 17): the guard test runs bin/aopc and bin/aopc-merge;
+#   make test-cluster   the Slurm array script and the GNU parallel script of examples/slurm/ run
+#                       for real on a one-node cluster on localhost (installs slurm-wlm, munge and
+#                       parallel with apt-get when missing; skips, saying why, when it cannot)
+bin/test_aopc_guard bin/sanitize/test_aopc_guard: tests/tools.h
+test-cluster: bin/aopc bin/aopc-merge
+	@sh tests/test_aopc_cluster.sh
+.PHONY: test-cluster

@@ -93,10 +93,13 @@ static int is_dir(const char *path)
 }
 
 /* Appends to a message buffer. */
-static void note_add(char *buf, size_t len, const char *fmt, const char *a, int b, int c, int d)
+static void note_add(char *buf, size_t len, const char *fmt, ...)
 {
     size_t n = strlen(buf);
-    if (n + 1 < len) snprintf(buf + n, len - n, fmt, a, b, c, d);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n + 1 < len) vsnprintf(buf + n, len - n, fmt, ap);
+    va_end(ap);
 }
 
 int main(int argc, char **argv)
@@ -180,8 +183,8 @@ int main(int argc, char **argv)
         owner[shard_of[i]] = i;
     }
     for (i = 0, j = 0; i < nshards; i++)
-        if (owner[i] < 0 && j++ < 8) note_add(absent, sizeof absent, "%sshard %d/%d missing", absent[0] ? "; " : "", i, nshards, 0);
-    if (j > 8) note_add(absent, sizeof absent, "%s... %d shards missing in all", "; ", j, 0, 0);
+        if (owner[i] < 0 && j++ < 8) note_add(absent, sizeof absent, "%sshard %d/%d missing", absent[0] ? "; " : "", i, nshards);
+    if (j > 8) note_add(absent, sizeof absent, "; ... %d shards missing in all", j);
     /* each shard's complete rows of its own images; what it lacks */
     for (i = 0; i < ndir; i++) {
         image_rec *im;
@@ -212,11 +215,10 @@ int main(int argc, char **argv)
                     if (!found) { example = names[k]; break; }
                 }
             unfinished++;
-            note_add(absent, sizeof absent, "%s%s", absent[0] ? "; " : "", 0, 0, 0);
-            note_add(absent, sizeof absent, "%s (shard %d/%d) unfinished", dirs[i], shard_of[i], nshards, 0);
-            note_add(absent, sizeof absent, ": %d of %d images missing", "", expected - complete, expected, 0);
-            if (example[0]) note_add(absent, sizeof absent, ", e.g. %s", example, 0, 0, 0);
-            if (!exists) note_add(absent, sizeof absent, " (no curves.tsv)", "", 0, 0, 0);
+            note_add(absent, sizeof absent, "%s%s (shard %d/%d) unfinished: %d of %d images missing", absent[0] ? "; " : "", dirs[i], shard_of[i], nshards,
+                     expected - complete, expected);
+            if (example[0]) note_add(absent, sizeof absent, ", e.g. %s", example);
+            if (!exists) note_add(absent, sizeof absent, " (no curves.tsv)");
         }
     }
     if (absent[0] && !partial) {
@@ -262,7 +264,7 @@ int main(int argc, char **argv)
         free(entries.p);
         CHECKPOINT();
     }
-    qsort(all, (size_t)n, sizeof *all, cmp_image);
+    if (n > 1) qsort(all, (size_t)n, sizeof *all, cmp_image);
     if (!rc) {
         char tmp[4500];
         int ok;
@@ -299,7 +301,13 @@ int main(int argc, char **argv)
         if (rename(outdir, olddir) != 0) { snprintf(err, sizeof err, "%s: cannot move the previous merge away: %s", outdir, strerror(errno)); remove_folder(tmpdir); return die(err); }
         CHECKPOINT();
     }
-    if (rename(tmpdir, outdir) != 0) { snprintf(err, sizeof err, "%s: cannot rename %s into place: %s", outdir, tmpdir, strerror(errno)); return die(err); }
+    if (rename(tmpdir, outdir) != 0) {
+        /* the previous merge back in place; the new one goes */
+        snprintf(err, sizeof err, "%s: cannot rename the new merge into place: %s; the previous one is kept", outdir, strerror(errno));
+        if (is_dir(olddir)) rename(olddir, outdir);
+        remove_folder(tmpdir);
+        return die(err);
+    }
     CHECKPOINT();
     if (is_dir(olddir)) remove_folder(olddir);
     free(names); free(listtext); free(sorted); free(owner);

@@ -69,6 +69,7 @@
 #include "cli.h"
 #include "plot.h"
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,7 +143,7 @@ static void merge_checkpoint(void);
 
 static int die(const char *what)
 {
-    fprintf(stderr, "aopc: %s\n", what);
+    fprintf(stderr, "%s: %s\n", cli_tool, what);
     return 1;
 }
 
@@ -227,7 +228,9 @@ static int split_list(char *text, const char *path, char ***names_out, int **lin
     list_entry *sorted;
     while (p && *p) {
         char *line = p, *end;
-        size_t len = strcspn(p, "\n");
+        size_t len = 0;
+        /* not strcspn: a checked build reads the whole rest of the text per call (quadratic) */
+        while (p[len] && p[len] != '\n') len++;
         p = p[len] ? p + len + 1 : NULL;
         line[len] = 0;
         lineno++;
@@ -251,7 +254,7 @@ static int split_list(char *text, const char *path, char ***names_out, int **lin
     sorted = (list_entry *)malloc((size_t)(n ? n : 1) * sizeof *sorted);
     if (!sorted) { free(names); free(lines); snprintf(err, errlen, "%s: out of memory", path); return -1; }
     for (i = 0; i < n; i++) { sorted[i].name = names[i]; sorted[i].index = i; sorted[i].line = lines[i]; }
-    qsort(sorted, (size_t)n, sizeof *sorted, cmp_entry);
+    if (n > 1) qsort(sorted, (size_t)n, sizeof *sorted, cmp_entry);
     for (i = 1; i < n; i++)
         if (!strcmp(sorted[i - 1].name, sorted[i].name)) {
             snprintf(err, errlen, "%s: image %s is listed twice (lines %d and %d)", path, sorted[i].name, sorted[i - 1].line, sorted[i].line);
@@ -271,7 +274,7 @@ static list_entry *sorted_list(char *const *names, int n)
     int i;
     if (!e) return NULL;
     for (i = 0; i < n; i++) { e[i].name = names[i]; e[i].index = i; e[i].line = 0; }
-    qsort(e, (size_t)n, sizeof *e, cmp_entry);
+    if (n > 1) qsort(e, (size_t)n, sizeof *e, cmp_entry);
     return e;
 }
 
@@ -518,7 +521,7 @@ static image_rec *read_curves(const char *path, const settings *s, int *nimg, in
     }
     fclose(f);
     if (!err[0]) {
-        qsort(im, (size_t)n, sizeof *im, cmp_image);
+        if (n > 1) qsort(im, (size_t)n, sizeof *im, cmp_image);
         for (i = 1; i < n; i++)
             if (!strcmp(im[i - 1].name, im[i].name)) {
                 size_t a = im[i - 1].line < im[i].line ? im[i - 1].line : im[i].line, b = im[i - 1].line ^ im[i].line ^ a;
@@ -568,8 +571,8 @@ static int summarize(const char *dir, const settings *s, image_rec *im, int n, c
     plot_text sum = {NULL, 0, 0}, curves = {NULL, 0, 0}, abpc = {NULL, 0, 0};
     plot_series series[MAX_RUNS];
     double *xs = (double *)malloc((size_t)(L + 1) * sizeof(double)), *ys = (double *)malloc((size_t)s->nrun * (L + 1) * sizeof(double));
-    char path[4200], *svg;
-    qsort(im, (size_t)n, sizeof *im, cmp_image);
+    char path[4400], *svg;
+    if (n > 1) qsort(im, (size_t)n, sizeof *im, cmp_image);
     for (ri = 0; ri < s->nrun; ri++) {
         xai_aopc_stat_init(&st[ri], L);
         if (s->runs[ri].is_random) random_run = ri;
@@ -652,7 +655,7 @@ static int summarize(const char *dir, const settings *s, image_rec *im, int n, c
         if (!rc && xai_file_write(path, abpc.p, abpc.len) != XAI_OK) rc = 1;
         CHECKPOINT();
     }
-    if (rc) fprintf(stderr, "aopc: %s\n", xai_failure_reason());
+    if (rc) fprintf(stderr, "%s: %s\n", cli_tool, xai_failure_reason());
     else printf("\nwrote %s/summary.tsv, aopc_curves.tsv, %saopc.svg\n", shown_dir ? shown_dir : dir, abpc.len ? "abpc.tsv, " : "");
     for (ri = 0; ri < s->nrun; ri++) xai_aopc_stat_free(&st[ri]);
     free(st); free(sum.p); free(curves.p); free(abpc.p); free(xs); free(ys);
@@ -754,7 +757,7 @@ static cx_rec *read_complexity(const char *path, const settings *s, int *nimg, i
     }
     fclose(f);
     if (!err[0]) {
-        qsort(cx, (size_t)n, sizeof *cx, cmp_cx);
+        if (n > 1) qsort(cx, (size_t)n, sizeof *cx, cmp_cx);
         for (i = 1; i < n; i++)
             if (!strcmp(cx[i - 1].name, cx[i].name)) { snprintf(err, errlen, "%s: rows of image %s in two places", path, cx[i].name); break; }
     }
@@ -788,7 +791,7 @@ static int write_cx_block(FILE *f, const settings *s, const char *name, const do
 /* Writes the complete images of cx to path, through a temporary file. */
 static int write_cx_file(const char *path, const settings *s, cx_rec *cx, int n)
 {
-    char tmp[4400];
+    char tmp[4600];
     FILE *f;
     int i, ok;
     snprintf(tmp, sizeof tmp, "%s.rewrite.tmp", path);
@@ -808,9 +811,9 @@ static int summarize_complexity(const char *dir, const settings *s, cx_rec *cx, 
 {
     static const char *col[3] = {"png_bytes", "jpeg_bytes", "entropy_bits"};
     plot_text sum = {NULL, 0, 0};
-    char path[4200];
+    char path[4400];
     int c, q, i, nimg = 0, rc = 0;
-    qsort(cx, (size_t)n, sizeof *cx, cmp_cx);
+    if (n > 1) qsort(cx, (size_t)n, sizeof *cx, cmp_cx);
     for (i = 0; i < n; i++) nimg += cx[i].count == s->ncx;
     plot_printf(&sum, "method\timages");
     for (q = 0; q < 3; q++) plot_printf(&sum, "\t%s\t%s_sem", col[q], col[q]);
@@ -851,7 +854,7 @@ static int merge_complexity(const char *const *dirs, const int *shard_of, int nd
 {
     cx_rec *all = NULL;
     int n = 0, cap = 0, i, j, with = 0, rc;
-    char path[4200], err[8192];
+    char path[4400], err[8192];
     for (i = 0; i < ndir; i++) {
         cx_rec *cx;
         int ncx, partial;
@@ -872,7 +875,7 @@ static int merge_complexity(const char *const *dirs, const int *shard_of, int nd
     }
     if (!with) return 0;
     if (with < ndir) fprintf(stderr, "aopc-merge: only %d of %d folders have complexity.tsv: the complexity summary covers their images\n", with, ndir);
-    qsort(all, (size_t)n, sizeof *all, cmp_cx);
+    if (n > 1) qsort(all, (size_t)n, sizeof *all, cmp_cx);
     path_join(path, sizeof path, out, "complexity.tsv");
     if (!write_cx_file(path, s, all, n)) { free_cx(all, n); snprintf(err, sizeof err, "%s: write error", path); return die(err); }
     rc = summarize_complexity(out, s, all, n);
@@ -974,7 +977,7 @@ CLI_FN void remove_stale_tmp(const char *tool, const char *dir)
 /* Keeps only complete images: written to a temporary file and renamed over curves.tsv. */
 static int rewrite_complete(const char *path, const settings *s, image_rec *im, int n)
 {
-    char tmp[4400];
+    char tmp[4600];
     FILE *f;
     int i, ok;
     snprintf(tmp, sizeof tmp, "%s.rewrite.tmp", path);
@@ -1006,7 +1009,7 @@ static int parse_shard(const char *arg, int *i, int *n)
 static int heatmap_for(const xai_net *net, xai_tape *t1, const run *r, const char *image_path, const float *x, int cls, float *heat, char *err, size_t errlen)
 {
     if (r->is_file) {
-        char path[4200], name[1024];
+        char path[4400], name[1024];
         const char *base = strrchr(image_path, '/'), *dot;
         xai_image h;
         size_t len;
@@ -1097,7 +1100,7 @@ static const char aopc_usage[] =
 /* How the list differs from the one DIR was started with (DIR/images.tsv), for the refusal. */
 static void describe_list_change(const char *dir, char *const *names, int n, char *out, size_t len)
 {
-    char path[4200], tmp[64], *text, **old = NULL;
+    char path[4400], tmp[64], *text, **old = NULL;
     int nold, i = 0, j = 0, removed = 0, added = 0, at = 0;
     char removed_names[600] = "", added_names[600] = "";
     list_entry *a, *b;
@@ -1157,7 +1160,7 @@ int main(int argc, char **argv)
 {
     settings s;
     const char *dir = NULL;
-    char err[40000], path[4200], cxpath[4200], cfgtext[16384], *old, *listtext, **names = NULL;
+    char err[40000], path[4400], cxpath[4400], cfgtext[16384], *old, *listtext, **names = NULL;
     int i, nnames = 0, nimg = 0, ncxi = 0, partial = 0, done = 0, todo = 0, rc = 0, list_changed = 0, no_lock = 0, threads = 1;
     image_rec *im;
     cx_rec *cx = NULL;
@@ -1283,7 +1286,7 @@ int main(int argc, char **argv)
     if (!old) {
         /* the entries first, config.tsv last: a config.tsv always has its list beside it */
         plot_text entries = {NULL, 0, 0};
-        char lpath[4200];
+        char lpath[4400];
         for (i = 0; i < nnames; i++) plot_printf(&entries, "%s\n", names[i]);
         path_join(lpath, sizeof lpath, dir, "images.tsv");
         if (!entries.p || xai_file_write(lpath, entries.p, entries.len) != XAI_OK || xai_file_write(path, cfgtext, strlen(cfgtext)) != XAI_OK) return die(xai_failure_reason());
