@@ -174,8 +174,10 @@ training-curve: bin/train bin/training-curve fashion-data
 	    --out out/training --methods lrp-eps:0.01,lrp-ab:2,sensitivity-l2,random --region 2 --steps 30 --repeats 5
 .PHONY: fashion-data model demo caffenet-demo training-curve
 
-# the programs share examples/cli.h (--help, --version, strict numbers, output folders)
+# the programs share examples/cli.h (--help, --version, strict numbers, output folders);
+# test_cli runs them all and reads prototxts with the converter's header
 $(EXAMPLES) $(TOOLS) $(SAN_TOOLS): examples/cli.h
+bin/test_cli bin/sanitize/test_cli: tests/tools.h tools/caffe_pb.h
 
 squeezenet: bin/caffe2xai
 	sh models/get_squeezenet.sh
