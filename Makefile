@@ -159,9 +159,13 @@ fashion-data:
 	done
 model: bin/train fashion-data
 	bin/train --data data/fashion-mnist $(TRAIN_FLAGS) --log models/fashion-train.tsv --out models/fashion.xai
-demo: all
+# the programs built in parallel, one job a core (a plain `make demo` would build them one by one)
+NPROC := $(shell nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
+demo:
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@sh examples/demo.sh
-caffenet-demo: all
+caffenet-demo:
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@[ -f models/caffenet.xai ] || { echo "models/caffenet.xai is missing: run make caffenet first (downloads about 250 MB)"; exit 1; }
 	@MODEL=models/caffenet.xai OUT=out/caffenet-demo PICTURES="$$(ls examples/images/*.ppm)" EVAL_IMAGES="examples/images/*.ppm" \
 	    REGION=9 STEPS=100 REPEATS=3 sh examples/demo.sh
