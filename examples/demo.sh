@@ -59,7 +59,7 @@ rm -rf "$OUT/aopc"
       --repeats "$REPEATS" --complexity --out "$OUT/aopc" ${AOPC_FLAGS:-} 2>&1 >"$OUT/aopc.out"
   echo $? > "$OUT/aopc.status"; } |
     tee "$OUT/aopc.log" |
-    awk -v tty=$tty '/images\/s/ { n++; if (tty) { printf "\r  %s   ", $0; fflush() } else if (n % 25 == 1) print "  " $0; last = $0; next }
+    awk -v tty=$tty '/images\/s/ { n++; if (tty) { printf "\r  %s   ", $0; fflush() } else if (n % 25 == 1) { print "  " $0; fflush() } last = $0; next }
                      { if (tty && n) printf "\n"; print "  " $0; fflush() }
                      END { if (tty && n) printf "\n"; else if (n && n % 25 != 1) print "  " last }'
 if [ "$(cat "$OUT/aopc.status")" != 0 ]; then
