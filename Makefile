@@ -139,7 +139,7 @@ fuzz: $(patsubst %,bin/fuzz/%,$(FUZZ_TARGETS)) bin/fuzz-seeds
 .PHONY: test-sanitize fuzz
 
 # the shipped model, the demo and the training curve (issues 7 and 11)
-#   make demo            classify, explain and evaluate with models/fashion.xai (about two minutes)
+#   make demo            classify, explain and evaluate with models/fashion.xai (4 min of CPU; see README)
 #   make caffenet-demo   the same on the photographs with the real CaffeNet (after `make caffenet`)
 #   make model           retrain models/fashion.xai (needs Debian's dataset-fashion-mnist)
 #   make training-curve  AOPC and accuracy over a training run's snapshots (the paper's Fig. 7)
@@ -159,9 +159,13 @@ fashion-data:
 	done
 model: bin/train fashion-data
 	bin/train --data data/fashion-mnist $(TRAIN_FLAGS) --log models/fashion-train.tsv --out models/fashion.xai
-demo: all
+# the programs built in parallel, one job a core (a plain `make demo` would build them one by one)
+NPROC := $(shell nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
+demo:
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@sh examples/demo.sh
-caffenet-demo: all
+caffenet-demo:
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@[ -f models/caffenet.xai ] || { echo "models/caffenet.xai is missing: run make caffenet first (downloads about 250 MB)"; exit 1; }
 	@MODEL=models/caffenet.xai OUT=out/caffenet-demo PICTURES="$$(ls examples/images/*.ppm)" EVAL_IMAGES="examples/images/*.ppm" \
 	    REGION=9 STEPS=100 REPEATS=3 sh examples/demo.sh
@@ -174,8 +178,10 @@ training-curve: bin/train bin/training-curve fashion-data
 	    --out out/training --methods lrp-eps:0.01,lrp-ab:2,sensitivity-l2,random --region 2 --steps 30 --repeats 5
 .PHONY: fashion-data model demo caffenet-demo training-curve
 
-# the programs share examples/cli.h (--help, --version, strict numbers, output folders)
+# the programs share examples/cli.h (--help, --version, strict numbers, output folders);
+# test_cli runs them all and reads prototxts with the converter's header
 $(EXAMPLES) $(TOOLS) $(SAN_TOOLS): examples/cli.h
+bin/test_cli bin/sanitize/test_cli: tests/tools.h tools/caffe_pb.h
 
 squeezenet: bin/caffe2xai
 	sh models/get_squeezenet.sh

@@ -1,5 +1,5 @@
 #!/bin/sh
-# make demo: the whole mission on the shipped model, in about two minutes on two cores.
+# make demo: the whole mission on the shipped model (make builds the programs in parallel first).
 #   1. classify sample pictures;
 #   2. explain them with every method of the paper (a PNG each, and the side-by-side figure);
 #   3. evaluate the methods by region perturbation over Fashion-MNIST test images (AOPC), print the
@@ -52,8 +52,21 @@ case "$PICTURES" in
     *.pgm*) echo "  (on one-channel pictures the l2 and linf norms over the channels are the same heatmap, so their rows agree)" ;;
 esac
 rm -rf "$OUT/aopc"
-bin/aopc "$MODEL" --list "$OUT/eval_list.txt" --methods "$METHODS" --region "$REGION" --steps "$STEPS" \
-    --repeats "$REPEATS" --complexity --out "$OUT/aopc" ${AOPC_FLAGS:-} 2>"$OUT/aopc.log"
+# aopc's progress (a line an image on stderr) goes to the log and, as one line rewritten in place,
+# to the terminal; its table (stdout) is shown once it has finished
+[ -t 1 ] && tty=1 || tty=0
+{ bin/aopc "$MODEL" --list "$OUT/eval_list.txt" --methods "$METHODS" --region "$REGION" --steps "$STEPS" \
+      --repeats "$REPEATS" --complexity --out "$OUT/aopc" ${AOPC_FLAGS:-} 2>&1 >"$OUT/aopc.out"
+  echo $? > "$OUT/aopc.status"; } |
+    tee "$OUT/aopc.log" |
+    awk -v tty=$tty '/images\/s/ { n++; if (tty) { printf "\r  %s   ", $0; fflush() } else if (n % 25 == 1) { print "  " $0; fflush() } last = $0; next }
+                     { if (tty && n) printf "\n"; print "  " $0; fflush() }
+                     END { if (tty && n) printf "\n"; else if (n && n % 25 != 1) print "  " last }'
+if [ "$(cat "$OUT/aopc.status")" != 0 ]; then
+    echo "demo: the evaluation failed (exit $(cat "$OUT/aopc.status")): see $OUT/aopc.log" >&2
+    exit 1
+fi
+cat "$OUT/aopc.out"
 echo
 echo "The demo wrote its output to $OUT/ in $(( $(date +%s) - start )) s:"
 echo "  figure_*.png and heat_*.png (heatmaps); aopc/summary.tsv, aopc/aopc.svg (AOPC relative to random against L),"

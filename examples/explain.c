@@ -376,7 +376,12 @@ int main(int argc, char **argv)
     tape = xai_tape_new(net, 1);
     if (!x || !heat || !signal || !tape) return fail(xai_failure_reason());
     if (xai_net_preprocess(net, &img, x, &shown) != XAI_OK) return fail(xai_failure_reason());
-    if (cls >= xai_net_num_classes(net)) return fail("--class is beyond the network's classes");
+    if (cls >= xai_net_num_classes(net)) {
+        char v[32], why[96];
+        snprintf(v, sizeof v, "%d", cls);
+        snprintf(why, sizeof why, "is beyond the model's %d classes (0 to %d)", xai_net_num_classes(net), xai_net_num_classes(net) - 1);
+        cli_fail("--class", v, why);
+    }
 
     if (method) {
         int target = cls;
