@@ -313,7 +313,7 @@ typedef struct xai_tape {
     int forward_only;
     void *arena;
     size_t arena_bytes;
-    int group;                /* forward-only: images run through the net at once (<= n_max) */
+    int group;                /* forward-only: images run through the net at once; may be lowered */
 } xai_tape;
 
 XAIDEF xai_tape *xai_tape_new(const xai_net *net, int n_max);
