@@ -55,7 +55,7 @@ test: $(TESTS) all
 bin/bench: bench/bench.c xai.h | bin
 	$(CC) $(XCFLAGS) $< -o $@ $(LDLIBS)
 
-bench: bin/bench
+bench: bin/bench bin/aopc bin/caffe2xai
 	bin/bench
 
 clean:
