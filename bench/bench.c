@@ -14,6 +14,7 @@
    memory); SqueezeNet from models/squeezenet.xai, else converted by bin/caffe2xai from
    ../shared/caffe/squeezenet into a temporary folder; what is absent is skipped with a message.
    --memory: only that last part.  Uses the library's public API only; the children: POSIX. */
+#define _DEFAULT_SOURCE   /* wait4 and mkdtemp, also under -std=c99 */
 #define XAI_IMPLEMENTATION
 #include "../xai.h"
 #include <stdio.h>

@@ -7,6 +7,7 @@
 
    The test's block is small (XAI_FORWARD_BLOCK below), so that the small nets run in groups of
    a few images as SqueezeNet does at the default block. */
+#define _DEFAULT_SOURCE   /* wait4 and mkdtemp, also under -std=c99 */
 #define XAI_FORWARD_BLOCK ((size_t)1 << 20)
 #define XAI_IMPLEMENTATION
 #include "../xai.h"
