@@ -55,7 +55,7 @@ test: $(TESTS) all
 bin/bench: bench/bench.c xai.h | bin
 	$(CC) $(XCFLAGS) $< -o $@ $(LDLIBS)
 
-bench: bin/bench
+bench: bin/bench bin/aopc bin/caffe2xai
 	bin/bench
 
 clean:
@@ -107,6 +107,7 @@ bin/sanitize/simd_scalar_twin: tests/test_simd.c tests/test.h xai.h | bin/saniti
 bin/sanitize/caffe2xai: tools/caffe_pb.h
 bin/sanitize/test_caffe: tools/caffe_pb.h tools/caffe2xai.c
 bin/sanitize/test_limits bin/test_limits: tools/caffe_pb.h
+bin/sanitize/test_forward_memory bin/test_forward_memory: tools/caffe_pb.h
 bin/sanitize/test_faults bin/test_faults: tools/caffe_pb.h
 bin/sanitize/aopc bin/sanitize/aopc-merge: examples/plot.h
 bin/sanitize/test_fuzz_regressions bin/test_fuzz_regressions: tests/fuzz/fuzz.h tests/fuzz/caffe_nets.h tools/caffe_pb.h

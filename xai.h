@@ -333,7 +333,7 @@ typedef struct xai_tape {
     int forward_only;
     void *arena;
     size_t arena_bytes;
-    int group;                /* forward-only: images run through the net at once (<= n_max) */
+    int group;                /* forward-only: images run through the net at once; may be lowered */
 } xai_tape;
 
 XAIDEF xai_tape *xai_tape_new(const xai_net *net, int n_max);
@@ -352,6 +352,13 @@ XAIDEF const xai_tensor *xai_tape_blob(const xai_tape *tape, const char *name);
 XAIDEF const float *xai_tape_scores(const xai_tape *tape, int i);
 XAIDEF int  xai_argmax(const float *v, int n);      /* first maximum */
 XAIDEF void xai_softmax(float *v, int n);
+/* C = op(A) op(B), plus C's old values if accumulate: row-major, op(A) M x K and op(B) K x N, where
+   transA (transB) 1 reads A as K x M (B as N x K); lda, ldb, ldc are row strides in floats.  The
+   product the convolutions and fully connected layers run on: packed, blocked, AVX2 and OpenMP
+   where built in (in the XAI_NO_FAST build the plain loops, double sums).  Each element's sum runs
+   in one order whatever N or the thread count. */
+XAIDEF void xai_gemm(int M, int N, int K, const float *A, int lda, int transA, const float *B, int ldb, int transB,
+                     float *C, int ldc, int accumulate);
 
 /* ---- the model file ---------------------------------------------------------------------------- */
 
@@ -1637,7 +1644,20 @@ static void xai__gemm_dual(int M, int N, int K, const float *A, const float *A2,
                            int transB, float *C, float *C2, int ldc, int accumulate);
 static void xai__max_pool_fast(const float *x, int planes, int H, int W, int OH, int OW, int kh, int kw, int sh, int sx, int ph, int pw,
                                float *y, int *arg);
+static void xai__gemm(int M, int N, int K, const float *A, int lda, int transA, int modA, const float *B, int ldb,
+                      int transB, int modB, float *C, int ldc, int accumulate);
 #endif
+
+/* the public product (declared with the forward pass): the fast GEMM, or the plain one */
+XAIDEF void xai_gemm(int M, int N, int K, const float *A, int lda, int transA, const float *B, int ldb, int transB,
+                     float *C, int ldc, int accumulate)
+{
+#ifndef XAI_NO_FAST
+    xai__gemm(M, N, K, A, lda, transA, XAI__MOD_NONE, B, ldb, transB, XAI__MOD_NONE, C, ldc, accumulate);
+#else
+    xai__gemm_ref(M, N, K, A, lda, transA, XAI__MOD_NONE, B, ldb, transB, XAI__MOD_NONE, C, ldc, accumulate);
+#endif
+}
 
 /* Convolution and InnerProduct: y = W x (+ b), each weight through mod (section 4). */
 static int xai__linear_forward(xai_tape *t, const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)

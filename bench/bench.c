@@ -1,18 +1,29 @@
 /* bench: speed and memory of xai.h on CaffeNet with synthetic weights (SPEC 7).
    Build: cc -O2 -march=native -fopenmp bench/bench.c -o bench -lm      (`make bench` builds and runs it)
 
-   bench [--peak GFLOPS] [--runs N] [--quick]
+   bench [--peak GFLOPS] [--runs N] [--quick] [--memory]
 
    Prints: the machine's peak FMA rate (measured with a loop of independent FMAs, or --peak), a GEMM
    micro-benchmark, the CaffeNet forward pass at batch 1 and 16 (median of N runs, GFLOP/s, share
    of peak, a per-layer table), each explainer's time per heatmap as a multiple of one forward
    pass, the evaluator's images per second for the paper's protocol and the projected time for
-   its 5040 images, and the peak resident memory. */
+   its 5040 images, this process's peak resident memory, and the peak memory of bin/aopc's
+   evaluation (one image, lrp-eps:1 and random, 15 steps, 2 repeats) on CaffeNet and SqueezeNet at
+   batch 1 and 16, each run in a child process (getrusage's ru_maxrss once it has finished):
+   CaffeNet from models/caffenet.xai, else with synthetic weights (the same shapes, so the same
+   memory); SqueezeNet from models/squeezenet.xai, else converted by bin/caffe2xai from
+   ../shared/caffe/squeezenet into a temporary folder; what is absent is skipped with a message.
+   --memory: only that last part.  Uses the library's public API only; the children: POSIX. */
+#define _DEFAULT_SOURCE   /* wait4 and mkdtemp, also under -std=c99 */
 #define XAI_IMPLEMENTATION
 #include "../xai.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -83,6 +94,84 @@ static long peak_rss_kb(void)
     return kb;
 }
 
+/* Runs argv (argv[0] a path) with its output to /dev/null: its peak resident memory in KB, from the
+   kernel once it has finished, and its wall time; -1 if it could not run or failed. */
+static long run_child(char *const argv[], double *seconds)
+{
+    struct rusage ru;
+    double t0 = xai_seconds();
+    int status = 0;
+    pid_t pid;
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) { dup2(null, 1); dup2(null, 2); }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    if (pid < 0 || wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
+    *seconds = xai_seconds() - t0;
+    return ru.ru_maxrss;
+}
+
+static int file_exists(const char *path) { return access(path, R_OK) == 0; }
+
+/* bin/aopc's peak memory on CaffeNet and SqueezeNet at batch 1 and 16. */
+static void aopc_memory(void)
+{
+    char dir[] = "/tmp/xai_bench_XXXXXX", list[64], models[2][128], out[96], batch[8], cmd[128];
+    const char *names[2] = {"CaffeNet", "SqueezeNet"}, *notes[2] = {"", ""};
+    int m, b, batches[2] = {1, 16};
+    FILE *f;
+    printf("\naopc's evaluation, peak resident memory (1 image, lrp-eps:1 and random, 15 steps, 2 repeats):\n");
+    if (!file_exists("bin/aopc")) { printf("  skipped: no bin/aopc (make bin/aopc)\n"); return; }
+    if (!mkdtemp(dir)) { printf("  skipped: no temporary folder\n"); return; }
+    snprintf(list, sizeof list, "%s/list.txt", dir);
+    if ((f = fopen(list, "w"))) { fputs("examples/images/dog.ppm\n", f); fclose(f); }
+    /* CaffeNet: the real one, else synthetic weights (memory depends on the shapes only) */
+    if (file_exists("models/caffenet.xai")) {
+        snprintf(models[0], sizeof models[0], "models/caffenet.xai");
+    } else {
+        xai_net *net = xai_net_caffenet();
+        snprintf(models[0], sizeof models[0], "%s/caffenet.xai", dir);
+        notes[0] = ", synthetic weights";
+        if (net) xai_net_fill_random(net, 1);
+        if (!net || xai_net_save(net, models[0]) != XAI_OK) models[0][0] = 0;
+        xai_net_free(net);
+    }
+    /* SqueezeNet: models/squeezenet.xai, else converted from ../shared/caffe */
+    if (file_exists("models/squeezenet.xai")) {
+        snprintf(models[1], sizeof models[1], "models/squeezenet.xai");
+    } else if (file_exists("../shared/caffe/squeezenet/squeezenet_v1.0.caffemodel") && file_exists("bin/caffe2xai")) {
+        char *argv[] = {"bin/caffe2xai", "../shared/caffe/squeezenet/SqueezeNet_deploy.prototxt",
+                        "../shared/caffe/squeezenet/squeezenet_v1.0.caffemodel", "-o", models[1], NULL};
+        double s;
+        snprintf(models[1], sizeof models[1], "%s/squeezenet.xai", dir);
+        notes[1] = ", converted from ../shared/caffe";
+        if (run_child(argv, &s) < 0) models[1][0] = 0;
+    } else {
+        models[1][0] = 0;
+        printf("  SqueezeNet skipped: no models/squeezenet.xai, nor ../shared/caffe/squeezenet with bin/caffe2xai\n");
+    }
+    for (m = 0; m < 2; m++) {
+        if (!models[m][0]) continue;
+        for (b = 0; b < 2; b++) {
+            char *argv[] = {"bin/aopc", models[m], "--list", list, "--methods", "lrp-eps:1,random", "--out", out, "--steps", "15",
+                            "--repeats", "2", "--batch", batch, NULL};
+            double s = 0;
+            long kb;
+            snprintf(out, sizeof out, "%s/out_%d_%d", dir, m, batches[b]);
+            snprintf(batch, sizeof batch, "%d", batches[b]);
+            kb = run_child(argv, &s);
+            if (kb < 0) printf("  %-10s batch %2d: bin/aopc failed\n", names[m], batches[b]);
+            else printf("  %-10s batch %2d: %7.1f MB, %5.1f s (%s%s)\n", names[m], batches[b], kb / 1024.0, s, models[m], notes[m]);
+        }
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) printf("  could not remove %s\n", dir);
+}
+
 static double macs_of(const xai_net *net, int li)
 {
     const xai_layer *L = &net->layer[li];
@@ -94,14 +183,19 @@ static double macs_of(const xai_net *net, int li)
 int main(int argc, char **argv)
 {
     double peak = 0, total_macs = 0;
-    int runs = 7, quick = 0, i, li, b;
+    int runs = 7, quick = 0, memory_only = 0, i, li, b;
     int batches[2] = {1, 16};
     xai_net *net;
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--peak") && i + 1 < argc) peak = atof(argv[++i]);
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--quick")) quick = 1;
-        else { fprintf(stderr, "usage: bench [--peak GFLOPS] [--runs N] [--quick]\n"); return 2; }
+        else if (!strcmp(argv[i], "--memory")) memory_only = 1;
+        else { fprintf(stderr, "usage: bench [--peak GFLOPS] [--runs N] [--quick] [--memory]\n"); return 2; }
+    }
+    if (memory_only) {
+        aopc_memory();
+        return 0;
     }
     if (runs < 5) runs = 5;
     printf("xai.h bench: CaffeNet, synthetic weights (seed 1)\n");
@@ -138,20 +232,20 @@ int main(int argc, char **argv)
         printf("\nGEMM (C = A B, packed, %s)\n%-28s %10s %10s %8s\n", "median of 5", "shape", "ms", "GFLOP/s", "of peak");
         for (s = 0; s < (int)(sizeof shapes / sizeof *shapes); s++) {
             int M = shapes[s].M, N = shapes[s].N, K = shapes[s].K, r, tb = s == 4;
-            float *A = (float *)xai__aligned_alloc((size_t)M * K * 4), *B = (float *)xai__aligned_alloc((size_t)K * N * 4), *C = (float *)xai__aligned_alloc((size_t)M * N * 4);
+            float *A = (float *)malloc((size_t)M * K * 4), *B = (float *)malloc((size_t)K * N * 4), *C = (float *)malloc((size_t)M * N * 4);
             double t[5], ms;
             size_t q;
             for (q = 0; q < (size_t)M * K; q++) A[q] = (float)(q % 7) * 0.1f;
             for (q = 0; q < (size_t)K * N; q++) B[q] = (float)(q % 5) * 0.1f;
             for (r = 0; r < 5; r++) {
                 double t0 = xai_seconds();
-                if (tb) xai__gemm(M, N, K, A, K, 0, XAI__MOD_NONE, B, K, 1, XAI__MOD_NONE, C, N, 0);
-                else xai__gemm(M, N, K, A, K, 0, XAI__MOD_NONE, B, N, 0, XAI__MOD_NONE, C, N, 0);
+                if (tb) xai_gemm(M, N, K, A, K, 0, B, K, 1, C, N, 0);
+                else xai_gemm(M, N, K, A, K, 0, B, N, 0, C, N, 0);
                 t[r] = xai_seconds() - t0;
             }
             ms = median(t, 5) * 1e3;
             printf("%-28s %10.2f %10.1f %7.0f%%\n", shapes[s].name, ms, 2.0 * M * N * K / ms / 1e6, 100 * 2.0 * M * N * K / ms / 1e6 / peak);
-            xai__aligned_free(A); xai__aligned_free(B); xai__aligned_free(C);
+            free(A); free(B); free(C);
         }
     }
 
@@ -269,5 +363,6 @@ int main(int argc, char **argv)
     }
     printf("\npeak resident memory: %.1f MB\n", peak_rss_kb() / 1024.0);
     xai_net_free(net);
+    aopc_memory();
     return 0;
 }
