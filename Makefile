@@ -97,7 +97,7 @@ caffenet: bin/caffe2xai
 #   make fuzz            libFuzzer targets tests/fuzz/fuzz_*.c (clang), FUZZ_SECONDS each (60);
 #                        seeded from bin/fuzz/seeds/ (written by bin/fuzz-seeds from the code,
 #                        never committed); findings in bin/fuzz/artifacts/, the growing corpus
-#                        in bin/fuzz/corpus/
+#                        in bin/fuzz/corpus/; an input running over FUZZ_TIMEOUT s (10) is a hang
 SAN_CC ?= $(CC)
 SANFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
