@@ -33,7 +33,22 @@ bin/%: examples/%.c xai.h | bin
 bin/%: tools/%.c xai.h | bin
 	$(CC) $(XCFLAGS) $< -o $@ $(LDLIBS)
 
-bin/test_%: tests/test_%.c tests/test.h xai.h | bin
+# The library is compiled once (tests/libxai.c, the one translation unit with XAI_IMPLEMENTATION)
+# into bin/libxai.a, with the tests' flags, and the tests link it.  A few tests compile their own
+# implementation: they call private xai__ functions (codec, explain, gemm, kernels, faults), ask which path
+# the build has (simd, with its portable twin) or build the library over their own allocator
+# (limits, fuzz_regressions) or set a build option (forward_memory: XAI_FORWARD_BLOCK).
+TESTS_OWN_IMPL = $(patsubst %,bin/test_%,codec explain gemm kernels simd limits fuzz_regressions faults forward_memory)
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+
+bin/libxai.a: tests/libxai.c xai.h | bin
+	$(CC) $(XCFLAGS) -c tests/libxai.c -o bin/libxai.o
+	rm -f $@ && $(AR) rcs $@ bin/libxai.o
+
+bin/test_%: tests/test_%.c tests/test.h xai.h bin/libxai.a | bin
+	$(CC) $(XCFLAGS) $< -o $@ bin/libxai.a $(LDLIBS)
+
+$(TESTS_OWN_IMPL): bin/test_%: tests/test_%.c tests/test.h xai.h | bin
 	$(CC) $(XCFLAGS) $< -o $@ $(LDLIBS)
 
 bin/test_codec: tests/decoders.h
@@ -49,8 +64,11 @@ bin/simd_scalar_twin: tests/test_simd.c tests/test.h xai.h | bin
 bin/aopc bin/aopc-merge: examples/plot.h
 bin/aopc-merge: examples/aopc.c
 
-test: $(TESTS) all
-	@sh tests/run.sh tests/build_check.sh tests/readme_program.sh $(TESTS)
+# the builds run in parallel (one job a core) even under a plain `make test`
+test:
+	@$(MAKE) --no-print-directory $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(NPROC)) test-build
+	@sh tests/run.sh tests/build_check.sh tests/readme_program.sh tests/c99_check.sh $(TESTS)
+test-build: $(TESTS) all
 
 bin/bench: bench/bench.c xai.h | bin
 	$(CC) $(XCFLAGS) $< -o $@ $(LDLIBS)
@@ -61,7 +79,7 @@ bench: bin/bench bin/aopc bin/caffe2xai
 clean:
 	rm -rf bin
 
-.PHONY: all test clean bench
+.PHONY: all test test-build clean bench
 
 # caffe2xai (issue 3): the Caffe readers are a header the tool and its test share;
 # `make caffenet` downloads the BVLC CaffeNet (~233 MB, needs internet) into models/caffenet.xai
@@ -79,7 +97,7 @@ caffenet: bin/caffe2xai
 #   make fuzz            libFuzzer targets tests/fuzz/fuzz_*.c (clang), FUZZ_SECONDS each (60);
 #                        seeded from bin/fuzz/seeds/ (written by bin/fuzz-seeds from the code,
 #                        never committed); findings in bin/fuzz/artifacts/, the growing corpus
-#                        in bin/fuzz/corpus/
+#                        in bin/fuzz/corpus/; an input running over FUZZ_TIMEOUT s (10) is a hang
 SAN_CC ?= $(CC)
 SANFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
@@ -95,7 +113,14 @@ bin/sanitize/%: examples/%.c xai.h | bin/sanitize
 bin/sanitize/%: tools/%.c xai.h | bin/sanitize
 	$(SAN_CC) $(XCFLAGS) $(SANFLAGS) $< -o $@ $(LDLIBS)
 
-bin/sanitize/test_%: tests/test_%.c tests/test.h xai.h | bin/sanitize
+bin/sanitize/libxai.a: tests/libxai.c xai.h | bin/sanitize
+	$(SAN_CC) $(XCFLAGS) $(SANFLAGS) -c tests/libxai.c -o bin/sanitize/libxai.o
+	rm -f $@ && $(AR) rcs $@ bin/sanitize/libxai.o
+
+bin/sanitize/test_%: tests/test_%.c tests/test.h xai.h bin/sanitize/libxai.a | bin/sanitize
+	$(SAN_CC) $(XCFLAGS) $(SANFLAGS) $< -o $@ bin/sanitize/libxai.a $(LDLIBS)
+
+$(patsubst bin/%,bin/sanitize/%,$(TESTS_OWN_IMPL)): bin/sanitize/test_%: tests/test_%.c tests/test.h xai.h | bin/sanitize
 	$(SAN_CC) $(XCFLAGS) $(SANFLAGS) $< -o $@ $(LDLIBS)
 
 bin/sanitize/test_codec: tests/decoders.h
@@ -112,7 +137,8 @@ bin/sanitize/test_faults bin/test_faults: tools/caffe_pb.h
 bin/sanitize/aopc bin/sanitize/aopc-merge: examples/plot.h
 bin/sanitize/test_fuzz_regressions bin/test_fuzz_regressions: tests/fuzz/fuzz.h tests/fuzz/caffe_nets.h tools/caffe_pb.h
 
-test-sanitize: $(SAN_TESTS) $(SAN_TOOLS)
+test-sanitize:
+	@$(MAKE) --no-print-directory $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(NPROC)) $(SAN_TESTS) $(SAN_TOOLS)
 	@rm -rf bin/sanitize/root && mkdir -p bin/sanitize/root
 	@for f in *; do [ "$$f" = bin ] || ln -s "../../../$$f" "bin/sanitize/root/$$f"; done
 	@ln -s .. bin/sanitize/root/bin

@@ -1,12 +1,19 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # xai.h compiles warning-free as C99 and as C++, with and without OpenMP, with and without AVX2,
 # with XAI_STATIC, and links when one file has the implementation and another only the
-# declarations; every example builds with the one cc command at its top.
+# declarations; every example builds with the one cc command at its top; the teaching build
+# (XAI_NO_FAST, XAI_NO_IMAGE_WRITE) builds and runs the suite's core.
+# The builds, and the plain programs once built, run in parallel, BUILD_JOBS at a time (default:
+# one a core).
 cd "$(dirname "$0")/.." || exit 1
 tmp=${TMPDIR:-/tmp}/xai_build_check.$$
 mkdir -p "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+max=${BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}
 passed=0
 failed=0
+jobs=0
+running=0
 cat > "$tmp/impl.c" <<'C'
 #define XAI_IMPLEMENTATION
 #include "xai.h"
@@ -17,57 +24,94 @@ cat > "$tmp/decl.c" <<'C'
 #include "xai.h"
 int other(void) { return xai_failure_reason() == 0; }
 C
-try() {
-    what=$1
-    shift
-    if out=$("$@" 2>&1) && [ -z "$out" ]; then
-        passed=$((passed + 1))
-    else
-        echo "FAIL build: $what"
-        printf '%s\n' "$out" | head -n 20
-        failed=$((failed + 1))
-    fi
+pass() { passed=$((passed + 1)); }
+fail() { echo "FAIL build: $1"; [ -z "$2" ] || head -n 20 "$2"; failed=$((failed + 1)); }
+
+# build KIND WHAT CMD...: runs CMD in the background, at most $max at once; job N's exit status
+# goes to $tmp/N.rc and its output to $tmp/N.log.  KIND quiet: it must succeed without printing
+# anything (no warning); ok and plain: it must succeed; test: a plain test that must build and
+# pass; step: a step of another check (nothing counted).
+build() {
+    if [ "$running" -ge "$max" ]; then wait -n; running=$((running - 1)); fi
+    jobs=$((jobs + 1))
+    printf '%s\n%s\n' "$1" "$2" >"$tmp/$jobs.what"
+    shift 2
+    ( "$@" >"$tmp/$jobs.log" 2>&1; echo $? >"$tmp/$jobs.rc" ) &
+    running=$((running + 1))
 }
+built() { [ "$(cat "$tmp/$1.rc" 2>/dev/null)" = 0 ]; }   # did job $1 succeed?
+
 W="-Wall -Wextra"
-try "C99 pedantic" cc -std=c99 -pedantic $W -O2 -I. "$tmp/impl.c" "$tmp/decl.c" -o "$tmp/a" -lm
-try "C99 -fopenmp" cc -std=c99 $W -O2 -fopenmp -I. "$tmp/impl.c" "$tmp/decl.c" -o "$tmp/a" -lm
-try "AVX2+FMA" cc -std=c99 $W -O2 -mavx2 -mfma -I. "$tmp/impl.c" "$tmp/decl.c" -o "$tmp/a" -lm
-try "XAI_NO_SIMD with -march=native" cc -std=c99 $W -O2 -march=native -DXAI_NO_SIMD -I. "$tmp/impl.c" "$tmp/decl.c" -o "$tmp/a" -lm
-try "XAI_STATIC" cc -std=c99 $W -O2 -DXAI_STATIC -Wno-unused-function -I. "$tmp/impl.c" -c -o "$tmp/s.o"
+build quiet "C99 pedantic" cc -std=c99 -pedantic $W -O2 -I. "$tmp/impl.c" "$tmp/decl.c" -o "$tmp/a1" -lm
+build quiet "C99 -fopenmp" cc -std=c99 $W -O2 -fopenmp -I. "$tmp/impl.c" "$tmp/decl.c" -o "$tmp/a2" -lm
+build quiet "AVX2+FMA" cc -std=c99 $W -O2 -mavx2 -mfma -I. "$tmp/impl.c" "$tmp/decl.c" -o "$tmp/a3" -lm
+build quiet "XAI_NO_SIMD with -march=native" cc -std=c99 $W -O2 -march=native -DXAI_NO_SIMD -I. "$tmp/impl.c" "$tmp/decl.c" -o "$tmp/a4" -lm
+build quiet "XAI_STATIC" cc -std=c99 $W -O2 -DXAI_STATIC -Wno-unused-function -I. "$tmp/impl.c" -c -o "$tmp/s.o"
 if command -v c++ >/dev/null 2>&1; then
-    try "C++" c++ -x c++ $W -O2 -I. "$tmp/impl.c" -x c++ "$tmp/decl.c" -o "$tmp/a"
-    try "C++ -fopenmp -march=native" c++ -x c++ $W -O2 -fopenmp -march=native -I. "$tmp/impl.c" -x c++ "$tmp/decl.c" -o "$tmp/a"
+    build quiet "C++" c++ -x c++ $W -O2 -I. "$tmp/impl.c" -x c++ "$tmp/decl.c" -o "$tmp/a5"
+    build quiet "C++ -fopenmp -march=native" c++ -x c++ $W -O2 -fopenmp -march=native -I. "$tmp/impl.c" -x c++ "$tmp/decl.c" -o "$tmp/a6"
 fi
 if command -v clang >/dev/null 2>&1; then
-    try "clang C99 -march=native" clang -std=c99 $W -O2 -march=native -I. "$tmp/impl.c" "$tmp/decl.c" -o "$tmp/a" -lm
+    build quiet "clang C99 -march=native" clang -std=c99 $W -O2 -march=native -I. "$tmp/impl.c" "$tmp/decl.c" -o "$tmp/a7" -lm
 fi
-# each example's own build line: "Build: cc ..." at its top, run from the repository root
-for f in examples/*.c tools/*.c; do
-    line=$(grep -m1 -E '^ *(/\*)? *Build: ' "$f" | sed -e 's/.*Build: *//' -e 's/ *(.*//' -e 's/\*\/.*//')
-    [ -n "$line" ] || { echo "FAIL build: $f has no 'Build:' line"; failed=$((failed + 1)); continue; }
-    cmd=$(printf '%s' "$line" | sed -e "s# -o [^ ]*# -o $tmp/example#")
-    if (sh -c "$cmd" >"$tmp/log" 2>&1); then passed=$((passed + 1)); else echo "FAIL build: $f: $cmd"; head -n 20 "$tmp/log"; failed=$((failed + 1)); fi
-    if (sh -c "$cmd -fopenmp" >"$tmp/log" 2>&1); then passed=$((passed + 1)); else echo "FAIL build: $f with -fopenmp"; head -n 20 "$tmp/log"; failed=$((failed + 1)); fi
-done
 # the teaching build (issue 16): XAI_NO_FAST and XAI_NO_IMAGE_WRITE leave both appendices out; the
 # suite's core is built that way and run, and classify classifies with the plain loops only
-try "XAI_NO_FAST XAI_NO_IMAGE_WRITE C99 pedantic" cc -std=c99 -pedantic $W -O2 -DXAI_NO_FAST -DXAI_NO_IMAGE_WRITE -I. "$tmp/impl.c" "$tmp/decl.c" -o "$tmp/a" -lm
-if cc -O2 -DXAI_NO_FAST -DXAI_NO_IMAGE_WRITE examples/classify.c -o "$tmp/classify" -lm >"$tmp/log" 2>&1 &&
-   "$tmp/classify" models/fashion.xai examples/images/fashion_4_coat.pgm --top 1 2>&1 | grep -q ' Coat$'; then
-    passed=$((passed + 1))
-else
-    echo "FAIL build: examples/classify.c with -DXAI_NO_FAST -DXAI_NO_IMAGE_WRITE does not build or classify the coat"
-    head -n 20 "$tmp/log"
-    failed=$((failed + 1))
-fi
-for t in test_layers test_net test_explain test_image test_walkthrough test_training test_contents test_caffe test_limits test_faults test_kernels; do
-    if ! cc -O2 $W -march=native -fopenmp -DXAI_NO_FAST -DXAI_NO_IMAGE_WRITE -I. "tests/$t.c" -o "$tmp/$t" -lm >"$tmp/log" 2>&1; then
-        echo "FAIL build: tests/$t.c with -DXAI_NO_FAST -DXAI_NO_IMAGE_WRITE"; head -n 20 "$tmp/log"; failed=$((failed + 1)); continue
+PLAIN="-DXAI_NO_FAST -DXAI_NO_IMAGE_WRITE"
+build quiet "XAI_NO_FAST XAI_NO_IMAGE_WRITE C99 pedantic" cc -std=c99 -pedantic $W -O2 $PLAIN -I. "$tmp/impl.c" "$tmp/decl.c" -o "$tmp/a8" -lm
+build step "the plain library" sh -c "cc -O2 $W -march=native -fopenmp $PLAIN -I. -c tests/libxai.c -o $tmp/libxai.o && ar rcs $tmp/libxai.a $tmp/libxai.o"
+lib_job=$jobs
+# plain T: builds tests/T.c the plain way and runs it (its output in $tmp/T.out).  A test with its
+# own XAI_IMPLEMENTATION is built whole; the others are linked with the plain library.
+plain() {
+    if grep -qE '^#define XAI_IMPLEMENTATION( |$)' "tests/$1.c"; then
+        cc -O2 $W -march=native -fopenmp $PLAIN -I. "tests/$1.c" -o "$tmp/$1" -lm || return 1
+    else
+        cc -O2 $W -march=native -fopenmp $PLAIN -I. -c "tests/$1.c" -o "$tmp/$1.o" || return 1
+        while [ ! -f "$tmp/$lib_job.rc" ]; do sleep 0.2; done
+        built "$lib_job" || { cat "$tmp/$lib_job.log"; return 1; }
+        cc -O2 $W -march=native -fopenmp "$tmp/$1.o" "$tmp/libxai.a" -o "$tmp/$1" -lm || return 1
     fi
-    out=$("$tmp/$t" 2>&1)
-    line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, 0 failed$')
-    if [ -n "$line" ]; then passed=$((passed + 1)); else echo "FAIL plain build: $t"; printf '%s\n' "$out" | grep -E '^FAIL' | head -n 10; failed=$((failed + 1)); fi
+    "$tmp/$1" >"$tmp/$1.out" 2>&1
+    return 0
+}
+build plain "examples/classify.c with $PLAIN does not build or classify the coat" sh -c \
+    "cc -O2 $PLAIN examples/classify.c -o $tmp/classify -lm && $tmp/classify models/fashion.xai examples/images/fashion_4_coat.pgm --top 1 2>&1 | grep -q ' Coat\$'"
+for t in test_layers test_net test_explain test_image test_walkthrough test_training test_contents test_caffe test_limits test_faults test_kernels; do
+    build test "$t" plain "$t"
 done
-rm -rf "$tmp"
+# each example's own build line: "Build: cc ..." at its top, run from the repository root; and
+# with -fopenmp, unless make built bin/NAME from these sources with OpenMP (make test builds every
+# example with -fopenmp -march=native, the flags its Build line suggests): then that build proves it
+omp_built() {
+    b=bin/$(basename "$1" .c)
+    [ -x "$b" ] && MAKEFLAGS= make -s -q "$b" 2>/dev/null && readelf -d "$b" 2>/dev/null | grep -q 'NEEDED.*libgomp'
+}
+for f in examples/*.c tools/*.c; do
+    line=$(grep -m1 -E '^ *(/\*)? *Build: ' "$f" | sed -e 's/.*Build: *//' -e 's/ *(.*//' -e 's/\*\/.*//')
+    [ -n "$line" ] || { fail "$f has no 'Build:' line"; continue; }
+    out=$tmp/$(basename "$f" .c)
+    cmd=$(printf '%s' "$line" | sed -e "s# -o [^ ]*# -o $out#")
+    build ok "$f: $cmd" sh -c "$cmd"
+    if omp_built "$f"; then pass; continue; fi
+    build ok "$f with -fopenmp" sh -c "$(printf '%s' "$cmd" | sed -e "s# -o [^ ]*# -o $out-omp#") -fopenmp"
+done
+wait
+
+# the verdicts, in the order the jobs were started
+i=0
+while [ "$i" -lt "$jobs" ]; do
+    i=$((i + 1))
+    { read -r kind; read -r what; } <"$tmp/$i.what"
+    case $kind in
+    quiet) if built "$i" && [ ! -s "$tmp/$i.log" ]; then pass; else fail "$what" "$tmp/$i.log"; fi ;;
+    ok) if built "$i"; then pass; else fail "$what" "$tmp/$i.log"; fi ;;
+    plain) if built "$i"; then pass; else fail "$what" "$tmp/$i.log"; fi ;;
+    test)
+        if ! built "$i"; then fail "tests/$what.c with $PLAIN" "$tmp/$i.log"
+        elif grep -qE '^[0-9]+ passed, 0 failed$' "$tmp/$what.out"; then pass
+        else echo "FAIL plain build: $what"; grep -E '^FAIL' "$tmp/$what.out" | head -n 10; failed=$((failed + 1))
+        fi ;;
+    esac
+done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

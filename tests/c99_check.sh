@@ -1,25 +1,31 @@
 #!/bin/sh
 # Every example and tool builds with the one command printed at its top ("Build: cc ..."), run from
 # the repository root, under strict C99 as well: -std=c99 -Wall -Wextra -pedantic -Werror (no
-# POSIX names used without their feature-test macro, no GNU extensions).  One line a file.
+# POSIX names used without their feature-test macro, no GNU extensions).  One line a file; the
+# builds run one a core.
 cd "$(dirname "$0")/.." || exit 1
 tmp=${TMPDIR:-/tmp}/xai_c99_check.$$
 mkdir -p "$tmp"
-passed=0
-failed=0
+jobs=$(nproc 2>/dev/null || echo 2)
+i=0
 for f in examples/*.c tools/*.c; do
-    line=$(grep -m1 -E '^ *(/\*)? *Build: ' "$f" | sed -e 's/.*Build: *//' -e 's/ *(.*//' -e 's/\*\/.*//')
-    if [ -z "$line" ]; then echo "FAIL c99: $f has no 'Build:' line"; failed=$((failed + 1)); continue; fi
-    cmd=$(printf '%s' "$line" | sed -e "s# -o [^ ]*# -o $tmp/program#")
-    if (sh -c "$cmd -std=c99 -Wall -Wextra -pedantic -Werror" >"$tmp/log" 2>&1); then
-        echo "ok c99: $f"
-        passed=$((passed + 1))
-    else
-        echo "FAIL c99: $f: $cmd -std=c99 -Wall -Wextra -pedantic -Werror"
-        head -n 10 "$tmp/log"
-        failed=$((failed + 1))
-    fi
+    i=$((i + 1))
+    (
+        line=$(grep -m1 -E '^ *(/\*)? *Build: ' "$f" | sed -e 's/.*Build: *//' -e 's/ *(.*//' -e 's/\*\/.*//')
+        if [ -z "$line" ]; then echo "FAIL c99: $f has no 'Build:' line" >"$tmp/$i.out"; exit 0; fi
+        cmd=$(printf '%s' "$line" | sed -e "s# -o [^ ]*# -o $tmp/program$i#")
+        if (sh -c "$cmd -std=c99 -Wall -Wextra -pedantic -Werror" >"$tmp/$i.log" 2>&1); then
+            echo "ok c99: $f" >"$tmp/$i.out"
+        else
+            { echo "FAIL c99: $f: $cmd -std=c99 -Wall -Wextra -pedantic -Werror"; head -n 10 "$tmp/$i.log"; } >"$tmp/$i.out"
+        fi
+    ) &
+    [ $((i % jobs)) -eq 0 ] && wait
 done
+wait
+cat "$tmp"/*.out
+passed=$(cat "$tmp"/*.out | grep -c '^ok c99: ')
+failed=$(cat "$tmp"/*.out | grep -c '^FAIL c99: ')
 rm -rf "$tmp"
 echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -1,6 +1,5 @@
 /* The evaluator: region perturbation and AOPC on networks where the answer is known, regions and
    their borders, ties, and the aopc tool: shards merged, threads, batch sizes, kills and resumes. */
-#define XAI_IMPLEMENTATION
 #include "../xai.h"
 #include "tools.h"
 #include <sys/stat.h>

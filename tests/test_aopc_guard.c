@@ -4,7 +4,6 @@
    accepted with --list-changed, merges of missing, unfinished and empty shards and into an input,
    a merge stopped at each of its steps, non-finite and unparsable scores, strict options, the
    memory estimate, stale temporary files, a 50,000-line list, --help. */
-#define XAI_IMPLEMENTATION
 #include "../xai.h"
 #include "tools.h"
 #include <dirent.h>

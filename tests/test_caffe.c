@@ -5,6 +5,7 @@
    bin/test_caffe --write-synthetic-caffenet FILE [SEED] writes that caffemodel (233 MB) and exits:
    for measuring a real-size conversion with /usr/bin/time. */
 #define CAFFE2XAI_NO_MAIN
+#define XAI_IMPLEMENTATION_DONE   /* the library comes from bin/libxai.a: the tool's own XAI_IMPLEMENTATION adds nothing */
 #include "../tools/caffe2xai.c"   /* the tool as caffe2xai_main, with xai.h and caffe_pb.h */
 #include "test.h"
 #include <time.h>

@@ -3,7 +3,6 @@
    warnings when a picture is adapted to the model; output names, folders and failed writes;
    explain's figures; caffe2xai's dropped reader layers and its stale temporaries.
    The programs are run from bin/ (XAI_TEST_BIN=DIR runs another build's, e.g. an older one). */
-#define XAI_IMPLEMENTATION
 #include "../xai.h"
 #include "tools.h"
 #include "../tools/caffe_pb.h"

@@ -5,7 +5,6 @@
    run, it can be added to a finished run, and kills and resumes leave every image's rows exactly
    once; xai_heatmap_complexity equals its parts.  (The encoders themselves are checked against
    decoders in test_codec.c, and the entropy of raw pixel arrays there too.) */
-#define XAI_IMPLEMENTATION
 #include "../xai.h"
 #include "tools.h"
 #include <sys/stat.h>

@@ -4,7 +4,7 @@
    Two ways to fill a disk: RLIMIT_FSIZE (writes past N bytes fail with EFBIG; works anywhere),
    and, where this machine lets root make a private mount namespace, a real tmpfs of a few pages
    (writes fail with ENOSPC).  Kills of the evaluator are tested in test_aopc.c. */
-#define XAI_IMPLEMENTATION
+#define XAI_IMPLEMENTATION   /* its own: the stale-temporary test calls xai__out_open */
 #include "../xai.h"
 #include "test.h"
 #include <dirent.h>
@@ -140,7 +140,7 @@ static void picture(xai_image *img, int w, int h, int k)
 {
     int i;
     xai_image_alloc(img, w, h, 3);
-    for (i = 0; i < w * h * 3; i++) img->data[i] = (float)(xai__mix64((uint64_t)i * 31 + (uint64_t)k) & 255);   /* noise: PNG cannot shrink it */
+    for (i = 0; i < w * h * 3; i++) img->data[i] = (float)(test_mix64((uint64_t)i * 31 + (uint64_t)k) & 255);   /* noise: PNG cannot shrink it */
 }
 
 /* ---- the library's writers under RLIMIT_FSIZE ---- */

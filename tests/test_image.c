@@ -1,5 +1,4 @@
 /* Image readers and writers, resizing, cropping, preprocessing; every reader on malformed input. */
-#define XAI_IMPLEMENTATION
 #include "../xai.h"
 #include "test.h"
 
@@ -177,7 +176,7 @@ static void test_preprocess(void)
     xai_image_alloc(&img, 100, 50, 1);
     for (i = 0; i < 5000; i++) img.data[i] = 50;
     net->pre.mean_kind = XAI_MEAN_NONE;
-    XAI_FREE(net->input_mean); net->input_mean = NULL;
+    free(net->input_mean); net->input_mean = NULL;
     CHECK(xai_net_preprocess(net, &img, x, NULL) == XAI_OK && x[0] == 50 && x[2 * plane + 1000] == 50, "gray to BGR");
     xai_image_free(&img);
     free(x);

@@ -1,5 +1,4 @@
 /* Each layer against small cases computed by hand (Caffe's semantics). */
-#define XAI_IMPLEMENTATION
 #include "../xai.h"
 #include "test.h"
 

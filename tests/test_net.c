@@ -1,6 +1,5 @@
 /* The network and the .xai model file: a synthetic CaffeNet end to end, batches against single
    images, the file's round trip, and each corruption failing with its own message. */
-#define XAI_IMPLEMENTATION
 #include "../xai.h"
 #include "test.h"
 

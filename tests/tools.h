@@ -103,7 +103,7 @@ TEST_FN void test_cnn_fixture(const char *dir, int nimg, uint64_t seed, int text
     net->pre.mean_kind = XAI_MEAN_PIXEL;
     net->pre.mean_pixel[0] = 100; net->pre.mean_pixel[1] = 110; net->pre.mean_pixel[2] = 120;
     net->pre.scale = 0.01f;
-    XAI_FREE(net->input_mean); net->input_mean = NULL;
+    free(net->input_mean); net->input_mean = NULL;
     net->finalized = 0;
     xai_net_finalize(net);
     xai_net_fill_random(net, seed);

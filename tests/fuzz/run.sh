@@ -7,6 +7,9 @@
 # bin/fuzz/artifacts/<target>-*; the exit status is 1 if any target found something.
 cd "$(dirname "$0")/../.." || exit 1
 secs=${FUZZ_SECONDS:-60}
+# an input that runs longer than this many seconds of wall time is reported as a hang; fuzz.h's
+# FUZZ_WORK_MAX keeps the largest net it runs well within the default
+timeout=${FUZZ_TIMEOUT:-10}
 mkdir -p bin/fuzz/artifacts
 shared=../shared/caffe
 status=0
@@ -28,7 +31,7 @@ for t in "$@"; do
     dict=""
     [ -f tests/fuzz/$name.dict ] && dict="-dict=tests/fuzz/$name.dict"
     echo "== $t: $secs s"
-    bin/fuzz/$t -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 -malloc_limit_mb=2048 -max_len=1048576 \
+    bin/fuzz/$t -max_total_time="$secs" -timeout="$timeout" -rss_limit_mb=4096 -malloc_limit_mb=2048 -max_len=1048576 \
         -print_final_stats=1 -artifact_prefix="bin/fuzz/artifacts/$name-" $dict $dirs >bin/fuzz/$name.log 2>&1
     rc=$?
     runs=$(grep -E '^stat::number_of_executed_units' bin/fuzz/$name.log | tail -n 1 | sed 's/.*: *//')
