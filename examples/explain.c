@@ -405,11 +405,15 @@ int main(int argc, char **argv)
         }
         if (plain || overlay) {
             xai_image hp;
-            if (plain && (xai_heatmap_render(heat, net->input_w, net->input_h, cmap, 0, &hp) != XAI_OK || xai_image_write_png(plain, &hp) != XAI_OK))
-                rc = fail(xai_failure_reason());
-            if (plain) xai_image_free(&hp);
+            if (plain) {
+                /* scaled by the maximum, as xai_heatmap_complexity measures the picture */
+                if (xai_heatmap_render(heat, net->input_w, net->input_h, cmap, 0, &hp) != XAI_OK) return fail(xai_failure_reason());
+                if (xai_image_write_png(plain, &hp) != XAI_OK) rc = fail(xai_failure_reason());
+                xai_image_free(&hp);
+            }
             if (overlay) {
                 xai_image ov;
+                memset(&ov, 0, sizeof ov);
                 if (xai_heatmap_render(heat, net->input_w, net->input_h, cmap, (float)clip, &hp) != XAI_OK) return fail(xai_failure_reason());
                 if (xai_image_overlay(&shown, &hp, 0.6f, &ov) != XAI_OK || xai_image_write_png(overlay, &ov) != XAI_OK) rc = fail(xai_failure_reason());
                 xai_image_free(&ov);

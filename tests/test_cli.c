@@ -8,7 +8,9 @@
 #include "../tools/caffe_pb.h"
 #include <sys/stat.h>
 
-#define D "/tmp/xai_test_cli"
+/* inside bin/ (the build's own folder), so that runs from two checkouts, or the sanitizer's shadow
+   root, never share it */
+#define D "bin/test_cli_files"
 #define SHARED "../shared/caffe"
 
 static const char *bin = "bin";
