@@ -529,8 +529,8 @@ XAIDEF int  xai_perturbation_curve(const xai_net *net, xai_tape *tape, const flo
 /* Many runs of one image at once: run t has heatmap heat[t] (NULL for random), ordering order[t]
    and repeat index repeat[t]; curves: ntask x (steps + 1).  The runs are spread over the threads,
    each with its own forward-only tape (a whole curve a thread keeps small networks' cores busy,
-   where splitting every layer would cost more in synchronisation than it saves).  Each curve is exactly what
-   xai_perturbation_curve gives, for any thread count. */
+   where splitting every layer would cost more in synchronisation than it saves).  Each curve is
+   exactly what xai_perturbation_curve gives, for any thread count. */
 XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int cls, uint64_t image_id,
                                    const xai_aopc_config *cfg, int ntask, const float *const *heat, const int *order,
                                    const int *repeat, float *curves);
@@ -2125,16 +2125,16 @@ static void xai__pool_window(const xai_layer_param *p, int H, int W, int oh, int
 }
 
 /* planes (image, channel) of x into y, each plane's switches in sw (MAX) */
-static void xai__pool_planes(const xai_tape *t, const xai_layer *L, const xai_tensor *x, const xai_tensor *y, const float *xd, float *yd,
-                             int *sw, int planes)
+static void xai__pool_planes(const xai_tape *t, const xai_layer *L, const xai_tensor *x, const xai_tensor *y,
+                             const float *xd, float *yd, int *sw, int planes)
 {
     int nc;
     size_t work = (size_t)planes * x->h * x->w;
     (void)t;
 #ifndef XAI_NO_FAST
     if (L->p.pool == XAI_POOL_MAX && xai__fast(t)) {
-        xai__max_pool_fast(xd, planes, x->h, x->w, y->h, y->w, L->p.kernel_h, L->p.kernel_w, L->p.stride_h, L->p.stride_w,
-                           L->p.pad_h, L->p.pad_w, yd, sw);
+        xai__max_pool_fast(xd, planes, x->h, x->w, y->h, y->w, L->p.kernel_h, L->p.kernel_w, L->p.stride_h,
+                           L->p.stride_w, L->p.pad_h, L->p.pad_w, yd, sw);
         return;
     }
 #endif
@@ -2173,9 +2173,10 @@ static int xai__pool_forward(const xai_net *net, const xai_layer *L, xai_tape *t
     int n0, step = t->forward_only ? 1 : x->n;
     size_t xs = (size_t)x->c * x->h * x->w, ys = (size_t)y->c * y->h * y->w;
     (void)net;
-    for (n0 = 0; n0 < x->n; n0 += step)
-        xai__pool_planes(t, L, x, y, x->data + n0 * xs, y->data + n0 * ys, t->switches[li] ? t->switches[li] + (t->forward_only ? 0 : n0 * ys) : NULL,
-                         step * x->c);
+    for (n0 = 0; n0 < x->n; n0 += step) {
+        int *sw = t->switches[li] ? t->switches[li] + (t->forward_only ? 0 : n0 * ys) : NULL;
+        xai__pool_planes(t, L, x, y, x->data + n0 * xs, y->data + n0 * ys, sw, step * x->c);
+    }
     return XAI_OK;
 }
 
@@ -3322,8 +3323,9 @@ static size_t xai__plan_arena(const xai_net *net, int group, xai__live *v, xai__
         const xai_layer *L = &net->layer[li];
         size_t count = (size_t)group * xai__blob_floats(net, L->top[0]);
         for (j = 0; j < L->nbottom; j++) if (v[L->bottom[j]].last < li) v[L->bottom[j]].last = li;
-        if ((L->p.type == XAI_POOLING && L->p.pool == XAI_POOL_MAX) || (L->p.type == XAI_ELTWISE && L->p.operation == XAI_ELTWISE_MAX)) {
-            size_t images = L->p.type == XAI_POOLING ? (size_t)group : 1;   /* pooling runs image by image */
+        int max_pool = L->p.type == XAI_POOLING && L->p.pool == XAI_POOL_MAX;
+        if (max_pool || (L->p.type == XAI_ELTWISE && L->p.operation == XAI_ELTWISE_MAX)) {
+            size_t images = max_pool ? (size_t)group : 1;   /* pooling runs image by image */
             v[net->nblob + li].bytes = xai__align16(count / images) * sizeof(int);
             v[net->nblob + li].first = v[net->nblob + li].last = li;
         }
@@ -3401,8 +3403,9 @@ XAIDEF xai_tape *xai_tape_new_forward(const xai_net *net, int n_max)
         b->data = (float *)(base + v[i].offset);
     }
     for (i = 0; i < net->nlayer; i++) {
-        if (v[net->nblob + i].bytes) t->switches[i] = (int *)(base + v[net->nblob + i].offset);
-        if (v[net->nblob + net->nlayer + i].bytes) t->scale[i] = (float *)(base + v[net->nblob + net->nlayer + i].offset);
+        const xai__live *sw = &v[net->nblob + i], *scale = &v[net->nblob + net->nlayer + i];
+        if (sw->bytes) t->switches[i] = (int *)(base + sw->offset);
+        if (scale->bytes) t->scale[i] = (float *)(base + scale->offset);
     }
     XAI_FREE(v); XAI_FREE(order);
     return t;
@@ -3437,10 +3440,12 @@ XAIDEF int xai_net_forward(const xai_net *net, xai_tape *tape, const float *inpu
     int i, rc = XAI_OK, n0, step;
     if (!tape || tape->net != net) return xai__fail(XAI_ERR_ARG, "forward: the tape belongs to another net");
     if (n <= 0 || n > tape->n_max) return xai__fail(XAI_ERR_ARG, "forward: %d images, the tape holds %d", n, tape->n_max);
+    if (tape->forward_only && tape->train) /* its masks follow each element's place in the batch */
+        return xai__fail(XAI_ERR_ARG, "forward: training-time Dropout needs a full tape (xai_tape_new)");
     tape->n = n;
     if (input != tape->blob[net->input_blob].data)   /* else built in place (the evaluator) */
         memcpy(tape->blob[net->input_blob].data, input, (size_t)n * xai_net_input_size(net) * sizeof(float));
-    step = tape->forward_only && tape->group < n ? tape->group : n;
+    step = tape->forward_only && tape->group < n ? (tape->group > 0 ? tape->group : 1) : n;
     for (n0 = 0; n0 < n && rc == XAI_OK; n0 += step)
         rc = xai__forward_images(net, tape, n0, n - n0 < step ? n - n0 : step);
     for (i = 0; i < net->nblob; i++) {

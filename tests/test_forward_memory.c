@@ -230,6 +230,12 @@ static void test_refusals(const xai_net *net)
     CHECK(xai_tape_blob(t, "cat") == NULL && xai_tape_blob(t, "prob") != NULL && xai_tape_blob(t, "fc") != NULL && xai_tape_blob(t, "data"),
           "xai_tape_blob: NULL for a blob the tape does not keep, the kept ones found");
     CHECK(xai_net_forward(net, t, x, 3) == XAI_ERR_ARG, "3 images on a tape of 2");
+    t->train = 1;   /* training-time Dropout masks follow the place in the batch: a full tape's job */
+    CHECK(xai_net_forward(net, t, x, 2) == XAI_ERR_ARG && strstr(xai_failure_reason(), "full tape"), "train on a forward-only tape: %s",
+          xai_failure_reason());
+    t->train = 0;
+    t->group = 0;   /* taken as 1 */
+    CHECK(xai_net_forward(net, t, x, 2) == XAI_OK, "group 0: %s", xai_failure_reason());
     free(x);
     xai_tape_free(t);
 }
