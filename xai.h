@@ -2760,7 +2760,7 @@ static int xai__layer_setup(const xai_net *net, xai_layer *L, int *oc, int *oh, 
     memset(L->weight_shape, 0, sizeof L->weight_shape);
     switch (p->type) {
     case XAI_CONVOLUTION: {
-        int eh, ew;
+        long long eh, ew;   /* the dilated kernel: up to 2^48, so not an int until it fits the input */
         if (p->num_output <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': num_output %d must be positive", nm, p->num_output);
         if (p->kernel_h <= 0 || p->kernel_w <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': kernel_size %dx%d must be positive", nm, p->kernel_h, p->kernel_w);
         if (p->stride_h <= 0 || p->stride_w <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': stride %dx%d must be positive", nm, p->stride_h, p->stride_w);
@@ -2771,13 +2771,13 @@ static int xai__layer_setup(const xai_net *net, xai_layer *L, int *oc, int *oh, 
         if (p->kernel_h > XAI__MAX_DIM || p->kernel_w > XAI__MAX_DIM || p->pad_h > XAI__MAX_DIM || p->pad_w > XAI__MAX_DIM ||
             p->dilation_h > XAI__MAX_DIM || p->dilation_w > XAI__MAX_DIM || p->stride_h > XAI__MAX_DIM || p->stride_w > XAI__MAX_DIM)
             return xai__fail(XAI_ERR_LIMIT, "layer '%s': kernel, pad, stride or dilation beyond %d", nm, XAI__MAX_DIM);
-        eh = p->dilation_h * (p->kernel_h - 1) + 1;
-        ew = p->dilation_w * (p->kernel_w - 1) + 1;
-        if ((long)H + 2L * p->pad_h < eh || (long)W + 2L * p->pad_w < ew)
-            return xai__fail(XAI_ERR_ARG, "layer '%s': kernel %dx%d does not fit the %dx%d input with pad %dx%d", nm, eh, ew, H, W, p->pad_h, p->pad_w);
+        eh = (long long)p->dilation_h * (p->kernel_h - 1) + 1;
+        ew = (long long)p->dilation_w * (p->kernel_w - 1) + 1;
+        if (H + 2LL * p->pad_h < eh || W + 2LL * p->pad_w < ew)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': kernel %lldx%lld does not fit the %dx%d input with pad %dx%d", nm, eh, ew, H, W, p->pad_h, p->pad_w);
         *oc = p->num_output;
-        *oh = (int)(((long)H + 2L * p->pad_h - eh) / p->stride_h + 1);
-        *ow = (int)(((long)W + 2L * p->pad_w - ew) / p->stride_w + 1);
+        *oh = (int)((H + 2LL * p->pad_h - eh) / p->stride_h + 1);
+        *ow = (int)((W + 2LL * p->pad_w - ew) / p->stride_w + 1);
         L->weight_shape[0] = p->num_output; L->weight_shape[1] = C / p->group;
         L->weight_shape[2] = p->kernel_h; L->weight_shape[3] = p->kernel_w;
         L->weight_count = xai__count4((size_t)p->num_output, (size_t)(C / p->group), (size_t)p->kernel_h, (size_t)p->kernel_w, (size_t)1 << 32);
