@@ -72,6 +72,8 @@
                             through; the same results up to float rounding, many times slower
       XAI_NO_IMAGE_WRITE    Appendix B (PNG, JPEG, entropy) is left out: images are written as PNM
                             and PFM only, and the PNG/JPEG/complexity functions fail saying so
+      XAI_FORWARD_BLOCK     bytes a forward-only tape (the evaluator's) may use for its blobs
+                            before it runs fewer images at a time (default 32 MB)
    Compile with -fopenmp to spread convolutions over cores (results do not change with the thread
    count), and with -march=native (or -mavx2 -mfma) to get the AVX2 kernels.
 

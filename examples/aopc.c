@@ -1221,6 +1221,7 @@ int main(int argc, char **argv)
     if (!make_runs(&s, err, sizeof err)) return die(err);
     if (s.complexity && !s.ncx) { fprintf(stderr, "aopc: --complexity: no method has a heatmap (random has none); ignored\n"); s.complexity = 0; }
     if (!(net = xai_net_load(s.model))) return die(xai_failure_reason());
+    if (xai_net_load_note(net)) fprintf(stderr, "aopc: note: %s: %s\n", s.model, xai_net_load_note(net));
     if (s.cfg.steps > xai_region_count(net->input_h, net->input_w, s.cfg.region)) {
         snprintf(err, sizeof err, "--steps %d: the %dx%d input has only %d regions of %dx%d", s.cfg.steps, net->input_w, net->input_h,
                  xai_region_count(net->input_h, net->input_w, s.cfg.region), s.cfg.region, s.cfg.region);

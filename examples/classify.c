@@ -41,6 +41,7 @@ int main(int argc, char **argv)
     }
     if (!model || !image) cli_usage_error("a model and a picture are needed", NULL);
     if (!(net = xai_net_load(model))) { fprintf(stderr, "classify: %s\n", xai_failure_reason()); return 1; }
+    if (xai_net_load_note(net)) fprintf(stderr, "classify: note: %s: %s\n", model, xai_net_load_note(net));
     if (xai_image_load(image, &img) != XAI_OK) { fprintf(stderr, "classify: %s\n", xai_failure_reason()); xai_net_free(net); return 1; }
     cli_warn_adapted(image, &img, net);
     x = (float *)malloc(xai_net_input_size(net) * sizeof(float));

@@ -367,6 +367,7 @@ int main(int argc, char **argv)
     if (method && xai_method_parse(method, &m) != XAI_OK) return fail(xai_failure_reason());
     if (method) set_params(&m, eps, alpha);
     if (!(net = xai_net_load(model))) return fail(xai_failure_reason());
+    if (xai_net_load_note(net)) fprintf(stderr, "explain: note: %s: %s\n", model, xai_net_load_note(net));
     if (xai_image_load(image, &img) != XAI_OK) return fail(xai_failure_reason());
     cli_warn_adapted(image, &img, net);
     plane = (size_t)net->input_h * net->input_w;

@@ -52,6 +52,7 @@ int main(int argc, char **argv)
     if (argv[1][0] == '-' && argv[1][1]) cli_usage_error("unknown option", argv[1]);
     if (argc > 2) cli_usage_error("one model; what is", argv[2]);
     if (!(net = xai_net_load(argv[1]))) { fprintf(stderr, "xai-inspect: %s\n", xai_failure_reason()); return 1; }
+    if (xai_net_load_note(net)) fprintf(stderr, "xai-inspect: note: %s: %s\n", argv[1], xai_net_load_note(net));
     for (i = 0; i < net->nlayer; i++) {
         char f[4 * XAI_NAME_MAX] = "";
         int len = (int)strlen(net->layer[i].name);
@@ -87,7 +88,10 @@ int main(int argc, char **argv)
     printf("scores: blob '%s', %d classes\n", net->blob[net->score_blob].name, xai_net_num_classes(net));
 
     pre = &net->pre;
-    printf("\npreprocessing: channel order %s, input = (pixel - mean) * %g\n", inspect_order(pre->channel_order), pre->scale);
+    printf("\npreprocessing: channel order %s, input = (pixel - mean) * %g", inspect_order(pre->channel_order), pre->scale);
+    if (pre->channel_scale[0] != 1 || pre->channel_scale[1] != 1 || pre->channel_scale[2] != 1)
+        printf(" * (%g, %g, %g) per channel", pre->channel_scale[0], pre->channel_scale[1], pre->channel_scale[2]);
+    printf("\n");
     if (pre->mean_kind == XAI_MEAN_PIXEL) {
         printf("  mean: per channel");
         for (i = 0; i < net->input_c && i < 3; i++) printf(" %g", pre->mean_pixel[i]);
