@@ -490,7 +490,7 @@ XAIDEF int xai_image_write_png(const char *path, const xai_image *img);
 XAIDEF int xai_image_write_jpeg(const char *path, const xai_image *img, int quality);
 /* How complex a heatmap looks (Samek et al. 2017, Table I): heat (w x h, one value a pixel) drawn
    by xai_heatmap_render with colour map cmap and no clipping (BWR scaled by max |h|, HOT and GRAY
-   by max h), rounded to 8-bit RGB by xai_image_to_u8: the picture explain --png writes.
+   by max h), rounded to 8-bit RGB by xai_image_to_u8: the picture explain --heatmap-png writes.
    *png_bytes: the size of that picture as a PNG file (xai_png_encode); *jpeg_bytes: as a JPEG file
    at quality 90, the paper's (xai_jpeg_encode: baseline, 4:2:0); *entropy: the Shannon entropy in
    bits of its colours (xai_image_entropy, an RGB triple one symbol).  Outputs may be NULL. */
@@ -4843,8 +4843,8 @@ static int xai__alloc_data(xai_net *net)
 XAIDEF const char *xai_net_load_note(const xai_net *net)
 {
     if (net && net->file_version == 1)
-        return "a version 1 .xai file: it has no checksums, so damage to it cannot be detected; load and save it again "
-               "(or convert the model again) to add them";
+        return "a version 1 .xai file: it has no checksums, so damage to it cannot be detected; "
+               "xai-inspect MODEL --save NEW.xai (or converting the model again) adds them";
     return NULL;
 }
 

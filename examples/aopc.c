@@ -27,7 +27,7 @@
 
    --complexity: also how complex each heatmap is (the paper's Table I, Sec. IV): the bytes of
    its PNG file, the bytes of its JPEG file at quality 90 and the Shannon entropy of its colours.
-   The image measured is the picture `explain --png` draws, the one the user sees: the heatmap at
+   The image measured is the bare map `explain --heatmap-png` writes: the heatmap at
    the network's input size (the one whose regions AOPC perturbs), colour-mapped by
    xai_heatmap_render without clipping, XAI_CMAP_BWR (blue-white-red, scaled by max |h|) for
    signed maps (LRP, gradxinput: xai_method.heatmap SUM or SUM_X_INPUT) and XAI_CMAP_HOT (scaled
@@ -818,7 +818,7 @@ static int summarize_complexity(const char *dir, const settings *s, cx_rec *cx, 
     plot_printf(&sum, "method\timages");
     for (q = 0; q < 3; q++) plot_printf(&sum, "\t%s\t%s_sem", col[q], col[q]);
     plot_printf(&sum, "\n");
-    printf("\nHeatmap complexity (the paper's Table I): %d images; each heatmap as explain --png draws it (8-bit RGB),\n"
+    printf("\nHeatmap complexity (the paper's Table I): %d images; each heatmap as explain --heatmap-png writes it (8-bit RGB),\n"
            "its PNG and its JPEG at quality 90 in KB (1024 bytes), the entropy of its colours in bits; mean %s standard error\n",
            nimg, "\xc2\xb1");
     printf("%-24s %-20s %-20s %s\n", "method", "PNG KB", "JPEG KB", "entropy");

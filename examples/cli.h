@@ -221,9 +221,10 @@ CLI_FN void cli_output(const char *flag, const char *path, const char *ext)
     if (rc) exit(rc);
 }
 
-/* xai.h writes PATH through PATH.XXXXXXXX.tmp (8 hex digits), renamed when complete; a run killed
-   meanwhile leaves that temporary behind.  This removes such leftovers of earlier runs into path
-   (call it before writing; a concurrent writer of the same path would lose its temporary). */
+/* xai.h 0.9 wrote PATH through PATH.XXXXXXXX.tmp (8 hex digits), renamed when complete; a run killed
+   meanwhile left that temporary behind.  This removes such leftovers of earlier runs into path (call
+   it before writing).  Today's xai.h names its temporaries PATH.PID-TAG.tmp and removes a killed
+   writer's itself, when that process is gone. */
 CLI_FN int cli_remove_stale_temporaries(const char *path)
 {
     int removed = 0;

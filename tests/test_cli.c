@@ -66,7 +66,7 @@ static const program programs[] = {
     {"walkthrough", "", 0},
     {"caffe2xai", "-o --mean --mean-pixel --labels --input --scale --channel-order --resize", 1},
     {"train", "--data --out --epochs --batch --lr --momentum --decay --seed --snapshot-every --snapshot-dir --log --train-limit --test-limit --flip", 1},
-    {"xai-inspect", "", 1},
+    {"xai-inspect", "--save", 1},
     {"xai-synth", "-o --seed", 1},
 };
 
@@ -303,6 +303,42 @@ static void test_caffe_readers(void)
     }
 }
 
+/* ---- a version 1 model (no checksums): a note, and xai-inspect --save upgrades it ------------------ */
+
+static unsigned rd32le(const unsigned char *p) { return (unsigned)p[0] | (unsigned)p[1] << 8 | (unsigned)p[2] << 16 | (unsigned)p[3] << 24; }
+
+static void test_old_model(void)
+{
+    size_t len, at, data;
+    unsigned char *f = test_read("models/fashion.xai", &len);
+    char first[4096];
+    int rc;
+    CHECK(f && len > 64 && rd32le(f + 8) == 2, "models/fashion.xai is a version 2 file");
+    if (!f || len <= 64) { free(f); return; }
+    /* version 1: no checksums in bytes 48..63, no channel scale after the resize fields */
+    data = rd32le(f + 24);
+    at = 64 + 4 + rd32le(f + 64);
+    at += 4 + rd32le(f + at) + 12 + 4 + 4 + 4 + 12 + 12 + 8 + 8;
+    f[8] = 1; f[9] = f[10] = f[11] = 0;
+    memset(f + 48, 0, 16);
+    memmove(f + at, f + at + 12, data - at - 12);
+    memset(f + data - 12, 0, 12);
+    test_write(D "/old.xai", f, len);
+    free(f);
+    rc = tool("classify", D "/old.xai examples/images/fashion_4_coat.pgm --top 1");
+    CHECK(rc == 0 && strstr(err_text, "note: " D "/old.xai") && strstr(err_text, "no checksums") && strstr(out_text, "Coat"),
+          "a version 1 model classifies with a note (rc %d): '%s'", rc, err_text);
+    snprintf(first, sizeof first, "%s", strstr(out_text, "rank") ? strstr(out_text, "rank") : "");
+    rc = tool("xai-inspect", D "/old.xai --save " D "/up/new.xai");
+    CHECK(rc == 0 && exists(D "/up/new.xai") && !strstr(err_text, "note"), "xai-inspect --save writes it again (rc %d): '%s'", rc, err_text);
+    rc = tool("classify", D "/up/new.xai examples/images/fashion_4_coat.pgm --top 1");
+    CHECK(rc == 0 && !strstr(err_text, "note") && first[0] && strstr(out_text, first), "the saved model: no note, the same scores (rc %d): '%s'",
+          rc, err_text);
+    f = test_read(D "/up/new.xai", &len);
+    CHECK(f && len > 12 && rd32le(f + 8) == 2, "the saved model is version 2");
+    free(f);
+}
+
 int main(void)
 {
     const char *env = getenv("XAI_TEST_BIN");
@@ -316,6 +352,7 @@ int main(void)
     test_outputs();
     test_figures();
     test_caffe_readers();
+    test_old_model();
     run("rm -rf " D);
     return test_report();
 }

@@ -1,6 +1,6 @@
 /* xai-inspect: what an .xai model holds - layers, blob shapes, parameters, work, preprocessing, labels.
    Build: cc -O2 tools/xai-inspect.c -o xai-inspect -lm
-   Usage: xai-inspect MODEL.xai
+   Usage: xai-inspect MODEL.xai [--save NEW.xai]
 
    Multiply-adds are those of Convolution (num_output x out_h x out_w x C/group x kh x kw) and
    InnerProduct (num_output x inputs) layers, per image; the other layers' work is small beside them
@@ -31,14 +31,17 @@ static void inspect_names(const xai_net *net, const int *idx, int n, char *out, 
 }
 
 static const char usage[] =
-    "usage: xai-inspect MODEL.xai\n"
+    "usage: xai-inspect MODEL.xai [--save NEW.xai]\n"
     "What an .xai model holds: its layers (type, bottoms and tops, top shape, parameters,\n"
     "multiply-adds per image), totals, the score blob, the preprocessing (channel order, scale, mean,\n"
-    "resize and crop) and the labels.  No options besides these:\n"
+    "resize and crop) and the labels.\n"
     "\n"
-    "  --help      this text;   --version   the version of xai.h\n"
+    "  --save NEW.xai   also write the model again in this xai.h's file version (an older file gets\n"
+    "                   its checksums); the same weights and settings (default: nothing is written)\n"
+    "  --help           this text;   --version   the version of xai.h\n"
     "\n"
-    "example: xai-inspect models/fashion.xai\n";
+    "example: xai-inspect models/fashion.xai\n"
+    "         xai-inspect old.xai --save new.xai\n";
 
 int main(int argc, char **argv)
 {
@@ -47,12 +50,23 @@ int main(int argc, char **argv)
     double total_macs = 0;
     size_t total_params = 0;
     int i, namew = 5, flow = 16;
+    const char *save = NULL;
     cli_tool = "xai-inspect";
     cli_standard_options(argc, argv, usage);
     if (argv[1][0] == '-' && argv[1][1]) cli_usage_error("unknown option", argv[1]);
-    if (argc > 2) cli_usage_error("one model; what is", argv[2]);
+    if (argc == 4 && !strcmp(argv[2], "--save")) save = argv[3];
+    else if (argc > 2) cli_usage_error("one model and --save NEW.xai; what is", argv[2]);
     if (!(net = xai_net_load(argv[1]))) { fprintf(stderr, "xai-inspect: %s\n", xai_failure_reason()); return 1; }
-    if (xai_net_load_note(net)) fprintf(stderr, "xai-inspect: note: %s: %s\n", argv[1], xai_net_load_note(net));
+    if (xai_net_load_note(net) && !save) fprintf(stderr, "xai-inspect: note: %s: %s\n", argv[1], xai_net_load_note(net));
+    if (save) {
+        cli_output("--save", save, ".xai");
+        if (xai_net_save(net, save) != XAI_OK) {
+            fprintf(stderr, "xai-inspect: %s\n", xai_failure_reason());
+            xai_net_free(net);
+            return 1;
+        }
+        printf("%s: written as file version %d\n", save, 2);
+    }
     for (i = 0; i < net->nlayer; i++) {
         char f[4 * XAI_NAME_MAX] = "";
         int len = (int)strlen(net->layer[i].name);
