@@ -51,7 +51,8 @@
           }
           x = (float *)malloc(xai_net_input_size(net) * sizeof(float));
           h = (float *)malloc((size_t)net->input_h * net->input_w * sizeof(float));
-          if (x && h && xai_net_preprocess(net, &img, x, NULL) == XAI_OK && xai_method_parse("lrp-eps:0.01", &m) == XAI_OK &&
+          if (x && h && xai_net_preprocess(net, &img, x, NULL) == XAI_OK &&
+              xai_method_parse("lrp-eps:0.01", &m) == XAI_OK &&
               xai_explain(net, NULL, x, 1, &m, NULL, NULL, h, NULL) == XAI_OK &&   // the predicted class
               xai_heatmap_render(h, net->input_w, net->input_h, XAI_CMAP_BWR, 99.5f, &heat) == XAI_OK) {
               rc = xai_image_write_png("heat.png", &heat) == XAI_OK ? 0 : 1;
@@ -1452,7 +1453,8 @@ static int xai__conv_backward_data_ref(const xai_layer *L, const xai_tensor *gy,
                                 for (kj = 0; kj < p->kernel_w; kj++) {
                                     int iw = ow * p->stride_w - p->pad_w + kj * p->dilation_w;
                                     if (iw < 0 || iw >= dx->w) continue;
-                                    acc[((size_t)(g * Cg + c) * dx->h + ih) * dx->w + iw] += gv * xai__mod(wrow[kj], wmod);
+                                    acc[((size_t)(g * Cg + c) * dx->h + ih) * dx->w + iw] +=
+                                        gv * xai__mod(wrow[kj], wmod);
                                 }
                             }
                     }
@@ -1633,19 +1635,22 @@ static xai__conv_geom xai__conv_geom_of(const xai_layer *L, int C, int H, int W,
 }
 
 /* Appendix A's entry points: plain numbers and pointers (the tape's work buffer is passed as one) */
-static int xai__conv_forward_gemm(const xai__conv_geom *p, int n, const float *x, const float *weight, const float *bias, int wmod,
-                                  float *y, float **work, size_t *work_size);
-static int xai__conv_backward_data_gemm(const xai__conv_geom *p, int n, const float *gy, const float *weight, int wmod, float *dx,
-                                        int accumulate, float **work, size_t *work_size);
-static int xai__conv_backward_weight_gemm(const xai__conv_geom *p, int n, const float *x, const float *gy, float *dw, float *db,
-                                          float **work, size_t *work_size);
-static void xai__fc_forward_gemm(int n, int K, int O, int transpose, const float *x, const float *weight, const float *bias, int wmod, float *y);
-static void xai__fc_backward_data_gemm(int n, int K, int O, int transpose, const float *gy, const float *weight, int wmod, float *dx, int accumulate);
-static void xai__fc_backward_weight_gemm(int n, int K, int O, int transpose, const float *x, const float *gy, float *dw, float *db);
-static void xai__gemm_dual(int M, int N, int K, const float *A, const float *A2, int lda, int transA, const float *B, int ldb,
-                           int transB, float *C, float *C2, int ldc, int accumulate);
-static void xai__max_pool_fast(const float *x, int planes, int H, int W, int OH, int OW, int kh, int kw, int sh, int sx, int ph, int pw,
-                               float *y, int *arg);
+static int xai__conv_forward_gemm(const xai__conv_geom *p, int n, const float *x, const float *weight,
+                                  const float *bias, int wmod, float *y, float **work, size_t *work_size);
+static int xai__conv_backward_data_gemm(const xai__conv_geom *p, int n, const float *gy, const float *weight, int wmod,
+                                        float *dx, int accumulate, float **work, size_t *work_size);
+static int xai__conv_backward_weight_gemm(const xai__conv_geom *p, int n, const float *x, const float *gy, float *dw,
+                                          float *db, float **work, size_t *work_size);
+static void xai__fc_forward_gemm(int n, int K, int O, int transpose, const float *x, const float *weight,
+                                 const float *bias, int wmod, float *y);
+static void xai__fc_backward_data_gemm(int n, int K, int O, int transpose, const float *gy, const float *weight,
+                                       int wmod, float *dx, int accumulate);
+static void xai__fc_backward_weight_gemm(int n, int K, int O, int transpose, const float *x, const float *gy, float *dw,
+                                         float *db);
+static void xai__gemm_dual(int M, int N, int K, const float *A, const float *A2, int lda, int transA, const float *B,
+                           int ldb, int transB, float *C, float *C2, int ldc, int accumulate);
+static void xai__max_pool_fast(const float *x, int planes, int H, int W, int OH, int OW, int kh, int kw, int sh, int sx,
+                               int ph, int pw, float *y, int *arg);
 static void xai__gemm(int M, int N, int K, const float *A, int lda, int transA, int modA, const float *B, int ldb,
                       int transB, int modB, float *C, int ldc, int accumulate);
 #endif
@@ -1662,7 +1667,8 @@ XAIDEF void xai_gemm(int M, int N, int K, const float *A, int lda, int transA, c
 }
 
 /* Convolution and InnerProduct: y = W x (+ b), each weight through mod (section 4). */
-static int xai__linear_forward(xai_tape *t, const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
+static int xai__linear_forward(xai_tape *t, const xai_layer *L, const xai_tensor *x, int wmod, int with_bias,
+                               xai_tensor *y)
 {
     (void)t;
 #ifndef XAI_NO_FAST
@@ -1672,7 +1678,8 @@ static int xai__linear_forward(xai_tape *t, const xai_layer *L, const xai_tensor
             xai__conv_geom g = xai__conv_geom_of(L, x->c, x->h, x->w, y->h, y->w);
             return xai__conv_forward_gemm(&g, x->n, x->data, L->weight, bias, wmod, y->data, &t->work, &t->work_size);
         }
-        xai__fc_forward_gemm(x->n, x->c * x->h * x->w, L->p.num_output, L->p.transpose, x->data, L->weight, bias, wmod, y->data);
+        xai__fc_forward_gemm(x->n, x->c * x->h * x->w, L->p.num_output, L->p.transpose, x->data, L->weight, bias, wmod,
+                             y->data);
         return XAI_OK;
     }
 #endif
@@ -1682,16 +1689,19 @@ static int xai__linear_forward(xai_tape *t, const xai_layer *L, const xai_tensor
 }
 
 /* dx (+)= W^T g */
-static int xai__linear_backward_data(xai_tape *t, const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx, int accumulate)
+static int xai__linear_backward_data(xai_tape *t, const xai_layer *L, const xai_tensor *gy, int wmod, xai_tensor *dx,
+                                     int accumulate)
 {
     (void)t;
 #ifndef XAI_NO_FAST
     if (xai__fast(t)) {
         if (L->p.type == XAI_CONVOLUTION) {
             xai__conv_geom g = xai__conv_geom_of(L, dx->c, dx->h, dx->w, gy->h, gy->w);
-            return xai__conv_backward_data_gemm(&g, gy->n, gy->data, L->weight, wmod, dx->data, accumulate, &t->work, &t->work_size);
+            return xai__conv_backward_data_gemm(&g, gy->n, gy->data, L->weight, wmod, dx->data, accumulate, &t->work,
+                                                &t->work_size);
         }
-        xai__fc_backward_data_gemm(gy->n, dx->c * dx->h * dx->w, L->p.num_output, L->p.transpose, gy->data, L->weight, wmod, dx->data, accumulate);
+        xai__fc_backward_data_gemm(gy->n, dx->c * dx->h * dx->w, L->p.num_output, L->p.transpose, gy->data, L->weight,
+                                   wmod, dx->data, accumulate);
         return XAI_OK;
     }
 #endif
@@ -1702,13 +1712,15 @@ static int xai__linear_backward_data(xai_tape *t, const xai_layer *L, const xai_
 
 /* LRP-alpha-beta's pairs: y+ = x . w+ and y- = x . w- (no bias); dx+ = g+ . w+^T and dx- = g- . w-^T.
    The same numbers as two calls with POS and NEG; an InnerProduct gets both from one pass over W. */
-static int xai__linear_forward_pair(xai_tape *t, const xai_layer *L, const xai_tensor *x, xai_tensor *yp, xai_tensor *yn)
+static int xai__linear_forward_pair(xai_tape *t, const xai_layer *L, const xai_tensor *x, xai_tensor *yp,
+                                    xai_tensor *yn)
 {
     int rc;
 #ifndef XAI_NO_FAST
     if (L->p.type == XAI_INNER_PRODUCT && xai__fast(t)) {
         int K = x->c * x->h * x->w, O = L->p.num_output;
-        if (L->p.transpose) xai__gemm_dual(x->n, O, K, x->data, x->data, K, 0, L->weight, O, 0, yp->data, yn->data, O, 0);
+        if (L->p.transpose)
+            xai__gemm_dual(x->n, O, K, x->data, x->data, K, 0, L->weight, O, 0, yp->data, yn->data, O, 0);
         else xai__gemm_dual(x->n, O, K, x->data, x->data, K, 0, L->weight, K, 1, yp->data, yn->data, O, 0);
         return XAI_OK;
     }
@@ -1717,14 +1729,15 @@ static int xai__linear_forward_pair(xai_tape *t, const xai_layer *L, const xai_t
     return xai__linear_forward(t, L, x, XAI__MOD_NEG, 0, yn);
 }
 
-static int xai__linear_backward_data_pair(xai_tape *t, const xai_layer *L, const xai_tensor *gp, const xai_tensor *gn, xai_tensor *dxp,
-                                          xai_tensor *dxn)
+static int xai__linear_backward_data_pair(xai_tape *t, const xai_layer *L, const xai_tensor *gp, const xai_tensor *gn,
+                                          xai_tensor *dxp, xai_tensor *dxn)
 {
     int rc;
 #ifndef XAI_NO_FAST
     if (L->p.type == XAI_INNER_PRODUCT && xai__fast(t)) {
         int K = dxp->c * dxp->h * dxp->w, O = L->p.num_output;
-        if (L->p.transpose) xai__gemm_dual(gp->n, K, O, gp->data, gn->data, O, 0, L->weight, O, 1, dxp->data, dxn->data, K, 0);
+        if (L->p.transpose)
+            xai__gemm_dual(gp->n, K, O, gp->data, gn->data, O, 0, L->weight, O, 1, dxp->data, dxn->data, K, 0);
         else xai__gemm_dual(gp->n, K, O, gp->data, gn->data, O, 0, L->weight, K, 0, dxp->data, dxn->data, K, 0);
         return XAI_OK;
     }
@@ -1734,7 +1747,8 @@ static int xai__linear_backward_data_pair(xai_tape *t, const xai_layer *L, const
 }
 
 /* Training: dW += g x^T, db += sum of g */
-static int xai__linear_backward_weight(xai_tape *t, const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw, float *db)
+static int xai__linear_backward_weight(xai_tape *t, const xai_layer *L, const xai_tensor *x, const xai_tensor *gy,
+                                       float *dw, float *db)
 {
     (void)t;
 #ifndef XAI_NO_FAST
@@ -1743,7 +1757,8 @@ static int xai__linear_backward_weight(xai_tape *t, const xai_layer *L, const xa
             xai__conv_geom g = xai__conv_geom_of(L, x->c, x->h, x->w, gy->h, gy->w);
             return xai__conv_backward_weight_gemm(&g, x->n, x->data, gy->data, dw, db, &t->work, &t->work_size);
         }
-        xai__fc_backward_weight_gemm(x->n, x->c * x->h * x->w, L->p.num_output, L->p.transpose, x->data, gy->data, dw, db);
+        xai__fc_backward_weight_gemm(x->n, x->c * x->h * x->w, L->p.num_output, L->p.transpose, x->data, gy->data, dw,
+                                     db);
         return XAI_OK;
     }
 #endif
@@ -1776,8 +1791,10 @@ static float xai__proportional_ratio(float r, float z, float magnitude)
 enum { XAI__SRC_X, XAI__SRC_XPOS, XAI__SRC_XNEG, XAI__SRC_LOW, XAI__SRC_HIGH, XAI__SRC_ONE };
 typedef struct xai__term { int src, wmod, bmod; float coef; } xai__term;
 enum { XAI__BIAS_ZERO = -1 };
-static const xai__term xai__ab_positive[2] = {{XAI__SRC_XPOS, XAI__MOD_POS, XAI__MOD_POS, 1}, {XAI__SRC_XNEG, XAI__MOD_NEG, XAI__BIAS_ZERO, 1}};
-static const xai__term xai__ab_negative[2] = {{XAI__SRC_XPOS, XAI__MOD_NEG, XAI__MOD_NEG, 1}, {XAI__SRC_XNEG, XAI__MOD_POS, XAI__BIAS_ZERO, 1}};
+static const xai__term xai__ab_positive[2] = {{XAI__SRC_XPOS, XAI__MOD_POS, XAI__MOD_POS, 1},
+                                              {XAI__SRC_XNEG, XAI__MOD_NEG, XAI__BIAS_ZERO, 1}};
+static const xai__term xai__ab_negative[2] = {{XAI__SRC_XPOS, XAI__MOD_NEG, XAI__MOD_NEG, 1},
+                                              {XAI__SRC_XNEG, XAI__MOD_POS, XAI__BIAS_ZERO, 1}};
 
 static void xai__signs(const xai_tensor *x, int *has_pos, int *has_neg)
 {
@@ -1807,7 +1824,8 @@ static float xai__input_scale(const xai_net *net, int c)
 /* A term's input: x, x+, x-, the pixel bounds l and h of zB, or ones.  NULL when that input is all
    zeros (x+ of a nonpositive x, x- of a nonnegative x: a ReLU's output has no x- at all), so the
    term's products can be skipped; x itself when the term reads x unchanged.  Else out, filled. */
-static int xai__lrp_source(const xai_net *net, const xai_layer *L, int src, const xai_tensor *x, xai_tensor *out, const xai_tensor **in)
+static int xai__lrp_source(const xai_net *net, const xai_layer *L, int src, const xai_tensor *x, xai_tensor *out,
+                           const xai_tensor **in)
 {
     size_t i, count = xai_tensor_count(x), plane = (size_t)x->c * x->h * x->w, hw = (size_t)x->h * x->w;
     int has_neg, has_pos;
@@ -1826,7 +1844,9 @@ static int xai__lrp_source(const xai_net *net, const xai_layer *L, int src, cons
     }
     for (i = 0; i < count; i++) {
         /* the mean only for the pixel layer's bounds: a larger hidden bottom would read past it */
-        float v = x->data[i], mean = net->input_mean && (src == XAI__SRC_LOW || src == XAI__SRC_HIGH) ? net->input_mean[i % plane] : 0.0f;
+        float v = x->data[i], mean = net->input_mean && (src == XAI__SRC_LOW || src == XAI__SRC_HIGH)
+                                         ? net->input_mean[i % plane]
+                                         : 0.0f;
         switch (src) {
         case XAI__SRC_XPOS: v = v > 0 ? v : 0; break;
         case XAI__SRC_XNEG: v = v < 0 ? v : 0; break;
@@ -1843,7 +1863,8 @@ static int xai__lrp_source(const xai_net *net, const xai_layer *L, int src, cons
 
 /* z (shaped like the top) = the terms' denominator for the bottom x.  One product per term whose
    input is not all zeros. */
-static int xai__lrp_denominator(const xai_net *net, xai_tape *t, const xai_layer *L, const xai__term *term, int nterm, xai_tensor *z)
+static int xai__lrp_denominator(const xai_net *net, xai_tape *t, const xai_layer *L, const xai__term *term, int nterm,
+                                xai_tensor *z)
 {
     const xai_tensor *x = XAI__X(t, L, 0);
     xai_tensor src, tmp;
@@ -1890,7 +1911,8 @@ static int xai__linear_layer_forward(const xai_net *net, const xai_layer *L, xai
     zn = zp + 1;
     if (!zp->data || !zn->data) {
         xai_tensor_free(zp); xai_tensor_free(zn);
-        if (xai_tensor_alloc(zp, t->n_max, y->c, y->h, y->w) || xai_tensor_alloc(zn, t->n_max, y->c, y->h, y->w)) return XAI_ERR_MEMORY;
+        if (xai_tensor_alloc(zp, t->n_max, y->c, y->h, y->w) || xai_tensor_alloc(zn, t->n_max, y->c, y->h, y->w))
+            return XAI_ERR_MEMORY;
     }
     zp->n = zn->n = t->n;
     if (xai__nonnegative(XAI__X(t, L, 0))) { /* after a ReLU: z+ = x w+ + b+, z- = x w- + b- */
@@ -1899,7 +1921,8 @@ static int xai__linear_layer_forward(const xai_net *net, const xai_layer *L, xai
         if ((rc = xai__linear_forward_pair(t, L, XAI__X(t, L, 0), zp, zn)) != XAI_OK) return rc;
         XAI__PARALLEL_FOR
         for (nc = 0; nc < y->n * y->c; nc++) {
-            float b = L->bias ? L->bias[nc % y->c] : 0.0f, bp = xai__mod(b, XAI__MOD_POS), bn = xai__mod(b, XAI__MOD_NEG);
+            float b = L->bias ? L->bias[nc % y->c] : 0.0f, bp = xai__mod(b, XAI__MOD_POS),
+                  bn = xai__mod(b, XAI__MOD_NEG);
             for (i = (size_t)nc * spatial; i < (size_t)(nc + 1) * spatial; i++) {
                 zp->data[i] += bp;
                 zn->data[i] += bn;
@@ -1926,8 +1949,8 @@ static int xai__linear_backward_gradient(const xai__ctx *cx, const xai_layer *L,
 
 /* LRP: the redistribution of the terms above, scaled (alpha, -beta).  z: the denominator if the
    forward pass kept it, else NULL (computed here; the plain eps term's z is the top itself). */
-static int xai__lrp_linear_part(const xai__ctx *cx, const xai_layer *L, const xai__term *term, int nterm, float eps, float scale,
-                                const xai_tensor *z)
+static int xai__lrp_linear_part(const xai__ctx *cx, const xai_layer *L, const xai__term *term, int nterm, float eps,
+                                float scale, const xai_tensor *z)
 {
     xai_tape *t = cx->t;
     const xai_tensor *x = XAI__X(t, L, 0), *y = XAI__Y(t, L, 0), *R = XAI__DY(t, L, 0);
@@ -1941,7 +1964,8 @@ static int xai__lrp_linear_part(const xai__ctx *cx, const xai_layer *L, const xa
         rc = XAI_ERR_MEMORY;
         goto done;
     }
-    if (!z && nterm == 1 && term[0].src == XAI__SRC_X && term[0].wmod == XAI__MOD_NONE && term[0].bmod == XAI__MOD_NONE && term[0].coef == 1) {
+    if (!z && nterm == 1 && term[0].src == XAI__SRC_X && term[0].wmod == XAI__MOD_NONE &&
+        term[0].bmod == XAI__MOD_NONE && term[0].coef == 1) {
         z = y;  /* the forward pass's z */
     } else if (!z) {
         if (xai_tensor_alloc(&zown, y->n, y->c, y->h, y->w)) { rc = XAI_ERR_MEMORY; goto done; }
@@ -1968,7 +1992,8 @@ done:
 /* alpha-beta after a ReLU (x >= 0, so only the x+ terms): R_i = x_i (alpha sum_j w+_ij R_j / z+_j
    - beta sum_j w-_ij R_j / z-_j), the two parts' products as one pair (one pass over an fc's W).
    The same numbers as two xai__lrp_linear_part calls. */
-static int xai__lrp_alpha_beta_pair(const xai__ctx *cx, const xai_layer *L, const xai_tensor *zp, const xai_tensor *zn, float alpha, float beta)
+static int xai__lrp_alpha_beta_pair(const xai__ctx *cx, const xai_layer *L, const xai_tensor *zp, const xai_tensor *zn,
+                                    float alpha, float beta)
 {
     xai_tape *t = cx->t;
     const xai_tensor *x = XAI__X(t, L, 0), *y = XAI__Y(t, L, 0), *R = XAI__DY(t, L, 0);
@@ -1976,7 +2001,10 @@ static int xai__lrp_alpha_beta_pair(const xai__ctx *cx, const xai_layer *L, cons
     xai_tensor sp, sn, backp, backn;
     size_t i, count = xai_tensor_count(y), xcount = xai_tensor_count(x), work = count;
     int rc = XAI_OK;
-    memset(&sp, 0, sizeof sp); memset(&sn, 0, sizeof sn); memset(&backp, 0, sizeof backp); memset(&backn, 0, sizeof backn);
+    memset(&sp, 0, sizeof sp);
+    memset(&sn, 0, sizeof sn);
+    memset(&backp, 0, sizeof backp);
+    memset(&backn, 0, sizeof backn);
     if (xai_tensor_alloc(&sp, y->n, y->c, y->h, y->w) || xai_tensor_alloc(&sn, y->n, y->c, y->h, y->w) ||
         xai_tensor_alloc(&backp, x->n, x->c, x->h, x->w) || xai_tensor_alloc(&backn, x->n, x->c, x->h, x->w)) {
         rc = XAI_ERR_MEMORY;
@@ -2010,12 +2038,15 @@ static int xai__linear_backward_lrp(const xai__ctx *cx, const xai_layer *L, int 
     case XAI_RULE_ALPHA_BETA:
     case XAI_RULE_ZPLUS: {
         /* z+ and z- from the forward pass when it kept them (xai_explain does), else computed */
-        const xai_tensor *zp = cx->t->split && cx->t->split[li] && cx->t->zpart[2 * li].data ? &cx->t->zpart[2 * li] : NULL;
+        const xai_tensor *zp =
+            cx->t->split && cx->t->split[li] && cx->t->zpart[2 * li].data ? &cx->t->zpart[2 * li] : NULL;
         float alpha = r->rule == XAI_RULE_ZPLUS ? 1.0f : r->alpha, beta = r->rule == XAI_RULE_ZPLUS ? 0.0f : r->beta;
         int rc;
-        if (zp && beta != 0 && xai__nonnegative(XAI__X(cx->t, L, 0))) return xai__lrp_alpha_beta_pair(cx, L, zp, zp + 1, alpha, beta);
+        if (zp && beta != 0 && xai__nonnegative(XAI__X(cx->t, L, 0)))
+            return xai__lrp_alpha_beta_pair(cx, L, zp, zp + 1, alpha, beta);
         rc = xai__lrp_linear_part(cx, L, xai__ab_positive, 2, -1, alpha, zp);
-        if (rc == XAI_OK && beta != 0) rc = xai__lrp_linear_part(cx, L, xai__ab_negative, 2, -1, -beta, zp ? zp + 1 : NULL);
+        if (rc == XAI_OK && beta != 0)
+            rc = xai__lrp_linear_part(cx, L, xai__ab_negative, 2, -1, -beta, zp ? zp + 1 : NULL);
         return rc;
     }
     case XAI_RULE_ZB: {
@@ -2033,7 +2064,8 @@ static int xai__linear_backward_lrp(const xai__ctx *cx, const xai_layer *L, int 
         return xai__lrp_linear_part(cx, L, flat, 1, -1, 1, NULL);
     }
     case XAI_RULE_GAMMA: {
-        xai__term gamma[2] = {{XAI__SRC_X, XAI__MOD_NONE, XAI__MOD_NONE, 1}, {XAI__SRC_X, XAI__MOD_POS, XAI__MOD_POS, 1}};
+        xai__term gamma[2] = {{XAI__SRC_X, XAI__MOD_NONE, XAI__MOD_NONE, 1},
+                              {XAI__SRC_X, XAI__MOD_POS, XAI__MOD_POS, 1}};
         gamma[1].coef = r->gamma;
         return xai__lrp_linear_part(cx, L, gamma, 2, r->eps, 1, NULL);
     }
@@ -2113,7 +2145,8 @@ static int xai__backward_identity(const xai__ctx *cx, const xai_layer *L, int li
    bottom (n, C, H, W) -> top (n, C, OH, OW); OH = ceil((H + 2p - k)/s) + 1 (FLOOR: floor), less one
    when the last window would start in the padding.  MAX records the argmax (h*W + w), first
    maximum in scan order wins.  AVE divides by the window clipped to [-pad, H + pad). */
-static void xai__pool_window(const xai_layer_param *p, int H, int W, int oh, int ow, int *hs, int *he, int *ws, int *we, int *pool_size)
+static void xai__pool_window(const xai_layer_param *p, int H, int W, int oh, int ow, int *hs, int *he, int *ws, int *we,
+                             int *pool_size)
 {
     int h0 = oh * p->stride_h - p->pad_h, w0 = ow * p->stride_w - p->pad_w;
     int h1 = h0 + p->kernel_h, w1 = w0 + p->kernel_w;
@@ -2255,7 +2288,8 @@ static int xai__pool_backward_lrp(const xai__ctx *cx, const xai_layer *L, int li
    y = x s^-beta.  The tape keeps s. */
 static float xai__lrn_coef(const xai_layer_param *p)
 {
-    return p->norm_region == XAI_LRN_ACROSS_CHANNELS ? p->alpha / p->local_size : p->alpha / ((float)p->local_size * p->local_size);
+    return p->norm_region == XAI_LRN_ACROSS_CHANNELS ? p->alpha / p->local_size
+                                                     : p->alpha / ((float)p->local_size * p->local_size);
 }
 
 /* Sum of x^2 over the window of element (c, h, w) of image plane set xp (C x H x W). */
@@ -2296,7 +2330,8 @@ static void xai__lrn_forward_ref(const xai_layer *L, const xai_tensor *x, float 
             for (h = 0; h < x->h; h++)
                 for (w = 0; w < x->w; w++) {
                     size_t at = (size_t)n * plane + ((size_t)c * x->h + h) * x->w + w;
-                    float s = k + coef * xai__lrn_window_sum(&L->p, x->data + (size_t)n * plane, x->c, x->h, x->w, c, h, w);
+                    float s =
+                        k + coef * xai__lrn_window_sum(&L->p, x->data + (size_t)n * plane, x->c, x->h, x->w, c, h, w);
                     scale[at] = s;
                     y->data[at] = x->data[at] * powf(s, -L->p.beta);
                 }
@@ -2327,7 +2362,8 @@ static void xai__lrn_forward_fast(const xai_layer *L, const xai_tensor *x, float
         } else {
             for (h = 0; h < x->h; h++)
                 for (w = 0; w < x->w; w++)
-                    sp[(size_t)h * x->w + w] = xai__lrn_window_sum(&L->p, x->data + (size_t)n * x->c * hw, x->c, x->h, x->w, c, h, w);
+                    sp[(size_t)h * x->w + w] =
+                        xai__lrn_window_sum(&L->p, x->data + (size_t)n * x->c * hw, x->c, x->h, x->w, c, h, w);
         }
         for (q = 0; q < hw; q++) {
             sp[q] = k + coef * sp[q];
@@ -2347,7 +2383,8 @@ static int xai__lrn_forward(const xai_net *net, const xai_layer *L, xai_tape *t,
 /* dy_k/dx_j = [j = k] s_k^-beta - 2 beta coef x_k x_j s_k^(-beta-1) for j in the window of k, so
    out_j = s_j^-beta g_j - 2 beta coef x_j sum_{k: j in window(k)} x_k s_k^(-beta-1) g_k.
    The windows are symmetric (local_size is odd), so "k whose window holds j" is "k in j's window". */
-static int xai__lrn_transpose(const xai_tape *t, const xai_layer *L, const xai_tensor *x, const float *scale, const float *g, float *out)
+static int xai__lrn_transpose(const xai_tape *t, const xai_layer *L, const xai_tensor *x, const float *scale,
+                              const float *g, float *out)
 {
     const xai_layer_param *p = &L->p;
     float coef = xai__lrn_coef(p), beta = p->beta;
@@ -2364,7 +2401,8 @@ static int xai__lrn_transpose(const xai_tape *t, const xai_layer *L, const xai_t
     XAI__PARALLEL_FOR
     for (nc = 0; nc < planes; nc++) {
         int n = nc / x->c, c = nc % x->c, h, w, i, j;
-        const float *xp = x->data + (size_t)nc * hw, *sp = scale + (size_t)nc * hw, *gp = g + (size_t)nc * hw, *qn = q + (size_t)n * plane;
+        const float *xp = x->data + (size_t)nc * hw, *sp = scale + (size_t)nc * hw, *gp = g + (size_t)nc * hw,
+                    *qn = q + (size_t)n * plane;
         float *op = out + (size_t)nc * hw;
         for (h = 0; h < x->h; h++)
             for (w = 0; w < x->w; w++) {
@@ -2376,7 +2414,8 @@ static int xai__lrn_transpose(const xai_tape *t, const xai_layer *L, const xai_t
                 } else {
                     for (i = h - half; i <= h + half; i++)
                         for (j = w - half; j <= w + half; j++)
-                            if (i >= 0 && i < x->h && j >= 0 && j < x->w) sum += qn[(size_t)c * hw + (size_t)i * x->w + j];
+                            if (i >= 0 && i < x->h && j >= 0 && j < x->w)
+                                sum += qn[(size_t)c * hw + (size_t)i * x->w + j];
                 }
                 sb = xai__fast(t) ? xai__pow_neg(sp[pq], beta) : powf(sp[pq], -beta);
                 op[pq] = sb * gp[pq] - 2 * beta * coef * xp[pq] * sum;
@@ -2403,7 +2442,8 @@ static int xai__lrn_backward_gradient(const xai__ctx *cx, const xai_layer *L, in
 
 /* LRP: identity (the paper's time, default), or the first-order Taylor rule of Binder et al. 2016:
    the layer is linearised at x, z_jk = x_j dy_k/dx_j, and relevance follows the eps-rule on it:
-   R_j = x_j sum_k dy_k/dx_j R_k / (z_k + eps sign z_k),  z_k = sum_j z_jk = y_k - 2 beta x_k (s_k - k) s_k^(-beta-1). */
+   R_j = x_j sum_k dy_k/dx_j R_k / (z_k + eps sign z_k),  z_k = sum_j z_jk = y_k - 2 beta x_k (s_k - k) s_k^(-beta-1).
+ */
 static int xai__lrn_backward_lrp(const xai__ctx *cx, const xai_layer *L, int li)
 {
     const xai_tensor *x = XAI__X(cx->t, L, 0), *y = XAI__Y(cx->t, L, 0), *R = XAI__DY(cx->t, L, 0);
@@ -2495,7 +2535,8 @@ static int xai__concat_forward(const xai_net *net, const xai_layer *L, xai_tape 
     for (n = 0; n < y->n; n++)
         for (b = 0, offset = 0; b < L->nbottom; offset += XAI__X(t, L, b)->c, b++) {
             const xai_tensor *x = XAI__X(t, L, b);
-            memcpy(y->data + ((size_t)n * y->c + offset) * spatial, x->data + (size_t)n * x->c * spatial, (size_t)x->c * spatial * sizeof(float));
+            memcpy(y->data + ((size_t)n * y->c + offset) * spatial, x->data + (size_t)n * x->c * spatial,
+                   (size_t)x->c * spatial * sizeof(float));
         }
     return XAI_OK;
 }
@@ -2556,8 +2597,10 @@ static int xai__eltwise_backward_gradient(const xai__ctx *cx, const xai_layer *L
         for (b = 0; b < L->nbottom; b++) {
             float d = g->data[i];
             if (L->p.operation == XAI_ELTWISE_SUM) d *= xai__eltwise_coeff(L, b);
-            else if (L->p.operation == XAI_ELTWISE_PROD) { for (k = 0; k < L->nbottom; k++) if (k != b) d *= XAI__X(cx->t, L, k)->data[i]; }
-            else if (cx->t->switches[li][i] != b) d = 0;
+            else if (L->p.operation == XAI_ELTWISE_PROD) {
+                for (k = 0; k < L->nbottom; k++)
+                    if (k != b) d *= XAI__X(cx->t, L, k)->data[i];
+            } else if (cx->t->switches[li][i] != b) d = 0;
             XAI__DX(cx->t, L, b)->data[i] += d;
         }
     return XAI_OK;
@@ -2580,10 +2623,12 @@ static int xai__eltwise_backward_lrp(const xai__ctx *cx, const xai_layer *L, int
         if (rule->rule == XAI_RULE_EPSILON) {
             s = xai__stabilised_ratio(R->data[i], y->data[i], rule->eps);
         } else {
-            for (b = 0; b < L->nbottom; b++) magnitude += fabsf(xai__eltwise_coeff(L, b) * XAI__X(cx->t, L, b)->data[i]);
+            for (b = 0; b < L->nbottom; b++)
+                magnitude += fabsf(xai__eltwise_coeff(L, b) * XAI__X(cx->t, L, b)->data[i]);
             s = xai__proportional_ratio(R->data[i], y->data[i], magnitude);
         }
-        for (b = 0; b < L->nbottom; b++) XAI__DX(cx->t, L, b)->data[i] += xai__eltwise_coeff(L, b) * XAI__X(cx->t, L, b)->data[i] * s;
+        for (b = 0; b < L->nbottom; b++)
+            XAI__DX(cx->t, L, b)->data[i] += xai__eltwise_coeff(L, b) * XAI__X(cx->t, L, b)->data[i] * s;
     }
     return XAI_OK;
 }
@@ -2719,8 +2764,10 @@ XAIDEF int xai_net_input(xai_net *net, const char *blob, int c, int h, int w)
 {
     int b;
     if (net->finalized) return xai__fail(XAI_ERR_ARG, "net '%s' is finalized: no more inputs", net->name);
-    if (net->input_blob >= 0) return xai__fail(XAI_ERR_ARG, "net '%s': a second input '%s' (one input blob is supported)", net->name, blob);
-    if (!blob || !*blob || strlen(blob) >= XAI_NAME_MAX) return xai__fail(XAI_ERR_ARG, "input blob name empty or longer than %d", XAI_NAME_MAX - 1);
+    if (net->input_blob >= 0)
+        return xai__fail(XAI_ERR_ARG, "net '%s': a second input '%s' (one input blob is supported)", net->name, blob);
+    if (!blob || !*blob || strlen(blob) >= XAI_NAME_MAX)
+        return xai__fail(XAI_ERR_ARG, "input blob name empty or longer than %d", XAI_NAME_MAX - 1);
     if (c <= 0 || h <= 0 || w <= 0 || c > XAI_DIM_MAX || h > XAI_DIM_MAX || w > XAI_DIM_MAX)
         return xai__fail(XAI_ERR_LIMIT, "input %dx%dx%d: each side must be 1..%d", c, h, w, XAI_DIM_MAX);
     if ((b = xai__add_blob(net, blob, c, h, w, -1)) < 0) return b;
@@ -2740,7 +2787,8 @@ static int xai__split_names(const char *list, char names[][XAI_NAME_MAX], int ma
         if (!*p) break;
         while (p[len] && p[len] != ',' && p[len] != ' ' && p[len] != '\t') len++;
         if (n == max) return xai__fail(XAI_ERR_LIMIT, "layer '%s': more than %d %ss", layer, max, what);
-        if (len >= XAI_NAME_MAX) return xai__fail(XAI_ERR_LIMIT, "layer '%s': a %s name longer than %d", layer, what, XAI_NAME_MAX - 1);
+        if (len >= XAI_NAME_MAX)
+            return xai__fail(XAI_ERR_LIMIT, "layer '%s': a %s name longer than %d", layer, what, XAI_NAME_MAX - 1);
         memcpy(names[n], p, len);
         names[n][len] = 0;
         n++;
@@ -2763,34 +2811,47 @@ static int xai__layer_setup(const xai_net *net, xai_layer *L, int *oc, int *oh, 
     switch (p->type) {
     case XAI_CONVOLUTION: {
         long long eh, ew;   /* the dilated kernel: up to 2^48, so not an int until it fits the input */
-        if (p->num_output <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': num_output %d must be positive", nm, p->num_output);
-        if (p->kernel_h <= 0 || p->kernel_w <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': kernel_size %dx%d must be positive", nm, p->kernel_h, p->kernel_w);
-        if (p->stride_h <= 0 || p->stride_w <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': stride %dx%d must be positive", nm, p->stride_h, p->stride_w);
-        if (p->pad_h < 0 || p->pad_w < 0) return xai__fail(XAI_ERR_ARG, "layer '%s': pad %dx%d is negative", nm, p->pad_h, p->pad_w);
-        if (p->dilation_h <= 0 || p->dilation_w <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': dilation %dx%d must be positive", nm, p->dilation_h, p->dilation_w);
+        if (p->num_output <= 0)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': num_output %d must be positive", nm, p->num_output);
+        if (p->kernel_h <= 0 || p->kernel_w <= 0)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': kernel_size %dx%d must be positive", nm, p->kernel_h,
+                             p->kernel_w);
+        if (p->stride_h <= 0 || p->stride_w <= 0)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': stride %dx%d must be positive", nm, p->stride_h, p->stride_w);
+        if (p->pad_h < 0 || p->pad_w < 0)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': pad %dx%d is negative", nm, p->pad_h, p->pad_w);
+        if (p->dilation_h <= 0 || p->dilation_w <= 0)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': dilation %dx%d must be positive", nm, p->dilation_h,
+                             p->dilation_w);
         if (p->group <= 0 || C % p->group || p->num_output % p->group)
-            return xai__fail(XAI_ERR_ARG, "layer '%s': group %d must divide the %d input channels and num_output %d", nm, p->group, C, p->num_output);
-        if (p->kernel_h > XAI__MAX_DIM || p->kernel_w > XAI__MAX_DIM || p->pad_h > XAI__MAX_DIM || p->pad_w > XAI__MAX_DIM ||
-            p->dilation_h > XAI__MAX_DIM || p->dilation_w > XAI__MAX_DIM || p->stride_h > XAI__MAX_DIM || p->stride_w > XAI__MAX_DIM)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': group %d must divide the %d input channels and num_output %d",
+                             nm, p->group, C, p->num_output);
+        if (p->kernel_h > XAI__MAX_DIM || p->kernel_w > XAI__MAX_DIM || p->pad_h > XAI__MAX_DIM ||
+            p->pad_w > XAI__MAX_DIM || p->dilation_h > XAI__MAX_DIM || p->dilation_w > XAI__MAX_DIM ||
+            p->stride_h > XAI__MAX_DIM || p->stride_w > XAI__MAX_DIM)
             return xai__fail(XAI_ERR_LIMIT, "layer '%s': kernel, pad, stride or dilation beyond %d", nm, XAI__MAX_DIM);
         eh = (long long)p->dilation_h * (p->kernel_h - 1) + 1;
         ew = (long long)p->dilation_w * (p->kernel_w - 1) + 1;
         if (H + 2LL * p->pad_h < eh || W + 2LL * p->pad_w < ew)
-            return xai__fail(XAI_ERR_ARG, "layer '%s': kernel %lldx%lld does not fit the %dx%d input with pad %dx%d", nm, eh, ew, H, W, p->pad_h, p->pad_w);
+            return xai__fail(XAI_ERR_ARG, "layer '%s': kernel %lldx%lld does not fit the %dx%d input with pad %dx%d",
+                             nm, eh, ew, H, W, p->pad_h, p->pad_w);
         *oc = p->num_output;
         *oh = (int)((H + 2LL * p->pad_h - eh) / p->stride_h + 1);
         *ow = (int)((W + 2LL * p->pad_w - ew) / p->stride_w + 1);
         L->weight_shape[0] = p->num_output; L->weight_shape[1] = C / p->group;
         L->weight_shape[2] = p->kernel_h; L->weight_shape[3] = p->kernel_w;
-        L->weight_count = xai__count4((size_t)p->num_output, (size_t)(C / p->group), (size_t)p->kernel_h, (size_t)p->kernel_w, (size_t)1 << 32);
+        L->weight_count = xai__count4((size_t)p->num_output, (size_t)(C / p->group), (size_t)p->kernel_h,
+                                      (size_t)p->kernel_w, (size_t)1 << 32);
         if (!L->weight_count) return xai__fail(XAI_ERR_LIMIT, "layer '%s': more than 2^32 weights", nm);
         L->bias_count = p->bias_term ? (size_t)p->num_output : 0;
         break;
     }
     case XAI_INNER_PRODUCT: {
         size_t K = (size_t)C * H * W;
-        if (p->num_output <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': num_output %d must be positive", nm, p->num_output);
-        if (p->axis != 1) return xai__fail(XAI_ERR_ARG, "layer '%s': InnerProduct axis %d is not supported (1 is)", nm, p->axis);
+        if (p->num_output <= 0)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': num_output %d must be positive", nm, p->num_output);
+        if (p->axis != 1)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': InnerProduct axis %d is not supported (1 is)", nm, p->axis);
         if (K > (size_t)INT_MAX) return xai__fail(XAI_ERR_LIMIT, "layer '%s': %zu inputs", nm, K);
         *oc = p->num_output; *oh = 1; *ow = 1;
         L->weight_shape[0] = p->transpose ? (int)K : p->num_output;
@@ -2803,22 +2864,29 @@ static int xai__layer_setup(const xai_net *net, xai_layer *L, int *oc, int *oh, 
     }
     case XAI_POOLING: {
         if (p->pool != XAI_POOL_MAX && p->pool != XAI_POOL_AVE)
-            return xai__fail(XAI_ERR_ARG, "layer '%s': pooling method %d is not supported (MAX 0 and AVE 1 are)", nm, p->pool);
+            return xai__fail(XAI_ERR_ARG, "layer '%s': pooling method %d is not supported (MAX 0 and AVE 1 are)", nm,
+                             p->pool);
         if (p->global_pooling) {
             p->kernel_h = H; p->kernel_w = W;
             p->pad_h = p->pad_w = 0;
             p->stride_h = p->stride_w = 1;
         }
-        if (p->kernel_h <= 0 || p->kernel_w <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': kernel_size %dx%d must be positive", nm, p->kernel_h, p->kernel_w);
-        if (p->stride_h <= 0 || p->stride_w <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': stride %dx%d must be positive", nm, p->stride_h, p->stride_w);
+        if (p->kernel_h <= 0 || p->kernel_w <= 0)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': kernel_size %dx%d must be positive", nm, p->kernel_h,
+                             p->kernel_w);
+        if (p->stride_h <= 0 || p->stride_w <= 0)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': stride %dx%d must be positive", nm, p->stride_h, p->stride_w);
         if (p->pad_h < 0 || p->pad_w < 0 || p->pad_h >= p->kernel_h || p->pad_w >= p->kernel_w)
-            return xai__fail(XAI_ERR_ARG, "layer '%s': pad %dx%d must be below the kernel %dx%d", nm, p->pad_h, p->pad_w, p->kernel_h, p->kernel_w);
-        if (p->kernel_h > XAI__MAX_DIM || p->kernel_w > XAI__MAX_DIM || p->stride_h > XAI__MAX_DIM || p->stride_w > XAI__MAX_DIM)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': pad %dx%d must be below the kernel %dx%d", nm, p->pad_h,
+                             p->pad_w, p->kernel_h, p->kernel_w);
+        if (p->kernel_h > XAI__MAX_DIM || p->kernel_w > XAI__MAX_DIM || p->stride_h > XAI__MAX_DIM ||
+            p->stride_w > XAI__MAX_DIM)
             return xai__fail(XAI_ERR_LIMIT, "layer '%s': kernel or stride beyond %d", nm, XAI__MAX_DIM);
         if (p->round_mode != XAI_ROUND_CEIL && p->round_mode != XAI_ROUND_FLOOR)
             return xai__fail(XAI_ERR_ARG, "layer '%s': round_mode %d is not CEIL 0 or FLOOR 1", nm, p->round_mode);
         {
-            double fh = (double)(H + 2 * p->pad_h - p->kernel_h) / p->stride_h, fw = (double)(W + 2 * p->pad_w - p->kernel_w) / p->stride_w;
+            double fh = (double)(H + 2 * p->pad_h - p->kernel_h) / p->stride_h,
+                   fw = (double)(W + 2 * p->pad_w - p->kernel_w) / p->stride_w;
             *oh = (int)(p->round_mode == XAI_ROUND_CEIL ? ceil(fh) : floor(fh)) + 1;
             *ow = (int)(p->round_mode == XAI_ROUND_CEIL ? ceil(fw) : floor(fw)) + 1;
             /* the last window must start inside the image (or its left padding) */
@@ -2826,49 +2894,61 @@ static int xai__layer_setup(const xai_net *net, xai_layer *L, int *oc, int *oh, 
                 if ((long)(*oh - 1) * p->stride_h >= H + p->pad_h) (*oh)--;
                 if ((long)(*ow - 1) * p->stride_w >= W + p->pad_w) (*ow)--;
             }
-            if (*oh <= 0 || *ow <= 0) return xai__fail(XAI_ERR_ARG, "layer '%s': the %dx%d input gives no output", nm, H, W);
+            if (*oh <= 0 || *ow <= 0)
+                return xai__fail(XAI_ERR_ARG, "layer '%s': the %dx%d input gives no output", nm, H, W);
         }
         break;
     }
     case XAI_LRN:
         if (p->local_size <= 0 || p->local_size % 2 == 0 || p->local_size > 1023)
-            return xai__fail(XAI_ERR_ARG, "layer '%s': local_size %d must be odd, 1..1023 (as Caffe requires)", nm, p->local_size);
+            return xai__fail(XAI_ERR_ARG, "layer '%s': local_size %d must be odd, 1..1023 (as Caffe requires)", nm,
+                             p->local_size);
         if (p->norm_region != XAI_LRN_ACROSS_CHANNELS && p->norm_region != XAI_LRN_WITHIN_CHANNEL)
-            return xai__fail(XAI_ERR_ARG, "layer '%s': norm_region %d is not ACROSS_CHANNELS 0 or WITHIN_CHANNEL 1", nm, p->norm_region);
+            return xai__fail(XAI_ERR_ARG, "layer '%s': norm_region %d is not ACROSS_CHANNELS 0 or WITHIN_CHANNEL 1", nm,
+                             p->norm_region);
         if (!(p->alpha == p->alpha && p->beta == p->beta && p->k == p->k) || p->k < 0 || p->alpha < 0)
-            return xai__fail(XAI_ERR_ARG, "layer '%s': alpha, beta and k must be numbers, alpha and k not negative", nm);
+            return xai__fail(XAI_ERR_ARG, "layer '%s': alpha, beta and k must be numbers, alpha and k not negative",
+                             nm);
         break;
     case XAI_RELU:
-        if (!(p->negative_slope == p->negative_slope)) return xai__fail(XAI_ERR_ARG, "layer '%s': negative_slope is not a number", nm);
+        if (!(p->negative_slope == p->negative_slope))
+            return xai__fail(XAI_ERR_ARG, "layer '%s': negative_slope is not a number", nm);
         break;
     case XAI_DROPOUT:
     case XAI_SOFTMAX:
         if (p->type == XAI_DROPOUT && !(p->dropout_ratio >= 0 && p->dropout_ratio < 1))
             return xai__fail(XAI_ERR_ARG, "layer '%s': dropout_ratio %g must be in [0, 1)", nm, p->dropout_ratio);
-        if (p->type == XAI_SOFTMAX && p->axis != 1) return xai__fail(XAI_ERR_ARG, "layer '%s': Softmax axis %d is not supported (1 is)", nm, p->axis);
+        if (p->type == XAI_SOFTMAX && p->axis != 1)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': Softmax axis %d is not supported (1 is)", nm, p->axis);
         break;
     case XAI_CONCAT:
         need_bottoms = 0;
-        if (p->axis != 1) return xai__fail(XAI_ERR_ARG, "layer '%s': Concat axis %d is not supported (1, channels, is)", nm, p->axis);
+        if (p->axis != 1)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': Concat axis %d is not supported (1, channels, is)", nm, p->axis);
         for (i = 1, *oc = C; i < L->nbottom; i++) {
             const xai_blob *bi = &net->blob[L->bottom[i]];
             if (bi->h != H || bi->w != W)
-                return xai__fail(XAI_ERR_ARG, "layer '%s': bottom '%s' is %dx%d, bottom '%s' %dx%d", nm, bi->name, bi->h, bi->w, b->name, H, W);
+                return xai__fail(XAI_ERR_ARG, "layer '%s': bottom '%s' is %dx%d, bottom '%s' %dx%d", nm, bi->name,
+                                 bi->h, bi->w, b->name, H, W);
             *oc += bi->c;
             if (*oc > XAI__MAX_DIM) return xai__fail(XAI_ERR_LIMIT, "layer '%s': too many channels", nm);
         }
         break;
     case XAI_ELTWISE:
         need_bottoms = 0;
-        if (L->nbottom < 2) return xai__fail(XAI_ERR_ARG, "layer '%s': Eltwise needs at least 2 bottoms, has %d", nm, L->nbottom);
+        if (L->nbottom < 2)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': Eltwise needs at least 2 bottoms, has %d", nm, L->nbottom);
         if (p->operation < XAI_ELTWISE_PROD || p->operation > XAI_ELTWISE_MAX)
-            return xai__fail(XAI_ERR_ARG, "layer '%s': Eltwise operation %d is not PROD 0, SUM 1 or MAX 2", nm, p->operation);
+            return xai__fail(XAI_ERR_ARG, "layer '%s': Eltwise operation %d is not PROD 0, SUM 1 or MAX 2", nm,
+                             p->operation);
         if (p->ncoeff && (p->ncoeff != L->nbottom || p->operation != XAI_ELTWISE_SUM))
-            return xai__fail(XAI_ERR_ARG, "layer '%s': %d coefficients for %d bottoms (SUM only, one each)", nm, p->ncoeff, L->nbottom);
+            return xai__fail(XAI_ERR_ARG, "layer '%s': %d coefficients for %d bottoms (SUM only, one each)", nm,
+                             p->ncoeff, L->nbottom);
         for (i = 1; i < L->nbottom; i++) {
             const xai_blob *bi = &net->blob[L->bottom[i]];
             if (bi->c != C || bi->h != H || bi->w != W)
-                return xai__fail(XAI_ERR_ARG, "layer '%s': bottom '%s' is %dx%dx%d, bottom '%s' %dx%dx%d", nm, bi->name, bi->c, bi->h, bi->w, b->name, C, H, W);
+                return xai__fail(XAI_ERR_ARG, "layer '%s': bottom '%s' is %dx%dx%d, bottom '%s' %dx%dx%d", nm, bi->name,
+                                 bi->c, bi->h, bi->w, b->name, C, H, W);
         }
         break;
     case XAI_SPLIT:
@@ -2878,7 +2958,8 @@ static int xai__layer_setup(const xai_net *net, xai_layer *L, int *oc, int *oh, 
         return xai__fail(XAI_ERR_ARG, "layer '%s': unknown layer type %d", nm, p->type);
     }
     if (need_bottoms && L->nbottom != 1)
-        return xai__fail(XAI_ERR_ARG, "layer '%s' (%s) takes 1 bottom, has %d", nm, xai_layer_type_name(p->type), L->nbottom);
+        return xai__fail(XAI_ERR_ARG, "layer '%s' (%s) takes 1 bottom, has %d", nm, xai_layer_type_name(p->type),
+                         L->nbottom);
     if (need_tops && L->ntop != 1)
         return xai__fail(XAI_ERR_ARG, "layer '%s' (%s) makes 1 top, has %d", nm, xai_layer_type_name(p->type), L->ntop);
     if (L->ntop < 1) return xai__fail(XAI_ERR_ARG, "layer '%s' has no top", nm);
@@ -2891,9 +2972,12 @@ XAIDEF int xai_net_add(xai_net *net, const char *name, const xai_layer_param *p,
     xai_layer L;
     int i, n, rc, oc, oh, ow, li = net->nlayer;
     if (net->finalized) return xai__fail(XAI_ERR_ARG, "net '%s' is finalized: no more layers", net->name);
-    if (!name || !*name || strlen(name) >= XAI_NAME_MAX) return xai__fail(XAI_ERR_ARG, "layer %d: name empty or longer than %d", li, XAI_NAME_MAX - 1);
-    if (net->input_blob < 0) return xai__fail(XAI_ERR_ARG, "layer '%s': the net has no input yet (xai_net_input)", name);
-    if (li >= XAI__MAX_LAYERS) return xai__fail(XAI_ERR_LIMIT, "layer '%s': more than %d layers", name, XAI__MAX_LAYERS);
+    if (!name || !*name || strlen(name) >= XAI_NAME_MAX)
+        return xai__fail(XAI_ERR_ARG, "layer %d: name empty or longer than %d", li, XAI_NAME_MAX - 1);
+    if (net->input_blob < 0)
+        return xai__fail(XAI_ERR_ARG, "layer '%s': the net has no input yet (xai_net_input)", name);
+    if (li >= XAI__MAX_LAYERS)
+        return xai__fail(XAI_ERR_LIMIT, "layer '%s': more than %d layers", name, XAI__MAX_LAYERS);
     memset(&L, 0, sizeof L);
     xai__copy_name(L.name, name);
     L.p = *p;
@@ -2901,7 +2985,8 @@ XAIDEF int xai_net_add(xai_net *net, const char *name, const xai_layer_param *p,
     if (n == 0) return xai__fail(XAI_ERR_ARG, "layer '%s' has no bottom", name);
     for (i = 0; i < n; i++) {
         int b = xai_net_find_blob(net, names[i]);
-        if (b < 0) return xai__fail(XAI_ERR_ARG, "layer '%s': bottom '%s' names no blob made before it", name, names[i]);
+        if (b < 0)
+            return xai__fail(XAI_ERR_ARG, "layer '%s': bottom '%s' names no blob made before it", name, names[i]);
         L.bottom[i] = b;
     }
     L.nbottom = n;
@@ -2939,19 +3024,24 @@ static int xai__derive_input_mean(xai_net *net)
     net->input_mean = (float *)xai__calloc(plane * (size_t)net->input_c, sizeof(float));
     if (!net->input_mean) return XAI_ERR_MEMORY;
     if (pre->mean_kind == XAI_MEAN_PIXEL) {
-        if (net->input_c > 3) return xai__fail(XAI_ERR_ARG, "net '%s': a mean pixel for %d channels (3 at most)", net->name, net->input_c);
+        if (net->input_c > 3)
+            return xai__fail(XAI_ERR_ARG, "net '%s': a mean pixel for %d channels (3 at most)", net->name,
+                             net->input_c);
         for (c = 0; c < net->input_c; c++)
             for (i = 0; i < plane; i++) net->input_mean[c * plane + i] = pre->mean_pixel[c];
         return XAI_OK;
     }
-    if (pre->mean_kind != XAI_MEAN_IMAGE || !pre->mean_image) return xai__fail(XAI_ERR_ARG, "net '%s': mean kind %d without data", net->name, pre->mean_kind);
+    if (pre->mean_kind != XAI_MEAN_IMAGE || !pre->mean_image)
+        return xai__fail(XAI_ERR_ARG, "net '%s': mean kind %d without data", net->name, pre->mean_kind);
     if (pre->mean_c != net->input_c || pre->mean_h < net->input_h || pre->mean_w < net->input_w)
         return xai__fail(XAI_ERR_ARG, "net '%s': the %dx%dx%d mean image cannot serve the %dx%dx%d input", net->name,
                          pre->mean_c, pre->mean_h, pre->mean_w, net->input_c, net->input_h, net->input_w);
     for (c = 0; c < net->input_c; c++)
         for (y = 0; y < net->input_h; y++)
             memcpy(net->input_mean + c * plane + (size_t)y * net->input_w,
-                   pre->mean_image + ((size_t)c * pre->mean_h + (size_t)(y + (pre->mean_h - net->input_h) / 2)) * pre->mean_w + (pre->mean_w - net->input_w) / 2,
+                   pre->mean_image +
+                       ((size_t)c * pre->mean_h + (size_t)(y + (pre->mean_h - net->input_h) / 2)) * pre->mean_w +
+                       (pre->mean_w - net->input_w) / 2,
                    (size_t)net->input_w * sizeof(float));
     return XAI_OK;
 }
@@ -2972,7 +3062,8 @@ XAIDEF int xai_net_set_mean_image(xai_net *net, int c, int h, int w, const float
 XAIDEF int xai_net_set_mean_pixel(xai_net *net, const float *mean)
 {
     int c;
-    if (net->input_c > 3) return xai__fail(XAI_ERR_ARG, "net '%s': a mean pixel for %d channels (3 at most)", net->name, net->input_c);
+    if (net->input_c > 3)
+        return xai__fail(XAI_ERR_ARG, "net '%s': a mean pixel for %d channels (3 at most)", net->name, net->input_c);
     for (c = 0; c < net->input_c; c++) net->pre.mean_pixel[c] = mean[c];
     XAI_FREE(net->pre.mean_image);
     net->pre.mean_image = NULL;
@@ -2988,7 +3079,9 @@ XAIDEF int xai_net_set_labels(xai_net *net, int n, const char *const *labels)
     if (n < 0 || n > (1 << 20)) return xai__fail(XAI_ERR_LIMIT, "%d labels", n);
     for (i = 0; i < n; i++) {
         size_t len = strlen(labels[i]);
-        if (len >= XAI_LABEL_MAX) return xai__fail(XAI_ERR_LIMIT, "label %d is %zu bytes long, at most %d allowed", i, len, XAI_LABEL_MAX - 1);
+        if (len >= XAI_LABEL_MAX)
+            return xai__fail(XAI_ERR_LIMIT, "label %d is %zu bytes long, at most %d allowed", i, len,
+                             XAI_LABEL_MAX - 1);
         total += len + 1;
     }
     if (net->label) XAI_FREE(net->label[0]);
@@ -3040,7 +3133,8 @@ XAIDEF int xai_net_finalize(xai_net *net)
 {
     int rc;
     if (net->finalized) return XAI_OK;
-    if (net->input_blob < 0 || net->nlayer == 0) return xai__fail(XAI_ERR_ARG, "net '%s' has no input or no layer", net->name);
+    if (net->input_blob < 0 || net->nlayer == 0)
+        return xai__fail(XAI_ERR_ARG, "net '%s' has no input or no layer", net->name);
     xai__layout(net);
     if (net->nparams) {
         net->params = (float *)xai__aligned_alloc(net->nparams * sizeof(float));
@@ -3122,14 +3216,20 @@ XAIDEF xai_net *xai_net_caffenet(void)
     xai_layer_param conv5 = xai__conv_param(256, 3, 1, 1, 2), pool = xai__pool_param(XAI_POOL_MAX, 3, 2);
     xai_layer_param norm = xai__lrn_param(5, 1e-4f, 0.75f), fc6 = xai__fc_param(4096), fc8 = xai__fc_param(1000);
     if (!net) return NULL;
-    if (xai_net_input(net, "data", 3, 227, 227) ||
-        xai_net_add(net, "conv1", &conv1, "data", "conv1") < 0 || xai_net_add(net, "relu1", &relu, "conv1", "conv1") < 0 ||
-        xai_net_add(net, "pool1", &pool, "conv1", "pool1") < 0 || xai_net_add(net, "norm1", &norm, "pool1", "norm1") < 0 ||
-        xai_net_add(net, "conv2", &conv2, "norm1", "conv2") < 0 || xai_net_add(net, "relu2", &relu, "conv2", "conv2") < 0 ||
-        xai_net_add(net, "pool2", &pool, "conv2", "pool2") < 0 || xai_net_add(net, "norm2", &norm, "pool2", "norm2") < 0 ||
-        xai_net_add(net, "conv3", &conv3, "norm2", "conv3") < 0 || xai_net_add(net, "relu3", &relu, "conv3", "conv3") < 0 ||
-        xai_net_add(net, "conv4", &conv4, "conv3", "conv4") < 0 || xai_net_add(net, "relu4", &relu, "conv4", "conv4") < 0 ||
-        xai_net_add(net, "conv5", &conv5, "conv4", "conv5") < 0 || xai_net_add(net, "relu5", &relu, "conv5", "conv5") < 0 ||
+    if (xai_net_input(net, "data", 3, 227, 227) || xai_net_add(net, "conv1", &conv1, "data", "conv1") < 0 ||
+        xai_net_add(net, "relu1", &relu, "conv1", "conv1") < 0 ||
+        xai_net_add(net, "pool1", &pool, "conv1", "pool1") < 0 ||
+        xai_net_add(net, "norm1", &norm, "pool1", "norm1") < 0 ||
+        xai_net_add(net, "conv2", &conv2, "norm1", "conv2") < 0 ||
+        xai_net_add(net, "relu2", &relu, "conv2", "conv2") < 0 ||
+        xai_net_add(net, "pool2", &pool, "conv2", "pool2") < 0 ||
+        xai_net_add(net, "norm2", &norm, "pool2", "norm2") < 0 ||
+        xai_net_add(net, "conv3", &conv3, "norm2", "conv3") < 0 ||
+        xai_net_add(net, "relu3", &relu, "conv3", "conv3") < 0 ||
+        xai_net_add(net, "conv4", &conv4, "conv3", "conv4") < 0 ||
+        xai_net_add(net, "relu4", &relu, "conv4", "conv4") < 0 ||
+        xai_net_add(net, "conv5", &conv5, "conv4", "conv5") < 0 ||
+        xai_net_add(net, "relu5", &relu, "conv5", "conv5") < 0 ||
         xai_net_add(net, "pool5", &pool, "conv5", "pool5") < 0 || xai_net_add(net, "fc6", &fc6, "pool5", "fc6") < 0 ||
         xai_net_add(net, "relu6", &relu, "fc6", "fc6") < 0 || xai_net_add(net, "drop6", &drop, "fc6", "fc6") < 0 ||
         xai_net_add(net, "fc7", &fc6, "fc6", "fc7") < 0 || xai_net_add(net, "relu7", &relu, "fc7", "fc7") < 0 ||
@@ -3157,20 +3257,23 @@ XAIDEF int xai_net_preprocess(const xai_net *net, const xai_image *img, float *i
     size_t plane = (size_t)H * W;
     if (!net->finalized) return xai__fail(XAI_ERR_ARG, "net '%s' is not finalized", net->name);
     if (C != 1 && C != 3) return xai__fail(XAI_ERR_ARG, "net '%s' reads %d channels: images give 1 or 3", net->name, C);
-    if (!img->data || img->w <= 0 || img->h <= 0 || img->c <= 0) return xai__fail(XAI_ERR_ARG, "preprocess: empty image");
+    if (!img->data || img->w <= 0 || img->h <= 0 || img->c <= 0)
+        return xai__fail(XAI_ERR_ARG, "preprocess: empty image");
     if ((rc = xai_image_alloc(&conv, img->w, img->h, C)) != XAI_OK) return rc;
     for (y = 0; y < img->h; y++)
         for (x = 0; x < img->w; x++) {
             const float *px = img->data + ((size_t)y * img->w + x) * img->c;
             float *q = conv.data + ((size_t)y * img->w + x) * C;
-            if (C == 1) q[0] = img->c >= 3 ? 0.299f * px[0] + 0.587f * px[1] + 0.114f * px[2] : px[0];  /* ITU-R BT.601 luma */
+            if (C == 1)
+                q[0] = img->c >= 3 ? 0.299f * px[0] + 0.587f * px[1] + 0.114f * px[2] : px[0]; /* ITU-R BT.601 luma */
             else for (c = 0; c < 3; c++) q[c] = img->c >= 3 ? px[c] : px[0];
         }
     rw = net->pre.resize_w > 0 ? net->pre.resize_w : W;
     rh = net->pre.resize_h > 0 ? net->pre.resize_h : H;
     if (rw < W || rh < H) {
         xai_image_free(&conv);
-        return xai__fail(XAI_ERR_ARG, "net '%s': resize %dx%d is smaller than the input %dx%d", net->name, rw, rh, W, H);
+        return xai__fail(XAI_ERR_ARG, "net '%s': resize %dx%d is smaller than the input %dx%d", net->name, rw, rh, W,
+                         H);
     }
     if (conv.w != rw || conv.h != rh) {
         rc = xai_image_resize(&conv, rw, rh, &sized);
@@ -3268,7 +3371,8 @@ XAIDEF xai_tape *xai_tape_new(const xai_net *net, int n_max)
     for (i = 0; i < net->nlayer; i++) {
         const xai_layer *L = &net->layer[i];
         size_t count = xai_tensor_count(&t->blob[L->top[0]]);
-        if ((L->p.type == XAI_POOLING && L->p.pool == XAI_POOL_MAX) || (L->p.type == XAI_ELTWISE && L->p.operation == XAI_ELTWISE_MAX)) {
+        if ((L->p.type == XAI_POOLING && L->p.pool == XAI_POOL_MAX) ||
+            (L->p.type == XAI_ELTWISE && L->p.operation == XAI_ELTWISE_MAX)) {
             if (!(t->switches[i] = (int *)xai__calloc(count, sizeof(int)))) goto fail;
         }
         if (L->p.type == XAI_LRN && !(t->scale[i] = (float *)xai__calloc(count, sizeof(float)))) goto fail;
@@ -3441,7 +3545,8 @@ XAIDEF int xai_net_forward(const xai_net *net, xai_tape *tape, const float *inpu
 {
     int i, rc = XAI_OK, n0, step;
     if (!tape || tape->net != net) return xai__fail(XAI_ERR_ARG, "forward: the tape belongs to another net");
-    if (n <= 0 || n > tape->n_max) return xai__fail(XAI_ERR_ARG, "forward: %d images, the tape holds %d", n, tape->n_max);
+    if (n <= 0 || n > tape->n_max)
+        return xai__fail(XAI_ERR_ARG, "forward: %d images, the tape holds %d", n, tape->n_max);
     if (tape->forward_only && tape->train) /* its masks follow each element's place in the batch */
         return xai__fail(XAI_ERR_ARG, "forward: training-time Dropout needs a full tape (xai_tape_new)");
     tape->n = n;
@@ -3887,7 +3992,8 @@ static int xai__by_score_asc(const void *a, const void *b)
     return x->index - y->index;
 }
 
-XAIDEF int xai_region_order(const float *heat, int h, int w, int r, int order, uint64_t seed, uint64_t image_id, int repeat, int *out)
+XAIDEF int xai_region_order(const float *heat, int h, int w, int r, int order, uint64_t seed, uint64_t image_id,
+                            int repeat, int *out)
 {
     int n = xai_region_count(h, w, r), region, i, x, y, y0, x0, y1, x1;
     xai__ranked *rk;
@@ -3896,13 +4002,16 @@ XAIDEF int xai_region_order(const float *heat, int h, int w, int r, int order, u
         /* Fisher-Yates, each swap drawn from its own key */
         for (i = 0; i < n; i++) out[i] = i;
         for (i = n - 1; i > 0; i--) {
-            int j = (int)(xai__random_key(seed, image_id, (uint64_t)repeat, 0xffffffffull, (uint64_t)i) % (uint64_t)(i + 1)), tmp = out[i];
+            int j = (int)(xai__random_key(seed, image_id, (uint64_t)repeat, 0xffffffffull, (uint64_t)i) %
+                          (uint64_t)(i + 1)),
+                tmp = out[i];
             out[i] = out[j];
             out[j] = tmp;
         }
         return XAI_OK;
     }
-    if (order != XAI_ORDER_MORF && order != XAI_ORDER_LERF) return xai__fail(XAI_ERR_ARG, "unknown region order %d", order);
+    if (order != XAI_ORDER_MORF && order != XAI_ORDER_LERF)
+        return xai__fail(XAI_ERR_ARG, "unknown region order %d", order);
     if (!heat) return xai__fail(XAI_ERR_ARG, "MoRF and LeRF need a heatmap");
     if (!(rk = (xai__ranked *)xai__calloc((size_t)n, sizeof(xai__ranked)))) return XAI_ERR_MEMORY;
     for (region = 0; region < n; region++) {
@@ -3952,7 +4061,8 @@ static int xai__blur_input(const xai_net *net, const float *input, float sigma, 
                     int yy = y + k < 0 ? 0 : y + k >= H ? H - 1 : y + k;
                     acc += kern[k + rad] * tmp[(size_t)yy * W + x];
                 }
-                out[c * plane + (size_t)y * W + x] = ((float)acc - (mean ? mean[(size_t)y * W + x] : 0)) * xai__input_scale(net, c);
+                out[c * plane + (size_t)y * W + x] =
+                    ((float)acc - (mean ? mean[(size_t)y * W + x] : 0)) * xai__input_scale(net, c);
             }
     }
     XAI_FREE(kern); XAI_FREE(tmp); XAI_FREE(pix);
@@ -3972,7 +4082,8 @@ static void xai__perturb_region(const xai_net *net, float *x, int region, int st
                 size_t p = (size_t)y * W + xx, at = c * plane + p;
                 float v = 0;
                 if (cfg->perturb == XAI_PERTURB_UNIFORM) {
-                    float u = 255.0f * xai__uniform(xai__random_key(cfg->seed, image_id, (uint64_t)repeat, (uint64_t)step, p * (uint64_t)C + (uint64_t)c));
+                    float u = 255.0f * xai__uniform(xai__random_key(cfg->seed, image_id, (uint64_t)repeat,
+                                                                    (uint64_t)step, p * (uint64_t)C + (uint64_t)c));
                     v = (u - (net->input_mean ? net->input_mean[at] : 0.0f)) * xai__input_scale(net, c);
                 } else if (cfg->perturb == XAI_PERTURB_BLUR) {
                     v = blurred[at];
@@ -3985,22 +4096,30 @@ XAIDEF int xai_perturbation_curve(const xai_net *net, xai_tape *tape, const floa
                                   int order, uint64_t image_id, int repeat, const xai_aopc_config *cfg, float *curve)
 {
     size_t in = xai_net_input_size(net);
-    int nreg = xai_region_count(net->input_h, net->input_w, cfg->region), K = xai_net_num_classes(net), k, filled = 0, first = 0, rc = XAI_OK, j;
+    int nreg = xai_region_count(net->input_h, net->input_w, cfg->region), K = xai_net_num_classes(net), k, filled = 0,
+        first = 0, rc = XAI_OK, j;
     int *ord = NULL;
     float *x = NULL, *batch = NULL, *blurred = NULL;
     xai_tape *t = tape;
     if (cfg->steps < 0 || cfg->steps > nreg)
-        return xai__fail(XAI_ERR_ARG, "%d steps, but the %dx%d input has %d regions of %d pixels", cfg->steps, net->input_w, net->input_h, nreg, cfg->region);
+        return xai__fail(XAI_ERR_ARG, "%d steps, but the %dx%d input has %d regions of %d pixels", cfg->steps,
+                         net->input_w, net->input_h, nreg, cfg->region);
     if (cfg->batch <= 0) return xai__fail(XAI_ERR_ARG, "batch %d", cfg->batch);
     if (cls < 0 || cls >= K) return xai__fail(XAI_ERR_ARG, "class %d, the net has %d", cls, K);
-    if (cfg->perturb < XAI_PERTURB_UNIFORM || cfg->perturb > XAI_PERTURB_BLUR) return xai__fail(XAI_ERR_ARG, "perturbation %d", cfg->perturb);
+    if (cfg->perturb < XAI_PERTURB_UNIFORM || cfg->perturb > XAI_PERTURB_BLUR)
+        return xai__fail(XAI_ERR_ARG, "perturbation %d", cfg->perturb);
     if (!t && !(t = xai_tape_new_forward(net, cfg->batch))) return XAI_ERR_MEMORY;
-    if (t->n_max < cfg->batch) { rc = xai__fail(XAI_ERR_ARG, "the tape holds %d images, the batch is %d", t->n_max, cfg->batch); goto done; }
+    if (t->n_max < cfg->batch) {
+        rc = xai__fail(XAI_ERR_ARG, "the tape holds %d images, the batch is %d", t->n_max, cfg->batch);
+        goto done;
+    }
     ord = (int *)xai__malloc((size_t)nreg * sizeof(int));
     x = (float *)xai__malloc(in * sizeof(float));
     batch = t->blob[net->input_blob].data;   /* the perturbed images are built where the pass reads them */
     if (!ord || !x) { rc = XAI_ERR_MEMORY; goto done; }
-    if ((rc = xai_region_order(heat, net->input_h, net->input_w, cfg->region, order, cfg->seed, image_id, repeat, ord)) != XAI_OK) goto done;
+    if ((rc = xai_region_order(heat, net->input_h, net->input_w, cfg->region, order, cfg->seed, image_id, repeat,
+                               ord)) != XAI_OK)
+        goto done;
     if (cfg->perturb == XAI_PERTURB_BLUR) {
         if (!(blurred = (float *)xai__malloc(in * sizeof(float)))) { rc = XAI_ERR_MEMORY; goto done; }
         if ((rc = xai__blur_input(net, input, cfg->blur_sigma, blurred)) != XAI_OK) goto done;
@@ -4033,8 +4152,9 @@ done:
     return rc;
 }
 
-XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int cls, uint64_t image_id, const xai_aopc_config *cfg,
-                                   int ntask, const float *const *heat, const int *order, const int *repeat, float *curves)
+XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int cls, uint64_t image_id,
+                                   const xai_aopc_config *cfg, int ntask, const float *const *heat, const int *order,
+                                   const int *repeat, float *curves)
 {
     int rc = XAI_OK, nthreads = 1;
     if (ntask <= 0) return XAI_OK;
@@ -4047,7 +4167,8 @@ XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int c
         int k;
         if (!t) return XAI_ERR_MEMORY;
         for (k = 0; k < ntask && rc == XAI_OK; k++)
-            rc = xai_perturbation_curve(net, t, input, heat[k], cls, order[k], image_id, repeat[k], cfg, curves + (size_t)k * (cfg->steps + 1));
+            rc = xai_perturbation_curve(net, t, input, heat[k], cls, order[k], image_id, repeat[k], cfg,
+                                        curves + (size_t)k * (cfg->steps + 1));
         xai_tape_free(t);
         return rc;
     }
@@ -4064,7 +4185,8 @@ XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int c
 #pragma omp for schedule(dynamic, 1)
         for (k = 0; k < ntask; k++) {
             if (mine != XAI_OK) continue;
-            mine = xai_perturbation_curve(net, t, input, heat[k], cls, order[k], image_id, repeat[k], cfg, curves + (size_t)k * (cfg->steps + 1));
+            mine = xai_perturbation_curve(net, t, input, heat[k], cls, order[k], image_id, repeat[k], cfg,
+                                          curves + (size_t)k * (cfg->steps + 1));
             if (mine != XAI_OK) memcpy(reason, xai__reason, sizeof reason);
         }
 #pragma omp critical(xai__curves_error)
@@ -4110,7 +4232,8 @@ XAIDEF void xai_aopc_stat_free(xai_aopc_stat *st)
 
 XAIDEF int xai_aopc_stat_add(xai_aopc_stat *st, const float *curves, int repeats)
 {
-    double *aopc = (double *)xai__calloc((size_t)st->steps + 1, sizeof(double)), *mean = (double *)xai__calloc((size_t)st->steps + 1, sizeof(double));
+    double *aopc = (double *)xai__calloc((size_t)st->steps + 1, sizeof(double)),
+           *mean = (double *)xai__calloc((size_t)st->steps + 1, sizeof(double));
     int r, L;
     if (!aopc || !mean) { XAI_FREE(aopc); XAI_FREE(mean); return XAI_ERR_MEMORY; }
     for (r = 0; r < repeats; r++) {
@@ -5235,12 +5358,14 @@ static void xai__pack_b_im2col(const xai__gemm_op *g, int p0, int kc, int j0, in
         }
         for (h = 0; h < XAI__NR / 8; h++) { /* 8 columns along one output row at stride 1: one load */
             run[h] = p->stride_w == 1 && h * 8 + 8 <= nr;
-            for (c = h * 8 + 1; c < h * 8 + 8 && run[h]; c++) run[h] = ih0[c] == ih0[c - 1] && iw0[c] == iw0[c - 1] + 1 && off[c] == off[c - 1] + 1;
+            for (c = h * 8 + 1; c < h * 8 + 8 && run[h]; c++)
+                run[h] = ih0[c] == ih0[c - 1] && iw0[c] == iw0[c - 1] + 1 && off[c] == off[c - 1] + 1;
         }
         for (k = 0; k < kc; k++, d += XAI__NR) {
             int ih = ki * p->dilation_h, iw = kj * p->dilation_w, dk = ch * HW + ih * v->W + iw;
             for (h = 0; h < XAI__NR; h += 8) {
-                if (run[h / 8] && ih0[h] + ih >= 0 && ih0[h] + ih < v->H && iw0[h] + iw >= 0 && iw0[h + 7] + iw < v->W) {
+                if (run[h / 8] && ih0[h] + ih >= 0 && ih0[h] + ih < v->H && iw0[h] + iw >= 0 &&
+                    iw0[h + 7] + iw < v->W) {
                     const float *src = v->x + off[h] + dk;
 #ifdef XAI__AVX2
                     _mm256_storeu_ps(d + h, _mm256_loadu_ps(src));
@@ -5249,15 +5374,23 @@ static void xai__pack_b_im2col(const xai__gemm_op *g, int p0, int kc, int j0, in
 #endif
                 } else { /* across rows, strided, or over the padding: each column checked */
 #ifdef XAI__AVX2
-                    __m256i ihv = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(ih0 + h)), _mm256_set1_epi32(ih));
-                    __m256i iwv = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(iw0 + h)), _mm256_set1_epi32(iw));
-                    __m256i ok = _mm256_and_si256(_mm256_and_si256(_mm256_cmpgt_epi32(ihv, _mm256_set1_epi32(-1)), _mm256_cmpgt_epi32(_mm256_set1_epi32(v->H), ihv)),
-                                                  _mm256_and_si256(_mm256_cmpgt_epi32(iwv, _mm256_set1_epi32(-1)), _mm256_cmpgt_epi32(_mm256_set1_epi32(v->W), iwv)));
-                    __m256i idx = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(off + h)), _mm256_set1_epi32(dk));
-                    _mm256_storeu_ps(d + h, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), v->x, idx, _mm256_castsi256_ps(ok), 4));
+                    __m256i ihv =
+                        _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(ih0 + h)), _mm256_set1_epi32(ih));
+                    __m256i iwv =
+                        _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(iw0 + h)), _mm256_set1_epi32(iw));
+                    __m256i ok = _mm256_and_si256(_mm256_and_si256(_mm256_cmpgt_epi32(ihv, _mm256_set1_epi32(-1)),
+                                                                   _mm256_cmpgt_epi32(_mm256_set1_epi32(v->H), ihv)),
+                                                  _mm256_and_si256(_mm256_cmpgt_epi32(iwv, _mm256_set1_epi32(-1)),
+                                                                   _mm256_cmpgt_epi32(_mm256_set1_epi32(v->W), iwv)));
+                    __m256i idx =
+                        _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(off + h)), _mm256_set1_epi32(dk));
+                    _mm256_storeu_ps(
+                        d + h, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), v->x, idx, _mm256_castsi256_ps(ok), 4));
 #else
                     for (c = h; c < h + 8; c++)
-                        d[c] = ih0[c] + ih >= 0 && ih0[c] + ih < v->H && iw0[c] + iw >= 0 && iw0[c] + iw < v->W ? v->x[off[c] + dk] : 0.0f;
+                        d[c] = ih0[c] + ih >= 0 && ih0[c] + ih < v->H && iw0[c] + iw >= 0 && iw0[c] + iw < v->W
+                                   ? v->x[off[c] + dk]
+                                   : 0.0f;
 #endif
                 }
             }
@@ -5303,7 +5436,8 @@ static void xai__pack_b(const xai__gemm_op *g, int p0, int kc, int j0, int nc, f
                 const float *sc = s + (size_t)c0 * g->ldb;
                 for (k = 0; k + 8 <= kc; k += 8) { /* 8 rows x 8 k -> 8 k-slices of 8 columns */
                     if (!(k & 15) && p0 + k + 128 < g->K) /* a little ahead of the hardware prefetcher */
-                        for (c = 0; c < 8; c++) _mm_prefetch((const char *)(sc + (size_t)c * g->ldb + k + 128), _MM_HINT_T0);
+                        for (c = 0; c < 8; c++)
+                            _mm_prefetch((const char *)(sc + (size_t)c * g->ldb + k + 128), _MM_HINT_T0);
                     xai__tr8_copy(sc + k, g->ldb, d + (size_t)k * XAI__NR + c0, XAI__NR);
                 }
                 for (; k < kc; k++)
@@ -5439,8 +5573,9 @@ static void xai__gemm_panels(const xai__gemm_op *g, int i0, int i1, int j0, int 
         for (pc = 0; pc < K; pc += XAI__KC) {
             int kc = K - pc < XAI__KC ? K - pc : XAI__KC;
             xai__pack_b(g, pc, kc, jr, nr, pb);
-            xai__macro_kernel(rows, nr, kc, pa + (size_t)rowsp * pc, pb, g->C + (size_t)i0 * g->crs + (size_t)jr * g->ccs,
-                              g->crs, g->ccs, pc == 0 && !g->accumulate);
+            xai__macro_kernel(rows, nr, kc, pa + (size_t)rowsp * pc, pb,
+                              g->C + (size_t)i0 * g->crs + (size_t)jr * g->ccs, g->crs, g->ccs,
+                              pc == 0 && !g->accumulate);
         }
     }
 }
@@ -5606,15 +5741,26 @@ static void xai__small_axpy(const xai__gemm_op *g, const float *ap, const float 
                     /* each row of B is a separate short stream: fetch two rows ahead */
                     if (!(j & 15) && k + 2 < K) _mm_prefetch((const char *)(b + 2 * g->ldb + j), _MM_HINT_T0);
                     _mm256_store_ps(o, _mm256_fmadd_ps(x0, v, _mm256_load_ps(o)));
-                    if (M > 1) _mm256_store_ps(o + XAI__SMALL_JW, _mm256_fmadd_ps(x1, v, _mm256_load_ps(o + XAI__SMALL_JW)));
-                    if (M > 2) _mm256_store_ps(o + 2 * XAI__SMALL_JW, _mm256_fmadd_ps(x2, v, _mm256_load_ps(o + 2 * XAI__SMALL_JW)));
-                    if (M > 3) _mm256_store_ps(o + 3 * XAI__SMALL_JW, _mm256_fmadd_ps(x3, v, _mm256_load_ps(o + 3 * XAI__SMALL_JW)));
+                    if (M > 1)
+                        _mm256_store_ps(o + XAI__SMALL_JW, _mm256_fmadd_ps(x1, v, _mm256_load_ps(o + XAI__SMALL_JW)));
+                    if (M > 2)
+                        _mm256_store_ps(o + 2 * XAI__SMALL_JW,
+                                        _mm256_fmadd_ps(x2, v, _mm256_load_ps(o + 2 * XAI__SMALL_JW)));
+                    if (M > 3)
+                        _mm256_store_ps(o + 3 * XAI__SMALL_JW,
+                                        _mm256_fmadd_ps(x3, v, _mm256_load_ps(o + 3 * XAI__SMALL_JW)));
                     if (dual) {
                         v = _mm256_min_ps(raw, zero);
                         _mm256_store_ps(o2, _mm256_fmadd_ps(y0, v, _mm256_load_ps(o2)));
-                        if (M > 1) _mm256_store_ps(o2 + XAI__SMALL_JW, _mm256_fmadd_ps(y1, v, _mm256_load_ps(o2 + XAI__SMALL_JW)));
-                        if (M > 2) _mm256_store_ps(o2 + 2 * XAI__SMALL_JW, _mm256_fmadd_ps(y2, v, _mm256_load_ps(o2 + 2 * XAI__SMALL_JW)));
-                        if (M > 3) _mm256_store_ps(o2 + 3 * XAI__SMALL_JW, _mm256_fmadd_ps(y3, v, _mm256_load_ps(o2 + 3 * XAI__SMALL_JW)));
+                        if (M > 1)
+                            _mm256_store_ps(o2 + XAI__SMALL_JW,
+                                            _mm256_fmadd_ps(y1, v, _mm256_load_ps(o2 + XAI__SMALL_JW)));
+                        if (M > 2)
+                            _mm256_store_ps(o2 + 2 * XAI__SMALL_JW,
+                                            _mm256_fmadd_ps(y2, v, _mm256_load_ps(o2 + 2 * XAI__SMALL_JW)));
+                        if (M > 3)
+                            _mm256_store_ps(o2 + 3 * XAI__SMALL_JW,
+                                            _mm256_fmadd_ps(y3, v, _mm256_load_ps(o2 + 3 * XAI__SMALL_JW)));
                     }
                 }
             }
@@ -5625,7 +5771,8 @@ static void xai__small_axpy(const xai__gemm_op *g, const float *ap, const float 
                     acc[i * XAI__SMALL_JW + j] = XAI__MADD(ap[(size_t)i * K + k], v, acc[i * XAI__SMALL_JW + j]);
                 if (dual)
                     for (i = 0; i < M; i++)
-                        acc2[i * XAI__SMALL_JW + j] = XAI__MADD(ap2[(size_t)i * K + k], vn, acc2[i * XAI__SMALL_JW + j]);
+                        acc2[i * XAI__SMALL_JW + j] =
+                            XAI__MADD(ap2[(size_t)i * K + k], vn, acc2[i * XAI__SMALL_JW + j]);
             }
         }
         for (i = 0; i < M; i++)
@@ -5777,7 +5924,8 @@ static void xai__gemm(int M, int N, int K, const float *A, int lda, int transA, 
 
 /* C[M x N] = opA(W) . im2col(images): a convolution's forward product without the im2col matrix
  * (see xai__pack_b_im2col).  The same bits as xai__gemm on the written-out matrix. */
-static void xai__gemm_im2col(int M, int N, int K, const float *A, int lda, int modA, const xai__im2col_view *v, float *C, int ldc)
+static void xai__gemm_im2col(int M, int N, int K, const float *A, int lda, int modA, const xai__im2col_view *v,
+                             float *C, int ldc)
 {
     xai__gemm_op g;
     int nt;
@@ -5800,8 +5948,8 @@ static void xai__gemm_im2col(int M, int N, int K, const float *A, int lda, int m
 /* LRP-alpha-beta's pair: C = opA(A) . opB(B)+ and C2 = opA(A2) . opB(B)-, the same bits as two
  * xai__gemm calls with modB POS and NEG.  On the small path (an InnerProduct at batch <= 4, where
  * reading W is the whole cost) both come from one pass over B. */
-static void xai__gemm_dual(int M, int N, int K, const float *A, const float *A2, int lda, int transA, const float *B, int ldb,
-                           int transB, float *C, float *C2, int ldc, int accumulate)
+static void xai__gemm_dual(int M, int N, int K, const float *A, const float *A2, int lda, int transA, const float *B,
+                           int ldb, int transB, float *C, float *C2, int ldc, int accumulate)
 {
     xai__gemm_op g;
     int nt;
@@ -5841,7 +5989,8 @@ static float *xai__grow(float **buf, size_t *size, size_t floats)
 
 /* col[(c*kh + ki)*kw + kj][oh*OW + ow] = x[c][oh*sh - ph + ki*dh][ow*sw - pw + kj*dw] (0 outside);
    rows ldcol floats apart, so several images can sit side by side in one matrix. */
-static void xai__im2col(const xai__conv_geom *p, const float *x, int C, int H, int W, int OH, int OW, float *col, size_t ldcol)
+static void xai__im2col(const xai__conv_geom *p, const float *x, int C, int H, int W, int OH, int OW, float *col,
+                        size_t ldcol)
 {
     int cki;
     /* over (channel, kernel row) pairs: each writes its own column rows, and conv1's 3 channels
@@ -5870,7 +6019,8 @@ static void xai__im2col(const xai__conv_geom *p, const float *x, int C, int H, i
 }
 
 /* The transpose of im2col: dx[c][ih][iw] += col[...]; channels in parallel (each owns its plane). */
-static void xai__col2im(const xai__conv_geom *p, const float *col, size_t ldcol, int C, int H, int W, int OH, int OW, float *dx)
+static void xai__col2im(const xai__conv_geom *p, const float *col, size_t ldcol, int C, int H, int W, int OH, int OW,
+                        float *dx)
 {
     int c;
 #ifdef _OPENMP
@@ -5904,7 +6054,8 @@ typedef struct xai__conv_plan {
     float *col, *tmp;               /* col_rows x nb*N (with_col), and O x nb*N */
 } xai__conv_plan;
 
-static int xai__conv_plan_make(const xai__conv_geom *p, int n, int with_col, float **work, size_t *work_size, xai__conv_plan *pl)
+static int xai__conv_plan_make(const xai__conv_geom *p, int n, int with_col, float **work, size_t *work_size,
+                               xai__conv_plan *pl)
 {
     size_t per;
     pl->G = p->group;
@@ -5916,7 +6067,8 @@ static int xai__conv_plan_make(const xai__conv_geom *p, int n, int with_col, flo
     per = ((with_col ? pl->col_rows : 0) + (size_t)p->num_output) * (size_t)pl->N;
     pl->nb = (int)((size_t)8 << 20) / (per ? per : 1) > 0 ? (int)(((size_t)8 << 20) / per) : 1;   /* ~32 MB a chunk */
     if (pl->nb > n) pl->nb = n;
-    if (!with_col && (size_t)pl->nb * p->C * p->H * p->W >= (size_t)1 << 30) pl->nb = (int)((((size_t)1 << 30) - 1) / ((size_t)p->C * p->H * p->W)); /* int offsets */
+    if (!with_col && (size_t)pl->nb * p->C * p->H * p->W >= (size_t)1 << 30)
+        pl->nb = (int)((((size_t)1 << 30) - 1) / ((size_t)p->C * p->H * p->W)); /* int offsets */
     if (pl->nb < 1) pl->nb = 1;
     pl->col = xai__grow(work, work_size, per * (size_t)pl->nb);
     if (!pl->col) return XAI_ERR_MEMORY;
@@ -5927,8 +6079,8 @@ static int xai__conv_plan_make(const xai__conv_geom *p, int n, int with_col, flo
 /* y (n, O, OH, OW) = W * im2col(x), + bias (may be NULL).  The im2col matrix is never written: the
    GEMM packs its panels straight from the images (xai__gemm_im2col), the same numbers without its
    memory traffic. */
-static int xai__conv_forward_gemm(const xai__conv_geom *p, int n, const float *x, const float *weight, const float *bias, int wmod,
-                                  float *y, float **work, size_t *work_size)
+static int xai__conv_forward_gemm(const xai__conv_geom *p, int n, const float *x, const float *weight,
+                                  const float *bias, int wmod, float *y, float **work, size_t *work_size)
 {
     xai__conv_plan pl;
     size_t xs = (size_t)p->C * p->H * p->W, ys = (size_t)p->num_output * p->OH * p->OW;
@@ -5962,16 +6114,20 @@ static int xai__conv_forward_gemm(const xai__conv_geom *p, int n, const float *x
         int nb = n - n0 < pl.nb ? n - n0 : pl.nb;
         size_t ld = (size_t)nb * pl.N;
         if (!implicit)
-            for (b = 0; b < nb; b++) xai__im2col(p, x + (size_t)(n0 + b) * xs, p->C, p->H, p->W, p->OH, p->OW, pl.col + (size_t)b * pl.N, ld);
+            for (b = 0; b < nb; b++)
+                xai__im2col(p, x + (size_t)(n0 + b) * xs, p->C, p->H, p->W, p->OH, p->OW, pl.col + (size_t)b * pl.N,
+                            ld);
         for (g = 0; g < pl.G; g++) {
             xai__im2col_view v;
             v.p = p; v.x = x + (size_t)n0 * xs; v.xs = xs;
             v.C0 = g * pl.Cg; v.H = p->H; v.W = p->W; v.OH = p->OH; v.OW = p->OW;
             if (implicit)
-                xai__gemm_im2col(pl.Og, (int)ld, pl.K, weight + (size_t)g * pl.Og * pl.K, pl.K, wmod, &v, pl.tmp + (size_t)g * pl.Og * ld, (int)ld);
+                xai__gemm_im2col(pl.Og, (int)ld, pl.K, weight + (size_t)g * pl.Og * pl.K, pl.K, wmod, &v,
+                                 pl.tmp + (size_t)g * pl.Og * ld, (int)ld);
             else
-                xai__gemm(pl.Og, (int)ld, pl.K, weight + (size_t)g * pl.Og * pl.K, pl.K, 0, wmod, pl.col + (size_t)g * pl.K * ld, (int)ld, 0,
-                          XAI__MOD_NONE, pl.tmp + (size_t)g * pl.Og * ld, (int)ld, 0);
+                xai__gemm(pl.Og, (int)ld, pl.K, weight + (size_t)g * pl.Og * pl.K, pl.K, 0, wmod,
+                          pl.col + (size_t)g * pl.K * ld, (int)ld, 0, XAI__MOD_NONE, pl.tmp + (size_t)g * pl.Og * ld,
+                          (int)ld, 0);
         }
         /* the chunk's columns back into NCHW, adding the bias: a plane per (image, channel),
            over the threads (each writes its own planes) */
@@ -5991,8 +6147,8 @@ static int xai__conv_forward_gemm(const xai__conv_geom *p, int n, const float *x
 }
 
 /* dx (+)= col2im(W^T g) */
-static int xai__conv_backward_data_gemm(const xai__conv_geom *p, int n, const float *gy, const float *weight, int wmod, float *dx,
-                                        int accumulate, float **work, size_t *work_size)
+static int xai__conv_backward_data_gemm(const xai__conv_geom *p, int n, const float *gy, const float *weight, int wmod,
+                                        float *dx, int accumulate, float **work, size_t *work_size)
 {
     xai__conv_plan pl;
     size_t xs = (size_t)p->C * p->H * p->W;
@@ -6007,20 +6163,22 @@ static int xai__conv_backward_data_gemm(const xai__conv_geom *p, int n, const fl
             size_t work = (size_t)planes * pl.N;
             XAI__PARALLEL_FOR
             for (bo = 0; bo < planes; bo++)
-                memcpy(pl.tmp + (size_t)(bo % O) * ld + (size_t)(bo / O) * pl.N, gy + ((size_t)(n0 + bo / O) * O + bo % O) * pl.N,
-                       (size_t)pl.N * sizeof(float));
+                memcpy(pl.tmp + (size_t)(bo % O) * ld + (size_t)(bo / O) * pl.N,
+                       gy + ((size_t)(n0 + bo / O) * O + bo % O) * pl.N, (size_t)pl.N * sizeof(float));
         }
         for (g = 0; g < pl.G; g++)
-            xai__gemm(pl.K, (int)ld, pl.Og, weight + (size_t)g * pl.Og * pl.K, pl.K, 1, wmod, pl.tmp + (size_t)g * pl.Og * ld, (int)ld, 0,
-                      XAI__MOD_NONE, pl.col + (size_t)g * pl.K * ld, (int)ld, 0);
-        for (b = 0; b < nb; b++) xai__col2im(p, pl.col + (size_t)b * pl.N, ld, p->C, p->H, p->W, p->OH, p->OW, dx + (size_t)(n0 + b) * xs);
+            xai__gemm(pl.K, (int)ld, pl.Og, weight + (size_t)g * pl.Og * pl.K, pl.K, 1, wmod,
+                      pl.tmp + (size_t)g * pl.Og * ld, (int)ld, 0, XAI__MOD_NONE, pl.col + (size_t)g * pl.K * ld,
+                      (int)ld, 0);
+        for (b = 0; b < nb; b++)
+            xai__col2im(p, pl.col + (size_t)b * pl.N, ld, p->C, p->H, p->W, p->OH, p->OW, dx + (size_t)(n0 + b) * xs);
     }
     return XAI_OK;
 }
 
 /* dW += g * im2col(x)^T, db += sum of g (training; db may be NULL) */
-static int xai__conv_backward_weight_gemm(const xai__conv_geom *p, int n, const float *x, const float *gy, float *dw, float *db,
-                                          float **work, size_t *work_size)
+static int xai__conv_backward_weight_gemm(const xai__conv_geom *p, int n, const float *x, const float *gy, float *dw,
+                                          float *db, float **work, size_t *work_size)
 {
     xai__conv_plan pl;
     size_t xs = (size_t)p->C * p->H * p->W;
@@ -6032,11 +6190,13 @@ static int xai__conv_backward_weight_gemm(const xai__conv_geom *p, int n, const 
         for (b = 0; b < nb; b++) {
             xai__im2col(p, x + (size_t)(n0 + b) * xs, p->C, p->H, p->W, p->OH, p->OW, pl.col + (size_t)b * pl.N, ld);
             for (o = 0; o < O; o++)
-                memcpy(pl.tmp + (size_t)o * ld + (size_t)b * pl.N, gy + ((size_t)(n0 + b) * O + o) * pl.N, (size_t)pl.N * sizeof(float));
+                memcpy(pl.tmp + (size_t)o * ld + (size_t)b * pl.N, gy + ((size_t)(n0 + b) * O + o) * pl.N,
+                       (size_t)pl.N * sizeof(float));
         }
         for (g = 0; g < pl.G; g++)
-            xai__gemm(pl.Og, pl.K, (int)ld, pl.tmp + (size_t)g * pl.Og * ld, (int)ld, 0, XAI__MOD_NONE, pl.col + (size_t)g * pl.K * ld, (int)ld, 1,
-                      XAI__MOD_NONE, dw + (size_t)g * pl.Og * pl.K, pl.K, 1);
+            xai__gemm(pl.Og, pl.K, (int)ld, pl.tmp + (size_t)g * pl.Og * ld, (int)ld, 0, XAI__MOD_NONE,
+                      pl.col + (size_t)g * pl.K * ld, (int)ld, 1, XAI__MOD_NONE, dw + (size_t)g * pl.Og * pl.K, pl.K,
+                      1);
         if (db)
             for (o = 0; o < O; o++) {
                 const float *row = pl.tmp + (size_t)o * ld;
@@ -6051,7 +6211,8 @@ static int xai__conv_backward_weight_gemm(const xai__conv_geom *p, int n, const 
 
 /* fc: y (n x O) = x (n x K) W^T + b, the whole batch in one product; W is O x K, or K x O when
    transpose; bias may be NULL */
-static void xai__fc_forward_gemm(int n, int K, int O, int transpose, const float *x, const float *weight, const float *bias, int wmod, float *y)
+static void xai__fc_forward_gemm(int n, int K, int O, int transpose, const float *x, const float *weight,
+                                 const float *bias, int wmod, float *y)
 {
     int i, o;
     if (transpose) xai__gemm(n, O, K, x, K, 0, XAI__MOD_NONE, weight, O, 0, wmod, y, O, 0);
@@ -6062,14 +6223,16 @@ static void xai__fc_forward_gemm(int n, int K, int O, int transpose, const float
 }
 
 /* dx (n x K) (+)= g (n x O) W */
-static void xai__fc_backward_data_gemm(int n, int K, int O, int transpose, const float *gy, const float *weight, int wmod, float *dx, int accumulate)
+static void xai__fc_backward_data_gemm(int n, int K, int O, int transpose, const float *gy, const float *weight,
+                                       int wmod, float *dx, int accumulate)
 {
     if (transpose) xai__gemm(n, K, O, gy, O, 0, XAI__MOD_NONE, weight, O, 1, wmod, dx, K, accumulate);
     else xai__gemm(n, K, O, gy, O, 0, XAI__MOD_NONE, weight, K, 0, wmod, dx, K, accumulate);
 }
 
 /* dW += g^T x (n summed), db += column sums of g (db may be NULL) */
-static void xai__fc_backward_weight_gemm(int n, int K, int O, int transpose, const float *x, const float *gy, float *dw, float *db)
+static void xai__fc_backward_weight_gemm(int n, int K, int O, int transpose, const float *x, const float *gy, float *dw,
+                                         float *db)
 {
     int i, o;
     if (transpose) xai__gemm(K, O, n, x, K, 1, XAI__MOD_NONE, gy, O, 0, XAI__MOD_NONE, dw, O, 1);
@@ -6086,8 +6249,8 @@ static void xai__fc_backward_weight_gemm(int n, int K, int O, int transpose, con
    outputs of the row together, so the outputs' comparisons are independent of each other (no
    chain of max after max) and select rather than branch.  The same maxima and switches as the
    plain loop of section 5 (first maximum in scan order).  x: planes of H x W; y, arg: OH x OW. */
-static void xai__max_pool_fast(const float *x, int planes, int H, int W, int OH, int OW, int kh, int kw, int sh, int sx, int ph, int pw,
-                               float *y, int *arg)
+static void xai__max_pool_fast(const float *x, int planes, int H, int W, int OH, int OW, int kh, int kw, int sh, int sx,
+                               int ph, int pw, float *y, int *arg)
 {
     size_t work = (size_t)planes * H * W;
     int nc;
@@ -6119,9 +6282,11 @@ static void xai__max_pool_fast(const float *x, int planes, int H, int W, int OH,
                         for (ow = 0; ow < OW; ow += 8) {
                             int base = ow * sx - pw + dw;     /* the column of output ow's input */
                             __m256i o = _mm256_add_epi32(_mm256_set1_epi32(ow), lane);
-                            __m256i wv = _mm256_add_epi32(_mm256_set1_epi32(base), sx == 1 ? lane : _mm256_add_epi32(lane, lane));
+                            __m256i wv = _mm256_add_epi32(_mm256_set1_epi32(base),
+                                                          sx == 1 ? lane : _mm256_add_epi32(lane, lane));
                             __m256i in_out = _mm256_cmpgt_epi32(_mm256_set1_epi32(OW), o);
-                            __m256i ok_i = _mm256_and_si256(in_out, _mm256_and_si256(_mm256_cmpgt_epi32(wv, wlo), _mm256_cmpgt_epi32(whi, wv)));
+                            __m256i ok_i = _mm256_and_si256(
+                                in_out, _mm256_and_si256(_mm256_cmpgt_epi32(wv, wlo), _mm256_cmpgt_epi32(whi, wv)));
                             __m256 ok = _mm256_castsi256_ps(ok_i), v, cur, wins;
                             __m256i a, at;
                             const float *row = xp + (size_t)h * W;
@@ -6133,7 +6298,9 @@ static void xai__max_pool_fast(const float *x, int planes, int H, int W, int OH,
                                 __m256i m1 = _mm256_and_si256(_mm256_cmpgt_epi32(c1, wlo), _mm256_cmpgt_epi32(whi, c1));
                                 __m256 v1 = _mm256_maskload_ps(row + base + 8, m1);
                                 /* [x0 x2 x8 x10 | x4 x6 x12 x14] -> [x0 x2 x4 x6 x8 x10 x12 x14] */
-                                v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(v, v1, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
+                                v = _mm256_castpd_ps(_mm256_permute4x64_pd(
+                                    _mm256_castps_pd(_mm256_shuffle_ps(v, v1, _MM_SHUFFLE(2, 0, 2, 0))),
+                                    _MM_SHUFFLE(3, 1, 2, 0)));
                             }
                             v = _mm256_blendv_ps(lowest, v, ok);
                             cur = _mm256_maskload_ps(yrow + ow, in_out);
@@ -6141,7 +6308,9 @@ static void xai__max_pool_fast(const float *x, int planes, int H, int W, int OH,
                             wins = _mm256_and_ps(_mm256_cmp_ps(v, cur, _CMP_GT_OQ), ok);
                             at = _mm256_add_epi32(_mm256_set1_epi32(h * W), wv);
                             _mm256_maskstore_ps(yrow + ow, in_out, _mm256_blendv_ps(cur, v, wins));
-                            _mm256_maskstore_epi32(arow + ow, in_out, _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(at), wins)));
+                            _mm256_maskstore_epi32(arow + ow, in_out,
+                                                   _mm256_castps_si256(_mm256_blendv_ps(
+                                                       _mm256_castsi256_ps(a), _mm256_castsi256_ps(at), wins)));
                         }
                         lo = hi;   /* all done */
                     }
