@@ -138,7 +138,7 @@ bin/sanitize/aopc bin/sanitize/aopc-merge: examples/plot.h
 bin/sanitize/test_fuzz_regressions bin/test_fuzz_regressions: tests/fuzz/fuzz.h tests/fuzz/caffe_nets.h tools/caffe_pb.h
 
 test-sanitize:
-	@$(MAKE) --no-print-directory $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(NPROC)) $(SAN_TESTS) $(SAN_TOOLS)
+	@$(MAKE) --no-print-directory $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(NPROC)) test-sanitize-build
 	@rm -rf bin/sanitize/root && mkdir -p bin/sanitize/root
 	@for f in *; do [ "$$f" = bin ] || ln -s "../../../$$f" "bin/sanitize/root/$$f"; done
 	@ln -s .. bin/sanitize/root/bin
@@ -163,7 +163,9 @@ fuzz: $(patsubst %,bin/fuzz/%,$(FUZZ_TARGETS)) bin/fuzz-seeds
 	@rm -rf bin/fuzz/seeds && bin/fuzz-seeds bin/fuzz/seeds >/dev/null
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh $(FUZZ_TARGETS)
 
-.PHONY: test-sanitize fuzz
+test-sanitize-build: $(SAN_TESTS) $(SAN_TOOLS)
+
+.PHONY: test-sanitize test-sanitize-build fuzz
 
 # the shipped model, the demo and the training curve (issues 7 and 11)
 #   make demo            classify, explain and evaluate with models/fashion.xai (4 min of CPU; see README)
