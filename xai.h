@@ -3215,29 +3215,25 @@ XAIDEF xai_net *xai_net_caffenet(void)
     xai_layer_param conv3 = xai__conv_param(384, 3, 1, 1, 1), conv4 = xai__conv_param(384, 3, 1, 1, 2);
     xai_layer_param conv5 = xai__conv_param(256, 3, 1, 1, 2), pool = xai__pool_param(XAI_POOL_MAX, 3, 2);
     xai_layer_param norm = xai__lrn_param(5, 1e-4f, 0.75f), fc6 = xai__fc_param(4096), fc8 = xai__fc_param(1000);
+    /* Caffe's deploy.prototxt, a layer a line: name, parameters, bottom, top */
+    const struct { const char *name; const xai_layer_param *p; const char *bottom, *top; } layers[] = {
+        {"conv1", &conv1, "data", "conv1"},  {"relu1", &relu, "conv1", "conv1"}, {"pool1", &pool, "conv1", "pool1"},
+        {"norm1", &norm, "pool1", "norm1"},  {"conv2", &conv2, "norm1", "conv2"}, {"relu2", &relu, "conv2", "conv2"},
+        {"pool2", &pool, "conv2", "pool2"},  {"norm2", &norm, "pool2", "norm2"},  {"conv3", &conv3, "norm2", "conv3"},
+        {"relu3", &relu, "conv3", "conv3"},  {"conv4", &conv4, "conv3", "conv4"}, {"relu4", &relu, "conv4", "conv4"},
+        {"conv5", &conv5, "conv4", "conv5"}, {"relu5", &relu, "conv5", "conv5"}, {"pool5", &pool, "conv5", "pool5"},
+        {"fc6", &fc6, "pool5", "fc6"},       {"relu6", &relu, "fc6", "fc6"},      {"drop6", &drop, "fc6", "fc6"},
+        {"fc7", &fc6, "fc6", "fc7"},         {"relu7", &relu, "fc7", "fc7"},      {"drop7", &drop, "fc7", "fc7"},
+        {"fc8", &fc8, "fc7", "fc8"},         {"prob", &softmax, "fc8", "prob"},
+    };
+    size_t i;
     if (!net) return NULL;
-    if (xai_net_input(net, "data", 3, 227, 227) || xai_net_add(net, "conv1", &conv1, "data", "conv1") < 0 ||
-        xai_net_add(net, "relu1", &relu, "conv1", "conv1") < 0 ||
-        xai_net_add(net, "pool1", &pool, "conv1", "pool1") < 0 ||
-        xai_net_add(net, "norm1", &norm, "pool1", "norm1") < 0 ||
-        xai_net_add(net, "conv2", &conv2, "norm1", "conv2") < 0 ||
-        xai_net_add(net, "relu2", &relu, "conv2", "conv2") < 0 ||
-        xai_net_add(net, "pool2", &pool, "conv2", "pool2") < 0 ||
-        xai_net_add(net, "norm2", &norm, "pool2", "norm2") < 0 ||
-        xai_net_add(net, "conv3", &conv3, "norm2", "conv3") < 0 ||
-        xai_net_add(net, "relu3", &relu, "conv3", "conv3") < 0 ||
-        xai_net_add(net, "conv4", &conv4, "conv3", "conv4") < 0 ||
-        xai_net_add(net, "relu4", &relu, "conv4", "conv4") < 0 ||
-        xai_net_add(net, "conv5", &conv5, "conv4", "conv5") < 0 ||
-        xai_net_add(net, "relu5", &relu, "conv5", "conv5") < 0 ||
-        xai_net_add(net, "pool5", &pool, "conv5", "pool5") < 0 || xai_net_add(net, "fc6", &fc6, "pool5", "fc6") < 0 ||
-        xai_net_add(net, "relu6", &relu, "fc6", "fc6") < 0 || xai_net_add(net, "drop6", &drop, "fc6", "fc6") < 0 ||
-        xai_net_add(net, "fc7", &fc6, "fc6", "fc7") < 0 || xai_net_add(net, "relu7", &relu, "fc7", "fc7") < 0 ||
-        xai_net_add(net, "drop7", &drop, "fc7", "fc7") < 0 || xai_net_add(net, "fc8", &fc8, "fc7", "fc8") < 0 ||
-        xai_net_add(net, "prob", &softmax, "fc8", "prob") < 0) {
-        xai_net_free(net);
-        return NULL;
-    }
+    if (xai_net_input(net, "data", 3, 227, 227) != XAI_OK) { xai_net_free(net); return NULL; }
+    for (i = 0; i < sizeof layers / sizeof layers[0]; i++)
+        if (xai_net_add(net, layers[i].name, layers[i].p, layers[i].bottom, layers[i].top) < 0) {
+            xai_net_free(net);
+            return NULL;
+        }
     net->pre.channel_order = XAI_ORDER_BGR;
     net->pre.mean_kind = XAI_MEAN_PIXEL;
     net->pre.mean_pixel[0] = 104.007f;  /* B, G, R: the ILSVRC 2012 mean image averaged per channel */
