@@ -26,50 +26,9 @@ aux_url=http://dl.caffe.berkeleyvision.org/caffe_ilsvrc12.tar.gz
 sha1=${XAI_CAFFENET_SHA1:-4c8d77deb20ea792f84eb5e6d0a11ca0a8660a46}
 files=${XAI_CAFFENET_FILES:-}
 
-die() {
-    echo "get_caffenet.sh: $*" >&2
-    exit 1
-}
-
-mkdir -p "$dir"
-# partial downloads and the unpacked archive never outlive the script
-trap 'rm -f "$dir"/*.part; rm -rf "$dir/ilsvrc12.tmp"' EXIT
-trap 'exit 1' INT TERM HUP
-
-# fetch NAME URL: models/caffenet/NAME from XAI_CAFFENET_FILES or the network, via NAME.part
-fetch() {
-    name=$1
-    url=$2
-    [ -s "$dir/$name" ] && return 0
-    if [ -n "$files" ]; then
-        [ -f "$files/$name" ] || return 1
-        echo "get_caffenet.sh: $name from $files"
-        cp "$files/$name" "$dir/$name.part" || return 1
-    else
-        echo "get_caffenet.sh: downloading $url"
-        if command -v curl >/dev/null 2>&1; then
-            curl -fL --retry 2 --connect-timeout 20 -o "$dir/$name.part" "$url" || { rm -f "$dir/$name.part"; return 1; }
-        elif command -v wget >/dev/null 2>&1; then
-            wget -O "$dir/$name.part" "$url" || { rm -f "$dir/$name.part"; return 1; }
-        else
-            die "neither curl nor wget is installed"
-        fi
-    fi
-    mv "$dir/$name.part" "$dir/$name"
-}
-
-fail_fetch() {
-    if [ -n "$files" ]; then die "$1 is not in $files (XAI_CAFFENET_FILES)"; fi
-    die "cannot download $2 (this needs internet; or put the files in a folder and set XAI_CAFFENET_FILES=DIR)"
-}
-
-sha1_of() {
-    if command -v sha1sum >/dev/null 2>&1; then sha1sum "$1" | cut -d' ' -f1
-    elif command -v shasum >/dev/null 2>&1; then shasum -a 1 "$1" | cut -d' ' -f1
-    elif command -v openssl >/dev/null 2>&1; then openssl sha1 "$1" | sed 's/.*= *//'
-    else die "no sha1sum, shasum or openssl to check the download"
-    fi
-}
+script=get_caffenet.sh
+files_var=XAI_CAFFENET_FILES
+. models/fetch.sh
 
 fetch bvlc_reference_caffenet.caffemodel "$weights_url" || fail_fetch bvlc_reference_caffenet.caffemodel "$weights_url"
 got=$(sha1_of "$dir/bvlc_reference_caffenet.caffemodel")

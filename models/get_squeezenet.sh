@@ -33,50 +33,9 @@ sha1=${XAI_SQUEEZENET_SHA1:-579d0beb658e43c45937bf8bb5e4034fea4e1f69}
 deploy_sha1=733249be856b9cd28ce929cd7c41874cf817c3c6
 files=${XAI_SQUEEZENET_FILES:-}
 
-die() {
-    echo "get_squeezenet.sh: $*" >&2
-    exit 1
-}
-
-mkdir -p "$dir"
-# partial downloads and the unpacked archive never outlive the script
-trap 'rm -f "$dir"/*.part; rm -rf "$dir/ilsvrc12.tmp"' EXIT
-trap 'exit 1' INT TERM HUP
-
-# fetch NAME URL: models/squeezenet/NAME from XAI_SQUEEZENET_FILES or the network, via NAME.part
-fetch() {
-    name=$1
-    url=$2
-    [ -s "$dir/$name" ] && return 0
-    if [ -n "$files" ]; then
-        [ -f "$files/$name" ] || return 1
-        echo "get_squeezenet.sh: $name from $files"
-        cp "$files/$name" "$dir/$name.part" || return 1
-    else
-        echo "get_squeezenet.sh: downloading $url"
-        if command -v curl >/dev/null 2>&1; then
-            curl -fL --retry 2 --connect-timeout 20 -o "$dir/$name.part" "$url" || { rm -f "$dir/$name.part"; return 1; }
-        elif command -v wget >/dev/null 2>&1; then
-            wget -O "$dir/$name.part" "$url" || { rm -f "$dir/$name.part"; return 1; }
-        else
-            die "neither curl nor wget is installed"
-        fi
-    fi
-    mv "$dir/$name.part" "$dir/$name"
-}
-
-fail_fetch() {
-    if [ -n "$files" ]; then die "$1 is not in $files (XAI_SQUEEZENET_FILES)"; fi
-    die "cannot download $2 (this needs internet; or put the files in a folder and set XAI_SQUEEZENET_FILES=DIR)"
-}
-
-sha1_of() {
-    if command -v sha1sum >/dev/null 2>&1; then sha1sum "$1" | cut -d' ' -f1
-    elif command -v shasum >/dev/null 2>&1; then shasum -a 1 "$1" | cut -d' ' -f1
-    elif command -v openssl >/dev/null 2>&1; then openssl sha1 "$1" | sed 's/.*= *//'
-    else die "no sha1sum, shasum or openssl to check the download"
-    fi
-}
+script=get_squeezenet.sh
+files_var=XAI_SQUEEZENET_FILES
+. models/fetch.sh
 
 fetch squeezenet_v1.0.caffemodel "$weights_url" || fail_fetch squeezenet_v1.0.caffemodel "$weights_url"
 got=$(sha1_of "$dir/squeezenet_v1.0.caffemodel")
