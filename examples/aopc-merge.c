@@ -111,7 +111,7 @@ int main(int argc, char **argv)
     settings s, t;
     char outdir[4096], path[4400], tmpdir[4300], olddir[4300], err[40000], first_cfg[16384], cfg[16384], absent[8192] = "", *text, *listtext, **names;
     char outreal[4200] = "";
-    image_rec *all = NULL;
+    tsv_image *all = NULL;
     list_entry *sorted;
     FILE *f;
     size_t len;
@@ -187,18 +187,18 @@ int main(int argc, char **argv)
     if (j > 8) note_add(absent, sizeof absent, "; ... %d shards missing in all", j);
     /* each shard's complete rows of its own images; what it lacks */
     for (i = 0; i < ndir; i++) {
-        image_rec *im;
+        tsv_image *im;
         int nimg, cut, exists, expected = shard_of[i] < nlist ? (nlist - shard_of[i] + nshards - 1) / nshards : 0, complete = 0, k;
         path_join(path, sizeof path, dirs[i], "curves.tsv");
         im = read_curves(path, &s, &nimg, &cut, &exists, err, sizeof err);
         if (err[0]) return die(err);
         nimg = im ? keep_listed(im, nimg, sorted, nlist, shard_of[i], nshards) : 0;
         for (j = 0; j < nimg; j++) {
-            if (im[j].count != rows_per_image(&s)) { free(im[j].name); free(im[j].score); free(im[j].have); continue; }
+            if (im[j].count != rows_per_image(&s)) { free(im[j].name); free(im[j].val); free(im[j].have); continue; }
             if (n == cap) {
-                image_rec *na;
+                tsv_image *na;
                 cap = cap ? 2 * cap : 256;
-                if (!(na = (image_rec *)realloc(all, (size_t)cap * sizeof *all))) return die("out of memory");
+                if (!(na = (tsv_image *)realloc(all, (size_t)cap * sizeof *all))) return die("out of memory");
                 all = na;
             }
             all[n++] = im[j];
@@ -273,7 +273,7 @@ int main(int argc, char **argv)
         ok = (f = fopen(tmp, "wb")) != NULL;
         if (ok) {
             ok = fprintf(f, "image\tmethod\torder\trepeat\tk\tscore\n") > 0;
-            for (j = 0; j < n && ok; j++) ok = write_block(f, &s, all[j].name, all[j].score);
+            for (j = 0; j < n && ok; j++) ok = write_block(f, &s, all[j].name, all[j].val);
             if (fclose(f) != 0) ok = 0;
         }
         if (!ok || rename(tmp, path) != 0) { remove(tmp); xai__fail(XAI_ERR_IO, "%s/curves.tsv: write error (disk full?)", outdir); rc = 1; }

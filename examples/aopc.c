@@ -114,14 +114,16 @@ typedef struct settings {
     int ncx;
 } settings;
 
-/* An image's curves: nrun x repeats x (steps + 1) scores, in that order. */
-typedef struct image_rec {
+/* One image's rows of a results file, either file: curves.tsv (a slot a score, nrun x repeats x
+   (steps + 1) slots in that order, one number each) or complexity.tsv (a slot a heatmap method,
+   in settings.cx_run order: png_bytes, jpeg_bytes, entropy_bits).  read_tsv reads both. */
+typedef struct tsv_image {
     char *name;
-    float *score;
-    unsigned char *have;
-    size_t count;
-    size_t line;           /* its first row in curves.tsv */
-} image_rec;
+    double *val;           /* slots x width numbers (a curve's scores are floats, kept exactly) */
+    unsigned char *have;   /* whether each slot's row was read */
+    size_t count;          /* slots read */
+    size_t line;           /* its first row in the file */
+} tsv_image;
 
 /* A list entry: its text, its position (which keys its noise and its shard) and its line. */
 typedef struct list_entry {
@@ -435,10 +437,10 @@ static int find_run(const settings *s, const char *method, const char *order)
     return -1;
 }
 
-static int cmp_image(const void *a, const void *b) { return strcmp(((const image_rec *)a)->name, ((const image_rec *)b)->name); }
+static int cmp_image(const void *a, const void *b) { return strcmp(((const tsv_image *)a)->name, ((const tsv_image *)b)->name); }
 
 /* An image of an array sorted by name (read_curves' result), or -1: O(log n). */
-static int find_image(const image_rec *im, int n, const char *name)
+static int find_image(const tsv_image *im, int n, const char *name)
 {
     int lo = 0, hi = n - 1;
     while (lo <= hi) {
@@ -449,35 +451,41 @@ static int find_image(const image_rec *im, int n, const char *name)
     return -1;
 }
 
-static void free_images(image_rec *im, int n)
+static void free_images(tsv_image *im, int n)
 {
     int i;
-    for (i = 0; i < n; i++) { free(im[i].name); free(im[i].score); free(im[i].have); }
+    for (i = 0; i < n; i++) { free(im[i].name); free(im[i].val); free(im[i].have); }
     free(im);
 }
 
-/* Reads curves.tsv: every image with its rows, sorted by name; *partial says whether some image is
-   incomplete or the last row was cut (a kill).  A row that does not parse, a score that is not a
-   finite number and an image whose rows are in two places are errors naming the line.  *exists:
-   whether the file is there (a shard with no images has only the header). */
-static image_rec *read_curves(const char *path, const settings *s, int *nimg, int *partial, int *exists, char *err, size_t errlen)
+/* One row of a results file: the slot it fills and its numbers from its fields; 0 with err set when
+   the row does not fit this configuration. */
+typedef int (*tsv_row_fn)(const settings *s, char **field, const char *path, size_t lineno, size_t *slot, double *v, char *err,
+                          size_t errlen);
+
+/* A results file (curves.tsv, complexity.tsv): every image with its rows, sorted by name, slots
+   slots of width numbers each; *partial says whether some image lacks a slot or the last row was
+   cut (a kill).  A row of another field count, one row() refuses and an image whose rows are in
+   two places are errors naming the line.  *exists (may be NULL): whether the file is there; NULL
+   and no error when it is not; a file with only its header gives an empty, not NULL, result. */
+static tsv_image *read_tsv(const char *path, const settings *s, int nfield, const char *fields, size_t slots, int width, tsv_row_fn row,
+                           int *nimg, int *partial, int *exists, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     char line[LINE_MAX_BYTES];
-    image_rec *im = NULL;
+    tsv_image *im = NULL;
     int n = 0, cap = 0, cur = -1, i;
-    size_t per = rows_per_image(s), lineno = 0;
+    size_t lineno = 0;
     *nimg = 0;
     *partial = 0;
     err[0] = 0;
     if (exists) *exists = f != NULL;
     if (!f) return NULL;
     while (fgets(line, sizeof line, f)) {
-        char *field[6], *p = line;
-        int nf = 0, ri;
-        long rep, k;
-        double score;
-        size_t at;
+        char *field[8], *p = line;
+        int nf = 0, q;
+        double v[3];
+        size_t slot;
         lineno++;
         if (!strchr(line, '\n')) {
             int c = getc(f);
@@ -487,37 +495,32 @@ static image_rec *read_curves(const char *path, const settings *s, int *nimg, in
         }
         line[strcspn(line, "\r\n")] = 0;
         if (lineno == 1 && !strncmp(line, "image\t", 6)) continue;
-        while (nf < 6) { field[nf++] = p; p = strchr(p, '\t'); if (!p) break; *p++ = 0; }
-        if (nf != 6 || p) { snprintf(err, errlen, "%s: line %zu: %s fields, a row has 6 (image, method, order, repeat, k, score)", path, lineno, p ? "more than 6" : nf == 1 ? "1" : nf == 2 ? "2" : nf == 3 ? "3" : nf == 4 ? "4" : "5"); break; }
-        ri = find_run(s, field[1], field[2]);
-        if (ri < 0 || !parse_long_field(field[3], 0, s->cfg.repeats - 1, &rep) || !parse_long_field(field[4], 0, s->cfg.steps, &k)) {
-            snprintf(err, errlen, "%s: line %zu: method %s, order %s, repeat '%s', k '%s' do not match config.tsv", path, lineno, field[1], field[2], field[3], field[4]);
+        while (nf < nfield) { field[nf++] = p; p = strchr(p, '\t'); if (!p) break; *p++ = 0; }
+        if (nf != nfield || p) {
+            if (p) snprintf(err, errlen, "%s: line %zu: more than %d fields, a row has %d (%s)", path, lineno, nfield, nfield, fields);
+            else snprintf(err, errlen, "%s: line %zu: %d fields, a row has %d (%s)", path, lineno, nf, nfield, fields);
             break;
         }
-        if (!parse_finite_field(field[5], &score)) {
-            snprintf(err, errlen, "%s: line %zu: score '%s' is not a finite number (image %s, %s %s, repeat %ld, step %ld)", path, lineno, field[5], field[0], field[1], field[2], rep, k);
-            break;
-        }
+        if (!row(s, field, path, lineno, &slot, v, err, errlen)) break;
         /* a new image where the name changes: blocks are contiguous; two blocks of one image are
            found below by sorting */
         if (cur < 0 || strcmp(im[cur].name, field[0])) {
             if (n == cap) {
-                image_rec *ni;
+                tsv_image *ni;
                 cap = cap ? 2 * cap : 64;
-                if (!(ni = (image_rec *)realloc(im, (size_t)cap * sizeof *im))) { snprintf(err, errlen, "%s: out of memory", path); break; }
+                if (!(ni = (tsv_image *)realloc(im, (size_t)cap * sizeof *im))) { snprintf(err, errlen, "%s: out of memory", path); break; }
                 im = ni;
             }
             im[n].name = copy_string(field[0]);
-            im[n].score = (float *)calloc(per, sizeof(float));
-            im[n].have = (unsigned char *)calloc(per, 1);
+            im[n].val = (double *)calloc(slots * (size_t)width, sizeof(double));
+            im[n].have = (unsigned char *)calloc(slots, 1);
             im[n].count = 0;
             im[n].line = lineno;
             cur = n++;
-            if (!im[cur].name || !im[cur].score || !im[cur].have) { snprintf(err, errlen, "%s: out of memory", path); break; }
+            if (!im[cur].name || !im[cur].val || !im[cur].have) { snprintf(err, errlen, "%s: out of memory", path); break; }
         }
-        at = ((size_t)ri * s->cfg.repeats + (size_t)rep) * (size_t)(s->cfg.steps + 1) + (size_t)k;
-        if (!im[cur].have[at]) { im[cur].have[at] = 1; im[cur].count++; }
-        im[cur].score[at] = (float)score;
+        if (!im[cur].have[slot]) { im[cur].have[slot] = 1; im[cur].count++; }
+        for (q = 0; q < width; q++) im[cur].val[slot * (size_t)width + (size_t)q] = v[q];
     }
     fclose(f);
     if (!err[0]) {
@@ -530,27 +533,53 @@ static image_rec *read_curves(const char *path, const settings *s, int *nimg, in
             }
     }
     if (err[0]) { free_images(im, n); return NULL; }
-    for (i = 0; i < n; i++) if (im[i].count != per) *partial = 1;
+    for (i = 0; i < n; i++) if (im[i].count != slots) *partial = 1;
     *nimg = n;
-    if (!im) im = (image_rec *)calloc(1, sizeof *im);   /* found but empty: not NULL */
+    if (!im) im = (tsv_image *)calloc(1, sizeof *im);   /* found but empty: not NULL */
     return im;
+}
+
+/* A row of curves.tsv: image, method, order, repeat, k, score. */
+static int curves_row(const settings *s, char **field, const char *path, size_t lineno, size_t *slot, double *v, char *err, size_t errlen)
+{
+    int ri = find_run(s, field[1], field[2]);
+    long rep, k;
+    double score;
+    if (ri < 0 || !parse_long_field(field[3], 0, s->cfg.repeats - 1, &rep) || !parse_long_field(field[4], 0, s->cfg.steps, &k)) {
+        snprintf(err, errlen, "%s: line %zu: method %s, order %s, repeat '%s', k '%s' do not match config.tsv", path, lineno, field[1], field[2], field[3], field[4]);
+        return 0;
+    }
+    if (!parse_finite_field(field[5], &score)) {
+        snprintf(err, errlen, "%s: line %zu: score '%s' is not a finite number (image %s, %s %s, repeat %ld, step %ld)", path, lineno, field[5], field[0], field[1], field[2], rep, k);
+        return 0;
+    }
+    *slot = ((size_t)ri * s->cfg.repeats + (size_t)rep) * (size_t)(s->cfg.steps + 1) + (size_t)k;
+    v[0] = (float)score;   /* the curves are floats */
+    return 1;
+}
+
+/* Reads curves.tsv (read_tsv). */
+static tsv_image *read_curves(const char *path, const settings *s, int *nimg, int *partial, int *exists, char *err, size_t errlen)
+{
+    return read_tsv(path, s, 6, "image, method, order, repeat, k, score", rows_per_image(s), 1, curves_row, nimg, partial, exists, err,
+                    errlen);
 }
 
 /* Keeps the images of one shard of the list (index % nshards == shard) and drops the others (rows
    of images no longer listed): the summary counts only the current list.  Returns the new count. */
-static int keep_listed(image_rec *im, int n, const list_entry *sorted, int nlist, int shard, int nshards)
+static int keep_listed(tsv_image *im, int n, const list_entry *sorted, int nlist, int shard, int nshards)
 {
     int i, m = 0;
     for (i = 0; i < n; i++) {
         int at = list_index(sorted, nlist, im[i].name);
         if (at >= 0 && at % nshards == shard) im[m++] = im[i];
-        else { free(im[i].name); free(im[i].score); free(im[i].have); }
+        else { free(im[i].name); free(im[i].val); free(im[i].have); }
     }
     return m;
 }
 
 /* Appends one image's rows: one block, flushed, so a kill cuts at most this image. */
-static int write_block(FILE *f, const settings *s, const char *name, const float *score)
+static int write_block(FILE *f, const settings *s, const char *name, const double *score)
 {
     int ri, rep, k;
     for (ri = 0; ri < s->nrun; ri++)
@@ -563,7 +592,7 @@ static int write_block(FILE *f, const settings *s, const char *name, const float
 
 /* summary.tsv, aopc_curves.tsv, abpc.tsv, aopc.svg and the table on stdout, from the complete
    images only, in the order of their names: the same bits for one run or merged shards. */
-static int summarize(const char *dir, const settings *s, image_rec *im, int n, const char *note)
+static int summarize(const char *dir, const settings *s, tsv_image *im, int n, const char *note)
 {
     int L = s->cfg.steps, ri, i, k, nimg = 0, random_run = -1, rc = 0;
     size_t per = rows_per_image(s), stride = (size_t)s->cfg.repeats * (L + 1);
@@ -571,6 +600,7 @@ static int summarize(const char *dir, const settings *s, image_rec *im, int n, c
     plot_text sum = {NULL, 0, 0}, curves = {NULL, 0, 0}, abpc = {NULL, 0, 0};
     plot_series series[MAX_RUNS];
     double *xs = (double *)malloc((size_t)(L + 1) * sizeof(double)), *ys = (double *)malloc((size_t)s->nrun * (L + 1) * sizeof(double));
+    float *curve = (float *)malloc(per * sizeof(float));   /* an image's scores, as the floats they were */
     char path[4400], *svg;
     if (n > 1) qsort(im, (size_t)n, sizeof *im, cmp_image);
     for (ri = 0; ri < s->nrun; ri++) {
@@ -578,9 +608,11 @@ static int summarize(const char *dir, const settings *s, image_rec *im, int n, c
         if (s->runs[ri].is_random) random_run = ri;
     }
     for (i = 0; i < n; i++) {
+        size_t q;
         if (im[i].count != per) continue;
         nimg++;
-        for (ri = 0; ri < s->nrun; ri++) xai_aopc_stat_add(&st[ri], im[i].score + ri * stride, s->cfg.repeats);
+        for (q = 0; q < per; q++) curve[q] = (float)im[i].val[q];
+        for (ri = 0; ri < s->nrun; ri++) xai_aopc_stat_add(&st[ri], curve + ri * stride, s->cfg.repeats);
     }
     if (note) { plot_printf(&sum, "# %s\n", note); printf("\n%s\n", note); }
     plot_printf(&sum, "method\torder\tsteps\taopc\taopc_minus_random\tsem\timages\n");
@@ -615,7 +647,7 @@ static int summarize(const char *dir, const settings *s, image_rec *im, int n, c
             if (im[i].count != per) continue;
             /* ABPC = 1/(L+1) sum_k (LeRF_k - MoRF_k) is the AOPC of the curve MoRF_k - LeRF_k, whose
                first point is 0 (both start from the same clean image) */
-            for (q = 0; q < stride; q++) diff[q] = im[i].score[ri * stride + q] - im[i].score[lr * stride + q];
+            for (q = 0; q < stride; q++) diff[q] = (float)im[i].val[ri * stride + q] - (float)im[i].val[lr * stride + q];
             xai_aopc_stat_add(&ab, diff, s->cfg.repeats);
         }
         free(diff);
@@ -658,20 +690,11 @@ static int summarize(const char *dir, const settings *s, image_rec *im, int n, c
     if (rc) fprintf(stderr, "%s: %s\n", cli_tool, xai_failure_reason());
     else printf("\nwrote %s/summary.tsv, aopc_curves.tsv, %saopc.svg\n", shown_dir ? shown_dir : dir, abpc.len ? "abpc.tsv, " : "");
     for (ri = 0; ri < s->nrun; ri++) xai_aopc_stat_free(&st[ri]);
-    free(st); free(sum.p); free(curves.p); free(abpc.p); free(xs); free(ys);
+    free(st); free(sum.p); free(curves.p); free(abpc.p); free(xs); free(ys); free(curve);
     return rc;
 }
 
 /* ---- heatmap complexity (--complexity) ---- */
-
-/* An image's complexity rows: for each heatmap method (settings.cx_run order) png_bytes,
-   jpeg_bytes, entropy_bits. */
-typedef struct cx_rec {
-    char *name;
-    double *val;           /* ncx x 3 */
-    unsigned char *have;   /* ncx */
-    int count;
-} cx_rec;
 
 static int cx_method(const settings *s, const char *method)
 {
@@ -681,103 +704,33 @@ static int cx_method(const settings *s, const char *method)
     return -1;
 }
 
-static int cmp_cx(const void *a, const void *b) { return strcmp(((const cx_rec *)a)->name, ((const cx_rec *)b)->name); }
 
-/* An image of an array sorted by name, or -1. */
-CLI_FN int find_cx(const cx_rec *cx, int n, const char *name)
+
+/* A row of complexity.tsv: image, method, png_bytes, jpeg_bytes, entropy_bits. */
+static int complexity_row(const settings *s, char **field, const char *path, size_t lineno, size_t *slot, double *v, char *err,
+                          size_t errlen)
 {
-    int lo = 0, hi = n - 1;
-    while (lo <= hi) {
-        int mid = lo + (hi - lo) / 2, c = strcmp(cx[mid].name, name);
-        if (!c) return mid;
-        if (c < 0) lo = mid + 1; else hi = mid - 1;
+    int c = cx_method(s, field[1]), q;
+    if (c < 0) {
+        snprintf(err, errlen, "%s: line %zu: method %s is not a heatmap method of config.tsv", path, lineno, field[1]);
+        return 0;
     }
-    return -1;
-}
-
-static void free_cx(cx_rec *cx, int n)
-{
-    int i;
-    for (i = 0; i < n; i++) { free(cx[i].name); free(cx[i].val); free(cx[i].have); }
-    free(cx);
-}
-
-/* Reads complexity.tsv: every image with its rows, sorted by name; *partial says whether a row was
-   cut or an image lacks a method; a row that does not parse is an error naming its line.  NULL
-   with *n = 0 and no error if the file does not exist. */
-static cx_rec *read_complexity(const char *path, const settings *s, int *nimg, int *partial, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    char line[LINE_MAX_BYTES];
-    cx_rec *cx = NULL;
-    int n = 0, cap = 0, cur = -1, i;
-    size_t lineno = 0;
-    *nimg = 0;
-    *partial = 0;
-    err[0] = 0;
-    if (!f) return NULL;
-    while (fgets(line, sizeof line, f)) {
-        char *field[5], *p = line;
-        int nf = 0, c, q;
-        double v[3];
-        lineno++;
-        if (!strchr(line, '\n')) {
-            int ch = getc(f);
-            if (ch == EOF) { *partial = 1; break; }   /* a row cut by a kill */
-            snprintf(err, errlen, "%s: line %zu: longer than %d bytes", path, lineno, LINE_MAX_BYTES - 2);
-            break;
+    for (q = 0; q < 3; q++)
+        if (!parse_finite_field(field[2 + q], &v[q])) {
+            snprintf(err, errlen, "%s: line %zu: '%s' is not a finite number", path, lineno, field[2 + q]);
+            return 0;
         }
-        line[strcspn(line, "\r\n")] = 0;
-        if (lineno == 1 && !strncmp(line, "image\t", 6)) continue;
-        while (nf < 5) { field[nf++] = p; p = strchr(p, '\t'); if (!p) break; *p++ = 0; }
-        if (nf != 5 || p) { snprintf(err, errlen, "%s: line %zu: not 5 fields (image, method, png_bytes, jpeg_bytes, entropy_bits)", path, lineno); break; }
-        if ((c = cx_method(s, field[1])) < 0) {
-            snprintf(err, errlen, "%s: line %zu: method %s is not a heatmap method of config.tsv", path, lineno, field[1]);
-            break;
-        }
-        for (q = 0; q < 3; q++)
-            if (!parse_finite_field(field[2 + q], &v[q])) break;
-        if (q < 3) { snprintf(err, errlen, "%s: line %zu: '%s' is not a finite number", path, lineno, field[2 + q]); break; }
-        if (cur < 0 || strcmp(cx[cur].name, field[0])) {
-            if (n == cap) {
-                cx_rec *nc;
-                cap = cap ? 2 * cap : 64;
-                if (!(nc = (cx_rec *)realloc(cx, (size_t)cap * sizeof *cx))) { snprintf(err, errlen, "%s: out of memory", path); break; }
-                cx = nc;
-            }
-            cx[n].name = copy_string(field[0]);
-            cx[n].val = (double *)calloc((size_t)s->ncx * 3, sizeof(double));
-            cx[n].have = (unsigned char *)calloc((size_t)s->ncx, 1);
-            cx[n].count = 0;
-            cur = n++;
-            if (!cx[cur].name || !cx[cur].val || !cx[cur].have) { snprintf(err, errlen, "%s: out of memory", path); break; }
-        }
-        if (!cx[cur].have[c]) { cx[cur].have[c] = 1; cx[cur].count++; }
-        for (q = 0; q < 3; q++) cx[cur].val[3 * c + q] = v[q];
-    }
-    fclose(f);
-    if (!err[0]) {
-        if (n > 1) qsort(cx, (size_t)n, sizeof *cx, cmp_cx);
-        for (i = 1; i < n; i++)
-            if (!strcmp(cx[i - 1].name, cx[i].name)) { snprintf(err, errlen, "%s: rows of image %s in two places", path, cx[i].name); break; }
-    }
-    if (err[0]) { free_cx(cx, n); return NULL; }
-    for (i = 0; i < n; i++) if (cx[i].count != s->ncx) *partial = 1;
-    *nimg = n;
-    return cx;
+    *slot = (size_t)c;
+    return 1;
 }
 
-/* keep_listed for complexity rows. */
-static int keep_listed_cx(cx_rec *cx, int n, const list_entry *sorted, int nlist, int shard, int nshards)
+/* Reads complexity.tsv (read_tsv). */
+static tsv_image *read_complexity(const char *path, const settings *s, int *nimg, int *partial, char *err, size_t errlen)
 {
-    int i, m = 0;
-    for (i = 0; i < n; i++) {
-        int at = list_index(sorted, nlist, cx[i].name);
-        if (at >= 0 && at % nshards == shard) cx[m++] = cx[i];
-        else { free(cx[i].name); free(cx[i].val); free(cx[i].have); }
-    }
-    return m;
+    return read_tsv(path, s, 5, "image, method, png_bytes, jpeg_bytes, entropy_bits", (size_t)s->ncx, 3, complexity_row, nimg, partial,
+                    NULL, err, errlen);
 }
+
 
 /* Appends one image's rows in one block, flushed: a kill cuts at most this image. */
 static int write_cx_block(FILE *f, const settings *s, const char *name, const double *val)
@@ -789,7 +742,7 @@ static int write_cx_block(FILE *f, const settings *s, const char *name, const do
 }
 
 /* Writes the complete images of cx to path, through a temporary file. */
-static int write_cx_file(const char *path, const settings *s, cx_rec *cx, int n)
+static int write_cx_file(const char *path, const settings *s, tsv_image *cx, int n)
 {
     char tmp[4600];
     FILE *f;
@@ -798,7 +751,7 @@ static int write_cx_file(const char *path, const settings *s, cx_rec *cx, int n)
     if (!(f = fopen(tmp, "wb"))) return 0;
     ok = fprintf(f, "image\tmethod\tpng_bytes\tjpeg_bytes\tentropy_bits\n") > 0;
     for (i = 0; i < n && ok; i++)
-        if (cx[i].count == s->ncx) ok = write_cx_block(f, s, cx[i].name, cx[i].val);
+        if (cx[i].count == (size_t)s->ncx) ok = write_cx_block(f, s, cx[i].name, cx[i].val);
     if (fclose(f) != 0) ok = 0;
     if (!ok || rename(tmp, path) != 0) { remove(tmp); return 0; }
     return 1;
@@ -807,14 +760,14 @@ static int write_cx_file(const char *path, const settings *s, cx_rec *cx, int n)
 /* complexity_summary.tsv and the paper's Table I on stdout: per method the mean and standard error
    over the complete images, in the order of their names, two passes in double: the same bits for
    one run or merged shards. */
-static int summarize_complexity(const char *dir, const settings *s, cx_rec *cx, int n)
+static int summarize_complexity(const char *dir, const settings *s, tsv_image *cx, int n)
 {
     static const char *col[3] = {"png_bytes", "jpeg_bytes", "entropy_bits"};
     plot_text sum = {NULL, 0, 0};
     char path[4400];
     int c, q, i, nimg = 0, rc = 0;
-    if (n > 1) qsort(cx, (size_t)n, sizeof *cx, cmp_cx);
-    for (i = 0; i < n; i++) nimg += cx[i].count == s->ncx;
+    if (n > 1) qsort(cx, (size_t)n, sizeof *cx, cmp_image);
+    for (i = 0; i < n; i++) nimg += cx[i].count == (size_t)s->ncx;
     plot_printf(&sum, "method\timages");
     for (q = 0; q < 3; q++) plot_printf(&sum, "\t%s\t%s_sem", col[q], col[q]);
     plot_printf(&sum, "\n");
@@ -827,9 +780,9 @@ static int summarize_complexity(const char *dir, const settings *s, cx_rec *cx, 
         char cell[3][64];
         for (q = 0; q < 3; q++) {
             double acc = 0, ss = 0;
-            for (i = 0; i < n; i++) if (cx[i].count == s->ncx) acc += cx[i].val[3 * c + q];
+            for (i = 0; i < n; i++) if (cx[i].count == (size_t)s->ncx) acc += cx[i].val[3 * c + q];
             mean[q] = nimg ? acc / nimg : NAN;
-            for (i = 0; i < n; i++) if (cx[i].count == s->ncx) ss += (cx[i].val[3 * c + q] - mean[q]) * (cx[i].val[3 * c + q] - mean[q]);
+            for (i = 0; i < n; i++) if (cx[i].count == (size_t)s->ncx) ss += (cx[i].val[3 * c + q] - mean[q]) * (cx[i].val[3 * c + q] - mean[q]);
             sem[q] = nimg > 1 ? sqrt(ss / (nimg - 1) / nimg) : 0.0;
             snprintf(cell[q], sizeof cell[q], "%.3f %s %.3f", q < 2 ? mean[q] / 1024 : mean[q], "\xc2\xb1", q < 2 ? sem[q] / 1024 : sem[q]);
         }
@@ -852,11 +805,11 @@ static int summarize_complexity(const char *dir, const settings *s, cx_rec *cx, 
 static int merge_complexity(const char *const *dirs, const int *shard_of, int ndir, int nshards, const settings *s, const list_entry *sorted,
                             int nlist, const char *out)
 {
-    cx_rec *all = NULL;
+    tsv_image *all = NULL;
     int n = 0, cap = 0, i, j, with = 0, rc;
     char path[4400], err[8192];
     for (i = 0; i < ndir; i++) {
-        cx_rec *cx;
+        tsv_image *cx;
         int ncx, partial;
         FILE *f;
         path_join(path, sizeof path, dirs[i], "complexity.tsv");
@@ -864,22 +817,22 @@ static int merge_complexity(const char *const *dirs, const int *shard_of, int nd
         fclose(f);
         with++;
         cx = read_complexity(path, s, &ncx, &partial, err, sizeof err);
-        if (err[0]) { free_cx(all, n); return die(err); }
-        ncx = keep_listed_cx(cx, ncx, sorted, nlist, shard_of[i], nshards);
+        if (err[0]) { free_images(all, n); return die(err); }
+        ncx = keep_listed(cx, ncx, sorted, nlist, shard_of[i], nshards);
         for (j = 0; j < ncx; j++) {
-            if (cx[j].count != s->ncx) { free(cx[j].name); free(cx[j].val); free(cx[j].have); continue; }
-            if (n == cap) { cap = cap ? 2 * cap : 256; all = (cx_rec *)realloc(all, (size_t)cap * sizeof *all); }
+            if (cx[j].count != (size_t)s->ncx) { free(cx[j].name); free(cx[j].val); free(cx[j].have); continue; }
+            if (n == cap) { cap = cap ? 2 * cap : 256; all = (tsv_image *)realloc(all, (size_t)cap * sizeof *all); }
             all[n++] = cx[j];
         }
         free(cx);
     }
     if (!with) return 0;
     if (with < ndir) fprintf(stderr, "aopc-merge: only %d of %d folders have complexity.tsv: the complexity summary covers their images\n", with, ndir);
-    if (n > 1) qsort(all, (size_t)n, sizeof *all, cmp_cx);
+    if (n > 1) qsort(all, (size_t)n, sizeof *all, cmp_image);
     path_join(path, sizeof path, out, "complexity.tsv");
-    if (!write_cx_file(path, s, all, n)) { free_cx(all, n); snprintf(err, sizeof err, "%s: write error", path); return die(err); }
+    if (!write_cx_file(path, s, all, n)) { free_images(all, n); snprintf(err, sizeof err, "%s: write error", path); return die(err); }
     rc = summarize_complexity(out, s, all, n);
-    free_cx(all, n);
+    free_images(all, n);
     return rc;
 }
 #endif
@@ -975,7 +928,7 @@ CLI_FN void remove_stale_tmp(const char *tool, const char *dir)
 
 #ifndef AOPC_MERGE
 /* Keeps only complete images: written to a temporary file and renamed over curves.tsv. */
-static int rewrite_complete(const char *path, const settings *s, image_rec *im, int n)
+static int rewrite_complete(const char *path, const settings *s, tsv_image *im, int n)
 {
     char tmp[4600];
     FILE *f;
@@ -984,7 +937,7 @@ static int rewrite_complete(const char *path, const settings *s, image_rec *im, 
     if (!(f = fopen(tmp, "wb"))) return 0;
     ok = fprintf(f, "image\tmethod\torder\trepeat\tk\tscore\n") > 0;
     for (i = 0; i < n && ok; i++)
-        if (im[i].count == rows_per_image(s)) ok = write_block(f, s, im[i].name, im[i].score);
+        if (im[i].count == rows_per_image(s)) ok = write_block(f, s, im[i].name, im[i].val);
     if (fclose(f) != 0) ok = 0;
     if (!ok || rename(tmp, path) != 0) { remove(tmp); return 0; }
     return 1;
@@ -1162,13 +1115,14 @@ int main(int argc, char **argv)
     const char *dir = NULL;
     char err[40000], path[4400], cxpath[4400], cfgtext[16384], *old, *listtext, **names = NULL;
     int i, nnames = 0, nimg = 0, ncxi = 0, partial = 0, done = 0, todo = 0, rc = 0, list_changed = 0, no_lock = 0, threads = 1;
-    image_rec *im;
-    cx_rec *cx = NULL;
+    tsv_image *im;
+    tsv_image *cx = NULL;
     list_entry *sorted;
     xai_net *net;
     xai_tape *t1;
     FILE *out, *cxout = NULL;
     float *x, *heats, *block, *curves;
+    double *block_out;   /* block as written: read_tsv's numbers */
     const float **task_heat;
     int *same_as = NULL;
     int *task_order, *task_repeat, *task_slot;
@@ -1312,8 +1266,8 @@ int main(int argc, char **argv)
         if (ftell(cxout) == 0) { fprintf(cxout, "image\tmethod\tpng_bytes\tjpeg_bytes\tentropy_bits\n"); fflush(cxout); }
     }
     for (i = s.shard; i < nnames; i += s.nshards) {
-        int j = find_image(im, nimg, names[i]), k = s.complexity ? find_cx(cx, ncxi, names[i]) : -1;
-        if (j >= 0 && im[j].count == rows_per_image(&s) && (!s.complexity || (k >= 0 && cx[k].count == s.ncx))) done++;
+        int j = find_image(im, nimg, names[i]), k = s.complexity ? find_image(cx, ncxi, names[i]) : -1;
+        if (j >= 0 && im[j].count == rows_per_image(&s) && (!s.complexity || (k >= 0 && cx[k].count == (size_t)s.ncx))) done++;
         else todo++;
     }
     fprintf(stderr, "aopc: %d images in this shard, %d already done, %d to do\n", done + todo, done, todo);
@@ -1321,6 +1275,7 @@ int main(int argc, char **argv)
     x = (float *)malloc(xai_net_input_size(net) * sizeof(float));
     heats = (float *)malloc((size_t)s.nrun * net->input_h * net->input_w * sizeof(float));
     block = (float *)malloc(rows_per_image(&s) * sizeof(float));
+    block_out = (double *)malloc(rows_per_image(&s) * sizeof(double));
     curves = (float *)malloc(rows_per_image(&s) * sizeof(float));
     task_heat = (const float **)malloc((size_t)s.nrun * s.cfg.repeats * sizeof *task_heat);
     same_as = (int *)malloc((size_t)s.nrun * sizeof *same_as);
@@ -1328,13 +1283,13 @@ int main(int argc, char **argv)
     task_repeat = (int *)malloc((size_t)s.nrun * s.cfg.repeats * sizeof(int));
     task_slot = (int *)malloc((size_t)s.nrun * s.cfg.repeats * sizeof(int));
     cxv = (double *)calloc((size_t)s.ncx * 3 + 1, sizeof(double));
-    if (!t1 || !x || !heats || !block || !curves || !task_heat || !same_as || !task_order || !task_repeat || !task_slot || !cxv) return die(xai_failure_reason());
+    if (!t1 || !x || !heats || !block || !block_out || !curves || !task_heat || !same_as || !task_order || !task_repeat || !task_slot || !cxv) return die(xai_failure_reason());
     t0 = now_seconds();
     {
         int finished = 0;
         for (i = s.shard; i < nnames && !rc; i += s.nshards) {
-            int j = find_image(im, nimg, names[i]), k = s.complexity ? find_cx(cx, ncxi, names[i]) : -1, cls, ri, rep;
-            int need_curves = !(j >= 0 && im[j].count == rows_per_image(&s)), need_cx = s.complexity && !(k >= 0 && cx[k].count == s.ncx);
+            int j = find_image(im, nimg, names[i]), k = s.complexity ? find_image(cx, ncxi, names[i]) : -1, cls, ri, rep;
+            int need_curves = !(j >= 0 && im[j].count == rows_per_image(&s)), need_cx = s.complexity && !(k >= 0 && cx[k].count == (size_t)s.ncx);
             xai_image img;
             size_t L1 = (size_t)s.cfg.steps + 1, plane = (size_t)net->input_h * net->input_w, q;
             if (!need_curves && !need_cx) continue;
@@ -1419,7 +1374,8 @@ int main(int argc, char **argv)
             /* complexity first: a kill between the blocks leaves an image whose curves are redone
                and whose complexity rows are kept, never written twice */
             if (need_cx && !write_cx_block(cxout, &s, names[i], cxv)) { snprintf(err, sizeof err, "%s: write error (disk full?); the complete images stay", cxpath); rc = die(err); break; }
-            if (need_curves && !write_block(out, &s, names[i], block)) { snprintf(err, sizeof err, "%s: write error (disk full?); the complete images stay", path); rc = die(err); break; }
+            for (q = 0; q < rows_per_image(&s); q++) block_out[q] = block[q];
+            if (need_curves && !write_block(out, &s, names[i], block_out)) { snprintf(err, sizeof err, "%s: write error (disk full?); the complete images stay", path); rc = die(err); break; }
             finished++;
             {
                 double el = now_seconds() - t0, rate = finished / (el > 1e-9 ? el : 1e-9), left = (todo - finished) / rate;
@@ -1430,7 +1386,7 @@ int main(int argc, char **argv)
     if (fclose(out) != 0 && !rc) { snprintf(err, sizeof err, "%s: write error", path); rc = die(err); }
     if (cxout && fclose(cxout) != 0 && !rc) { snprintf(err, sizeof err, "%s: write error", cxpath); rc = die(err); }
     free_images(im, nimg);
-    free_cx(cx, ncxi);
+    free_images(cx, ncxi);
     /* the summary: the complete images of this shard of the current list only */
     if (!rc) {
         im = read_curves(path, &s, &nimg, &partial, NULL, err, sizeof err);
@@ -1445,12 +1401,12 @@ int main(int argc, char **argv)
         cx = read_complexity(cxpath, &s, &ncxi, &partial, err, sizeof err);
         if (err[0]) rc = die(err);
         else {
-            ncxi = keep_listed_cx(cx, ncxi, sorted, nnames, s.shard, s.nshards);
+            ncxi = keep_listed(cx, ncxi, sorted, nnames, s.shard, s.nshards);
             rc = summarize_complexity(dir, &s, cx, ncxi);
         }
-        free_cx(cx, ncxi);
+        free_images(cx, ncxi);
     }
-    free(x); free(heats); free(block); free(curves); free(cxv); free(names); free(listtext); free(sorted);
+    free(x); free(heats); free(block); free(block_out); free(curves); free(cxv); free(names); free(listtext); free(sorted);
     free(task_heat); free(same_as); free(task_order); free(task_repeat); free(task_slot);
     xai_tape_free(t1);
     xai_net_free(net);
