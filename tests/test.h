@@ -52,21 +52,7 @@ TEST_FN double test_max_rel_diff(const float *a, const float *b, size_t n)
     return diff / scale;
 }
 
-/* Counter-based random numbers for test data: the library's own generator (SplitMix64's finaliser
-   over the key), copied because its copy is private and most tests link the library from
-   bin/libxai.a, where private functions cannot be reached. */
-TEST_FN uint64_t test_mix64(uint64_t z)
-{
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-TEST_FN uint64_t test_random_key(uint64_t seed, uint64_t a, uint64_t b, uint64_t c, uint64_t d)
-{
-    return test_mix64(test_mix64(test_mix64(test_mix64(test_mix64(seed) ^ a) ^ b) ^ c) ^ d);
-}
-/* uniform in [0, 1), 24 bits */
+/* Test data from the library's counter-based random numbers (xai_random_key): uniform in [0, 1), 24 bits */
 TEST_FN float test_uniform(uint64_t key) { return (float)(key >> 40) * (1.0f / 16777216.0f); }
 
 TEST_FN int test_report(void)

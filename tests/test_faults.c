@@ -140,7 +140,7 @@ static void picture(xai_image *img, int w, int h, int k)
 {
     int i;
     xai_image_alloc(img, w, h, 3);
-    for (i = 0; i < w * h * 3; i++) img->data[i] = (float)(test_mix64((uint64_t)i * 31 + (uint64_t)k) & 255);   /* noise: PNG cannot shrink it */
+    for (i = 0; i < w * h * 3; i++) img->data[i] = (float)(xai_random_key((uint64_t)k, (uint64_t)i, 0, 0, 0) & 255);   /* noise: PNG cannot shrink it */
 }
 
 /* ---- the library's writers under RLIMIT_FSIZE ---- */

@@ -16,10 +16,10 @@ static void write_idx(const char *dir, const char *prefix, int n, uint64_t seed)
     be32(img, 0x803); be32(img + 4, (uint32_t)n); be32(img + 8, 28); be32(img + 12, 28);
     be32(lab, 0x801); be32(lab + 4, (uint32_t)n);
     for (i = 0; i < n; i++) {
-        int k = (int)(test_random_key(seed, (uint64_t)i, 0, 0, 0) % 10);
+        int k = (int)(xai_random_key(seed, (uint64_t)i, 0, 0, 0) % 10);
         lab[8 + i] = (unsigned char)k;
         for (p = 0; p < 784; p++) {
-            int r = p / 28, noise = (int)(test_random_key(seed, (uint64_t)i, 1, (uint64_t)p, 0) % 60);
+            int r = p / 28, noise = (int)(xai_random_key(seed, (uint64_t)i, 1, (uint64_t)p, 0) % 60);
             img[16 + (size_t)i * 784 + p] = (unsigned char)(r == 2 * k + 4 ? 200 + noise / 2 : noise);
         }
     }
@@ -99,8 +99,8 @@ static void test_weight_gradients(void)
     xai_net_add(net, "fc", &fc, "norm", "fc");
     xai_net_finalize(net);
     xai_net_fill_random(net, 5);
-    for (i = 0; i < sizeof x / sizeof *x; i++) x[i] = test_uniform(test_random_key(9, i, 0, 0, 0)) * 2 - 1;
-    for (i = 0; i < 6; i++) g[i] = test_uniform(test_random_key(10, i, 0, 0, 0)) * 2 - 1;
+    for (i = 0; i < sizeof x / sizeof *x; i++) x[i] = test_uniform(xai_random_key(9, i, 0, 0, 0)) * 2 - 1;
+    for (i = 0; i < 6; i++) g[i] = test_uniform(xai_random_key(10, i, 0, 0, 0)) * 2 - 1;
     t = xai_tape_new(net, 2);
     pg = (float *)calloc(net->nparams, sizeof(float));
     xai_net_forward(net, t, x, 2);
