@@ -264,6 +264,18 @@ static xai_net *load_caffe(const char *dir, const char *prototxt, const char *we
     return net;
 }
 
+/* built with AddressSanitizer (gcc says __SANITIZE_ADDRESS__, clang __has_feature) */
+#if defined(__SANITIZE_ADDRESS__)
+#define XAI_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define XAI_TEST_ASAN 1
+#endif
+#endif
+#ifndef XAI_TEST_ASAN
+#define XAI_TEST_ASAN 0
+#endif
+
 /* bin/aopc on SqueezeNet at batch 16 (the default): its peak resident memory, from the kernel
    (getrusage of the finished child).  Before the forward-only tape: 1.8 GB on two threads. */
 static void test_aopc_memory(xai_net *squeeze)
@@ -299,7 +311,13 @@ static void test_aopc_memory(xai_net *squeeze)
            "threads",
 #endif
            ru.ru_maxrss / 1024.0);
+#if XAI_TEST_ASAN
+    /* make test-sanitize spawns the sanitized aopc: ASan's shadow memory and its quarantine of freed
+       blocks add hundreds of MB, so the figure says nothing about the tape; make test checks the bound */
+    printf("SKIP the 300 MB bound under AddressSanitizer (checked by make test)\n");
+#else
     CHECK(ru.ru_maxrss < 300 * 1024, "bin/aopc on SqueezeNet at batch 16 took %.1f MB (at most 300)", ru.ru_maxrss / 1024.0);
+#endif
     {
         char cmd[600];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
