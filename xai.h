@@ -512,6 +512,7 @@ typedef struct xai_aopc_config {
     uint64_t seed;       /* noise and random orderings (1) */
     int batch;           /* perturbed images per forward pass (16); never changes a result */
     int softmax;         /* 1: score the softmax probability instead of f_c (0) */
+    int no_incremental;  /* 1: every step a full forward pass; 0: only what the step changed (the same bits) */
 } xai_aopc_config;
 
 XAIDEF void xai_aopc_defaults(xai_aopc_config *cfg);
@@ -526,7 +527,9 @@ XAIDEF int  xai_region_order(const float *heat, int h, int w, int r, int order, 
    k = 0..steps.  heat may be NULL for XAI_ORDER_RANDOM.  image_id and repeat key the noise, so
    the curve is the same for any batch size, thread count, shard or order of work.  tape: from
    xai_tape_new_forward (or xai_tape_new: the same curve) with n_max >= cfg->batch, or NULL for a
-   temporary forward-only one. */
+   temporary forward-only one.  Unless cfg->no_incremental, a step recomputes only what its region
+   changed (each blob's dirty rectangle, below) and the layers after the last spatial one run
+   batched over steps: the same curve, bit for bit, in about a third of the multiply-adds. */
 XAIDEF int  xai_perturbation_curve(const xai_net *net, xai_tape *tape, const float *input, const float *heat, int cls,
                                    int order, uint64_t image_id, int repeat, const xai_aopc_config *cfg, float *curve);
 /* Many runs of one image at once: run t has heatmap heat[t] (NULL for random), ordering order[t]
@@ -537,6 +540,10 @@ XAIDEF int  xai_perturbation_curve(const xai_net *net, xai_tape *tape, const flo
 XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int cls, uint64_t image_id,
                                    const xai_aopc_config *cfg, int ntask, const float *const *heat, const int *order,
                                    const int *repeat, float *curves);
+/* The part of each blob that can change when the input's rows [y0, y1) x columns [x0, x1) change:
+   rects[4 b .. 4 b + 3] = y0, x0, y1, x1 of blob b (all 0 when nothing can), from each layer's
+   geometry (kernel, stride, pad, dilation, Caffe's rounding).  What the incremental pass recomputes. */
+XAIDEF int xai_net_dirty_rects(const xai_net *net, int y0, int x0, int y1, int x1, int *rects);
 /* AOPC(L) = 1/(L+1) sum_{k=0..L} (curve[0] - curve[k]) of one curve, for L = 0..steps. */
 XAIDEF void xai_aopc_of_curve(const float *curve, int steps, double *aopc);
 
@@ -1402,16 +1409,19 @@ static float xai__mod(float v, int mod)
 
 /* Convolution, Caffe's cross-correlation with zero padding.
    x (n, C, H, W) -> y (n, O, OH, OW); weight (O, C/group, kh, kw); group g mixes only its own channels.
-   y[o][oh][ow] = b[o] + sum_{c,ki,kj} w[o][c][ki][kj] * x[g*C/G + c][oh*sh - ph + ki*dh][ow*sw - pw + kj*dw] */
-static void xai__conv_forward_ref(const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
+   y[o][oh][ow] = b[o] + sum_{c,ki,kj} w[o][c][ki][kj] * x[g*C/G + c][oh*sh - ph + ki*dh][ow*sw - pw + kj*dw].
+   The outputs in rows [oh0, oh1) and columns [ow0, ow1) only (the incremental pass, section 8);
+   xai__conv_forward_ref computes them all. */
+static void xai__conv_forward_ref_rect(const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y,
+                                       int oh0, int ow0, int oh1, int ow1)
 {
     const xai_layer_param *p = &L->p;
     int G = p->group, Cg = x->c / G, Og = p->num_output / G, n, g, o, oh, ow, c, ki, kj;
     for (n = 0; n < x->n; n++)
         for (g = 0; g < G; g++)
             for (o = g * Og; o < (g + 1) * Og; o++)
-                for (oh = 0; oh < y->h; oh++)
-                    for (ow = 0; ow < y->w; ow++) {
+                for (oh = oh0; oh < oh1; oh++)
+                    for (ow = ow0; ow < ow1; ow++) {
                         double acc = with_bias && L->bias ? L->bias[o] : 0.0;
                         for (c = 0; c < Cg; c++)
                             for (ki = 0; ki < p->kernel_h; ki++) {
@@ -1426,6 +1436,11 @@ static void xai__conv_forward_ref(const xai_layer *L, const xai_tensor *x, int w
                             }
                         XAI_AT(y, n, o, oh, ow) = (float)acc;
                     }
+}
+
+static void xai__conv_forward_ref(const xai_layer *L, const xai_tensor *x, int wmod, int with_bias, xai_tensor *y)
+{
+    xai__conv_forward_ref_rect(L, x, wmod, with_bias, y, 0, 0, y->h, y->w);
 }
 
 /* The transpose: dx (+)= W^T g, every output's signal sent back along the weights it was made with. */
@@ -1598,6 +1613,24 @@ typedef struct xai__ctx {
 typedef int (*xai__forward_fn)(const xai_net *net, const xai_layer *L, xai_tape *t, int li);
 typedef int (*xai__backward_fn)(const xai__ctx *cx, const xai_layer *L, int li);
 
+/* A rectangle of a blob's positions: rows [y0, y1), columns [x0, x1); empty when y0 >= y1 or
+   x0 >= x1.  The incremental pass (section 8) has a layer recompute only such a part of its top
+   (its forward_rect), each element by the same arithmetic as its full forward: the same bits. */
+typedef struct xai__rect { int y0, x0, y1, x1; } xai__rect;
+typedef int (*xai__forward_rect_fn)(const xai_net *net, const xai_layer *L, xai_tape *t, int li, const xai__rect *r);
+
+/* every channel of x (all its images) into y from channel c_off on, rectangle r of each plane */
+static void xai__copy_rect(const xai_tensor *x, xai_tensor *y, int c_off, const xai__rect *r)
+{
+    int n, c, h;
+    if (r->x1 <= r->x0) return;
+    for (n = 0; n < x->n; n++)
+        for (c = 0; c < x->c; c++)
+            for (h = r->y0; h < r->y1; h++)
+                memcpy(&XAI_AT(y, n, c_off + c, h, r->x0), &XAI_AT(x, n, c, h, r->x0),
+                       (size_t)(r->x1 - r->x0) * sizeof(float));
+}
+
 /* -- fast or plain --------------------------------------------------------------------------------
    The products of the linear layers, max pooling and LRN each have two paths: the plain loops
    (section 4 and each layer's own loop: the definitions, the tests' yardstick) and the fast ones
@@ -1637,6 +1670,9 @@ static xai__conv_geom xai__conv_geom_of(const xai_layer *L, int C, int H, int W,
 /* Appendix A's entry points: plain numbers and pointers (the tape's work buffer is passed as one) */
 static int xai__conv_forward_gemm(const xai__conv_geom *p, int n, const float *x, const float *weight,
                                   const float *bias, int wmod, float *y, float **work, size_t *work_size);
+static int xai__conv_forward_gemm_rect(const xai__conv_geom *p, int n, const float *x, const float *weight,
+                                       const float *bias, int oh0, int ow0, int oh1, int ow1, float *y, float **work,
+                                       size_t *work_size);
 static int xai__conv_backward_data_gemm(const xai__conv_geom *p, int n, const float *gy, const float *weight, int wmod,
                                         float *dx, int accumulate, float **work, size_t *work_size);
 static int xai__conv_backward_weight_gemm(const xai__conv_geom *p, int n, const float *x, const float *gy, float *dw,
@@ -1938,6 +1974,23 @@ static int xai__linear_layer_forward(const xai_net *net, const xai_layer *L, xai
     return XAI_OK;
 }
 
+/* Convolution, the outputs in rectangle r only (every channel and image). */
+static int xai__conv_forward_rect(const xai_net *net, const xai_layer *L, xai_tape *t, int li, const xai__rect *r)
+{
+    const xai_tensor *x = XAI__X(t, L, 0);
+    xai_tensor *y = XAI__Y(t, L, 0);
+    (void)net; (void)li;
+#ifndef XAI_NO_FAST
+    if (xai__fast(t)) {
+        xai__conv_geom g = xai__conv_geom_of(L, x->c, x->h, x->w, y->h, y->w);
+        return xai__conv_forward_gemm_rect(&g, x->n, x->data, L->weight, L->bias, r->y0, r->x0, r->y1, r->x1, y->data,
+                                           &t->work, &t->work_size);
+    }
+#endif
+    xai__conv_forward_ref_rect(L, x, XAI__MOD_NONE, 1, y, r->y0, r->x0, r->y1, r->x1);
+    return XAI_OK;
+}
+
 /* -- Convolution and InnerProduct: backward ------------------------------------------------------
    sensitivity, deconvolution, guided backprop: dx += W^T g (the chain rule; Zeiler & Fergus use the
    same transposed filters). */
@@ -2076,6 +2129,13 @@ static int xai__linear_backward_lrp(const xai__ctx *cx, const xai_layer *L, int 
 
 /* -- ReLU ----------------------------------------------------------------------------------------
    bottom (n, C, H, W) -> top (same): y = x > 0 ? x : negative_slope * x */
+/* max(x, 0) + s min(x, 0): without a branch, which random signs would mispredict half the time */
+static float xai__relu_of(float v, float s)
+{
+    float pos = v > 0 ? v : 0, neg = v > 0 ? 0 : v;
+    return pos + s * neg;
+}
+
 static int xai__relu_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
 {
     const xai_tensor *x = XAI__X(t, L, 0);
@@ -2083,12 +2143,22 @@ static int xai__relu_forward(const xai_net *net, const xai_layer *L, xai_tape *t
     size_t i, count = xai_tensor_count(x), work = count;
     float s = L->p.negative_slope;
     (void)net; (void)li;
-    /* max(x, 0) + s min(x, 0): without a branch, which random signs would mispredict half the time */
     XAI__PARALLEL_FOR
-    for (i = 0; i < count; i++) {
-        float v = x->data[i], pos = v > 0 ? v : 0, neg = v > 0 ? 0 : v;
-        y->data[i] = pos + s * neg;
-    }
+    for (i = 0; i < count; i++) y->data[i] = xai__relu_of(x->data[i], s);
+    return XAI_OK;
+}
+
+static int xai__relu_forward_rect(const xai_net *net, const xai_layer *L, xai_tape *t, int li, const xai__rect *r)
+{
+    const xai_tensor *x = XAI__X(t, L, 0);
+    xai_tensor *y = XAI__Y(t, L, 0);
+    int nc, h, w;
+    (void)net; (void)li;
+    for (nc = 0; nc < x->n * x->c; nc++)
+        for (h = r->y0; h < r->y1; h++) {
+            size_t row = ((size_t)nc * x->h + h) * x->w;
+            for (w = r->x0; w < r->x1; w++) y->data[row + w] = xai__relu_of(x->data[row + w], L->p.negative_slope);
+        }
     return XAI_OK;
 }
 
@@ -2159,6 +2229,29 @@ static void xai__pool_window(const xai_layer_param *p, int H, int W, int oh, int
     *we = w1 < W ? w1 : W;
 }
 
+/* Output (oh, ow) of plane xp (H x W): MAX the first maximum in scan order, *arg where it is
+   (h*W + w); AVE the sum over the window divided by its size counting padding. */
+static float xai__pool_at(const xai_layer_param *p, const float *xp, int H, int W, int oh, int ow, int *arg)
+{
+    int hs, he, ws, we, ps, h, w;
+    xai__pool_window(p, H, W, oh, ow, &hs, &he, &ws, &we, &ps);
+    if (p->pool == XAI_POOL_MAX) {
+        float best = -FLT_MAX;
+        int at = -1;
+        for (h = hs; h < he; h++)
+            for (w = ws; w < we; w++)
+                if (xp[h * W + w] > best) { best = xp[h * W + w]; at = h * W + w; }
+        *arg = at;
+        return best;
+    } else {
+        double sum = 0;
+        for (h = hs; h < he; h++)
+            for (w = ws; w < we; w++) sum += xp[h * W + w];
+        *arg = -1;
+        return (float)(sum / ps);
+    }
+}
+
 /* planes (image, channel) of x into y, each plane's switches in sw (MAX) */
 static void xai__pool_planes(const xai_tape *t, const xai_layer *L, const xai_tensor *x, const xai_tensor *y,
                              const float *xd, float *yd, int *sw, int planes)
@@ -2176,26 +2269,12 @@ static void xai__pool_planes(const xai_tape *t, const xai_layer *L, const xai_te
     XAI__PARALLEL_FOR
     for (nc = 0; nc < planes; nc++) {          /* one (image, channel) plane */
         const float *xp = xd + (size_t)nc * x->h * x->w;
-        int oh, ow, h, w;
+        int oh, ow, arg;
         for (oh = 0; oh < y->h; oh++)
             for (ow = 0; ow < y->w; ow++) {
-                int hs, he, ws, we, ps;
                 size_t at = ((size_t)nc * y->h + oh) * y->w + ow;
-                xai__pool_window(&L->p, x->h, x->w, oh, ow, &hs, &he, &ws, &we, &ps);
-                if (L->p.pool == XAI_POOL_MAX) {    /* the first maximum in scan order, and where it is */
-                    float best = -FLT_MAX;
-                    int arg = -1;
-                    for (h = hs; h < he; h++)
-                        for (w = ws; w < we; w++)
-                            if (xp[h * x->w + w] > best) { best = xp[h * x->w + w]; arg = h * x->w + w; }
-                    yd[at] = best;
-                    sw[at] = arg;
-                } else {
-                    double sum = 0;
-                    for (h = hs; h < he; h++)
-                        for (w = ws; w < we; w++) sum += xp[h * x->w + w];
-                    yd[at] = (float)(sum / ps);
-                }
+                yd[at] = xai__pool_at(&L->p, xp, x->h, x->w, oh, ow, &arg);
+                if (L->p.pool == XAI_POOL_MAX) sw[at] = arg;
             }
     }
 }
@@ -2211,6 +2290,26 @@ static int xai__pool_forward(const xai_net *net, const xai_layer *L, xai_tape *t
     for (n0 = 0; n0 < x->n; n0 += step) {
         int *sw = t->switches[li] ? t->switches[li] + (t->forward_only ? 0 : n0 * ys) : NULL;
         xai__pool_planes(t, L, x, y, x->data + n0 * xs, y->data + n0 * ys, sw, step * x->c);
+    }
+    return XAI_OK;
+}
+
+/* Rectangle r of the top.  The fast MAX path takes the same maximum in the same order: the same bits. */
+static int xai__pool_forward_rect(const xai_net *net, const xai_layer *L, xai_tape *t, int li, const xai__rect *r)
+{
+    const xai_tensor *x = XAI__X(t, L, 0);
+    xai_tensor *y = XAI__Y(t, L, 0);
+    size_t ys = (size_t)y->c * y->h * y->w;
+    int nc, oh, ow, arg;
+    (void)net;
+    for (nc = 0; nc < x->n * x->c; nc++) {
+        const float *xp = x->data + (size_t)nc * x->h * x->w;
+        for (oh = r->y0; oh < r->y1; oh++)
+            for (ow = r->x0; ow < r->x1; ow++) {
+                size_t at = ((size_t)nc * y->h + oh) * y->w + ow;
+                y->data[at] = xai__pool_at(&L->p, xp, x->h, x->w, oh, ow, &arg);
+                if (t->switches[li]) t->switches[li][t->forward_only ? at % ys : at] = arg;
+            }
     }
     return XAI_OK;
 }
@@ -2318,8 +2417,9 @@ static float xai__pow_neg(float s, float beta)
     return powf(s, -beta);
 }
 
-/* The plain loop: each output from its definition. */
-static void xai__lrn_forward_ref(const xai_layer *L, const xai_tensor *x, float *scale, xai_tensor *y)
+/* The plain loop: each output from its definition (those in rectangle r). */
+static void xai__lrn_forward_ref(const xai_layer *L, const xai_tensor *x, const xai__rect *r, float *scale,
+                                 xai_tensor *y)
 {
     float coef = xai__lrn_coef(&L->p);
     float k = L->p.norm_region == XAI_LRN_ACROSS_CHANNELS ? L->p.k : 1.0f;   /* Caffe's WITHIN_CHANNEL ignores k */
@@ -2327,8 +2427,8 @@ static void xai__lrn_forward_ref(const xai_layer *L, const xai_tensor *x, float 
     int n, c, h, w;
     for (n = 0; n < x->n; n++)
         for (c = 0; c < x->c; c++)
-            for (h = 0; h < x->h; h++)
-                for (w = 0; w < x->w; w++) {
+            for (h = r->y0; h < r->y1; h++)
+                for (w = r->x0; w < r->x1; w++) {
                     size_t at = (size_t)n * plane + ((size_t)c * x->h + h) * x->w + w;
                     float s =
                         k + coef * xai__lrn_window_sum(&L->p, x->data + (size_t)n * plane, x->c, x->h, x->w, c, h, w);
@@ -2337,35 +2437,35 @@ static void xai__lrn_forward_ref(const xai_layer *L, const xai_tensor *x, float 
                 }
 }
 
-/* The fast path: a whole plane at a time (the window sum of squares accumulates plane by plane,
-   in the order the reference adds), planes over the threads. */
-static void xai__lrn_forward_fast(const xai_layer *L, const xai_tensor *x, float *scale, xai_tensor *y)
+/* The fast path: plane nc (image, channel) at a time, the window sum of squares accumulating plane
+   by plane in the order the reference adds.  Rectangle r of the plane: its rows as one run when r
+   spans the width (the full pass), else row by row; each element the same operations either way. */
+static void xai__lrn_plane_fast(const xai_layer *L, const xai_tensor *x, int nc, const xai__rect *r, float *scale,
+                                xai_tensor *y)
 {
     float coef = xai__lrn_coef(&L->p), beta = L->p.beta;
     float k = L->p.norm_region == XAI_LRN_ACROSS_CHANNELS ? L->p.k : 1.0f;
-    size_t hw = (size_t)x->h * x->w, work = xai_tensor_count(x);
-    int nc, planes = x->n * x->c, half = (L->p.local_size - 1) / 2;
-    XAI__PARALLEL_FOR
-    for (nc = 0; nc < planes; nc++) {
-        int n = nc / x->c, c = nc % x->c, i, h, w;
-        const float *xp = x->data + (size_t)nc * hw;
-        float *sp = scale + (size_t)nc * hw, *yp = y->data + (size_t)nc * hw;
-        size_t q;
+    size_t hw = (size_t)x->h * x->w;
+    int n = nc / x->c, c = nc % x->c, half = (L->p.local_size - 1) / 2, i, whole = r->x0 == 0 && r->x1 == x->w, row;
+    const float *xp = x->data + (size_t)nc * hw;
+    float *sp = scale + (size_t)nc * hw, *yp = y->data + (size_t)nc * hw;
+    for (row = r->y0; row < (whole ? r->y0 + 1 : r->y1); row++) {
+        size_t q0 = (size_t)row * x->w + r->x0, q1 = whole ? (size_t)r->y1 * x->w : (size_t)row * x->w + r->x1, q;
+        if (r->y1 <= r->y0) break;
         if (L->p.norm_region == XAI_LRN_ACROSS_CHANNELS) {
-            memset(sp, 0, hw * sizeof(float));
+            memset(sp + q0, 0, (q1 - q0) * sizeof(float));
             for (i = c - half; i <= c + half; i++) {
                 const float *xi;
                 if (i < 0 || i >= x->c) continue;   /* before the pointer: x->data - hw is undefined */
                 xi = x->data + ((size_t)n * x->c + i) * hw;
-                for (q = 0; q < hw; q++) sp[q] += xi[q] * xi[q];
+                for (q = q0; q < q1; q++) sp[q] += xi[q] * xi[q];
             }
         } else {
-            for (h = 0; h < x->h; h++)
-                for (w = 0; w < x->w; w++)
-                    sp[(size_t)h * x->w + w] =
-                        xai__lrn_window_sum(&L->p, x->data + (size_t)n * x->c * hw, x->c, x->h, x->w, c, h, w);
+            for (q = q0; q < q1; q++)
+                sp[q] = xai__lrn_window_sum(&L->p, x->data + (size_t)n * x->c * hw, x->c, x->h, x->w, c,
+                                            (int)(q / x->w), (int)(q % x->w));
         }
-        for (q = 0; q < hw; q++) {
+        for (q = q0; q < q1; q++) {
             sp[q] = k + coef * sp[q];
             yp[q] = xp[q] * xai__pow_neg(sp[q], beta);
         }
@@ -2374,9 +2474,31 @@ static void xai__lrn_forward_fast(const xai_layer *L, const xai_tensor *x, float
 
 static int xai__lrn_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
 {
+    const xai_tensor *x = XAI__X(t, L, 0);
+    xai__rect all;
+    size_t work = xai_tensor_count(x);
+    int nc;
     (void)net;
-    if (xai__fast(t)) xai__lrn_forward_fast(L, XAI__X(t, L, 0), t->scale[li], XAI__Y(t, L, 0));
-    else xai__lrn_forward_ref(L, XAI__X(t, L, 0), t->scale[li], XAI__Y(t, L, 0));
+    all.y0 = all.x0 = 0; all.y1 = x->h; all.x1 = x->w;
+    if (!xai__fast(t)) {
+        xai__lrn_forward_ref(L, x, &all, t->scale[li], XAI__Y(t, L, 0));
+        return XAI_OK;
+    }
+    XAI__PARALLEL_FOR
+    for (nc = 0; nc < x->n * x->c; nc++) xai__lrn_plane_fast(L, x, nc, &all, t->scale[li], XAI__Y(t, L, 0));
+    return XAI_OK;
+}
+
+static int xai__lrn_forward_rect(const xai_net *net, const xai_layer *L, xai_tape *t, int li, const xai__rect *r)
+{
+    const xai_tensor *x = XAI__X(t, L, 0);
+    int nc;
+    (void)net;
+    if (!xai__fast(t)) {
+        xai__lrn_forward_ref(L, x, r, t->scale[li], XAI__Y(t, L, 0));
+        return XAI_OK;
+    }
+    for (nc = 0; nc < x->n * x->c; nc++) xai__lrn_plane_fast(L, x, nc, r, t->scale[li], XAI__Y(t, L, 0));
     return XAI_OK;
 }
 
@@ -2491,6 +2613,15 @@ static int xai__copy_forward(const xai_net *net, const xai_layer *L, xai_tape *t
     return XAI_OK;
 }
 
+/* test time (the incremental pass never trains): a copy */
+static int xai__copy_forward_rect(const xai_net *net, const xai_layer *L, xai_tape *t, int li, const xai__rect *r)
+{
+    (void)net; (void)li;
+    if (t->train) return xai__fail(XAI_ERR_ARG, "layer '%s': no partial pass in training", L->name);
+    xai__copy_rect(XAI__X(t, L, 0), XAI__Y(t, L, 0), 0, r);
+    return XAI_OK;
+}
+
 /* sensitivity (and training): the gradient of the mask; identity at test time */
 static int xai__dropout_backward_gradient(const xai__ctx *cx, const xai_layer *L, int li)
 {
@@ -2541,6 +2672,15 @@ static int xai__concat_forward(const xai_net *net, const xai_layer *L, xai_tape 
     return XAI_OK;
 }
 
+static int xai__concat_forward_rect(const xai_net *net, const xai_layer *L, xai_tape *t, int li, const xai__rect *r)
+{
+    int b, offset;
+    (void)net; (void)li;
+    for (b = 0, offset = 0; b < L->nbottom; offset += XAI__X(t, L, b)->c, b++)
+        xai__copy_rect(XAI__X(t, L, b), XAI__Y(t, L, 0), offset, r);
+    return XAI_OK;
+}
+
 static int xai__concat_backward(const xai__ctx *cx, const xai_layer *L, int li)
 {
     const xai_tensor *g = XAI__DY(cx->t, L, 0);
@@ -2561,29 +2701,47 @@ static int xai__concat_backward(const xai__ctx *cx, const xai_layer *L, int li)
    (Caffe's tie rule: between bottoms 0 and 1 the later wins, from bottom 2 on the earlier). ----- */
 static float xai__eltwise_coeff(const xai_layer *L, int b) { return L->p.ncoeff ? L->p.coeff[b] : 1.0f; }
 
+/* element i of the top; MAX records the winning bottom in arg[i] */
+static float xai__eltwise_at(const xai_tape *t, const xai_layer *L, size_t i, int *arg)
+{
+    float v = XAI__X(t, L, 0)->data[i];
+    int b;
+    if (L->p.operation == XAI_ELTWISE_SUM) {
+        v *= xai__eltwise_coeff(L, 0);
+        for (b = 1; b < L->nbottom; b++) v += xai__eltwise_coeff(L, b) * XAI__X(t, L, b)->data[i];
+    } else if (L->p.operation == XAI_ELTWISE_PROD) {
+        for (b = 1; b < L->nbottom; b++) v *= XAI__X(t, L, b)->data[i];
+    } else {
+        float v1 = XAI__X(t, L, 1)->data[i];
+        int a = 1;
+        if (v > v1) a = 0; else v = v1;
+        for (b = 2; b < L->nbottom; b++)
+            if (XAI__X(t, L, b)->data[i] > v) { v = XAI__X(t, L, b)->data[i]; a = b; }
+        arg[i] = a;
+    }
+    return v;
+}
+
 static int xai__eltwise_forward(const xai_net *net, const xai_layer *L, xai_tape *t, int li)
 {
     xai_tensor *y = XAI__Y(t, L, 0);
     size_t i, count = xai_tensor_count(y);
-    int b, *arg = t->switches[li];
     (void)net;
-    for (i = 0; i < count; i++) {
-        float v = XAI__X(t, L, 0)->data[i];
-        if (L->p.operation == XAI_ELTWISE_SUM) {
-            v *= xai__eltwise_coeff(L, 0);
-            for (b = 1; b < L->nbottom; b++) v += xai__eltwise_coeff(L, b) * XAI__X(t, L, b)->data[i];
-        } else if (L->p.operation == XAI_ELTWISE_PROD) {
-            for (b = 1; b < L->nbottom; b++) v *= XAI__X(t, L, b)->data[i];
-        } else {
-            float v1 = XAI__X(t, L, 1)->data[i];
-            int a = 1;
-            if (v > v1) a = 0; else v = v1;
-            for (b = 2; b < L->nbottom; b++)
-                if (XAI__X(t, L, b)->data[i] > v) { v = XAI__X(t, L, b)->data[i]; a = b; }
-            arg[i] = a;
-        }
-        y->data[i] = v;
-    }
+    for (i = 0; i < count; i++) y->data[i] = xai__eltwise_at(t, L, i, t->switches[li]);
+    return XAI_OK;
+}
+
+static int xai__eltwise_forward_rect(const xai_net *net, const xai_layer *L, xai_tape *t, int li, const xai__rect *r)
+{
+    xai_tensor *y = XAI__Y(t, L, 0);
+    int nc, h, w;
+    (void)net;
+    for (nc = 0; nc < y->n * y->c; nc++)
+        for (h = r->y0; h < r->y1; h++)
+            for (w = r->x0; w < r->x1; w++) {
+                size_t i = ((size_t)nc * y->h + h) * y->w + w;
+                y->data[i] = xai__eltwise_at(t, L, i, t->switches[li]);
+            }
     return XAI_OK;
 }
 
@@ -2640,6 +2798,14 @@ static int xai__split_forward(const xai_net *net, const xai_layer *L, xai_tape *
     (void)net; (void)li;
     for (j = 0; j < L->ntop; j++)
         memcpy(XAI__Y(t, L, j)->data, XAI__X(t, L, 0)->data, xai_tensor_count(XAI__X(t, L, 0)) * sizeof(float));
+    return XAI_OK;
+}
+
+static int xai__split_forward_rect(const xai_net *net, const xai_layer *L, xai_tape *t, int li, const xai__rect *r)
+{
+    int j;
+    (void)net; (void)li;
+    for (j = 0; j < L->ntop; j++) xai__copy_rect(XAI__X(t, L, 0), XAI__Y(t, L, j), 0, r);
     return XAI_OK;
 }
 
@@ -3310,6 +3476,20 @@ static const xai__forward_fn xai__forward_table[XAI_LAYER_TYPE_COUNT] = {
     xai__split_forward           /* Split */
 };
 
+/* The partial forwards of the incremental pass (section 8); NULL: the layer always runs in full. */
+static const xai__forward_rect_fn xai__forward_rect_table[XAI_LAYER_TYPE_COUNT] = {
+    xai__conv_forward_rect,      /* Convolution */
+    NULL,                        /* InnerProduct: every output reads every input */
+    xai__relu_forward_rect,      /* ReLU */
+    xai__pool_forward_rect,      /* Pooling */
+    xai__lrn_forward_rect,       /* LRN */
+    xai__copy_forward_rect,      /* Dropout */
+    NULL,                        /* Softmax */
+    xai__concat_forward_rect,    /* Concat */
+    xai__eltwise_forward_rect,   /* Eltwise */
+    xai__split_forward_rect      /* Split */
+};
+
 /* the blobs a forward-only tape keeps apart, for all n_max images: read before or after a pass */
 static int xai__kept_blob(const xai_net *net, int b)
 {
@@ -3517,9 +3697,9 @@ fail:
     return NULL;
 }
 
-/* Images n0 .. n0+m-1 through every layer: the kept blobs are pointed at those images, the others
-   hold just them. */
-static int xai__forward_images(const xai_net *net, xai_tape *tape, int n0, int m)
+/* Images n0 .. n0+m-1 through layers l0 .. l1-1: the kept blobs are pointed at those images, the
+   others hold just them. */
+static int xai__forward_images(const xai_net *net, xai_tape *tape, int n0, int m, int l0, int l1)
 {
     int i, rc = XAI_OK;
     for (i = 0; i < net->nblob; i++) {
@@ -3527,7 +3707,7 @@ static int xai__forward_images(const xai_net *net, xai_tape *tape, int n0, int m
         if (tape->signal) tape->signal[i].n = m;
         if (n0 && xai__kept_blob(net, i)) tape->blob[i].data += (size_t)n0 * xai__blob_floats(net, i);
     }
-    for (i = 0; i < net->nlayer && rc == XAI_OK; i++) {
+    for (i = l0; i < l1 && rc == XAI_OK; i++) {
         double t0 = tape->layer_seconds ? xai_seconds() : 0;
         rc = xai__forward_table[net->layer[i].p.type](net, &net->layer[i], tape, i);
         if (tape->layer_seconds) tape->layer_seconds[i] += xai_seconds() - t0;
@@ -3550,7 +3730,7 @@ XAIDEF int xai_net_forward(const xai_net *net, xai_tape *tape, const float *inpu
         memcpy(tape->blob[net->input_blob].data, input, (size_t)n * xai_net_input_size(net) * sizeof(float));
     step = tape->forward_only && tape->group < n ? (tape->group > 0 ? tape->group : 1) : n;
     for (n0 = 0; n0 < n && rc == XAI_OK; n0 += step)
-        rc = xai__forward_images(net, tape, n0, n - n0 < step ? n - n0 : step);
+        rc = xai__forward_images(net, tape, n0, n - n0 < step ? n - n0 : step, 0, net->nlayer);
     for (i = 0; i < net->nblob; i++) {
         tape->blob[i].n = n;
         if (tape->signal) tape->signal[i].n = n;
@@ -4088,15 +4268,200 @@ static void xai__perturb_region(const xai_net *net, float *x, int region, int st
             }
 }
 
-XAIDEF int xai_perturbation_curve(const xai_net *net, xai_tape *tape, const float *input, const float *heat, int cls,
-                                  int order, uint64_t image_id, int repeat, const xai_aopc_config *cfg, float *curve)
+/* -- the incremental pass -------------------------------------------------------------------------
+   Step k differs from step k-1 in one region, so most of each blob stays as it was (Krypton:
+   Nakandala et al., SIGMOD 2019).  The state tape keeps every blob of the previous step; the changed
+   input rectangle becomes a dirty rectangle on each blob (xai__dirty_top, from each layer's
+   geometry), and each layer recomputes only its top's dirty part (its forward_rect, section 5), each
+   element by the same arithmetic as the full pass.  The tail, the layers after the last spatial one
+   (fc6 to fc8 on CaffeNet), reads everything anyway: it runs on the caller's tape, batched over
+   consecutive steps, so that its weights are read once a batch.  The curve is the full pass's, bit
+   for bit (cfg->no_incremental runs that one, as do the tests beside this one). */
+
+/* Outputs [*lo, *hi) of a window layer along one axis (kernel k, stride s, pad p, dilation d; out
+   outputs) whose window meets inputs [a, b): o*s - p <= b - 1 and o*s - p + (k - 1)*d >= a. */
+static void xai__window_reach(int a, int b, int k, int s, int p, int d, int out, int *lo, int *hi)
+{
+    long long first = (long long)a + p - (long long)(k - 1) * d, last = (long long)b - 1 + p;
+    long long l = first <= 0 ? 0 : (first + s - 1) / s, h = last < 0 ? 0 : last / s + 1;
+    *lo = (int)(l < out ? l : out);
+    *hi = (int)(h < out ? h : out);
+}
+
+/* The part of layer L's tops that can change when rect[b] of each bottom b changed. */
+static xai__rect xai__dirty_top(const xai_net *net, const xai_layer *L, const xai__rect *rect)
+{
+    const xai_blob *top = &net->blob[L->top[0]];
+    const xai_layer_param *p = &L->p;
+    xai__rect u, r;
+    int j, any = 0, half;
+    memset(&u, 0, sizeof u);
+    for (j = 0; j < L->nbottom; j++) {   /* Concat, Eltwise: the union of the bottoms' */
+        const xai__rect *b = &rect[L->bottom[j]];
+        if (b->y0 >= b->y1 || b->x0 >= b->x1) continue;
+        if (!any) u = *b;
+        if (b->y0 < u.y0) u.y0 = b->y0;
+        if (b->x0 < u.x0) u.x0 = b->x0;
+        if (b->y1 > u.y1) u.y1 = b->y1;
+        if (b->x1 > u.x1) u.x1 = b->x1;
+        any = 1;
+    }
+    if (!any) return u;
+    r = u;
+    switch (p->type) {
+    case XAI_CONVOLUTION:
+    case XAI_POOLING: {
+        int dh = p->type == XAI_CONVOLUTION ? p->dilation_h : 1, dw = p->type == XAI_CONVOLUTION ? p->dilation_w : 1;
+        xai__window_reach(u.y0, u.y1, p->kernel_h, p->stride_h, p->pad_h, dh, top->h, &r.y0, &r.y1);
+        xai__window_reach(u.x0, u.x1, p->kernel_w, p->stride_w, p->pad_w, dw, top->w, &r.x0, &r.x1);
+        break;
+    }
+    case XAI_LRN:                        /* across channels: position by position */
+        if (p->norm_region != XAI_LRN_WITHIN_CHANNEL) break;
+        half = (p->local_size - 1) / 2;
+        r.y0 = u.y0 - half > 0 ? u.y0 - half : 0;
+        r.x0 = u.x0 - half > 0 ? u.x0 - half : 0;
+        r.y1 = u.y1 + half < top->h ? u.y1 + half : top->h;
+        r.x1 = u.x1 + half < top->w ? u.x1 + half : top->w;
+        break;
+    case XAI_INNER_PRODUCT:
+        r.y0 = r.x0 = 0; r.y1 = top->h; r.x1 = top->w;
+        break;
+    default:                             /* ReLU, Dropout, Softmax, Concat, Eltwise, Split */
+        break;
+    }
+    return r;
+}
+
+XAIDEF int xai_net_dirty_rects(const xai_net *net, int y0, int x0, int y1, int x1, int *rects)
+{
+    xai__rect *r;
+    int i, j;
+    if (!net || !net->finalized) return xai__fail(XAI_ERR_ARG, "dirty rectangles: the net is not finalized");
+    if (!(r = (xai__rect *)xai__calloc((size_t)net->nblob, sizeof(xai__rect)))) return XAI_ERR_MEMORY;
+    r[net->input_blob].y0 = y0 > 0 ? y0 : 0;
+    r[net->input_blob].x0 = x0 > 0 ? x0 : 0;
+    r[net->input_blob].y1 = y1 < net->input_h ? y1 : net->input_h;
+    r[net->input_blob].x1 = x1 < net->input_w ? x1 : net->input_w;
+    for (i = 0; i < net->nlayer; i++) {
+        xai__rect top = xai__dirty_top(net, &net->layer[i], r);
+        for (j = 0; j < net->layer[i].ntop; j++) r[net->layer[i].top[j]] = top;
+    }
+    for (i = 0; i < net->nblob; i++) {
+        int empty = r[i].y0 >= r[i].y1 || r[i].x0 >= r[i].x1;
+        rects[4 * i] = empty ? 0 : r[i].y0;
+        rects[4 * i + 1] = empty ? 0 : r[i].x0;
+        rects[4 * i + 2] = empty ? 0 : r[i].y1;
+        rects[4 * i + 3] = empty ? 0 : r[i].x1;
+    }
+    XAI_FREE(r);
+    return XAI_OK;
+}
+
+/* The tail: the layers from the returned index on, the longest run at the end whose tops are all
+   1 x 1.  0 when the whole net is (nothing to gain), nlayer when none is. */
+static int xai__tail_start(const xai_net *net)
+{
+    int T = net->nlayer, j, flat = 1;
+    while (T > 0 && flat) {
+        const xai_layer *L = &net->layer[T - 1];
+        for (j = 0; j < L->ntop && flat; j++) flat = net->blob[L->top[j]].h == 1 && net->blob[L->top[j]].w == 1;
+        if (flat) T--;
+    }
+    if (net->blob[net->score_blob].producer < T) T = net->nlayer;   /* the score before the tail: no tail */
+    return T;
+}
+
+/* Layers 0 .. T-1 of the state tape s, after the input changed in rect r: each top's dirty part. */
+static int xai__forward_dirty(const xai_net *net, xai_tape *s, int T, xai__rect *rect, const xai__rect *r)
+{
+    int li, j, rc = XAI_OK;
+    memset(rect, 0, (size_t)net->nblob * sizeof *rect);
+    rect[net->input_blob] = *r;
+    for (li = 0; li < T && rc == XAI_OK; li++) {
+        const xai_layer *L = &net->layer[li];
+        const xai_blob *top = &net->blob[L->top[0]];
+        xai__rect d = xai__dirty_top(net, L, rect);
+        for (j = 0; j < L->ntop; j++) rect[L->top[j]] = d;
+        if (d.y0 >= d.y1 || d.x0 >= d.x1) continue;
+        if ((d.y0 == 0 && d.x0 == 0 && d.y1 == top->h && d.x1 == top->w) || !xai__forward_rect_table[L->p.type])
+            rc = xai__forward_table[L->p.type](net, L, s, li);
+        else
+            rc = xai__forward_rect_table[L->p.type](net, L, s, li, &d);
+    }
+    return rc;
+}
+
+/* The score a curve records: f_c, or its softmax probability. */
+static float xai__curve_score(const float *s, int K, int cls, int softmax)
+{
+    float mx;
+    double sum = 0;
+    int q;
+    if (!softmax) return s[cls];
+    mx = s[xai_argmax(s, K)];
+    for (q = 0; q < K; q++) sum += exp((double)s[q] - mx);
+    return (float)(exp((double)s[cls] - mx) / sum);
+}
+
+/* The curve by the incremental pass: s, a full tape of one image (the state), t the tail's. */
+static int xai__curve_incremental(const xai_net *net, xai_tape *t, xai_tape *s, const float *input, const int *ord,
+                                  int cls, uint64_t image_id, int repeat, const xai_aopc_config *cfg,
+                                  const float *blurred, float *curve)
+{
+    int T = xai__tail_start(net), K = xai_net_num_classes(net), k, j, b, filled = 0, first = 0, rc = XAI_OK;
+    int chunk = cfg->batch, cap = t->forward_only ? t->group : t->n_max;
+    float *x = s->blob[net->input_blob].data;
+    xai__rect *rect = (xai__rect *)xai__calloc((size_t)net->nblob, sizeof(xai__rect)), region;
+    if (!rect) return XAI_ERR_MEMORY;
+    if (chunk > cap) chunk = cap;
+    s->reference = t->reference;
+    s->n = 1;
+    memcpy(x, input, xai_net_input_size(net) * sizeof(float));
+    if ((rc = xai__forward_images(net, s, 0, 1, 0, T)) != XAI_OK) goto done;
+    for (k = 0; k <= cfg->steps; k++) {
+        if (k > 0) {   /* x(k) = x(k-1) with region ord[k-1] replaced: only its rectangle changed */
+            xai__perturb_region(net, x, ord[k - 1], k, cfg, image_id, repeat, blurred);
+            xai__region_box(ord[k - 1], net->input_h, net->input_w, cfg->region, &region.y0, &region.x0, &region.y1,
+                            &region.x1);
+            if ((rc = xai__forward_dirty(net, s, T, rect, &region)) != XAI_OK) goto done;
+        }
+        if (T == net->nlayer) {
+            curve[k] = xai__curve_score(xai_tape_scores(s, 0), K, cls, cfg->softmax);
+            continue;
+        }
+        for (j = T; j < net->nlayer; j++)   /* the tail's inputs from before it, into slot `filled` */
+            for (b = 0; b < net->layer[j].nbottom; b++) {
+                int blob = net->layer[j].bottom[b];
+                size_t floats = xai__blob_floats(net, blob);
+                if (net->blob[blob].producer < T)
+                    memcpy(t->blob[blob].data + (size_t)filled * floats, s->blob[blob].data, floats * sizeof(float));
+            }
+        if (++filled == chunk || k == cfg->steps) {
+            rc = xai__forward_images(net, t, 0, filled, T, net->nlayer);
+            t->n = filled;
+            if (rc != XAI_OK) goto done;
+            for (j = 0; j < filled; j++) curve[first + j] = xai__curve_score(xai_tape_scores(t, j), K, cls, cfg->softmax);
+            first += filled;
+            filled = 0;
+        }
+    }
+done:
+    XAI_FREE(rect);
+    return rc;
+}
+
+/* One curve on tape t; state: the incremental pass's one-image tape, or NULL (made here). */
+static int xai__perturbation_curve(const xai_net *net, xai_tape *tape, xai_tape *state, const float *input,
+                                   const float *heat, int cls, int order, uint64_t image_id, int repeat,
+                                   const xai_aopc_config *cfg, float *curve)
 {
     size_t in = xai_net_input_size(net);
     int nreg = xai_region_count(net->input_h, net->input_w, cfg->region), K = xai_net_num_classes(net), k, filled = 0,
-        first = 0, rc = XAI_OK, j;
+        first = 0, rc = XAI_OK, j, T = xai__tail_start(net);
     int *ord = NULL;
     float *x = NULL, *batch = NULL, *blurred = NULL;
-    xai_tape *t = tape;
+    xai_tape *t = tape, *s = state;
     if (cfg->steps < 0 || cfg->steps > nreg)
         return xai__fail(XAI_ERR_ARG, "%d steps, but the %dx%d input has %d regions of %d pixels", cfg->steps,
                          net->input_w, net->input_h, nreg, cfg->region);
@@ -4120,24 +4485,19 @@ XAIDEF int xai_perturbation_curve(const xai_net *net, xai_tape *tape, const floa
         if (!(blurred = (float *)xai__malloc(in * sizeof(float)))) { rc = XAI_ERR_MEMORY; goto done; }
         if ((rc = xai__blur_input(net, input, cfg->blur_sigma, blurred)) != XAI_OK) goto done;
     }
+    if (!cfg->no_incremental && T > 0) {
+        if (!s && !(s = xai_tape_new(net, 1))) { rc = XAI_ERR_MEMORY; goto done; }
+        rc = xai__curve_incremental(net, t, s, input, ord, cls, image_id, repeat, cfg, blurred, curve);
+        goto done;
+    }
     memcpy(x, input, in * sizeof(float));
     for (k = 0; k <= cfg->steps; k++) {
         if (k > 0) xai__perturb_region(net, x, ord[k - 1], k, cfg, image_id, repeat, blurred);   /* cumulative */
         memcpy(batch + (size_t)filled * in, x, in * sizeof(float));
         if (++filled == cfg->batch || k == cfg->steps) {
             if ((rc = xai_net_forward(net, t, batch, filled)) != XAI_OK) goto done;
-            for (j = 0; j < filled; j++) {
-                const float *s = xai_tape_scores(t, j);
-                if (cfg->softmax) {
-                    float mx = s[xai_argmax(s, K)];
-                    double sum = 0;
-                    int q;
-                    for (q = 0; q < K; q++) sum += exp((double)s[q] - mx);
-                    curve[first + j] = (float)(exp((double)s[cls] - mx) / sum);
-                } else {
-                    curve[first + j] = s[cls];
-                }
-            }
+            for (j = 0; j < filled; j++)
+                curve[first + j] = xai__curve_score(xai_tape_scores(t, j), K, cls, cfg->softmax);
             first += filled;
             filled = 0;
         }
@@ -4145,7 +4505,14 @@ XAIDEF int xai_perturbation_curve(const xai_net *net, xai_tape *tape, const floa
 done:
     XAI_FREE(ord); XAI_FREE(x); XAI_FREE(blurred);
     if (t != tape) xai_tape_free(t);
+    if (s != state) xai_tape_free(s);
     return rc;
+}
+
+XAIDEF int xai_perturbation_curve(const xai_net *net, xai_tape *tape, const float *input, const float *heat, int cls,
+                                  int order, uint64_t image_id, int repeat, const xai_aopc_config *cfg, float *curve)
+{
+    return xai__perturbation_curve(net, tape, NULL, input, heat, cls, order, image_id, repeat, cfg, curve);
 }
 
 XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int cls, uint64_t image_id,
@@ -4159,13 +4526,14 @@ XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int c
     if (nthreads > ntask) nthreads = ntask;
 #endif
     if (nthreads <= 1) {
-        xai_tape *t = xai_tape_new_forward(net, cfg->batch);
+        xai_tape *t = xai_tape_new_forward(net, cfg->batch), *s = cfg->no_incremental ? NULL : xai_tape_new(net, 1);
         int k;
-        if (!t) return XAI_ERR_MEMORY;
+        if (!t || (!cfg->no_incremental && !s)) { xai_tape_free(t); xai_tape_free(s); return XAI_ERR_MEMORY; }
         for (k = 0; k < ntask && rc == XAI_OK; k++)
-            rc = xai_perturbation_curve(net, t, input, heat[k], cls, order[k], image_id, repeat[k], cfg,
-                                        curves + (size_t)k * (cfg->steps + 1));
+            rc = xai__perturbation_curve(net, t, s, input, heat[k], cls, order[k], image_id, repeat[k], cfg,
+                                         curves + (size_t)k * (cfg->steps + 1));
         xai_tape_free(t);
+        xai_tape_free(s);
         return rc;
     }
 #ifdef _OPENMP
@@ -4174,15 +4542,15 @@ XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int c
     failure[0] = 0;
 #pragma omp parallel num_threads(nthreads)
     {
-        xai_tape *t = xai_tape_new_forward(net, cfg->batch);
-        int k, mine = t ? XAI_OK : XAI_ERR_MEMORY;
+        xai_tape *t = xai_tape_new_forward(net, cfg->batch), *s = cfg->no_incremental ? NULL : xai_tape_new(net, 1);
+        int k, mine = t && (cfg->no_incremental || s) ? XAI_OK : XAI_ERR_MEMORY;
         char reason[sizeof xai__reason];
         memcpy(reason, xai__reason, sizeof reason);
 #pragma omp for schedule(dynamic, 1)
         for (k = 0; k < ntask; k++) {
             if (mine != XAI_OK) continue;
-            mine = xai_perturbation_curve(net, t, input, heat[k], cls, order[k], image_id, repeat[k], cfg,
-                                          curves + (size_t)k * (cfg->steps + 1));
+            mine = xai__perturbation_curve(net, t, s, input, heat[k], cls, order[k], image_id, repeat[k], cfg,
+                                           curves + (size_t)k * (cfg->steps + 1));
             if (mine != XAI_OK) memcpy(reason, xai__reason, sizeof reason);
         }
 #pragma omp critical(xai__curves_error)
@@ -4191,6 +4559,7 @@ XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int c
             memcpy(failure, reason, sizeof reason);
         }
         xai_tape_free(t);
+        xai_tape_free(s);
     }
     if (rc != XAI_OK) memcpy(xai__reason, failure, sizeof failure);
     }
@@ -6136,6 +6505,51 @@ static int xai__conv_forward_gemm(const xai__conv_geom *p, int n, const float *x
                 const float *src = pl.tmp + (size_t)oo * ld + (size_t)bb * pl.N;
                 float *dst = y + ((size_t)(n0 + bb) * p->num_output + oo) * pl.N, bv = bias ? bias[oo] : 0.0f;
                 for (i = 0; i < pl.N; i++) dst[i] = src[i] + bv;
+            }
+        }
+    }
+    return XAI_OK;
+}
+
+/* The outputs in rows [oh0, oh1) and columns [ow0, ow1) only (the incremental pass, section 8):
+   their im2col columns written out (C*kh*kw x rows*cols), one GEMM per group, the bias added as
+   above.  The GEMM gives each element the same bits whichever columns it computes. */
+static int xai__conv_forward_gemm_rect(const xai__conv_geom *p, int n, const float *x, const float *weight,
+                                       const float *bias, int oh0, int ow0, int oh1, int ow1, float *y, float **work,
+                                       size_t *work_size)
+{
+    int rows = oh1 - oh0, cols = ow1 - ow0, N = rows * cols, G = p->group, Og = p->num_output / p->group,
+        K = p->C / p->group * p->kernel_h * p->kernel_w, b, g, c, ki, kj, oh, ow, o;
+    size_t xs = (size_t)p->C * p->H * p->W, ys = (size_t)p->num_output * p->OH * p->OW,
+           krows = (size_t)p->C * p->kernel_h * p->kernel_w;
+    float *col, *tmp;
+    if (rows <= 0 || cols <= 0) return XAI_OK;
+    if (!(col = xai__grow(work, work_size, (krows + (size_t)p->num_output) * N))) return XAI_ERR_MEMORY;
+    tmp = col + krows * N;
+    for (b = 0; b < n; b++) {
+        const float *xb = x + (size_t)b * xs;
+        for (c = 0; c < p->C; c++)
+            for (ki = 0; ki < p->kernel_h; ki++)
+                for (kj = 0; kj < p->kernel_w; kj++) {
+                    float *dst = col + (((size_t)c * p->kernel_h + ki) * p->kernel_w + kj) * N;
+                    for (oh = oh0; oh < oh1; oh++) {
+                        int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
+                        const float *row = xb + ((size_t)c * p->H + (ih >= 0 && ih < p->H ? ih : 0)) * p->W;
+                        for (ow = ow0; ow < ow1; ow++, dst++) {
+                            int iw = ow * p->stride_w - p->pad_w + kj * p->dilation_w;
+                            *dst = ih >= 0 && ih < p->H && iw >= 0 && iw < p->W ? row[iw] : 0.0f;
+                        }
+                    }
+                }
+        for (g = 0; g < G; g++)
+            xai__gemm(Og, N, K, weight + (size_t)g * Og * K, K, 0, XAI__MOD_NONE, col + (size_t)g * K * N, N, 0,
+                      XAI__MOD_NONE, tmp + (size_t)g * Og * N, N, 0);
+        for (o = 0; o < p->num_output; o++) {
+            const float *src = tmp + (size_t)o * N;
+            float bv = bias ? bias[o] : 0.0f;
+            for (oh = oh0; oh < oh1; oh++, src += cols) {
+                float *dst = y + (size_t)b * ys + ((size_t)o * p->OH + oh) * p->OW + ow0;
+                for (ow = 0; ow < cols; ow++) dst[ow] = src[ow] + bv;
             }
         }
     }
