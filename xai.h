@@ -4404,18 +4404,85 @@ static float xai__curve_score(const float *s, int K, int cls, int softmax)
     return (float)(exp((double)s[cls] - mx) / sum);
 }
 
-/* The curve by the incremental pass: s, a full tape of one image (the state), t the tail's. */
-static int xai__curve_incremental(const xai_net *net, xai_tape *t, xai_tape *s, const float *input, const int *ord,
-                                  int cls, uint64_t image_id, int repeat, const xai_aopc_config *cfg,
+/* What the incremental pass keeps: every blob of the previous step (state, one image), and the
+   tail's blobs for `batch` consecutive steps (tail: only the tail's layers and their inputs). */
+typedef struct xai__incremental {
+    xai_tape *state, *tail;
+    int T, batch;
+} xai__incremental;
+
+#ifndef XAI_TAIL_BLOCK
+#define XAI_TAIL_BLOCK ((size_t)16 << 20)   /* bytes for the tail's batch: fc6-fc8 of 64 steps on CaffeNet */
+#endif
+
+static void xai__incremental_free(xai__incremental *inc)
+{
+    xai_tape_free(inc->state);
+    xai_tape_free(inc->tail);
+    memset(inc, 0, sizeof *inc);
+}
+
+/* For curves of `steps` steps; inc->T = 0 when the pass would gain nothing (the net is all tail). */
+static int xai__incremental_new(const xai_net *net, int steps, xai__incremental *inc)
+{
+    size_t per = 0;
+    int li, j, b;
+    xai_tape *t;
+    memset(inc, 0, sizeof *inc);
+    if ((inc->T = xai__tail_start(net)) == 0) return XAI_OK;
+    if (!(inc->state = xai_tape_new(net, 1))) return XAI_ERR_MEMORY;
+    if (inc->T == net->nlayer) return XAI_OK;
+    for (b = 0; b < net->nblob; b++)   /* the tail's blobs: made by it or read by it */
+        for (li = inc->T; li < net->nlayer; li++)
+            for (j = 0; j < net->layer[li].nbottom + net->layer[li].ntop; j++)
+                if ((j < net->layer[li].nbottom ? net->layer[li].bottom[j] : net->layer[li].top[j - net->layer[li].nbottom]) ==
+                    b) {
+                    per += xai__blob_floats(net, b) * sizeof(float);
+                    li = net->nlayer;
+                    break;
+                }
+    inc->batch = (int)(XAI_TAIL_BLOCK / (per ? per : 1));
+    if (inc->batch > 64) inc->batch = 64;   /* past that the weights' reads are a small part */
+    if (inc->batch > steps + 1) inc->batch = steps + 1;
+    if (inc->batch < 1) inc->batch = 1;
+    if (!(t = inc->tail = (xai_tape *)xai__calloc(1, sizeof(xai_tape)))) goto fail;
+    t->net = net;
+    t->n_max = t->n = inc->batch;
+    t->blob = (xai_tensor *)xai__calloc((size_t)net->nblob, sizeof(xai_tensor));
+    t->switches = (int **)xai__calloc((size_t)net->nlayer, sizeof(int *));
+    t->scale = (float **)xai__calloc((size_t)net->nlayer, sizeof(float *));
+    if (!t->blob || !t->switches || !t->scale) goto fail;
+    for (li = inc->T; li < net->nlayer; li++) {
+        const xai_layer *L = &net->layer[li];
+        size_t count = (size_t)inc->batch * xai__blob_floats(net, L->top[0]);
+        for (j = 0; j < L->nbottom + L->ntop; j++) {
+            int blob = j < L->nbottom ? L->bottom[j] : L->top[j - L->nbottom];
+            const xai_blob *B = &net->blob[blob];
+            if (!t->blob[blob].data && xai_tensor_alloc(&t->blob[blob], inc->batch, B->c, B->h, B->w)) goto fail;
+        }
+        if ((L->p.type == XAI_POOLING && L->p.pool == XAI_POOL_MAX) ||
+            (L->p.type == XAI_ELTWISE && L->p.operation == XAI_ELTWISE_MAX))
+            if (!(t->switches[li] = (int *)xai__calloc(count, sizeof(int)))) goto fail;
+        if (L->p.type == XAI_LRN && !(t->scale[li] = (float *)xai__calloc(count, sizeof(float)))) goto fail;
+    }
+    return XAI_OK;
+fail:
+    xai__incremental_free(inc);
+    return XAI_ERR_MEMORY;
+}
+
+/* The curve by the incremental pass. */
+static int xai__curve_incremental(const xai_net *net, int reference, xai__incremental *inc, const float *input,
+                                  const int *ord, int cls, uint64_t image_id, int repeat, const xai_aopc_config *cfg,
                                   const float *blurred, float *curve)
 {
-    int T = xai__tail_start(net), K = xai_net_num_classes(net), k, j, b, filled = 0, first = 0, rc = XAI_OK;
-    int chunk = cfg->batch, cap = t->forward_only ? t->group : t->n_max;
+    xai_tape *s = inc->state, *t = inc->tail;
+    int T = inc->T, K = xai_net_num_classes(net), k, j, b, filled = 0, first = 0, rc = XAI_OK;
     float *x = s->blob[net->input_blob].data;
     xai__rect *rect = (xai__rect *)xai__calloc((size_t)net->nblob, sizeof(xai__rect)), region;
     if (!rect) return XAI_ERR_MEMORY;
-    if (chunk > cap) chunk = cap;
-    s->reference = t->reference;
+    s->reference = reference;
+    if (t) t->reference = reference;
     s->n = 1;
     memcpy(x, input, xai_net_input_size(net) * sizeof(float));
     if ((rc = xai__forward_images(net, s, 0, 1, 0, T)) != XAI_OK) goto done;
@@ -4426,7 +4493,7 @@ static int xai__curve_incremental(const xai_net *net, xai_tape *t, xai_tape *s, 
                             &region.x1);
             if ((rc = xai__forward_dirty(net, s, T, rect, &region)) != XAI_OK) goto done;
         }
-        if (T == net->nlayer) {
+        if (!t) {
             curve[k] = xai__curve_score(xai_tape_scores(s, 0), K, cls, cfg->softmax);
             continue;
         }
@@ -4437,11 +4504,10 @@ static int xai__curve_incremental(const xai_net *net, xai_tape *t, xai_tape *s, 
                 if (net->blob[blob].producer < T)
                     memcpy(t->blob[blob].data + (size_t)filled * floats, s->blob[blob].data, floats * sizeof(float));
             }
-        if (++filled == chunk || k == cfg->steps) {
-            rc = xai__forward_images(net, t, 0, filled, T, net->nlayer);
-            t->n = filled;
-            if (rc != XAI_OK) goto done;
-            for (j = 0; j < filled; j++) curve[first + j] = xai__curve_score(xai_tape_scores(t, j), K, cls, cfg->softmax);
+        if (++filled == inc->batch || k == cfg->steps) {
+            if ((rc = xai__forward_images(net, t, 0, filled, T, net->nlayer)) != XAI_OK) goto done;
+            for (j = 0; j < filled; j++)
+                curve[first + j] = xai__curve_score(xai_tape_scores(t, j), K, cls, cfg->softmax);
             first += filled;
             filled = 0;
         }
@@ -4451,17 +4517,19 @@ done:
     return rc;
 }
 
-/* One curve on tape t; state: the incremental pass's one-image tape, or NULL (made here). */
-static int xai__perturbation_curve(const xai_net *net, xai_tape *tape, xai_tape *state, const float *input,
+/* One curve on tape t (the full pass), or by the incremental pass with inc (NULL: made here). */
+static int xai__perturbation_curve(const xai_net *net, xai_tape *tape, xai__incremental *inc, const float *input,
                                    const float *heat, int cls, int order, uint64_t image_id, int repeat,
                                    const xai_aopc_config *cfg, float *curve)
 {
     size_t in = xai_net_input_size(net);
     int nreg = xai_region_count(net->input_h, net->input_w, cfg->region), K = xai_net_num_classes(net), k, filled = 0,
-        first = 0, rc = XAI_OK, j, T = xai__tail_start(net);
+        first = 0, rc = XAI_OK, j;
     int *ord = NULL;
     float *x = NULL, *batch = NULL, *blurred = NULL;
-    xai_tape *t = tape, *s = state;
+    xai_tape *t = tape;
+    xai__incremental own;
+    memset(&own, 0, sizeof own);
     if (cfg->steps < 0 || cfg->steps > nreg)
         return xai__fail(XAI_ERR_ARG, "%d steps, but the %dx%d input has %d regions of %d pixels", cfg->steps,
                          net->input_w, net->input_h, nreg, cfg->region);
@@ -4469,15 +4537,15 @@ static int xai__perturbation_curve(const xai_net *net, xai_tape *tape, xai_tape 
     if (cls < 0 || cls >= K) return xai__fail(XAI_ERR_ARG, "class %d, the net has %d", cls, K);
     if (cfg->perturb < XAI_PERTURB_UNIFORM || cfg->perturb > XAI_PERTURB_BLUR)
         return xai__fail(XAI_ERR_ARG, "perturbation %d", cfg->perturb);
-    if (!t && !(t = xai_tape_new_forward(net, cfg->batch))) return XAI_ERR_MEMORY;
-    if (t->n_max < cfg->batch) {
-        rc = xai__fail(XAI_ERR_ARG, "the tape holds %d images, the batch is %d", t->n_max, cfg->batch);
-        goto done;
+    if (t && t->n_max < cfg->batch)
+        return xai__fail(XAI_ERR_ARG, "the tape holds %d images, the batch is %d", t->n_max, cfg->batch);
+    if (!cfg->no_incremental && !inc) {
+        if ((rc = xai__incremental_new(net, cfg->steps, &own)) != XAI_OK) return rc;
+        inc = &own;
     }
+    if (inc && inc->T == 0) inc = NULL;   /* all tail: the full pass */
     ord = (int *)xai__malloc((size_t)nreg * sizeof(int));
-    x = (float *)xai__malloc(in * sizeof(float));
-    batch = t->blob[net->input_blob].data;   /* the perturbed images are built where the pass reads them */
-    if (!ord || !x) { rc = XAI_ERR_MEMORY; goto done; }
+    if (!ord) { rc = XAI_ERR_MEMORY; goto done; }
     if ((rc = xai_region_order(heat, net->input_h, net->input_w, cfg->region, order, cfg->seed, image_id, repeat,
                                ord)) != XAI_OK)
         goto done;
@@ -4485,11 +4553,15 @@ static int xai__perturbation_curve(const xai_net *net, xai_tape *tape, xai_tape 
         if (!(blurred = (float *)xai__malloc(in * sizeof(float)))) { rc = XAI_ERR_MEMORY; goto done; }
         if ((rc = xai__blur_input(net, input, cfg->blur_sigma, blurred)) != XAI_OK) goto done;
     }
-    if (!cfg->no_incremental && T > 0) {
-        if (!s && !(s = xai_tape_new(net, 1))) { rc = XAI_ERR_MEMORY; goto done; }
-        rc = xai__curve_incremental(net, t, s, input, ord, cls, image_id, repeat, cfg, blurred, curve);
+    if (inc) {
+        rc = xai__curve_incremental(net, tape ? tape->reference : 0, inc, input, ord, cls, image_id, repeat, cfg,
+                                    blurred, curve);
         goto done;
     }
+    if (!t && !(t = xai_tape_new_forward(net, cfg->batch))) { rc = XAI_ERR_MEMORY; goto done; }
+    x = (float *)xai__malloc(in * sizeof(float));
+    batch = t->blob[net->input_blob].data;   /* the perturbed images are built where the pass reads them */
+    if (!x) { rc = XAI_ERR_MEMORY; goto done; }
     memcpy(x, input, in * sizeof(float));
     for (k = 0; k <= cfg->steps; k++) {
         if (k > 0) xai__perturb_region(net, x, ord[k - 1], k, cfg, image_id, repeat, blurred);   /* cumulative */
@@ -4505,7 +4577,7 @@ static int xai__perturbation_curve(const xai_net *net, xai_tape *tape, xai_tape 
 done:
     XAI_FREE(ord); XAI_FREE(x); XAI_FREE(blurred);
     if (t != tape) xai_tape_free(t);
-    if (s != state) xai_tape_free(s);
+    xai__incremental_free(&own);
     return rc;
 }
 
@@ -4513,6 +4585,20 @@ XAIDEF int xai_perturbation_curve(const xai_net *net, xai_tape *tape, const floa
                                   int order, uint64_t image_id, int repeat, const xai_aopc_config *cfg, float *curve)
 {
     return xai__perturbation_curve(net, tape, NULL, input, heat, cls, order, image_id, repeat, cfg, curve);
+}
+
+/* One thread's: the incremental pass's state, or (no_incremental, or a net that is all tail) a
+   forward-only tape. */
+static int xai__curves_tapes(const xai_net *net, const xai_aopc_config *cfg, xai_tape **t, xai__incremental *inc)
+{
+    int rc;
+    memset(inc, 0, sizeof *inc);
+    *t = NULL;
+    if (!cfg->no_incremental) {
+        if ((rc = xai__incremental_new(net, cfg->steps, inc)) != XAI_OK) return rc;
+        if (inc->T > 0) return XAI_OK;
+    }
+    return (*t = xai_tape_new_forward(net, cfg->batch)) ? XAI_OK : XAI_ERR_MEMORY;
 }
 
 XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int cls, uint64_t image_id,
@@ -4526,14 +4612,15 @@ XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int c
     if (nthreads > ntask) nthreads = ntask;
 #endif
     if (nthreads <= 1) {
-        xai_tape *t = xai_tape_new_forward(net, cfg->batch), *s = cfg->no_incremental ? NULL : xai_tape_new(net, 1);
+        xai__incremental inc;
+        xai_tape *t = NULL;
         int k;
-        if (!t || (!cfg->no_incremental && !s)) { xai_tape_free(t); xai_tape_free(s); return XAI_ERR_MEMORY; }
+        if ((rc = xai__curves_tapes(net, cfg, &t, &inc)) != XAI_OK) return rc;
         for (k = 0; k < ntask && rc == XAI_OK; k++)
-            rc = xai__perturbation_curve(net, t, s, input, heat[k], cls, order[k], image_id, repeat[k], cfg,
-                                         curves + (size_t)k * (cfg->steps + 1));
+            rc = xai__perturbation_curve(net, t, t ? NULL : &inc, input, heat[k], cls, order[k], image_id, repeat[k],
+                                         cfg, curves + (size_t)k * (cfg->steps + 1));
         xai_tape_free(t);
-        xai_tape_free(s);
+        xai__incremental_free(&inc);
         return rc;
     }
 #ifdef _OPENMP
@@ -4542,15 +4629,16 @@ XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int c
     failure[0] = 0;
 #pragma omp parallel num_threads(nthreads)
     {
-        xai_tape *t = xai_tape_new_forward(net, cfg->batch), *s = cfg->no_incremental ? NULL : xai_tape_new(net, 1);
-        int k, mine = t && (cfg->no_incremental || s) ? XAI_OK : XAI_ERR_MEMORY;
+        xai__incremental inc;
+        xai_tape *t = NULL;
+        int k, mine = xai__curves_tapes(net, cfg, &t, &inc);
         char reason[sizeof xai__reason];
         memcpy(reason, xai__reason, sizeof reason);
 #pragma omp for schedule(dynamic, 1)
         for (k = 0; k < ntask; k++) {
             if (mine != XAI_OK) continue;
-            mine = xai__perturbation_curve(net, t, s, input, heat[k], cls, order[k], image_id, repeat[k], cfg,
-                                           curves + (size_t)k * (cfg->steps + 1));
+            mine = xai__perturbation_curve(net, t, t ? NULL : &inc, input, heat[k], cls, order[k], image_id,
+                                           repeat[k], cfg, curves + (size_t)k * (cfg->steps + 1));
             if (mine != XAI_OK) memcpy(reason, xai__reason, sizeof reason);
         }
 #pragma omp critical(xai__curves_error)
@@ -4559,7 +4647,7 @@ XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int c
             memcpy(failure, reason, sizeof reason);
         }
         xai_tape_free(t);
-        xai_tape_free(s);
+        xai__incremental_free(&inc);
     }
     if (rc != XAI_OK) memcpy(xai__reason, failure, sizeof failure);
     }
@@ -5518,20 +5606,22 @@ typedef struct xai__gemm_op {
 
 /* B[k][j] of a convolution's im2col, several images side by side: row k = (c - C0, ki, kj) of the
    group's channels, column j = (image b, oh, ow); x[b][c][oh*sh - ph + ki*dh][ow*sw - pw + kj*dw],
-   0 outside.  The same numbers xai__im2col writes. */
+   0 outside.  The same numbers xai__im2col writes.  The columns may be a rectangle of the outputs:
+   OH x OW of them from (oh0, ow0) on (the incremental pass; 0, 0 and the output size otherwise). */
 typedef struct xai__im2col_view {
     const xai__conv_geom *p;
     const float *x;          /* the first image */
     size_t xs;               /* floats per image */
-    int C0, H, W, OH, OW;    /* the group's first channel; input and output sizes */
+    int C0, H, W, OH, OW;    /* the group's first channel; input size; output rows and columns taken */
+    int oh0, ow0;            /* the first output row and column taken */
 } xai__im2col_view;
 
 static float xai__im2col_at(const xai__im2col_view *v, int k, int j)
 {
     const xai__conv_geom *p = v->p;
     int khw = p->kernel_h * p->kernel_w, N = v->OH * v->OW, r = k % khw, pos = j % N;
-    int ih = pos / v->OW * p->stride_h - p->pad_h + r / p->kernel_w * p->dilation_h;
-    int iw = pos % v->OW * p->stride_w - p->pad_w + r % p->kernel_w * p->dilation_w;
+    int ih = (v->oh0 + pos / v->OW) * p->stride_h - p->pad_h + r / p->kernel_w * p->dilation_h;
+    int iw = (v->ow0 + pos % v->OW) * p->stride_w - p->pad_w + r % p->kernel_w * p->dilation_w;
     if (ih < 0 || ih >= v->H || iw < 0 || iw >= v->W) return 0.0f;
     return v->x[(size_t)(j / N) * v->xs + ((size_t)(v->C0 + k / khw) * v->H + ih) * v->W + iw];
 }
@@ -5716,7 +5806,7 @@ static void xai__pack_b_im2col(const xai__gemm_op *g, int p0, int kc, int j0, in
         int ch = v->C0 + p0 / (p->kernel_h * p->kernel_w), ki = p0 / p->kernel_w % p->kernel_h, kj = p0 % p->kernel_w;
         float *d = pb + (size_t)jr * kc;
         for (c = 0; c < XAI__NR; c++) { /* past nr: a column that reads nothing (always outside) */
-            int j = j0 + jr + c, b = j / N, oh = j % N / v->OW, ow = j % N % v->OW;
+            int j = j0 + jr + c, b = j / N, oh = v->oh0 + j % N / v->OW, ow = v->ow0 + j % N % v->OW;
             ih0[c] = c < nr ? oh * p->stride_h - p->pad_h : -(1 << 30);
             iw0[c] = ow * p->stride_w - p->pad_w;
             off[c] = c < nr ? b * (int)v->xs + ih0[c] * v->W + iw0[c] : 0;
@@ -6463,6 +6553,7 @@ static int xai__conv_forward_gemm(const xai__conv_geom *p, int n, const float *x
                 xai__im2col_view v;
                 v.p = p; v.x = x + (size_t)n0 * xs; v.xs = xs;
                 v.C0 = g * (p->C / p->group); v.H = p->H; v.W = p->W; v.OH = p->OH; v.OW = p->OW;
+                v.oh0 = v.ow0 = 0;
                 xai__gemm_im2col(Og, N, K, weight + (size_t)g * Og * K, K, wmod, &v, yn + (size_t)g * Og * N, N);
             }
             XAI__PARALLEL_FOR
@@ -6486,6 +6577,7 @@ static int xai__conv_forward_gemm(const xai__conv_geom *p, int n, const float *x
             xai__im2col_view v;
             v.p = p; v.x = x + (size_t)n0 * xs; v.xs = xs;
             v.C0 = g * pl.Cg; v.H = p->H; v.W = p->W; v.OH = p->OH; v.OW = p->OW;
+            v.oh0 = v.ow0 = 0;
             if (implicit)
                 xai__gemm_im2col(pl.Og, (int)ld, pl.K, weight + (size_t)g * pl.Og * pl.K, pl.K, wmod, &v,
                                  pl.tmp + (size_t)g * pl.Og * ld, (int)ld);
@@ -6512,38 +6604,27 @@ static int xai__conv_forward_gemm(const xai__conv_geom *p, int n, const float *x
 }
 
 /* The outputs in rows [oh0, oh1) and columns [ow0, ow1) only (the incremental pass, section 8):
-   their im2col columns written out (C*kh*kw x rows*cols), one GEMM per group, the bias added as
+   the im2col columns of that rectangle (implicit, as above), one GEMM per group, the bias added as
    above.  The GEMM gives each element the same bits whichever columns it computes. */
 static int xai__conv_forward_gemm_rect(const xai__conv_geom *p, int n, const float *x, const float *weight,
                                        const float *bias, int oh0, int ow0, int oh1, int ow1, float *y, float **work,
                                        size_t *work_size)
 {
-    int rows = oh1 - oh0, cols = ow1 - ow0, N = rows * cols, G = p->group, Og = p->num_output / p->group,
-        K = p->C / p->group * p->kernel_h * p->kernel_w, b, g, c, ki, kj, oh, ow, o;
-    size_t xs = (size_t)p->C * p->H * p->W, ys = (size_t)p->num_output * p->OH * p->OW,
-           krows = (size_t)p->C * p->kernel_h * p->kernel_w;
-    float *col, *tmp;
+    int rows = oh1 - oh0, cols = ow1 - ow0, N = rows * cols, Og = p->num_output / p->group,
+        K = p->C / p->group * p->kernel_h * p->kernel_w, b, g, oh, ow, o;
+    size_t xs = (size_t)p->C * p->H * p->W, ys = (size_t)p->num_output * p->OH * p->OW;
+    float *tmp;
     if (rows <= 0 || cols <= 0) return XAI_OK;
-    if (!(col = xai__grow(work, work_size, (krows + (size_t)p->num_output) * N))) return XAI_ERR_MEMORY;
-    tmp = col + krows * N;
+    if (xs >= (size_t)1 << 30) return xai__fail(XAI_ERR_LIMIT, "partial convolution of an input of %zu floats", xs);
+    if (!(tmp = xai__grow(work, work_size, (size_t)p->num_output * N))) return XAI_ERR_MEMORY;
     for (b = 0; b < n; b++) {
-        const float *xb = x + (size_t)b * xs;
-        for (c = 0; c < p->C; c++)
-            for (ki = 0; ki < p->kernel_h; ki++)
-                for (kj = 0; kj < p->kernel_w; kj++) {
-                    float *dst = col + (((size_t)c * p->kernel_h + ki) * p->kernel_w + kj) * N;
-                    for (oh = oh0; oh < oh1; oh++) {
-                        int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
-                        const float *row = xb + ((size_t)c * p->H + (ih >= 0 && ih < p->H ? ih : 0)) * p->W;
-                        for (ow = ow0; ow < ow1; ow++, dst++) {
-                            int iw = ow * p->stride_w - p->pad_w + kj * p->dilation_w;
-                            *dst = ih >= 0 && ih < p->H && iw >= 0 && iw < p->W ? row[iw] : 0.0f;
-                        }
-                    }
-                }
-        for (g = 0; g < G; g++)
-            xai__gemm(Og, N, K, weight + (size_t)g * Og * K, K, 0, XAI__MOD_NONE, col + (size_t)g * K * N, N, 0,
-                      XAI__MOD_NONE, tmp + (size_t)g * Og * N, N, 0);
+        for (g = 0; g < p->group; g++) {
+            xai__im2col_view v;
+            v.p = p; v.x = x + (size_t)b * xs; v.xs = xs;
+            v.C0 = g * (p->C / p->group); v.H = p->H; v.W = p->W; v.OH = rows; v.OW = cols;
+            v.oh0 = oh0; v.ow0 = ow0;
+            xai__gemm_im2col(Og, N, K, weight + (size_t)g * Og * K, K, XAI__MOD_NONE, &v, tmp + (size_t)g * Og * N, N);
+        }
         for (o = 0; o < p->num_output; o++) {
             const float *src = tmp + (size_t)o * N;
             float bv = bias ? bias[o] : 0.0f;
