@@ -4,7 +4,7 @@
 
    aopc MODEL.xai --list IMAGES.txt --methods M1,M2,... --out DIR [--steps 100] [--region 9]
         [--repeats 10] [--perturb uniform|constant|blur] [--seed S] [--batch B] [--shard I/N]
-        [--orders morf,lerf] [--softmax] [--complexity] [--list-changed] [--no-lock]
+        [--orders morf,lerf] [--softmax] [--complexity] [--list-changed] [--no-lock] [--no-incremental]
    (aopc --help: every option with its default)
 
    Methods are xai_method_parse names (lrp-eps:100, lrp-ab:2, sensitivity-l2, deconv-linf, ...),
@@ -1039,6 +1039,8 @@ static const char aopc_usage[] =
     "  --list-changed       go on in a DIR started with another list: rows of images no longer\n"
     "                       listed count nowhere (default: a changed list is refused)\n"
     "  --no-lock            go on where the filesystem has no locks (default: refused)\n"
+    "  --no-incremental     every step a full forward pass (default: only what the step\n"
+    "                       changed is recomputed; the same numbers, bit for bit)\n"
     "  --help, --version\n"
     "\n"
     "Writes DIR/config.tsv, images.tsv, curves.tsv, summary.tsv, aopc_curves.tsv, aopc.svg (and abpc.tsv,\n"
@@ -1139,6 +1141,7 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--complexity")) { s.complexity = 1; continue; }
         if (!strcmp(a, "--list-changed")) { list_changed = 1; continue; }
         if (!strcmp(a, "--no-lock")) { no_lock = 1; continue; }
+        if (!strcmp(a, "--no-incremental")) { s.cfg.no_incremental = 1; continue; }
         if (a[0] != '-') {
             if (s.model[0]) { fprintf(stderr, "aopc: '%s': one model only (%s is the model; see aopc --help)\n", a, s.model); return 2; }
             if (strlen(a) >= sizeof s.model) cli_fail("MODEL", a, "is too long a path");
