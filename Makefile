@@ -134,6 +134,7 @@ bin/sanitize/test_caffe: tools/caffe_pb.h tools/caffe2xai.c
 bin/sanitize/test_limits bin/test_limits: tools/caffe_pb.h
 bin/sanitize/test_forward_memory bin/test_forward_memory: tools/caffe_pb.h
 bin/sanitize/test_faults bin/test_faults: tools/caffe_pb.h
+bin/sanitize/test_incremental bin/test_incremental: tools/caffe_pb.h
 bin/sanitize/aopc bin/sanitize/aopc-merge: examples/plot.h
 bin/sanitize/test_fuzz_regressions bin/test_fuzz_regressions: tests/fuzz/fuzz.h tests/fuzz/caffe_nets.h tools/caffe_pb.h
 

@@ -1,19 +1,20 @@
 /* bench: speed and memory of xai.h on CaffeNet with synthetic weights (SPEC 7).
    Build: cc -O2 -march=native -fopenmp bench/bench.c -o bench -lm      (`make bench` builds and runs it)
 
-   bench [--peak GFLOPS] [--runs N] [--quick] [--memory]
+   bench [--peak GFLOPS] [--runs N] [--quick] [--memory] [--evaluator]
 
    Prints: the machine's peak FMA rate (measured with a loop of independent FMAs, or --peak), a GEMM
    micro-benchmark, the CaffeNet forward pass at batch 1 and 16 (median of N runs, GFLOP/s, share
    of peak, a per-layer table), each explainer's time per heatmap as a multiple of one forward
-   pass, the evaluator's images per second for the paper's protocol and the projected time for
-   its 5040 images, this process's peak resident memory, and the peak memory of bin/aopc's
+   pass, the evaluator (multiply-adds a step and the paper's protocol per image and in core-hours
+   for its 5040 images, full and incremental, on CaffeNet and on the real SqueezeNet when
+   ../shared has it), this process's peak resident memory, and the peak memory of bin/aopc's
    evaluation (one image, lrp-eps:1 and random, 15 steps, 2 repeats) on CaffeNet and SqueezeNet at
    batch 1 and 16, each run in a child process (getrusage's ru_maxrss once it has finished):
    CaffeNet from models/caffenet.xai, else with synthetic weights (the same shapes, so the same
    memory); SqueezeNet from models/squeezenet.xai, else converted by bin/caffe2xai from
    ../shared/caffe/squeezenet into a temporary folder; what is absent is skipped with a message.
-   --memory: only that last part.  Uses the library's public API only; the children: POSIX. */
+   --memory: only that last part; --evaluator: only the evaluator.  Uses the library's public API only; the children: POSIX. */
 #define _DEFAULT_SOURCE   /* wait4 and mkdtemp, also under -std=c99 */
 #define XAI_IMPLEMENTATION
 #include "../xai.h"
@@ -172,6 +173,25 @@ static void aopc_memory(void)
     if (system(cmd) != 0) printf("  could not remove %s\n", dir);
 }
 
+/* The real SqueezeNet: models/squeezenet.xai, else converted from ../shared/caffe by bin/caffe2xai. */
+static xai_net *load_squeezenet(void)
+{
+    char dir[] = "/tmp/xai_bench_XXXXXX", model[64], cmd[96];
+    char *argv[] = {"bin/caffe2xai", "../shared/caffe/squeezenet/SqueezeNet_deploy.prototxt",
+                    "../shared/caffe/squeezenet/squeezenet_v1.0.caffemodel", "-o", model, NULL};
+    xai_net *net = NULL;
+    double seconds;
+    if (file_exists("models/squeezenet.xai")) return xai_net_load("models/squeezenet.xai");
+    if (!file_exists("../shared/caffe/squeezenet/squeezenet_v1.0.caffemodel") || !file_exists("bin/caffe2xai") ||
+        !mkdtemp(dir))
+        return NULL;
+    snprintf(model, sizeof model, "%s/squeezenet.xai", dir);
+    if (run_child(argv, &seconds) >= 0) net = xai_net_load(model);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) printf("could not remove %s\n", dir);
+    return net;
+}
+
 static double macs_of(const xai_net *net, int li)
 {
     const xai_layer *L = &net->layer[li];
@@ -180,10 +200,87 @@ static double macs_of(const xai_net *net, int li)
     return 0;
 }
 
+/* The evaluator on one image (dog.ppm, else a synthetic input), 9 x 9 regions, 100 steps: the
+   multiply-adds a step (full pass; incremental: each layer's dirty rectangle, averaged over the
+   MoRF order of the image's lrp-eps:1 heatmap), then the paper's protocol timed on 2 curves a
+   thread (xai_perturbation_curves, full and incremental, curves compared bit for bit) and scaled to
+   its 80 curves an image (8 orderings x 10 repeats) and 5040 images. */
+static void evaluator_bench(const xai_net *net, const char *name, int quick)
+{
+    size_t in = xai_net_input_size(net), q;
+    int H = net->input_h, W = net->input_w, nreg, *ord, *rects, k, li, threads = 1, ntask, mode, cls = -1;
+    float *x = (float *)malloc(in * sizeof(float)), *heat = (float *)malloc((size_t)H * W * sizeof(float)), *curves[2];
+    const float **heats;
+    int *orders, *repeats;
+    double full = 0, inc = 0, wall[2];
+    xai_aopc_config cfg;
+    xai_image img;
+    xai_method m;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    ntask = (quick ? 1 : 2) * threads;
+    xai_aopc_defaults(&cfg);
+    nreg = xai_region_count(H, W, cfg.region);
+    ord = (int *)malloc((size_t)nreg * sizeof(int));
+    rects = (int *)malloc((size_t)net->nblob * 4 * sizeof(int));
+    curves[0] = (float *)malloc((size_t)ntask * (cfg.steps + 1) * sizeof(float));
+    curves[1] = (float *)malloc((size_t)ntask * (cfg.steps + 1) * sizeof(float));
+    heats = (const float **)malloc((size_t)ntask * sizeof(float *));
+    orders = (int *)malloc((size_t)ntask * sizeof(int));
+    repeats = (int *)malloc((size_t)ntask * sizeof(int));
+    if (xai_image_load("examples/images/dog.ppm", &img) == XAI_OK) {
+        if (xai_net_preprocess(net, &img, x, NULL) != XAI_OK) img.data = NULL;
+        xai_image_free(&img);
+    }
+    for (q = 0; q < in; q++) if (!(x[q] == x[q])) break;
+    if (q < in) for (q = 0; q < in; q++) x[q] = (float)(q % 251) - 125;
+    xai_method_parse("lrp-eps:1", &m);
+    if (xai_explain(net, NULL, x, 1, &m, &cls, NULL, heat, NULL) != XAI_OK ||
+        xai_region_order(heat, H, W, cfg.region, XAI_ORDER_MORF, cfg.seed, 0, 0, ord) != XAI_OK) {
+        printf("\nevaluator on %s: %s\n", name, xai_failure_reason());
+        return;
+    }
+    for (k = 0; k < cfg.steps; k++) {
+        int y0 = ord[k] / ((W + cfg.region - 1) / cfg.region) * cfg.region, x0 = ord[k] % ((W + cfg.region - 1) / cfg.region) * cfg.region;
+        xai_net_dirty_rects(net, y0, x0, y0 + cfg.region, x0 + cfg.region, rects);
+        for (li = 0; li < net->nlayer; li++) {
+            const int *r = rects + 4 * net->layer[li].top[0];
+            const xai_blob *t = &net->blob[net->layer[li].top[0]];
+            full += macs_of(net, li);
+            inc += macs_of(net, li) * (r[2] - r[0]) * (r[3] - r[1]) / ((double)t->h * t->w);
+        }
+    }
+    printf("\nevaluator on %s (%dx%d regions, %d steps, the MoRF order of dog.ppm's lrp-eps:1 heatmap):\n", name,
+           cfg.region, cfg.region, cfg.steps);
+    printf("  multiply-adds a step: full pass %.0f M, incremental %.0f M (%.1f%%, averaged over the %d steps)\n",
+           full / cfg.steps / 1e6, inc / cfg.steps / 1e6, 100 * inc / full, cfg.steps);
+    for (k = 0; k < ntask; k++) { heats[k] = heat; orders[k] = XAI_ORDER_MORF; repeats[k] = k; }
+    for (mode = 0; mode < 2; mode++) {
+        double t0;
+        cfg.no_incremental = mode == 0;
+        t0 = xai_seconds();
+        if (xai_perturbation_curves(net, x, cls, 0, &cfg, ntask, heats, orders, repeats, curves[mode]) != XAI_OK)
+            printf("  curves: %s\n", xai_failure_reason());
+        wall[mode] = xai_seconds() - t0;
+    }
+    printf("  %d curves of %d passes on %d threads: full %.2f s, incremental %.2f s (%.2fx); the curves %s\n", ntask,
+           cfg.steps + 1, threads, wall[0], wall[1], wall[0] / wall[1],
+           memcmp(curves[0], curves[1], (size_t)ntask * (cfg.steps + 1) * sizeof(float)) ? "DIFFER" : "bit-identical");
+    for (mode = 0; mode < 2; mode++) {
+        double per_image = wall[mode] / ntask * 80;
+        printf("  the paper's protocol (80 curves an image), %-11s: %6.1f s an image, %6.1f core-hours for 5040 images\n",
+               mode ? "incremental" : "full", per_image, per_image * 5040 * threads / 3600);
+    }
+    printf("  the paper: 360 core-hours a configuration (36 h for 2 on 20 cores)\n");
+    free(x); free(heat); free(ord); free(rects); free(curves[0]); free(curves[1]);
+    free((void *)heats); free(orders); free(repeats);
+}
+
 int main(int argc, char **argv)
 {
     double peak = 0, total_macs = 0;
-    int runs = 7, quick = 0, memory_only = 0, i, li, b;
+    int runs = 7, quick = 0, memory_only = 0, evaluator_only = 0, i, li, b;
     int batches[2] = {1, 16};
     xai_net *net;
     for (i = 1; i < argc; i++) {
@@ -191,7 +288,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--memory")) memory_only = 1;
-        else { fprintf(stderr, "usage: bench [--peak GFLOPS] [--runs N] [--quick] [--memory]\n"); return 2; }
+        else if (!strcmp(argv[i], "--evaluator")) evaluator_only = 1;
+        else { fprintf(stderr, "usage: bench [--peak GFLOPS] [--runs N] [--quick] [--memory] [--evaluator]\n"); return 2; }
     }
     if (memory_only) {
         aopc_memory();
@@ -220,6 +318,14 @@ int main(int argc, char **argv)
 
     if (!(net = xai_net_caffenet())) { fprintf(stderr, "bench: %s\n", xai_failure_reason()); return 1; }
     xai_net_fill_random(net, 1);
+    if (evaluator_only) {
+        xai_net *squeeze = load_squeezenet();
+        evaluator_bench(net, "CaffeNet (synthetic weights)", quick);
+        if (squeeze) evaluator_bench(squeeze, "SqueezeNet", quick);
+        xai_net_free(squeeze);
+        xai_net_free(net);
+        return 0;
+    }
     for (li = 0; li < net->nlayer; li++) total_macs += macs_of(net, li);
 
     /* GEMM micro-benchmark: the convolutions' products at batch 16 */
@@ -338,28 +444,12 @@ int main(int argc, char **argv)
         xai_tape_free(t);
     }
 
-    /* the evaluator: one ordering and repeat = 101 forward passes in batches of 16; the paper's
-       protocol is 8 orderings x 10 repeats of that per image */
+    evaluator_bench(net, "CaffeNet (synthetic weights)", quick);
     {
-        xai_aopc_config cfg;
-        xai_tape *t;
-        size_t in = xai_net_input_size(net), q;
-        float *x = (float *)malloc(in * sizeof(float)), *heat = (float *)malloc(227 * 227 * sizeof(float)), curve[101];
-        double t0, per_curve, per_image;
-        xai_aopc_defaults(&cfg);
-        t = xai_tape_new(net, cfg.batch);
-        for (q = 0; q < in; q++) x[q] = (float)(q % 251) - 125;
-        for (q = 0; q < 227 * 227; q++) heat[q] = (float)((q * 2654435761u) % 1000);
-        t0 = xai_seconds();
-        xai_perturbation_curve(net, t, x, heat, 0, XAI_ORDER_MORF, 0, 0, &cfg, curve);
-        per_curve = xai_seconds() - t0;
-        per_image = per_curve * 8 * 10;
-        printf("\nevaluator: one perturbation curve (101 forward passes, batch %d): %.2f s\n", cfg.batch, per_curve);
-        printf("  the paper's protocol (8 orderings x 10 repeats x 101 passes) per image: %.0f s, %.4f images/s\n", per_image, 1 / per_image);
-        printf("  projected for the paper's 5040 images: %.1f hours on this machine (one perturbation configuration);\n", 5040 * per_image / 3600);
-        printf("  the paper: 36 hours for 2 configurations on 20 Xeon cores, i.e. 18 hours a configuration\n");
-        free(x); free(heat);
-        xai_tape_free(t);
+        xai_net *squeeze = load_squeezenet();
+        if (squeeze) evaluator_bench(squeeze, "SqueezeNet", quick);
+        else printf("\nevaluator on SqueezeNet skipped: no models/squeezenet.xai, nor ../shared/caffe/squeezenet with bin/caffe2xai\n");
+        xai_net_free(squeeze);
     }
     printf("\npeak resident memory: %.1f MB\n", peak_rss_kb() / 1024.0);
     xai_net_free(net);
