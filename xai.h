@@ -337,6 +337,7 @@ typedef struct xai_tape {
     void *arena;
     size_t arena_bytes;
     int group;                /* forward-only: images run through the net at once; may be lowered */
+    float **packed;           /* [net->nlayer] the incremental pass's state: conv weights packed once */
 } xai_tape;
 
 XAIDEF xai_tape *xai_tape_new(const xai_net *net, int n_max);
@@ -1671,8 +1672,9 @@ static xai__conv_geom xai__conv_geom_of(const xai_layer *L, int C, int H, int W,
 static int xai__conv_forward_gemm(const xai__conv_geom *p, int n, const float *x, const float *weight,
                                   const float *bias, int wmod, float *y, float **work, size_t *work_size);
 static int xai__conv_forward_gemm_rect(const xai__conv_geom *p, int n, const float *x, const float *weight,
-                                       const float *bias, int oh0, int ow0, int oh1, int ow1, float *y, float **work,
-                                       size_t *work_size);
+                                       const float *packed, const float *bias, int oh0, int ow0, int oh1, int ow1,
+                                       float *y, float **work, size_t *work_size);
+static float *xai__conv_pack_weights(const xai__conv_geom *p, const float *weight);
 static int xai__conv_backward_data_gemm(const xai__conv_geom *p, int n, const float *gy, const float *weight, int wmod,
                                         float *dx, int accumulate, float **work, size_t *work_size);
 static int xai__conv_backward_weight_gemm(const xai__conv_geom *p, int n, const float *x, const float *gy, float *dw,
@@ -1983,8 +1985,10 @@ static int xai__conv_forward_rect(const xai_net *net, const xai_layer *L, xai_ta
 #ifndef XAI_NO_FAST
     if (xai__fast(t)) {
         xai__conv_geom g = xai__conv_geom_of(L, x->c, x->h, x->w, y->h, y->w);
-        return xai__conv_forward_gemm_rect(&g, x->n, x->data, L->weight, L->bias, r->y0, r->x0, r->y1, r->x1, y->data,
-                                           &t->work, &t->work_size);
+        if (t->packed && !t->packed[li] && !(t->packed[li] = xai__conv_pack_weights(&g, L->weight)))
+            return XAI_ERR_MEMORY;
+        return xai__conv_forward_gemm_rect(&g, x->n, x->data, L->weight, t->packed ? t->packed[li] : NULL, L->bias,
+                                           r->y0, r->x0, r->y1, r->x1, y->data, &t->work, &t->work_size);
     }
 #endif
     xai__conv_forward_ref_rect(L, x, XAI__MOD_NONE, 1, y, r->y0, r->x0, r->y1, r->x1);
@@ -3513,6 +3517,8 @@ XAIDEF void xai_tape_free(xai_tape *tape)
         if (tape->switches) XAI_FREE(tape->switches[i]);
         if (tape->scale) XAI_FREE(tape->scale[i]);
     }
+    for (i = 0; tape->packed && i < tape->net->nlayer; i++) XAI_FREE(tape->packed[i]);
+    XAI_FREE(tape->packed);
     xai__aligned_free(tape->arena);
     if (tape->zpart)
         for (i = 0; i < 2 * tape->net->nlayer; i++) xai_tensor_free(&tape->zpart[i]);
@@ -4431,6 +4437,7 @@ static int xai__incremental_new(const xai_net *net, int steps, xai__incremental 
     memset(inc, 0, sizeof *inc);
     if ((inc->T = xai__tail_start(net)) == 0) return XAI_OK;
     if (!(inc->state = xai_tape_new(net, 1))) return XAI_ERR_MEMORY;
+    if (!(inc->state->packed = (float **)xai__calloc((size_t)net->nlayer, sizeof(float *)))) goto fail;
     if (inc->T == net->nlayer) return XAI_OK;
     for (b = 0; b < net->nblob; b++)   /* the tail's blobs: made by it or read by it */
         for (li = inc->T; li < net->nlayer; li++)
@@ -5602,6 +5609,8 @@ typedef struct xai__gemm_op {
     /* implicit im2col (conv forward, transB = 0): B is the im2col matrix of an image batch, read
        from the images while packing, never written out; B and ldb unused */
     const struct xai__im2col_view *conv;
+    /* opA already packed for the whole M x K (xai__pack_a_all), or NULL: packed block by block */
+    const float *packed_a;
 } xai__gemm_op;
 
 /* B[k][j] of a convolution's im2col, several images side by side: row k = (c - C0, ki, kj) of the
@@ -5788,6 +5797,22 @@ static void xai__pack_a(const xai__gemm_op *g, int i0, int mc, int p0, int kc, f
         }
     }
     xai__mod_buf(pa, (size_t)mcp * kc, g->modA);
+}
+
+/* opA (M x K, not transposed, no modifier) packed once for every block: K block pc at
+   xai__pack_a_rows(M) * pc, rows from ic (a multiple of MR) at ic * kc within it, the very floats
+   xai__pack_a writes for that block.  A weight matrix used for many products (the incremental
+   pass's convolutions) is then packed once instead of for each product. */
+static int xai__pack_a_rows(int M) { return (M + XAI__MR - 1) / XAI__MR * XAI__MR; }
+
+static void xai__pack_a_all(int M, int K, const float *A, int lda, float *out)
+{
+    xai__gemm_op g;
+    int pc;
+    memset(&g, 0, sizeof g);
+    g.A = A; g.lda = (size_t)lda; g.M = M; g.K = K;
+    for (pc = 0; pc < K; pc += XAI__KC)
+        xai__pack_a(&g, 0, M, pc, K - pc < XAI__KC ? K - pc : XAI__KC, out + (size_t)xai__pack_a_rows(M) * pc);
 }
 
 /* The B block of an implicit im2col (see xai__im2col_view), one NR-column panel at a time, written
@@ -6001,8 +6026,10 @@ static void xai__gemm_blocked(const xai__gemm_op *g, int i0, int i1, int j0, int
             xai__pack_b(g, pc, kc, jc, nc, pb);
             for (ic = i0; ic < i1; ic += XAI__MC) {                                   /* loop 3 */
                 int mc = i1 - ic < XAI__MC ? i1 - ic : XAI__MC;
-                xai__pack_a(g, ic, mc, pc, kc, pa);
-                xai__macro_kernel(mc, nc, kc, pa, pb, g->C + (size_t)ic * g->crs + (size_t)jc * g->ccs, g->crs,
+                const float *a = pa;
+                if (g->packed_a) a = g->packed_a + (size_t)xai__pack_a_rows(g->M) * pc + (size_t)ic * kc;
+                else xai__pack_a(g, ic, mc, pc, kc, pa);
+                xai__macro_kernel(mc, nc, kc, a, pb, g->C + (size_t)ic * g->crs + (size_t)jc * g->ccs, g->crs,
                                   g->ccs, first);
             }
         }
@@ -6347,6 +6374,7 @@ static void xai__gemm(int M, int N, int K, const float *A, int lda, int transA, 
     xai__gemm_op g;
     int nt, i, j;
     if (M <= 0 || N <= 0) return;
+    memset(&g, 0, sizeof g);
     if (K <= 0) { /* empty sum */
         if (!accumulate)
             for (i = 0; i < M; i++)
@@ -6380,7 +6408,7 @@ static void xai__gemm(int M, int N, int K, const float *A, int lda, int transA, 
 /* C[M x N] = opA(W) . im2col(images): a convolution's forward product without the im2col matrix
  * (see xai__pack_b_im2col).  The same bits as xai__gemm on the written-out matrix. */
 static void xai__gemm_im2col(int M, int N, int K, const float *A, int lda, int modA, const xai__im2col_view *v,
-                             float *C, int ldc)
+                             float *C, int ldc, const float *packed_a)
 {
     xai__gemm_op g;
     int nt;
@@ -6391,6 +6419,7 @@ static void xai__gemm_im2col(int M, int N, int K, const float *A, int lda, int m
     g.C = C; g.crs = (size_t)ldc; g.ccs = 1;
     g.M = M; g.N = N; g.K = K;
     g.conv = v;
+    g.packed_a = modA == XAI__MOD_NONE ? packed_a : NULL;
     if (K <= 0) { /* empty sums */
         int i, j;
         for (i = 0; i < M; i++)
@@ -6414,6 +6443,7 @@ static void xai__gemm_dual(int M, int N, int K, const float *A, const float *A2,
         return;
     }
     nt = xai__gemm_threads(M, N, K);
+    memset(&g, 0, sizeof g);
     g.A = A; g.lda = (size_t)lda; g.transA = transA; g.modA = XAI__MOD_NONE;
     g.B = B; g.ldb = (size_t)ldb; g.transB = transB; g.modB = XAI__MOD_POS;
     g.C = C; g.crs = (size_t)ldc; g.ccs = 1;
@@ -6554,7 +6584,7 @@ static int xai__conv_forward_gemm(const xai__conv_geom *p, int n, const float *x
                 v.p = p; v.x = x + (size_t)n0 * xs; v.xs = xs;
                 v.C0 = g * (p->C / p->group); v.H = p->H; v.W = p->W; v.OH = p->OH; v.OW = p->OW;
                 v.oh0 = v.ow0 = 0;
-                xai__gemm_im2col(Og, N, K, weight + (size_t)g * Og * K, K, wmod, &v, yn + (size_t)g * Og * N, N);
+                xai__gemm_im2col(Og, N, K, weight + (size_t)g * Og * K, K, wmod, &v, yn + (size_t)g * Og * N, N, NULL);
             }
             XAI__PARALLEL_FOR
             for (o = 0; o < p->num_output; o++) {
@@ -6580,7 +6610,7 @@ static int xai__conv_forward_gemm(const xai__conv_geom *p, int n, const float *x
             v.oh0 = v.ow0 = 0;
             if (implicit)
                 xai__gemm_im2col(pl.Og, (int)ld, pl.K, weight + (size_t)g * pl.Og * pl.K, pl.K, wmod, &v,
-                                 pl.tmp + (size_t)g * pl.Og * ld, (int)ld);
+                                 pl.tmp + (size_t)g * pl.Og * ld, (int)ld, NULL);
             else
                 xai__gemm(pl.Og, (int)ld, pl.K, weight + (size_t)g * pl.Og * pl.K, pl.K, 0, wmod,
                           pl.col + (size_t)g * pl.K * ld, (int)ld, 0, XAI__MOD_NONE, pl.tmp + (size_t)g * pl.Og * ld,
@@ -6607,8 +6637,8 @@ static int xai__conv_forward_gemm(const xai__conv_geom *p, int n, const float *x
    the im2col columns of that rectangle (implicit, as above), one GEMM per group, the bias added as
    above.  The GEMM gives each element the same bits whichever columns it computes. */
 static int xai__conv_forward_gemm_rect(const xai__conv_geom *p, int n, const float *x, const float *weight,
-                                       const float *bias, int oh0, int ow0, int oh1, int ow1, float *y, float **work,
-                                       size_t *work_size)
+                                       const float *packed, const float *bias, int oh0, int ow0, int oh1, int ow1,
+                                       float *y, float **work, size_t *work_size)
 {
     int rows = oh1 - oh0, cols = ow1 - ow0, N = rows * cols, Og = p->num_output / p->group,
         K = p->C / p->group * p->kernel_h * p->kernel_w, b, g, oh, ow, o;
@@ -6623,7 +6653,8 @@ static int xai__conv_forward_gemm_rect(const xai__conv_geom *p, int n, const flo
             v.p = p; v.x = x + (size_t)b * xs; v.xs = xs;
             v.C0 = g * (p->C / p->group); v.H = p->H; v.W = p->W; v.OH = rows; v.OW = cols;
             v.oh0 = oh0; v.ow0 = ow0;
-            xai__gemm_im2col(Og, N, K, weight + (size_t)g * Og * K, K, XAI__MOD_NONE, &v, tmp + (size_t)g * Og * N, N);
+            xai__gemm_im2col(Og, N, K, weight + (size_t)g * Og * K, K, XAI__MOD_NONE, &v, tmp + (size_t)g * Og * N, N,
+                             packed ? packed + (size_t)g * xai__pack_a_rows(Og) * K : NULL);
         }
         for (o = 0; o < p->num_output; o++) {
             const float *src = tmp + (size_t)o * N;
@@ -6635,6 +6666,17 @@ static int xai__conv_forward_gemm_rect(const xai__conv_geom *p, int n, const flo
         }
     }
     return XAI_OK;
+}
+
+/* Each group's weights packed once for xai__conv_forward_gemm_rect (freed with XAI_FREE). */
+static float *xai__conv_pack_weights(const xai__conv_geom *p, const float *weight)
+{
+    int Og = p->num_output / p->group, K = p->C / p->group * p->kernel_h * p->kernel_w, g;
+    size_t per = (size_t)xai__pack_a_rows(Og) * K;
+    float *packed = (float *)xai__malloc(per * p->group * sizeof(float));
+    if (!packed) return NULL;
+    for (g = 0; g < p->group; g++) xai__pack_a_all(Og, K, weight + (size_t)g * Og * K, K, packed + g * per);
+    return packed;
 }
 
 /* dx (+)= col2im(W^T g) */
