@@ -386,6 +386,7 @@ enum {
     XAI_LRP,                  /* layer-wise relevance propagation (Bach et al. 2015) */
     XAI_GRADIENT_X_INPUT,     /* gradient, heatmap sum_c x * df/dx */
     XAI_GUIDED_BACKPROP,      /* Springenberg et al. 2015: gradient and deconvolution's ReLU together */
+    XAI_OCCLUSION,            /* Zeiler & Fergus 2014: the drop of f_c under a moving patch (no backward pass) */
     XAI_METHOD_KIND_COUNT
 };
 
@@ -424,6 +425,7 @@ typedef struct xai_method {
        ReLU, Dropout, Concat and Split pass relevance through.  Set a slot by hand to change it. */
     xai_rule first, conv, fc, pool, sum, lrn;
     int heatmap;               /* XAI_HEAT_* */
+    int patch, stride, perturb;   /* occlusion only: the patch's size, its step, XAI_PERTURB_* (see xai_occlusion) */
 } xai_method;
 
 /* Names (xai_method_describe lists them): sensitivity-l2, sensitivity-linf, deconv-l2,
@@ -432,8 +434,9 @@ typedef struct xai_method {
    pixel layer, eps 0.01 elsewhere), lrp-composite (zB on the pixel layer, alpha 2 beta 1 on the other
    convolutions, eps 0.01 on the fc layers).  Options for LRP: "+taylor", the Taylor rule for LRN
    (lrp-eps:0.01+taylor); "+pool-eps", average pooling and Eltwise SUM by the convolutions'
-   eps-rule instead of the plain split (the behaviour before version 0.9).  Parameters are checked:
-   EPS in (0, 1e6], ALPHA in [1, 1000], GAMMA in [0, 1000]. */
+   eps-rule instead of the plain split (the behaviour before version 0.9).  occlusion[:SIZE[:STRIDE]]
+   (9, STRIDE = SIZE) with +uniform or +blur (default: the mean) for the patch.  Parameters are
+   checked: EPS in (0, 1e6], ALPHA in [1, 1000], GAMMA in [0, 1000], SIZE and STRIDE in [1, 4096]. */
 XAIDEF int xai_method_parse(const char *name, xai_method *m);
 /* The i-th method of the table: "name[:PARAM]  what it is", or NULL past the last. */
 XAIDEF const char *xai_method_describe(int i);
@@ -541,6 +544,15 @@ XAIDEF int  xai_perturbation_curve(const xai_net *net, xai_tape *tape, const flo
 XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int cls, uint64_t image_id,
                                    const xai_aopc_config *cfg, int ntask, const float *const *heat, const int *order,
                                    const int *repeat, float *curves);
+/* Occlusion (Zeiler & Fergus 2014): the drop of f_c when a size x size patch of the input is
+   replaced as cfg->perturb says (uniform noise keyed by cfg->seed, image_id and the patch's index),
+   the patch moved from (0,0) every `stride` pixels and clipped at the border (the evaluator's grid
+   when stride = size); heatmap (H x W): at each pixel the mean drop of the patches covering it.
+   *cls: the class, -1 for the predicted one (set on return); score: f_c of the input (may be NULL);
+   cfg->softmax: drops of the probability.  Unless cfg->no_incremental, a patch recomputes only
+   what it changes, from the clean image's blobs: the same heatmap, bit for bit, as full passes. */
+XAIDEF int xai_occlusion(const xai_net *net, const float *input, int *cls, int size, int stride,
+                         const xai_aopc_config *cfg, uint64_t image_id, float *heatmap, float *score);
 /* The part of each blob that can change when the input's rows [y0, y1) x columns [x0, x1) change:
    rects[4 b .. 4 b + 3] = y0, x0, y1, x1 of blob b (all 0 when nothing can), from each layer's
    geometry (kernel, stride, pad, dilation, Caffe's rounding).  What the incremental pass recomputes. */
@@ -3829,6 +3841,9 @@ static const xai__method_row xai__methods[] = {
      "LRP, flat rule on the pixel layer, eps 0.01 elsewhere"},
     {"lrp-composite",    XAI_LRP,              XAI_HEAT_SUM,         NULL,    XAI__ZB,    XAI__AB,    XAI__EPS,
      "LRP composite: zB on the pixel layer, alpha 2 beta 1 on the other convolutions, eps 0.01 on fc"},
+    {"occlusion",        XAI_OCCLUSION,        XAI_HEAT_SUM,         "size",  XAI__EPS,   XAI__EPS,   XAI__EPS,
+     "the drop of f_c when a SIZE x SIZE patch (9) is replaced, every STRIDE pixels (:SIZE:STRIDE; "
+     "SIZE), by the mean (+uniform, +blur: noise, blur), averaged where patches overlap (Zeiler & Fergus 2014)"},
 };
 #undef XAI__EPS
 #undef XAI__AB
@@ -3860,6 +3875,8 @@ static const xai__backward_fn xai__method_table[XAI_METHOD_KIND_COUNT][XAI_LAYER
     {xai__linear_backward_gradient, xai__linear_backward_gradient, xai__relu_backward_guided,
      xai__pool_backward_gradient, xai__lrn_backward_gradient, xai__backward_identity, NULL, xai__concat_backward,
      xai__eltwise_backward_gradient, xai__split_backward},
+    /* occlusion: forward passes only (xai_occlusion, section 8) */
+    {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
 /* A rule with its default parameters: eps 0.01 (1e-9 under gamma), alpha 2 beta 1, gamma 0.25. */
@@ -3900,7 +3917,7 @@ XAIDEF int xai_method_parse(const char *name, xai_method *m)
 {
     char base[64], *colon, *plus, *option;
     const xai__method_row *row = NULL;
-    double value = 0;
+    double value = 0, value2 = 0;
     int has_value = 0, i;
     memset(m, 0, sizeof *m);
     if (!name || strlen(name) >= sizeof base) return xai__fail(XAI_ERR_ARG, "method name missing or too long");
@@ -3909,8 +3926,15 @@ XAIDEF int xai_method_parse(const char *name, xai_method *m)
     option = (plus = strchr(base, '+')) != NULL ? plus + 1 : NULL;
     if (plus) *plus = 0;
     if ((colon = strchr(base, ':')) != NULL) {
-        char *end;
+        char *end, *second;
         *colon = 0;
+        if ((second = strchr(colon + 1, ':')) != NULL && !strcmp(base, "occlusion")) {   /* SIZE:STRIDE */
+            *second = 0;
+            value2 = strtod(second + 1, &end);
+            if (end == second + 1 || *end || !(value2 >= 1 && value2 <= 4096) || value2 != (int)value2)
+                return xai__fail(XAI_ERR_ARG, "method '%s': stride '%s' must be a whole number in [1, 4096]", name,
+                                 second + 1);
+        }
         value = strtod(colon + 1, &end);
         if (end == colon + 1 || *end)
             return xai__fail(XAI_ERR_ARG, "method '%s': '%s' is not a number", name, colon + 1);
@@ -3932,6 +3956,21 @@ XAIDEF int xai_method_parse(const char *name, xai_method *m)
     m->fc = xai__rule_default(row->fc);
     m->pool = m->sum = xai__rule_default(XAI_RULE_PROPORTIONAL);
     m->lrn = xai__rule_default(XAI_RULE_IDENTITY);
+    if (m->kind == XAI_OCCLUSION) {
+        if (has_value && !(value >= 1 && value <= 4096 && value == (int)value))
+            return xai__fail(XAI_ERR_ARG, "method '%s': size %s must be a whole number in [1, 4096]", name, colon + 1);
+        m->patch = has_value ? (int)value : 9;
+        m->stride = value2 > 0 ? (int)value2 : m->patch;
+        m->perturb = XAI_PERTURB_CONSTANT;
+        for (; option; option = plus) {   /* +uniform, +blur, +constant */
+            if ((plus = strchr(option, '+')) != NULL) *plus++ = 0;
+            if (!strcmp(option, "uniform")) m->perturb = XAI_PERTURB_UNIFORM;
+            else if (!strcmp(option, "blur")) m->perturb = XAI_PERTURB_BLUR;
+            else if (!strcmp(option, "constant")) m->perturb = XAI_PERTURB_CONSTANT;
+            else return xai__fail(XAI_ERR_ARG, "method '%s': unknown option +%s (+uniform, +blur, +constant)", name, option);
+        }
+        return XAI_OK;
+    }
     if (has_value) {
         /* the ranges where the rules stay finite: eps > 0, alpha >= 1 (beta = alpha - 1 >= 0), gamma >= 0 */
         int eps = row->param && !strcmp(row->param, "eps"), alpha = row->param && !strcmp(row->param, "alpha");
@@ -4054,6 +4093,34 @@ static void xai__heatmap(const xai_method *m, const xai_tensor *x, const xai_ten
         }
 }
 
+/* Occlusion, image by image (xai_occlusion, section 8): the method's patch and perturbation, the
+   other settings xai_aopc_defaults', noise keyed by image 0 (an image's map never depends on its
+   place in the batch); the signal is the heatmap on every channel. */
+static int xai__explain_occlusion(const xai_net *net, const float *input, int n, const xai_method *m, int *target,
+                                  float *signal, float *heatmap, float *score)
+{
+    xai_aopc_config cfg;
+    size_t in = xai_net_input_size(net), plane = (size_t)net->input_h * net->input_w, q;
+    float *heat = (float *)xai__malloc(plane * sizeof(float));
+    int i, c, rc = XAI_OK;
+    if (!heat) return XAI_ERR_MEMORY;
+    xai_aopc_defaults(&cfg);
+    cfg.perturb = m->perturb;
+    for (i = 0; i < n && rc == XAI_OK; i++) {
+        int cls = target ? target[i] : -1;
+        if ((rc = xai_occlusion(net, input + (size_t)i * in, &cls, m->patch, m->stride, &cfg, 0, heat,
+                                score ? score + i : NULL)) != XAI_OK)
+            break;
+        if (target) target[i] = cls;
+        if (heatmap) memcpy(heatmap + (size_t)i * plane, heat, plane * sizeof(float));
+        if (signal)
+            for (c = 0; c < net->input_c; c++)
+                for (q = 0; q < plane; q++) signal[(size_t)i * in + (size_t)c * plane + q] = heat[q];
+    }
+    XAI_FREE(heat);
+    return rc;
+}
+
 XAIDEF int xai_explain(const xai_net *net, xai_tape *tape, const float *input, int n, const xai_method *m,
                        int *target, float *signal, float *heatmap, float *score)
 {
@@ -4063,6 +4130,7 @@ XAIDEF int xai_explain(const xai_net *net, xai_tape *tape, const float *input, i
     if (!net->finalized) return xai__fail(XAI_ERR_ARG, "net '%s' is not finalized", net->name);
     if (m->kind < 0 || m->kind >= XAI_METHOD_KIND_COUNT)
         return xai__fail(XAI_ERR_ARG, "explain: unknown method kind %d", m->kind);
+    if (m->kind == XAI_OCCLUSION) return xai__explain_occlusion(net, input, n, m, target, signal, heatmap, score);
     if (t && t->forward_only) return xai__fail(XAI_ERR_ARG, "explain: the tape is forward-only (xai_tape_new_forward)");
     if (!t && !(t = xai_tape_new(net, n))) return XAI_ERR_MEMORY;
     K = xai_net_num_classes(net);
@@ -4251,13 +4319,12 @@ static int xai__blur_input(const xai_net *net, const float *input, float sigma, 
     return XAI_OK;
 }
 
-/* Replaces region `region` of x (C x H x W) at step `step`. */
-static void xai__perturb_region(const xai_net *net, float *x, int region, int step, const xai_aopc_config *cfg,
-                                uint64_t image_id, int repeat, const float *blurred)
+/* Replaces rows [y0, y1) x columns [x0, x1) of x (C x H x W), the noise keyed by step. */
+static void xai__perturb_box(const xai_net *net, float *x, int y0, int x0, int y1, int x1, int step,
+                             const xai_aopc_config *cfg, uint64_t image_id, int repeat, const float *blurred)
 {
-    int C = net->input_c, H = net->input_h, W = net->input_w, y0, x0, y1, x1, c, y, xx;
+    int C = net->input_c, H = net->input_h, W = net->input_w, c, y, xx;
     size_t plane = (size_t)H * W;
-    xai__region_box(region, H, W, cfg->region, &y0, &x0, &y1, &x1);
     for (c = 0; c < C; c++)
         for (y = y0; y < y1; y++)
             for (xx = x0; xx < x1; xx++) {
@@ -4272,6 +4339,15 @@ static void xai__perturb_region(const xai_net *net, float *x, int region, int st
                 }
                 x[at] = v;
             }
+}
+
+/* Replaces region `region` of x at step `step`. */
+static void xai__perturb_region(const xai_net *net, float *x, int region, int step, const xai_aopc_config *cfg,
+                                uint64_t image_id, int repeat, const float *blurred)
+{
+    int y0, x0, y1, x1;
+    xai__region_box(region, net->input_h, net->input_w, cfg->region, &y0, &x0, &y1, &x1);
+    xai__perturb_box(net, x, y0, x0, y1, x1, step, cfg, image_id, repeat, blurred);
 }
 
 /* -- the incremental pass -------------------------------------------------------------------------
@@ -4659,6 +4735,137 @@ XAIDEF int xai_perturbation_curves(const xai_net *net, const float *input, int c
     if (rc != XAI_OK) memcpy(xai__reason, failure, sizeof failure);
     }
 #endif
+    return rc;
+}
+
+/* -- occlusion ---------------------------------------------------------------------------------------
+   Patch p differs from the clean image in its box only, so the incremental pass starts each patch
+   from the clean image's blobs: the boxes the previous patch dirtied are copied back from a clean
+   copy, then the new patch's dirty rectangles are recomputed. */
+
+/* Patch p's box: the grid of the patch positions from (0,0) every stride pixels, clipped. */
+static void xai__patch_box(int p, int H, int W, int size, int stride, xai__rect *r)
+{
+    int nx = (W + stride - 1) / stride;
+    r->y0 = (p / nx) * stride;
+    r->x0 = (p % nx) * stride;
+    r->y1 = r->y0 + size < H ? r->y0 + size : H;
+    r->x1 = r->x0 + size < W ? r->x0 + size : W;
+}
+
+/* The scores of the P patches (scores[p]) by the incremental pass. */
+static int xai__occlusion_incremental(const xai_net *net, xai__incremental *inc, const float *input, int cls, int size,
+                                      int stride, int P, const xai_aopc_config *cfg, uint64_t image_id,
+                                      const float *blurred, float *scores)
+{
+    xai_tape *s = inc->state, *t = inc->tail, *clean = xai_tape_new(net, 1);
+    int T = inc->T, K = xai_net_num_classes(net), p, j, b, filled = 0, first = 0, rc = XAI_OK;
+    xai__rect *rect = (xai__rect *)xai__calloc((size_t)net->nblob, sizeof(xai__rect)), box;
+    if (!clean || !rect) { rc = XAI_ERR_MEMORY; goto done; }
+    s->n = 1;
+    memcpy(s->blob[net->input_blob].data, input, xai_net_input_size(net) * sizeof(float));
+    memcpy(clean->blob[net->input_blob].data, input, xai_net_input_size(net) * sizeof(float));
+    if ((rc = xai__forward_images(net, s, 0, 1, 0, T)) != XAI_OK) goto done;
+    if ((rc = xai__forward_images(net, clean, 0, 1, 0, T)) != XAI_OK) goto done;
+    for (p = 0; p < P; p++) {
+        for (b = 0; b < net->nblob; b++)   /* the previous patch's boxes back to the clean values */
+            if (rect[b].y0 < rect[b].y1 && rect[b].x0 < rect[b].x1)
+                xai__copy_rect(&clean->blob[b], &s->blob[b], 0, &rect[b]);
+        xai__patch_box(p, net->input_h, net->input_w, size, stride, &box);
+        xai__perturb_box(net, s->blob[net->input_blob].data, box.y0, box.x0, box.y1, box.x1, p, cfg, image_id, 0,
+                         blurred);
+        if ((rc = xai__forward_dirty(net, s, T, rect, &box)) != XAI_OK) goto done;
+        if (!t) {
+            scores[p] = xai__curve_score(xai_tape_scores(s, 0), K, cls, cfg->softmax);
+            continue;
+        }
+        for (j = T; j < net->nlayer; j++)
+            for (b = 0; b < net->layer[j].nbottom; b++) {
+                int blob = net->layer[j].bottom[b];
+                size_t floats = xai__blob_floats(net, blob);
+                if (net->blob[blob].producer < T)
+                    memcpy(t->blob[blob].data + (size_t)filled * floats, s->blob[blob].data, floats * sizeof(float));
+            }
+        if (++filled == inc->batch || p == P - 1) {
+            if ((rc = xai__forward_images(net, t, 0, filled, T, net->nlayer)) != XAI_OK) goto done;
+            for (j = 0; j < filled; j++)
+                scores[first + j] = xai__curve_score(xai_tape_scores(t, j), K, cls, cfg->softmax);
+            first += filled;
+            filled = 0;
+        }
+    }
+done:
+    xai_tape_free(clean);
+    XAI_FREE(rect);
+    return rc;
+}
+
+XAIDEF int xai_occlusion(const xai_net *net, const float *input, int *cls, int size, int stride,
+                         const xai_aopc_config *cfg, uint64_t image_id, float *heatmap, float *score)
+{
+    int H = net->input_h, W = net->input_w, K = xai_net_num_classes(net), P, p, k, filled = 0, rc = XAI_OK, y, x;
+    size_t in = xai_net_input_size(net);
+    float *scores = NULL, *blurred = NULL, clean_score;
+    double *sum = NULL;
+    int *count = NULL;
+    xai_tape *t = NULL;
+    xai__incremental inc;
+    xai__rect box;
+    memset(&inc, 0, sizeof inc);
+    if (!net->finalized) return xai__fail(XAI_ERR_ARG, "occlusion: net '%s' is not finalized", net->name);
+    if (size < 1 || size > 4096 || stride < 1 || stride > 4096)
+        return xai__fail(XAI_ERR_ARG, "occlusion: patch %d every %d pixels; each must be in [1, 4096]", size, stride);
+    if (cfg->batch <= 0) return xai__fail(XAI_ERR_ARG, "batch %d", cfg->batch);
+    if (cfg->perturb < XAI_PERTURB_UNIFORM || cfg->perturb > XAI_PERTURB_BLUR)
+        return xai__fail(XAI_ERR_ARG, "perturbation %d", cfg->perturb);
+    P = ((H + stride - 1) / stride) * ((W + stride - 1) / stride);
+    scores = (float *)xai__malloc((size_t)P * sizeof(float));
+    sum = (double *)xai__calloc((size_t)H * W, sizeof(double));
+    count = (int *)xai__calloc((size_t)H * W, sizeof(int));
+    if (!scores || !sum || !count || !(t = xai_tape_new_forward(net, cfg->batch))) { rc = XAI_ERR_MEMORY; goto done; }
+    /* the clean image: the class and the score the drops are measured from */
+    if ((rc = xai_net_forward(net, t, input, 1)) != XAI_OK) goto done;
+    if (*cls < 0) *cls = xai_argmax(xai_tape_scores(t, 0), K);
+    if (*cls >= K) { rc = xai__fail(XAI_ERR_ARG, "occlusion: class %d, the net has %d", *cls, K); goto done; }
+    clean_score = xai__curve_score(xai_tape_scores(t, 0), K, *cls, cfg->softmax);
+    if (score) *score = xai_tape_scores(t, 0)[*cls];
+    if (cfg->perturb == XAI_PERTURB_BLUR) {
+        if (!(blurred = (float *)xai__malloc(in * sizeof(float)))) { rc = XAI_ERR_MEMORY; goto done; }
+        if ((rc = xai__blur_input(net, input, cfg->blur_sigma, blurred)) != XAI_OK) goto done;
+    }
+    if (!cfg->no_incremental && (rc = xai__incremental_new(net, P, &inc)) != XAI_OK) goto done;
+    if (inc.T > 0) {
+        if ((rc = xai__occlusion_incremental(net, &inc, input, *cls, size, stride, P, cfg, image_id, blurred, scores)) !=
+            XAI_OK)
+            goto done;
+    } else {
+        float *batch = t->blob[net->input_blob].data;
+        for (p = 0; p < P; p++) {   /* each patch a full forward pass, cfg->batch at a time */
+            float *xp = batch + (size_t)filled * in;
+            memcpy(xp, input, in * sizeof(float));
+            xai__patch_box(p, H, W, size, stride, &box);
+            xai__perturb_box(net, xp, box.y0, box.x0, box.y1, box.x1, p, cfg, image_id, 0, blurred);
+            if (++filled == cfg->batch || p == P - 1) {
+                if ((rc = xai_net_forward(net, t, batch, filled)) != XAI_OK) goto done;
+                for (k = 0; k < filled; k++)
+                    scores[p + 1 - filled + k] = xai__curve_score(xai_tape_scores(t, k), K, *cls, cfg->softmax);
+                filled = 0;
+            }
+        }
+    }
+    for (p = 0; p < P; p++) {   /* each drop over its patch, in patch order */
+        xai__patch_box(p, H, W, size, stride, &box);
+        for (y = box.y0; y < box.y1; y++)
+            for (x = box.x0; x < box.x1; x++) {
+                sum[(size_t)y * W + x] += (double)clean_score - scores[p];
+                count[(size_t)y * W + x]++;
+            }
+    }
+    for (k = 0; k < H * W; k++) heatmap[k] = count[k] ? (float)(sum[k] / count[k]) : 0.0f;
+done:
+    XAI_FREE(scores); XAI_FREE(blurred); XAI_FREE(sum); XAI_FREE(count);
+    xai_tape_free(t);
+    xai__incremental_free(&inc);
     return rc;
 }
 
