@@ -204,8 +204,9 @@ static double macs_of(const xai_net *net, int li)
    multiply-adds a step (full pass; incremental: each layer's dirty rectangle, averaged over the
    MoRF order of the image's lrp-eps:1 heatmap), then the paper's protocol timed on 2 curves a
    thread (xai_perturbation_curves, full and incremental, curves compared bit for bit) and scaled to
-   its 80 curves an image (8 orderings x 10 repeats) and 5040 images. */
-static void evaluator_bench(const xai_net *net, const char *name, int quick)
+   its 80 curves an image (8 orderings x 10 repeats) and 5040 images; with `occlusion`, the
+   occlusion:9:9 heatmap both ways. */
+static void evaluator_bench(const xai_net *net, const char *name, int quick, int occlusion)
 {
     size_t in = xai_net_input_size(net), q;
     int H = net->input_h, W = net->input_w, nreg, *ord, *rects, k, li, threads = 1, ntask, mode, cls = -1;
@@ -273,6 +274,25 @@ static void evaluator_bench(const xai_net *net, const char *name, int quick)
                mode ? "incremental" : "full", per_image, per_image * 5040 * threads / 3600);
     }
     printf("  the paper: 360 core-hours a configuration (36 h for 2 on 20 cores)\n");
+    if (occlusion) { /* occlusion, patch 9 every 9 pixels: the same heatmap both ways */
+        float *h[2];
+        int c[2] = {-1, -1};
+        h[0] = (float *)malloc((size_t)H * W * sizeof(float));
+        h[1] = (float *)malloc((size_t)H * W * sizeof(float));
+        for (mode = 0; mode < 2; mode++) {
+            double t0;
+            cfg.no_incremental = mode == 0;
+            cfg.perturb = XAI_PERTURB_CONSTANT;
+            t0 = xai_seconds();
+            if (xai_occlusion(net, x, &c[mode], 9, 9, &cfg, 0, h[mode], NULL) != XAI_OK)
+                printf("  occlusion: %s\n", xai_failure_reason());
+            wall[mode] = xai_seconds() - t0;
+        }
+        printf("  occlusion:9:9 (%d patches, one call on %d threads): full %.2f s, incremental %.2f s (%.2fx); "
+               "the heatmaps %s\n", nreg, threads, wall[0], wall[1], wall[0] / wall[1],
+               memcmp(h[0], h[1], (size_t)H * W * sizeof(float)) ? "DIFFER" : "bit-identical");
+        free(h[0]); free(h[1]);
+    }
     free(x); free(heat); free(ord); free(rects); free(curves[0]); free(curves[1]);
     free((void *)heats); free(orders); free(repeats);
 }
@@ -320,8 +340,8 @@ int main(int argc, char **argv)
     xai_net_fill_random(net, 1);
     if (evaluator_only) {
         xai_net *squeeze = load_squeezenet();
-        evaluator_bench(net, "CaffeNet (synthetic weights)", quick);
-        if (squeeze) evaluator_bench(squeeze, "SqueezeNet", quick);
+        evaluator_bench(net, "CaffeNet (synthetic weights)", quick, 1);
+        if (squeeze) evaluator_bench(squeeze, "SqueezeNet", quick, 0);
         xai_net_free(squeeze);
         xai_net_free(net);
         return 0;
@@ -444,10 +464,10 @@ int main(int argc, char **argv)
         xai_tape_free(t);
     }
 
-    evaluator_bench(net, "CaffeNet (synthetic weights)", quick);
+    evaluator_bench(net, "CaffeNet (synthetic weights)", quick, 1);
     {
         xai_net *squeeze = load_squeezenet();
-        if (squeeze) evaluator_bench(squeeze, "SqueezeNet", quick);
+        if (squeeze) evaluator_bench(squeeze, "SqueezeNet", quick, 0);
         else printf("\nevaluator on SqueezeNet skipped: no models/squeezenet.xai, nor ../shared/caffe/squeezenet with bin/caffe2xai\n");
         xai_net_free(squeeze);
     }
