@@ -4356,9 +4356,10 @@ static void xai__perturb_region(const xai_net *net, float *x, int region, int st
    input rectangle becomes a dirty rectangle on each blob (xai__dirty_top, from each layer's
    geometry), and each layer recomputes only its top's dirty part (its forward_rect, section 5), each
    element by the same arithmetic as the full pass.  The tail, the layers after the last spatial one
-   (fc6 to fc8 on CaffeNet), reads everything anyway: it runs on the caller's tape, batched over
-   consecutive steps, so that its weights are read once a batch.  The curve is the full pass's, bit
-   for bit (cfg->no_incremental runs that one, as do the tests beside this one). */
+   (fc6 to fc8 on CaffeNet), reads everything anyway: it runs on a tape of its own, batched over up
+   to 64 consecutive steps, so that its weights are read once a batch (the caller's tape and
+   cfg->batch serve the full pass only).  The curve is the full pass's, bit for bit
+   (cfg->no_incremental runs that one; tests/test_incremental.c compares them). */
 
 /* Outputs [*lo, *hi) of a window layer along one axis (kernel k, stride s, pad p, dilation d; out
    outputs) whose window meets inputs [a, b): o*s - p <= b - 1 and o*s - p + (k - 1)*d >= a. */
