@@ -1,6 +1,7 @@
 /* The incremental perturbation curves (issue 19): bit for bit the curves of the full recomputation
    (cfg.no_incremental) on CaffeNet, SqueezeNet, models/fashion.xai and small nets with every layer kind;
-   and xai_net_dirty_rects against brute force (two full forward passes) and hand-computed CaffeNet rows. */
+   and xai_net_dirty_rects against brute force (two full forward passes) and hand-computed CaffeNet rows;
+   occlusion by the incremental pass = by full passes, bit for bit, and a case computed by hand. */
 #include "../xai.h"
 #include "../tools/caffe_pb.h"
 #include "test.h"
@@ -746,6 +747,117 @@ static void squeezenet(void)
     xai_net_free(net);
 }
 
+/* Occlusion: xai_occlusion by the incremental pass = by full passes, bit for bit; and a case by hand:
+   conv (1x1, weight 1) then f = w . x, 1 x 5 x 5, patches of 2 every pixel (the last row and column
+   1 wide) replaced by 0: a patch's drop is sum over its pixels of w x, a pixel's value the mean
+   drop of the patches covering it. */
+static void occlusion_compare(const xai_net *net, const char *what, const float *x, int size, int stride, int perturb,
+                              int threads)
+{
+    size_t hw = (size_t)net->input_h * net->input_w;
+    float *a = (float *)malloc(hw * sizeof(float)), *b = (float *)malloc(hw * sizeof(float)), sa = 0, sb = 0;
+    int ca = -1, cb = -1, ra, rb;
+    xai_aopc_config cfg;
+    xai_aopc_defaults(&cfg);
+    cfg.perturb = perturb;
+    cfg.batch = 7;
+    set_threads(threads);
+    cfg.no_incremental = 1;
+    ra = xai_occlusion(net, x, &ca, size, stride, &cfg, 5, a, &sa);
+    cfg.no_incremental = 0;
+    rb = xai_occlusion(net, x, &cb, size, stride, &cfg, 5, b, &sb);
+    set_threads(2);
+    CHECK(ra == XAI_OK && rb == XAI_OK, "%s occlusion:%d:%d: %s", what, size, stride, xai_failure_reason());
+    CHECK(ra == XAI_OK && rb == XAI_OK && ca == cb && sa == sb && !memcmp(a, b, hw * sizeof(float)),
+          "%s occlusion:%d:%d %s, %d threads: incremental = full passes, bit for bit (classes %d %d)", what, size,
+          stride, perturb_names[perturb], threads, ca, cb);
+    free(a);
+    free(b);
+}
+
+static void occlusion(void)
+{
+    xai_net *net = xai_net_new("occlusion by hand");
+    xai_layer_param c = xai_layer_defaults(XAI_CONVOLUTION), fc = xai_layer_defaults(XAI_INNER_PRODUCT);
+    float x[25], heat[25], want[25], wsum[25] = {0};
+    int ok = 1, cls = 0, y, xx, p, i, n[25] = {0};
+    xai_aopc_config cfg;
+    xai_method m;
+    c.num_output = 1; c.kernel_h = c.kernel_w = 1; c.bias_term = 0;
+    fc.num_output = 2;
+    ok &= xai_net_input(net, "data", 1, 5, 5) == XAI_OK;
+    ok &= xai_net_add(net, "conv", &c, "data", "conv") >= 0;
+    ok &= xai_net_add(net, "fc", &fc, "conv", "fc") >= 0;
+    ok &= xai_net_finalize(net) == XAI_OK;
+    CHECK(ok, "occlusion net: %s", xai_failure_reason());
+    if (ok) {
+        net->layer[0].weight[0] = 1;
+        fill(net->layer[1].weight, 50, 71, -1, 1);
+        fill(x, 25, 72, 0, 3);
+        for (p = 0; p < 25; p++) {   /* patch at (p / 5, p % 5), clipped */
+            double drop = 0;
+            for (y = p / 5; y < p / 5 + 2 && y < 5; y++)
+                for (xx = p % 5; xx < p % 5 + 2 && xx < 5; xx++) drop += (double)net->layer[1].weight[y * 5 + xx] * x[y * 5 + xx];
+            for (y = p / 5; y < p / 5 + 2 && y < 5; y++)
+                for (xx = p % 5; xx < p % 5 + 2 && xx < 5; xx++) { wsum[y * 5 + xx] += (float)drop; n[y * 5 + xx]++; }
+        }
+        for (i = 0; i < 25; i++) want[i] = wsum[i] / n[i];
+        xai_aopc_defaults(&cfg);
+        cfg.perturb = XAI_PERTURB_CONSTANT;
+        for (cfg.no_incremental = 0; cfg.no_incremental < 2; cfg.no_incremental++) {
+            double worst = 0;
+            CHECK(xai_occlusion(net, x, &cls, 2, 1, &cfg, 0, heat, NULL) == XAI_OK, "occlusion: %s", xai_failure_reason());
+            for (i = 0; i < 25; i++) if (fabs(heat[i] - want[i]) > worst) worst = fabs(heat[i] - want[i]);
+            CHECK(worst < 1e-5, "occlusion by hand (%s): off by %g", cfg.no_incremental ? "full" : "incremental", worst);
+        }
+        /* the method in xai_explain: the same map as xai_occlusion with the defaults */
+        CHECK(xai_method_parse("occlusion:2:1", &m) == XAI_OK && m.kind == XAI_OCCLUSION && m.patch == 2 && m.stride == 1,
+              "occlusion:2:1 parsed: %s", xai_failure_reason());
+        {
+            float h2[25];
+            int t = 0;
+            CHECK(xai_explain(net, NULL, x, 1, &m, &t, NULL, h2, NULL) == XAI_OK && !memcmp(h2, heat, sizeof h2),
+                  "xai_explain occlusion:2:1 = xai_occlusion");
+        }
+        CHECK(xai_method_parse("occlusion:0", &m) != XAI_OK && xai_method_parse("occlusion:3:2.5", &m) != XAI_OK &&
+                  xai_method_parse("occlusion+sparkle", &m) != XAI_OK,
+              "occlusion: size 0, stride 2.5 and an unknown option refused");
+        cls = 0;
+        CHECK(xai_occlusion(net, x, &cls, 0, 1, &cfg, 0, heat, NULL) == XAI_ERR_ARG, "occlusion: patch 0 refused");
+    }
+    xai_net_free(net);
+    net = net_kinds();
+    if (net) {
+        size_t in = xai_net_input_size(net);
+        float *xk = (float *)malloc(in * sizeof(float));
+        fill(xk, in, 23, -2, 2);
+        occlusion_compare(net, net->name, xk, 4, 3, XAI_PERTURB_UNIFORM, 1);
+        occlusion_compare(net, net->name, xk, 5, 5, XAI_PERTURB_BLUR, 2);
+        occlusion_compare(net, net->name, xk, 1, 1, XAI_PERTURB_CONSTANT, 2);
+        free(xk);
+        xai_net_free(net);
+    }
+    net = xai_net_load("models/fashion.xai");
+    CHECK(net != NULL, "models/fashion.xai: %s", xai_failure_reason());
+    if (net) {
+        float xf[28 * 28];
+        fill(xf, 28 * 28, 24, -1, 1);
+        occlusion_compare(net, "fashion", xf, 4, 2, XAI_PERTURB_UNIFORM, 2);
+        occlusion_compare(net, "fashion", xf, 7, 7, XAI_PERTURB_CONSTANT, 1);
+        xai_net_free(net);
+    }
+    net = xai_net_caffenet();
+    if (net) {
+        size_t in = xai_net_input_size(net);
+        float *xc = (float *)malloc(in * sizeof(float));
+        fast_fill(net, 43);
+        fill(xc, in, 25, -100, 100);
+        occlusion_compare(net, "CaffeNet", xc, 90, 76, XAI_PERTURB_UNIFORM, 2);   /* 3 x 3, overlapping, the last clipped */
+        free(xc);
+        xai_net_free(net);
+    }
+}
+
 static void timed(void (*part)(void), const char *name)
 {
     double t0 = xai_seconds();
@@ -762,5 +874,6 @@ int main(void)
     timed(caffenet, "CaffeNet");
     timed(fashion, "fashion.xai");
     timed(squeezenet, "SqueezeNet");
+    timed(occlusion, "occlusion");
     return test_report();
 }
