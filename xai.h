@@ -4754,21 +4754,28 @@ static void xai__patch_box(int p, int H, int W, int size, int stride, xai__rect 
     r->x1 = r->x0 + size < W ? r->x0 + size : W;
 }
 
-/* The scores of the P patches (scores[p]) by the incremental pass. */
-static int xai__occlusion_incremental(const xai_net *net, xai__incremental *inc, const float *input, int cls, int size,
-                                      int stride, int P, const xai_aopc_config *cfg, uint64_t image_id,
-                                      const float *blurred, float *scores)
+/* The scores of patches p0 .. p1-1 (scores[p]) by the incremental pass; a patch's score depends on
+   the clean image and that patch alone, so the patches can be shared out among threads. */
+static int xai__occlusion_incremental(const xai_net *net, const float *input, int cls, int size, int stride, int p0,
+                                      int p1, const xai_aopc_config *cfg, uint64_t image_id, const float *blurred,
+                                      float *scores)
 {
-    xai_tape *s = inc->state, *t = inc->tail, *clean = xai_tape_new(net, 1);
-    int T = inc->T, K = xai_net_num_classes(net), p, j, b, filled = 0, first = 0, rc = XAI_OK;
+    xai__incremental own, *inc = &own;
+    xai_tape *s, *t, *clean = xai_tape_new(net, 1);
+    int T, K = xai_net_num_classes(net), p, j, b, filled = 0, first = p0, rc;
     xai__rect *rect = (xai__rect *)xai__calloc((size_t)net->nblob, sizeof(xai__rect)), box;
-    if (!clean || !rect) { rc = XAI_ERR_MEMORY; goto done; }
+    rc = xai__incremental_new(net, p1 - p0, inc);
+    if (rc == XAI_OK && (!clean || !rect)) rc = XAI_ERR_MEMORY;
+    if (rc != XAI_OK) goto done;
+    s = inc->state;
+    t = inc->tail;
+    T = inc->T;
     s->n = 1;
     memcpy(s->blob[net->input_blob].data, input, xai_net_input_size(net) * sizeof(float));
     memcpy(clean->blob[net->input_blob].data, input, xai_net_input_size(net) * sizeof(float));
     if ((rc = xai__forward_images(net, s, 0, 1, 0, T)) != XAI_OK) goto done;
     if ((rc = xai__forward_images(net, clean, 0, 1, 0, T)) != XAI_OK) goto done;
-    for (p = 0; p < P; p++) {
+    for (p = p0; p < p1; p++) {
         for (b = 0; b < net->nblob; b++)   /* the previous patch's boxes back to the clean values */
             if (rect[b].y0 < rect[b].y1 && rect[b].x0 < rect[b].x1)
                 xai__copy_rect(&clean->blob[b], &s->blob[b], 0, &rect[b]);
@@ -4787,7 +4794,7 @@ static int xai__occlusion_incremental(const xai_net *net, xai__incremental *inc,
                 if (net->blob[blob].producer < T)
                     memcpy(t->blob[blob].data + (size_t)filled * floats, s->blob[blob].data, floats * sizeof(float));
             }
-        if (++filled == inc->batch || p == P - 1) {
+        if (++filled == inc->batch || p == p1 - 1) {
             if ((rc = xai__forward_images(net, t, 0, filled, T, net->nlayer)) != XAI_OK) goto done;
             for (j = 0; j < filled; j++)
                 scores[first + j] = xai__curve_score(xai_tape_scores(t, j), K, cls, cfg->softmax);
@@ -4798,6 +4805,39 @@ static int xai__occlusion_incremental(const xai_net *net, xai__incremental *inc,
 done:
     xai_tape_free(clean);
     XAI_FREE(rect);
+    xai__incremental_free(inc);
+    return rc;
+}
+
+/* The patches shared out among the threads, a contiguous run each, each thread with its state. */
+static int xai__occlusion_threads(const xai_net *net, const float *input, int cls, int size, int stride, int P,
+                                  const xai_aopc_config *cfg, uint64_t image_id, const float *blurred, float *scores)
+{
+    int rc = XAI_OK, nthreads = 1;
+#ifdef _OPENMP
+    nthreads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (nthreads > P) nthreads = P;
+#endif
+    if (nthreads <= 1)
+        return xai__occlusion_incremental(net, input, cls, size, stride, 0, P, cfg, image_id, blurred, scores);
+#ifdef _OPENMP
+    {
+    char failure[sizeof xai__reason];   /* the reason is per thread: carried back to the caller's */
+    failure[0] = 0;
+#pragma omp parallel num_threads(nthreads)
+    {
+        int id = omp_get_thread_num(), n = omp_get_num_threads(), mine;
+        mine = xai__occlusion_incremental(net, input, cls, size, stride, (int)((long long)P * id / n),
+                                          (int)((long long)P * (id + 1) / n), cfg, image_id, blurred, scores);
+#pragma omp critical(xai__occlusion_error)
+        if (mine != XAI_OK && rc == XAI_OK) {
+            rc = mine;
+            memcpy(failure, xai__reason, sizeof failure);
+        }
+    }
+    if (rc != XAI_OK) memcpy(xai__reason, failure, sizeof failure);
+    }
+#endif
     return rc;
 }
 
@@ -4810,9 +4850,7 @@ XAIDEF int xai_occlusion(const xai_net *net, const float *input, int *cls, int s
     double *sum = NULL;
     int *count = NULL;
     xai_tape *t = NULL;
-    xai__incremental inc;
     xai__rect box;
-    memset(&inc, 0, sizeof inc);
     if (!net->finalized) return xai__fail(XAI_ERR_ARG, "occlusion: net '%s' is not finalized", net->name);
     if (size < 1 || size > 4096 || stride < 1 || stride > 4096)
         return xai__fail(XAI_ERR_ARG, "occlusion: patch %d every %d pixels; each must be in [1, 4096]", size, stride);
@@ -4834,10 +4872,8 @@ XAIDEF int xai_occlusion(const xai_net *net, const float *input, int *cls, int s
         if (!(blurred = (float *)xai__malloc(in * sizeof(float)))) { rc = XAI_ERR_MEMORY; goto done; }
         if ((rc = xai__blur_input(net, input, cfg->blur_sigma, blurred)) != XAI_OK) goto done;
     }
-    if (!cfg->no_incremental && (rc = xai__incremental_new(net, P, &inc)) != XAI_OK) goto done;
-    if (inc.T > 0) {
-        if ((rc = xai__occlusion_incremental(net, &inc, input, *cls, size, stride, P, cfg, image_id, blurred, scores)) !=
-            XAI_OK)
+    if (!cfg->no_incremental && xai__tail_start(net) > 0) {
+        if ((rc = xai__occlusion_threads(net, input, *cls, size, stride, P, cfg, image_id, blurred, scores)) != XAI_OK)
             goto done;
     } else {
         float *batch = t->blob[net->input_blob].data;
@@ -4866,7 +4902,6 @@ XAIDEF int xai_occlusion(const xai_net *net, const float *input, int *cls, int s
 done:
     XAI_FREE(scores); XAI_FREE(blurred); XAI_FREE(sum); XAI_FREE(count);
     xai_tape_free(t);
-    xai__incremental_free(&inc);
     return rc;
 }
 
