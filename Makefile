@@ -113,6 +113,17 @@ bin/sanitize/%: examples/%.c xai.h | bin/sanitize
 bin/sanitize/%: tools/%.c xai.h | bin/sanitize
 	$(SAN_CC) $(XCFLAGS) $(SANFLAGS) $< -o $@ $(LDLIBS)
 
+# the sanitized tools link bin/sanitize/libxai.a (the same code under the same sanitizers, compiled
+# once: -DXAI_IMPLEMENTATION_DONE skips the copy their XAI_IMPLEMENTATION would compile), except
+# aopc-merge (it calls xai__fail) and train (omp.h through the implementation)
+SAN_TOOLS_OWN_IMPL = bin/sanitize/aopc-merge bin/sanitize/train
+SAN_EXAMPLES_LIB = $(filter-out $(SAN_TOOLS_OWN_IMPL),$(patsubst examples/%.c,bin/sanitize/%,$(wildcard examples/*.c)))
+SAN_TOOLS_LIB = $(filter-out $(SAN_TOOLS_OWN_IMPL),$(patsubst tools/%.c,bin/sanitize/%,$(wildcard tools/*.c)))
+$(SAN_EXAMPLES_LIB): bin/sanitize/%: examples/%.c xai.h bin/sanitize/libxai.a | bin/sanitize
+	$(SAN_CC) $(XCFLAGS) $(SANFLAGS) -DXAI_IMPLEMENTATION_DONE $< -o $@ bin/sanitize/libxai.a $(LDLIBS)
+$(SAN_TOOLS_LIB): bin/sanitize/%: tools/%.c xai.h bin/sanitize/libxai.a | bin/sanitize
+	$(SAN_CC) $(XCFLAGS) $(SANFLAGS) -DXAI_IMPLEMENTATION_DONE $< -o $@ bin/sanitize/libxai.a $(LDLIBS)
+
 bin/sanitize/libxai.a: tests/libxai.c xai.h | bin/sanitize
 	$(SAN_CC) $(XCFLAGS) $(SANFLAGS) -c tests/libxai.c -o bin/sanitize/libxai.o
 	rm -f $@ && $(AR) rcs $@ bin/sanitize/libxai.o
