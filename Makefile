@@ -64,10 +64,14 @@ bin/simd_scalar_twin: tests/test_simd.c tests/test.h xai.h | bin
 bin/aopc bin/aopc-merge: examples/plot.h
 bin/aopc-merge: examples/aopc.c
 
-# the builds run in parallel (one job a core) even under a plain `make test`
+# the builds run in parallel (one job a core) even under a plain `make test`; then the checks, the
+# longest first (tests/run.sh starts each as soon as a core is free: the scripts run beside the tests)
+TESTS_LONGEST = $(patsubst %,bin/test_%,kernels simd gemm forward_memory caffe net faults aopc_guard training complexity aopc codec cli)
+TESTS_ORDERED = $(filter $(TESTS),$(TESTS_LONGEST)) $(filter-out $(TESTS_LONGEST),$(TESTS))
 test:
 	@$(MAKE) --no-print-directory $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(NPROC)) test-build
-	@sh tests/run.sh tests/build_check.sh tests/readme_program.sh tests/c99_check.sh $(TESTS)
+	@sh tests/run.sh tests/build_check.sh tests/c99_check.sh $(wordlist 1,4,$(TESTS_ORDERED)) tests/readme_program.sh \
+	    $(wordlist 5,1000,$(TESTS_ORDERED))
 test-build: $(TESTS) all
 
 bin/bench: bench/bench.c xai.h | bin
@@ -148,13 +152,16 @@ bin/sanitize/test_faults bin/test_faults: tools/caffe_pb.h
 bin/sanitize/aopc bin/sanitize/aopc-merge: examples/plot.h
 bin/sanitize/test_fuzz_regressions bin/test_fuzz_regressions: tests/fuzz/fuzz.h tests/fuzz/caffe_nets.h tools/caffe_pb.h
 
+# the longest under the sanitizers first
+SAN_TESTS_LONGEST = $(patsubst %,bin/sanitize/test_%,gemm forward_memory kernels aopc_guard aopc complexity caffe simd net cli faults codec)
+SAN_TESTS_ORDERED = $(filter $(SAN_TESTS),$(SAN_TESTS_LONGEST)) $(filter-out $(SAN_TESTS_LONGEST),$(SAN_TESTS))
 test-sanitize:
 	@$(MAKE) --no-print-directory $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(NPROC)) test-sanitize-build
 	@rm -rf bin/sanitize/root && mkdir -p bin/sanitize/root
 	@for f in *; do [ "$$f" = bin ] || ln -s "../../../$$f" "bin/sanitize/root/$$f"; done
 	@ln -s .. bin/sanitize/root/bin
 	@rm -f bin/sanitize/shared && if [ -d ../shared ]; then ln -s ../../../shared bin/sanitize/shared; fi
-	@cd bin/sanitize/root && $(SAN_ENV) sh tests/run.sh $(patsubst bin/sanitize/%,bin/%,$(SAN_TESTS))
+	@cd bin/sanitize/root && $(SAN_ENV) sh tests/run.sh $(patsubst bin/sanitize/%,bin/%,$(SAN_TESTS_ORDERED))
 
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
