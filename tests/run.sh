@@ -5,6 +5,11 @@
 # longest first) and each started as soon as one has finished; they report in the order given.
 # Each runs with a folder of its own as TMPDIR, so that no two share a temporary file (the
 # scripts' builds of the tests run beside the tests themselves).
+# The tests run side by side on every core: an OpenMP thread waiting for work sleeps rather than
+# spins (unless OMP_WAIT_POLICY says otherwise), so that it does not take the core from the test
+# beside it (under load, spinning took a third of test_gemm's CPU time).
+OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+export OMP_WAIT_POLICY
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/xai_run.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 max=${RUN_JOBS:-$(nproc 2>/dev/null || echo 2)}
