@@ -49,7 +49,12 @@ bin/test_%: tests/test_%.c tests/test.h xai.h bin/libxai.a | bin
 	$(CC) $(XCFLAGS) $< -o $@ bin/libxai.a $(LDLIBS)
 
 $(TESTS_OWN_IMPL): bin/test_%: tests/test_%.c tests/test.h xai.h | bin
-	$(CC) $(XCFLAGS) $< -o $@ $(LDLIBS)
+	$(CC) $(XCFLAGS) $(TEST_OPT) $< -o $@ $(LDLIBS)
+
+# these run in a second or less, and compiling the library into them takes 5 s at -O2: -O1 takes half
+# (with the default CFLAGS only)
+TESTS_O1 = $(patsubst %,bin/test_%,codec explain limits fuzz_regressions faults)
+$(TESTS_O1): TEST_OPT = $(if $(filter -O2,$(CFLAGS)),-O1)
 
 bin/test_codec: tests/decoders.h
 bin/test_aopc bin/test_complexity: tests/tools.h
@@ -64,11 +69,17 @@ bin/simd_scalar_twin: tests/test_simd.c tests/test.h xai.h | bin
 bin/aopc bin/aopc-merge: examples/plot.h
 bin/aopc-merge: examples/aopc.c
 
-# the builds run in parallel (one job a core) even under a plain `make test`
+# the builds run in parallel (one job a core) even under a plain `make test`; then the checks, the
+# longest first (tests/run.sh starts each as soon as a core is free: the scripts run beside the tests)
+TESTS_LONGEST = $(patsubst %,bin/test_%,kernels simd gemm forward_memory caffe net faults aopc_guard training complexity aopc codec cli)
+TESTS_ORDERED = $(filter $(TESTS),$(TESTS_LONGEST)) $(filter-out $(TESTS_LONGEST),$(TESTS))
 test:
 	@$(MAKE) --no-print-directory $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(NPROC)) test-build
-	@sh tests/run.sh tests/build_check.sh tests/readme_program.sh tests/c99_check.sh $(TESTS)
-test-build: $(TESTS) all
+	@sh tests/run.sh tests/build_check.sh tests/c99_check.sh $(wordlist 1,4,$(TESTS_ORDERED)) tests/readme_program.sh \
+	    $(wordlist 5,1000,$(TESTS_ORDERED))
+# the longest compiles first (the library into one program each), the tests that link bin/libxai.a
+# last: the two cores stay busy to the end
+test-build: bin/libxai.a $(TESTS_OWN_IMPL) bin/simd_scalar_twin $(EXAMPLES) $(TOOLS) $(TESTS)
 
 bin/bench: bench/bench.c xai.h | bin
 	$(CC) $(XCFLAGS) $< -o $@ $(LDLIBS)
@@ -113,6 +124,17 @@ bin/sanitize/%: examples/%.c xai.h | bin/sanitize
 bin/sanitize/%: tools/%.c xai.h | bin/sanitize
 	$(SAN_CC) $(XCFLAGS) $(SANFLAGS) $< -o $@ $(LDLIBS)
 
+# the sanitized tools link bin/sanitize/libxai.a (the same code under the same sanitizers, compiled
+# once: -DXAI_IMPLEMENTATION_DONE skips the copy their XAI_IMPLEMENTATION would compile), except
+# aopc-merge (it calls xai__fail) and train (omp.h through the implementation)
+SAN_TOOLS_OWN_IMPL = bin/sanitize/aopc-merge bin/sanitize/train
+SAN_EXAMPLES_LIB = $(filter-out $(SAN_TOOLS_OWN_IMPL),$(patsubst examples/%.c,bin/sanitize/%,$(wildcard examples/*.c)))
+SAN_TOOLS_LIB = $(filter-out $(SAN_TOOLS_OWN_IMPL),$(patsubst tools/%.c,bin/sanitize/%,$(wildcard tools/*.c)))
+$(SAN_EXAMPLES_LIB): bin/sanitize/%: examples/%.c xai.h bin/sanitize/libxai.a | bin/sanitize
+	$(SAN_CC) $(XCFLAGS) $(SANFLAGS) -DXAI_IMPLEMENTATION_DONE $< -o $@ bin/sanitize/libxai.a $(LDLIBS)
+$(SAN_TOOLS_LIB): bin/sanitize/%: tools/%.c xai.h bin/sanitize/libxai.a | bin/sanitize
+	$(SAN_CC) $(XCFLAGS) $(SANFLAGS) -DXAI_IMPLEMENTATION_DONE $< -o $@ bin/sanitize/libxai.a $(LDLIBS)
+
 bin/sanitize/libxai.a: tests/libxai.c xai.h | bin/sanitize
 	$(SAN_CC) $(XCFLAGS) $(SANFLAGS) -c tests/libxai.c -o bin/sanitize/libxai.o
 	rm -f $@ && $(AR) rcs $@ bin/sanitize/libxai.o
@@ -138,13 +160,16 @@ bin/sanitize/test_incremental bin/test_incremental: tools/caffe_pb.h
 bin/sanitize/aopc bin/sanitize/aopc-merge: examples/plot.h
 bin/sanitize/test_fuzz_regressions bin/test_fuzz_regressions: tests/fuzz/fuzz.h tests/fuzz/caffe_nets.h tools/caffe_pb.h
 
+# the longest under the sanitizers first
+SAN_TESTS_LONGEST = $(patsubst %,bin/sanitize/test_%,gemm forward_memory kernels aopc_guard aopc complexity caffe simd net cli faults codec)
+SAN_TESTS_ORDERED = $(filter $(SAN_TESTS),$(SAN_TESTS_LONGEST)) $(filter-out $(SAN_TESTS_LONGEST),$(SAN_TESTS))
 test-sanitize:
 	@$(MAKE) --no-print-directory $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(NPROC)) test-sanitize-build
 	@rm -rf bin/sanitize/root && mkdir -p bin/sanitize/root
 	@for f in *; do [ "$$f" = bin ] || ln -s "../../../$$f" "bin/sanitize/root/$$f"; done
 	@ln -s .. bin/sanitize/root/bin
 	@rm -f bin/sanitize/shared && if [ -d ../shared ]; then ln -s ../../../shared bin/sanitize/shared; fi
-	@cd bin/sanitize/root && $(SAN_ENV) sh tests/run.sh $(patsubst bin/sanitize/%,bin/%,$(SAN_TESTS))
+	@cd bin/sanitize/root && $(SAN_ENV) sh tests/run.sh $(patsubst bin/sanitize/%,bin/%,$(SAN_TESTS_ORDERED))
 
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60

@@ -78,6 +78,18 @@ TEST_FN unsigned char *test_read(const char *path, size_t *len)
     return buf;
 }
 
+/* NAME in the folder for the test's files: $TMPDIR when set (tests/run.sh gives each test a folder
+   of its own, so that two runs of a test never share a file), else /tmp.  Eight paths live at once. */
+TEST_FN const char *test_tmp(const char *name)
+{
+    static char path[8][512];
+    static int next;
+    const char *dir = getenv("TMPDIR");
+    char *p = path[next++ % 8];
+    snprintf(p, sizeof path[0], "%s/%s", dir && *dir ? dir : "/tmp", name);
+    return p;
+}
+
 TEST_FN int test_write(const char *path, const void *data, size_t len)
 {
     FILE *f = fopen(path, "wb");

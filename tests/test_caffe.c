@@ -671,7 +671,7 @@ static int file_exists(const char *path)
 
 static void test_tool(void)
 {
-    const char *out = "/tmp/xai_test_caffe.xai";
+    const char *out = test_tmp("xai_test_caffe.xai");
     xai_net *net;
     int rc;
     remove(out);

@@ -14,7 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifndef FDIR   /* tests/build_check.sh builds its copy with a folder of its own, so that both copies can run at once */
 #define FDIR "/tmp/xai_test_faults"
+#endif
 
 /* ---- helpers ---- */
 

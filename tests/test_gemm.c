@@ -87,17 +87,25 @@ static void run_case(int M, int N, int K, int ta, int tb, int ma, int mb, int ac
     xai__gemm(M, N, K, A, lda, ta, ma, B, ldb, tb, mb, C, ldc, acc);
     xai__gemm_ref(M, N, K, A, lda, ta, ma, B, ldb, tb, mb, R, ldc, acc);
     ok = 1;
-    for (i = 0; i < M; i++)
-        for (j = 0; j < N; j++) {
-            double s = acc ? fabs(C0[(size_t)i * ldc + j]) : 0.0, d;
-            for (k = 0; k < K; k++) {
-                float a = xai__mod(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k], ma);
-                float b = xai__mod(tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j], mb);
-                s += fabs((double)a * b);
+    {
+        /* the tolerance's sum_k |a||b|, from |opA(A)| and |opB(B)| laid out row by row once (the
+           same terms in the same order: |(double)a * b| = (double)|a| * |b| exactly) */
+        float *aa = (float *)malloc(sizeof(float) * ((size_t)M * K + 1)), *bb = (float *)malloc(sizeof(float) * ((size_t)N * K + 1));
+        for (i = 0; i < M; i++)
+            for (k = 0; k < K; k++) aa[(size_t)i * K + k] = fabsf(xai__mod(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k], ma));
+        for (j = 0; j < N; j++)
+            for (k = 0; k < K; k++) bb[(size_t)j * K + k] = fabsf(xai__mod(tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j], mb));
+        for (i = 0; i < M; i++)
+            for (j = 0; j < N; j++) {
+                const float *ai = aa + (size_t)i * K, *bj = bb + (size_t)j * K;
+                double s = acc ? fabs(C0[(size_t)i * ldc + j]) : 0.0, d;
+                for (k = 0; k < K; k++) s += (double)ai[k] * bj[k];
+                d = fabs((double)C[(size_t)i * ldc + j] - R[(size_t)i * ldc + j]);
+                if (!(d <= 1e-5 * s + 1e-30)) ok = 0;
             }
-            d = fabs((double)C[(size_t)i * ldc + j] - R[(size_t)i * ldc + j]);
-            if (!(d <= 1e-5 * s + 1e-30)) ok = 0;
-        }
+        free(aa);
+        free(bb);
+    }
     for (i = 0; i < M; i++) /* padding columns untouched */
         for (j = N; j < ldc; j++)
             if (!bits_eq(C[(size_t)i * ldc + j], C0[(size_t)i * ldc + j])) ok = 0;

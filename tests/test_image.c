@@ -85,7 +85,7 @@ static void test_roundtrip(void)
 {
     xai_image a, b;
     int i;
-    const char *pnm = "/tmp/xai_test_rt.ppm", *pfm = "/tmp/xai_test_rt.pfm";
+    const char *pnm = test_tmp("xai_test_rt.ppm"), *pfm = test_tmp("xai_test_rt.pfm");
     xai_image_alloc(&a, 5, 3, 3);
     for (i = 0; i < 45; i++) a.data[i] = (float)((i * 37) % 256);
     CHECK(xai_image_write_pnm(pnm, &a) == XAI_OK, "write PPM: %s", xai_failure_reason());

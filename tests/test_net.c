@@ -68,7 +68,7 @@ static void test_model_file(void)
     size_t len, flen;
     unsigned char *file = xai_net_save_memory(net, &len), *copy;
     offsets o;
-    const char *path = "/tmp/xai_test_small.xai";
+    const char *path = test_tmp("xai_test_small.xai");
     CHECK(file != NULL, "save to memory: %s", xai_failure_reason());
     if (!file) return;
     CHECK(len % 4 == 0 && rd32(file + 24) % 64 == 0, "data offset aligned to 64");
@@ -174,7 +174,7 @@ static void test_checksums(void)
     size_t len, at, data;
     unsigned char *file = xai_net_save_memory(net, &len), *copy;
     float alpha = 0.000123f;
-    const char *path = "/tmp/xai_test_sums.xai";
+    const char *path = test_tmp("xai_test_sums.xai");
     CHECK(file != NULL, "save: %s", xai_failure_reason());
     if (!file) { xai_net_free(net); return; }
     copy = (unsigned char *)malloc(len);
@@ -318,7 +318,7 @@ static void test_caffenet(void)
     float *x, *scores4;
     size_t in = 3 * 227 * 227, i;
     int k, same = 1, finite = 1;
-    const char *path = "/tmp/xai_test_caffenet.xai";
+    const char *path = test_tmp("xai_test_caffenet.xai");
     CHECK(net != NULL, "CaffeNet builds: %s", xai_failure_reason());
     if (!net) return;
     /* the reference CaffeNet: 61 M parameters, 58.6 M of them in fc6-fc8; blob sizes 55, 27, 13, 6 */

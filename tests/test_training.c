@@ -134,16 +134,18 @@ static void test_weight_gradients(void)
 
 int main(void)
 {
-    const char *d = "/tmp/xai_test_training";
-    char cmd[2048], path[512], why[256];
+    char d[256], cmd[2048], path[512], why[256];
     size_t len;
     char *tsv, *svg;
     int rc;
+    snprintf(d, sizeof d, "%s", test_tmp("xai_test_training"));
     test_weight_gradients();
-    rc = system("rm -rf /tmp/xai_test_training && mkdir -p /tmp/xai_test_training/data");
+    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s/data", d, d);
+    rc = system(cmd);
     (void)rc;
-    write_idx("/tmp/xai_test_training/data", "train", 512, 1);
-    write_idx("/tmp/xai_test_training/data", "t10k", 100, 2);
+    snprintf(path, sizeof path, "%s/data", d);
+    write_idx(path, "train", 512, 1);
+    write_idx(path, "t10k", 100, 2);
     snprintf(cmd, sizeof cmd, "bin/train --data %s/data --epochs 2 --batch 32 --lr 0.02 --snapshot-every 8 --snapshot-dir %s/snaps --log %s/train.tsv "
                               "--out %s/final.xai > %s/train.out 2>&1", d, d, d, d, d);
     CHECK(system(cmd) == 0, "bin/train runs (see %s/train.out)", d);
@@ -159,7 +161,8 @@ int main(void)
         }
         CHECK(n == 4, "4 snapshots (every 8 of 32 iterations)");
     }
-    tsv = (char *)test_read("/tmp/xai_test_training/train.tsv", &len);
+    snprintf(path, sizeof path, "%s/train.tsv", d);
+    tsv = (char *)test_read(path, &len);
     CHECK(tsv && strstr(tsv, "iteration\ttrain_loss\ttest_accuracy\n8\t") && strstr(tsv, "\n32\t"), "the training log has a line per snapshot");
     free(tsv);
     /* the bars are easy: the last snapshot must have learned them */
@@ -167,7 +170,8 @@ int main(void)
         xai_net *net;
         snprintf(path, sizeof path, "%s/final.xai", d);
         net = xai_net_load(path);
-        tsv = (char *)test_read("/tmp/xai_test_training/train.out", &len);
+        snprintf(path, sizeof path, "%s/train.out", d);
+        tsv = (char *)test_read(path, &len);
         CHECK(net && tsv && strstr(tsv, "test accuracy"), "the final model is written");
         if (tsv) {
             const char *last = strstr(tsv, "iteration     32");
@@ -199,7 +203,8 @@ int main(void)
     snprintf(cmd, sizeof cmd, "bin/training-curve --snapshots %s/snaps --log %s/train.tsv --list %s/list.txt --out %s/curve --steps 5 --repeats 2 "
                               "--methods lrp-eps:0.01,sensitivity-l2,random > %s/curve.out 2>&1", d, d, d, d, d);
     CHECK(system(cmd) == 0, "bin/training-curve runs (see %s/curve.out)", d);
-    tsv = (char *)test_read("/tmp/xai_test_training/curve/training_curve.tsv", &len);
+    snprintf(path, sizeof path, "%s/curve/training_curve.tsv", d);
+    tsv = (char *)test_read(path, &len);
     CHECK(tsv && !strncmp(tsv, "iteration\ttest_accuracy\taopc_lrp-eps:0.01\taopc_lrp-eps:0.01_minus_random\t", 72), "training_curve.tsv header");
     if (tsv) {
         int lines = 0, fields_ok = 1;
@@ -215,14 +220,17 @@ int main(void)
         CHECK(lines == 5 && fields_ok, "training_curve.tsv: a header and 4 snapshot rows of 8 columns (%d lines)", lines);
     }
     free(tsv);
-    svg = (char *)test_read("/tmp/xai_test_training/curve/training_curve.svg", &len);
+    snprintf(path, sizeof path, "%s/curve/training_curve.svg", d);
+    svg = (char *)test_read(path, &len);
     CHECK(svg && xml_well_formed(svg, why, sizeof why), "training_curve.svg is well-formed XML (%s)", svg ? why : "missing");
     CHECK(svg && strstr(svg, "<svg") && strstr(svg, "test accuracy") && strstr(svg, "lrp-eps:0.01"), "the figure has both curves and a legend");
     free(svg);
-    tsv = (char *)test_read("/tmp/xai_test_training/curve.out", &len);
+    snprintf(path, sizeof path, "%s/curve.out", d);
+    tsv = (char *)test_read(path, &len);
     CHECK(tsv && strstr(tsv, "Pearson correlation"), "the curve tool prints the correlation");
     free(tsv);
     CHECK(!xml_well_formed("<svg><g></svg>", why, sizeof why) && !xml_well_formed("<svg a=1></svg>", why, sizeof why), "the XML check rejects broken XML");
-    rc = system("rm -rf /tmp/xai_test_training");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", d);
+    rc = system(cmd);
     return test_report();
 }
