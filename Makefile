@@ -71,7 +71,7 @@ bin/aopc-merge: examples/aopc.c
 
 # the builds run in parallel (one job a core) even under a plain `make test`; then the checks, the
 # longest first (tests/run.sh starts each as soon as a core is free: the scripts run beside the tests)
-TESTS_LONGEST = $(patsubst %,bin/test_%,kernels simd gemm forward_memory caffe net faults aopc_guard training complexity aopc codec cli)
+TESTS_LONGEST = $(patsubst %,bin/test_%,kernels incremental simd gemm forward_memory caffe net faults aopc_guard training complexity aopc codec cli)
 TESTS_ORDERED = $(filter $(TESTS),$(TESTS_LONGEST)) $(filter-out $(TESTS_LONGEST),$(TESTS))
 test:
 	@$(MAKE) --no-print-directory $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(NPROC)) test-build
@@ -161,7 +161,7 @@ bin/sanitize/aopc bin/sanitize/aopc-merge: examples/plot.h
 bin/sanitize/test_fuzz_regressions bin/test_fuzz_regressions: tests/fuzz/fuzz.h tests/fuzz/caffe_nets.h tools/caffe_pb.h
 
 # the longest under the sanitizers first
-SAN_TESTS_LONGEST = $(patsubst %,bin/sanitize/test_%,gemm forward_memory kernels aopc_guard aopc complexity caffe simd net cli faults codec)
+SAN_TESTS_LONGEST = $(patsubst %,bin/sanitize/test_%,incremental gemm forward_memory kernels aopc_guard aopc complexity caffe simd net cli faults codec)
 SAN_TESTS_ORDERED = $(filter $(SAN_TESTS),$(SAN_TESTS_LONGEST)) $(filter-out $(SAN_TESTS_LONGEST),$(SAN_TESTS))
 test-sanitize:
 	@$(MAKE) --no-print-directory $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(NPROC)) test-sanitize-build

@@ -1554,14 +1554,31 @@ static void xai__ip_backward_data_ref(const xai_layer *L, const xai_tensor *gy, 
 {
     size_t K = (size_t)dx->c * dx->h * dx->w, k;
     int n, o;
-    for (n = 0; n < gy->n; n++)
-        for (k = 0; k < K; k++) {
-            double acc = 0;
-            float *d = dx->data + (size_t)n * K + k;
-            for (o = 0; o < L->p.num_output; o++)
-                acc += (double)xai__mod(xai__ip_weight(L, o, k, K), wmod) * gy->data[(size_t)n * L->p.num_output + o];
-            *d = accumulate ? *d + (float)acc : (float)acc;
+    double *acc = (double *)xai__malloc(K * sizeof(double));
+    for (n = 0; n < gy->n; n++) {
+        /* dx[k] = sum_o w[o][k] g[o], each sum in increasing o; o outer where memory allows, so that W
+           is read row by row (fc6's 151 MB) instead of with a stride of K */
+        if (acc && !L->p.transpose) {
+            memset(acc, 0, K * sizeof(double));
+            for (o = 0; o < L->p.num_output; o++) {
+                double g = gy->data[(size_t)n * L->p.num_output + o];
+                const float *w = L->weight + (size_t)o * K;
+                for (k = 0; k < K; k++) acc[k] += (double)xai__mod(w[k], wmod) * g;
+            }
         }
+        for (k = 0; k < K; k++) {
+            float *d = dx->data + (size_t)n * K + k;
+            double sum = 0;
+            if (acc && !L->p.transpose) {
+                sum = acc[k];
+            } else {
+                for (o = 0; o < L->p.num_output; o++)
+                    sum += (double)xai__mod(xai__ip_weight(L, o, k, K), wmod) * gy->data[(size_t)n * L->p.num_output + o];
+            }
+            *d = accumulate ? *d + (float)sum : (float)sum;
+        }
+    }
+    XAI_FREE(acc);
 }
 
 static void xai__ip_backward_weight_ref(const xai_layer *L, const xai_tensor *x, const xai_tensor *gy, float *dw,
