@@ -1420,6 +1420,16 @@ static float xai__mod(float v, int mod)
     }
 }
 
+/* The taps t in [*lo, *hi) of a window of k taps d apart from position i0 that fall inside [0, n):
+   the loops below visit only those, in the order the window lists them. */
+static void xai__taps(int i0, int d, int n, int k, int *lo, int *hi)
+{
+    *lo = i0 >= 0 ? 0 : (-i0 + d - 1) / d;
+    *hi = n - 1 - i0 < 0 ? 0 : (n - 1 - i0) / d + 1;
+    if (*hi > k) *hi = k;
+    if (*lo > *hi) *lo = *hi;
+}
+
 /* Convolution, Caffe's cross-correlation with zero padding.
    x (n, C, H, W) -> y (n, O, OH, OW); weight (O, C/group, kh, kw); group g mixes only its own channels.
    y[o][oh][ow] = b[o] + sum_{c,ki,kj} w[o][c][ki][kj] * x[g*C/G + c][oh*sh - ph + ki*dh][ow*sw - pw + kj*dw].
@@ -1436,16 +1446,22 @@ static void xai__conv_forward_ref_rect(const xai_layer *L, const xai_tensor *x, 
                 for (oh = oh0; oh < oh1; oh++)
                     for (ow = ow0; ow < ow1; ow++) {
                         double acc = with_bias && L->bias ? L->bias[o] : 0.0;
+                        int iw0 = ow * p->stride_w - p->pad_w, dw = p->dilation_w, kj0, kj1;
+                        xai__taps(iw0, dw, x->w, p->kernel_w, &kj0, &kj1);
                         for (c = 0; c < Cg; c++)
                             for (ki = 0; ki < p->kernel_h; ki++) {
                                 int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
                                 const float *wrow = L->weight + (((size_t)o * Cg + c) * p->kernel_h + ki) * p->kernel_w;
+                                const float *xrow;
                                 if (ih < 0 || ih >= x->h) continue;
-                                for (kj = 0; kj < p->kernel_w; kj++) {
-                                    int iw = ow * p->stride_w - p->pad_w + kj * p->dilation_w;
-                                    if (iw < 0 || iw >= x->w) continue;
-                                    acc += (double)xai__mod(wrow[kj], wmod) * XAI_AT(x, n, g * Cg + c, ih, iw);
-                                }
+                                xrow = &XAI_AT(x, n, g * Cg + c, ih, 0);
+                                /* a float times a float is exact in double: the same sum whether or not
+                                   the compiler fuses the multiply and the add */
+                                if (wmod == XAI__MOD_NONE)
+                                    for (kj = kj0; kj < kj1; kj++) acc += (double)wrow[kj] * xrow[iw0 + kj * dw];
+                                else
+                                    for (kj = kj0; kj < kj1; kj++)
+                                        acc += (double)xai__mod(wrow[kj], wmod) * xrow[iw0 + kj * dw];
                             }
                         XAI_AT(y, n, o, oh, ow) = (float)acc;
                     }
@@ -1472,18 +1488,20 @@ static int xai__conv_backward_data_ref(const xai_layer *L, const xai_tensor *gy,
                 for (oh = 0; oh < gy->h; oh++)
                     for (ow = 0; ow < gy->w; ow++) {
                         double gv = XAI_AT(gy, n, o, oh, ow);
+                        int iw0 = ow * p->stride_w - p->pad_w, dw = p->dilation_w, kj0, kj1;
                         if (gv == 0) continue;
+                        xai__taps(iw0, dw, dx->w, p->kernel_w, &kj0, &kj1);
                         for (c = 0; c < Cg; c++)
                             for (ki = 0; ki < p->kernel_h; ki++) {
                                 int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
                                 const float *wrow = L->weight + (((size_t)o * Cg + c) * p->kernel_h + ki) * p->kernel_w;
+                                double *arow;
                                 if (ih < 0 || ih >= dx->h) continue;
-                                for (kj = 0; kj < p->kernel_w; kj++) {
-                                    int iw = ow * p->stride_w - p->pad_w + kj * p->dilation_w;
-                                    if (iw < 0 || iw >= dx->w) continue;
-                                    acc[((size_t)(g * Cg + c) * dx->h + ih) * dx->w + iw] +=
-                                        gv * xai__mod(wrow[kj], wmod);
-                                }
+                                arow = acc + ((size_t)(g * Cg + c) * dx->h + ih) * dx->w;
+                                if (wmod == XAI__MOD_NONE)
+                                    for (kj = kj0; kj < kj1; kj++) arow[iw0 + kj * dw] += gv * wrow[kj];
+                                else
+                                    for (kj = kj0; kj < kj1; kj++) arow[iw0 + kj * dw] += gv * xai__mod(wrow[kj], wmod);
                             }
                     }
         for (i = 0; i < plane; i++) {
@@ -1507,15 +1525,18 @@ static void xai__conv_backward_weight_ref(const xai_layer *L, const xai_tensor *
                 for (ki = 0; ki < p->kernel_h; ki++)
                     for (kj = 0; kj < p->kernel_w; kj++) {
                         double acc = 0;
+                        int off = kj * p->dilation_w - p->pad_w, ow0, ow1;
+                        /* the outputs whose input column ow*sw + off lies inside the row */
+                        ow0 = off >= 0 ? 0 : (-off + p->stride_w - 1) / p->stride_w;
+                        ow1 = x->w - 1 - off < 0 ? 0 : (x->w - 1 - off) / p->stride_w + 1;
+                        if (ow1 > gy->w) ow1 = gy->w;
                         for (n = 0; n < x->n; n++)
                             for (oh = 0; oh < gy->h; oh++) {
                                 int ih = oh * p->stride_h - p->pad_h + ki * p->dilation_h;
+                                const float *grow = &XAI_AT(gy, n, o, oh, 0), *xrow;
                                 if (ih < 0 || ih >= x->h) continue;
-                                for (ow = 0; ow < gy->w; ow++) {
-                                    int iw = ow * p->stride_w - p->pad_w + kj * p->dilation_w;
-                                    if (iw < 0 || iw >= x->w) continue;
-                                    acc += (double)XAI_AT(gy, n, o, oh, ow) * XAI_AT(x, n, g * Cg + c, ih, iw);
-                                }
+                                xrow = &XAI_AT(x, n, g * Cg + c, ih, 0);
+                                for (ow = ow0; ow < ow1; ow++) acc += (double)grow[ow] * xrow[ow * p->stride_w + off];
                             }
                         dw[(((size_t)o * Cg + c) * p->kernel_h + ki) * p->kernel_w + kj] += (float)acc;
                     }
