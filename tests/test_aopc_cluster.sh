@@ -104,10 +104,11 @@ done
 echo "test_aopc_cluster: a one-node cluster on $host is up ($cpus CPUs)"
 
 # the evaluation: 12 test pictures (sorted, so the merged curves.tsv is the single run's byte for
-# byte), 3 shards, settings that take a few seconds a shard
+# byte), 3 shards, settings that take a few seconds a shard: full passes (--no-incremental, the same
+# numbers), so that a task is still running when the test cancels it after its first image
 ls examples/images/fashion-test/*.pgm | LC_ALL=C sort | head -n 12 > "$T/list.txt"
 export MODEL=models/fashion.xai LIST="$T/list.txt" METHODS=lrp-eps:0.01,sensitivity-l2,random SHARDS=3
-export AOPC_FLAGS="--steps 16 --region 3 --repeats 6"
+export AOPC_FLAGS="--steps 16 --region 3 --repeats 6 --no-incremental"
 OMP_NUM_THREADS=1 bin/aopc "$MODEL" --list "$LIST" --methods "$METHODS" $AOPC_FLAGS --out "$T/single" >"$T/single.log" 2>&1
 check "the single run" test -s "$T/single/summary.tsv"
 
