@@ -4593,18 +4593,45 @@ fail:
     return XAI_ERR_MEMORY;
 }
 
+/* After a step on the state: its score into out[*first] at once (no tail), or the tail's inputs into
+   the tail's slot *filled, the tail run when the batch is full or this is the last step, the scores
+   into out[*first ..]. */
+static int xai__incremental_score(const xai_net *net, xai__incremental *inc, int cls, int softmax, int last,
+                                  int *filled, int *first, float *out)
+{
+    xai_tape *s = inc->state, *t = inc->tail;
+    int K = xai_net_num_classes(net), j, b, rc;
+    if (!t) {
+        out[(*first)++] = xai__curve_score(xai_tape_scores(s, 0), K, cls, softmax);
+        return XAI_OK;
+    }
+    for (j = inc->T; j < net->nlayer; j++)   /* the tail's inputs from before it */
+        for (b = 0; b < net->layer[j].nbottom; b++) {
+            int blob = net->layer[j].bottom[b];
+            size_t floats = xai__blob_floats(net, blob);
+            if (net->blob[blob].producer < inc->T)
+                memcpy(t->blob[blob].data + (size_t)*filled * floats, s->blob[blob].data, floats * sizeof(float));
+        }
+    if (++*filled < inc->batch && !last) return XAI_OK;
+    if ((rc = xai__forward_images(net, t, 0, *filled, inc->T, net->nlayer)) != XAI_OK) return rc;
+    for (j = 0; j < *filled; j++) out[*first + j] = xai__curve_score(xai_tape_scores(t, j), K, cls, softmax);
+    *first += *filled;
+    *filled = 0;
+    return XAI_OK;
+}
+
 /* The curve by the incremental pass. */
 static int xai__curve_incremental(const xai_net *net, int reference, xai__incremental *inc, const float *input,
                                   const int *ord, int cls, uint64_t image_id, int repeat, const xai_aopc_config *cfg,
                                   const float *blurred, float *curve)
 {
-    xai_tape *s = inc->state, *t = inc->tail;
-    int T = inc->T, K = xai_net_num_classes(net), k, j, b, filled = 0, first = 0, rc = XAI_OK;
+    xai_tape *s = inc->state;
+    int T = inc->T, k, filled = 0, first = 0, rc = XAI_OK;
     float *x = s->blob[net->input_blob].data;
     xai__rect *rect = (xai__rect *)xai__calloc((size_t)net->nblob, sizeof(xai__rect)), region;
     if (!rect) return XAI_ERR_MEMORY;
     s->reference = reference;
-    if (t) t->reference = reference;
+    if (inc->tail) inc->tail->reference = reference;
     s->n = 1;
     memcpy(x, input, xai_net_input_size(net) * sizeof(float));
     if ((rc = xai__forward_images(net, s, 0, 1, 0, T)) != XAI_OK) goto done;
@@ -4615,24 +4642,9 @@ static int xai__curve_incremental(const xai_net *net, int reference, xai__increm
                             &region.x1);
             if ((rc = xai__forward_dirty(net, s, T, rect, &region)) != XAI_OK) goto done;
         }
-        if (!t) {
-            curve[k] = xai__curve_score(xai_tape_scores(s, 0), K, cls, cfg->softmax);
-            continue;
-        }
-        for (j = T; j < net->nlayer; j++)   /* the tail's inputs from before it, into slot `filled` */
-            for (b = 0; b < net->layer[j].nbottom; b++) {
-                int blob = net->layer[j].bottom[b];
-                size_t floats = xai__blob_floats(net, blob);
-                if (net->blob[blob].producer < T)
-                    memcpy(t->blob[blob].data + (size_t)filled * floats, s->blob[blob].data, floats * sizeof(float));
-            }
-        if (++filled == inc->batch || k == cfg->steps) {
-            if ((rc = xai__forward_images(net, t, 0, filled, T, net->nlayer)) != XAI_OK) goto done;
-            for (j = 0; j < filled; j++)
-                curve[first + j] = xai__curve_score(xai_tape_scores(t, j), K, cls, cfg->softmax);
-            first += filled;
-            filled = 0;
-        }
+        if ((rc = xai__incremental_score(net, inc, cls, cfg->softmax, k == cfg->steps, &filled, &first, curve)) !=
+            XAI_OK)
+            goto done;
     }
 done:
     XAI_FREE(rect);
@@ -4799,14 +4811,13 @@ static int xai__occlusion_incremental(const xai_net *net, const float *input, in
                                       float *scores)
 {
     xai__incremental own, *inc = &own;
-    xai_tape *s, *t, *clean = xai_tape_new(net, 1);
-    int T, K = xai_net_num_classes(net), p, j, b, filled = 0, first = p0, rc;
+    xai_tape *s, *clean = xai_tape_new(net, 1);
+    int T, p, b, filled = 0, first = p0, rc;
     xai__rect *rect = (xai__rect *)xai__calloc((size_t)net->nblob, sizeof(xai__rect)), box;
     rc = xai__incremental_new(net, p1 - p0, inc);
     if (rc == XAI_OK && (!clean || !rect)) rc = XAI_ERR_MEMORY;
     if (rc != XAI_OK) goto done;
     s = inc->state;
-    t = inc->tail;
     T = inc->T;
     s->n = 1;
     memcpy(s->blob[net->input_blob].data, input, xai_net_input_size(net) * sizeof(float));
@@ -4821,24 +4832,9 @@ static int xai__occlusion_incremental(const xai_net *net, const float *input, in
         xai__perturb_box(net, s->blob[net->input_blob].data, box.y0, box.x0, box.y1, box.x1, p, cfg, image_id, 0,
                          blurred);
         if ((rc = xai__forward_dirty(net, s, T, rect, &box)) != XAI_OK) goto done;
-        if (!t) {
-            scores[p] = xai__curve_score(xai_tape_scores(s, 0), K, cls, cfg->softmax);
-            continue;
-        }
-        for (j = T; j < net->nlayer; j++)
-            for (b = 0; b < net->layer[j].nbottom; b++) {
-                int blob = net->layer[j].bottom[b];
-                size_t floats = xai__blob_floats(net, blob);
-                if (net->blob[blob].producer < T)
-                    memcpy(t->blob[blob].data + (size_t)filled * floats, s->blob[blob].data, floats * sizeof(float));
-            }
-        if (++filled == inc->batch || p == p1 - 1) {
-            if ((rc = xai__forward_images(net, t, 0, filled, T, net->nlayer)) != XAI_OK) goto done;
-            for (j = 0; j < filled; j++)
-                scores[first + j] = xai__curve_score(xai_tape_scores(t, j), K, cls, cfg->softmax);
-            first += filled;
-            filled = 0;
-        }
+        if ((rc = xai__incremental_score(net, inc, cls, cfg->softmax, p == p1 - 1, &filled, &first, scores)) !=
+            XAI_OK)
+            goto done;
     }
 done:
     xai_tape_free(clean);
