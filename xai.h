@@ -3582,6 +3582,17 @@ XAIDEF void xai_tape_free(xai_tape *tape)
     XAI_FREE(tape);
 }
 
+/* Layer li's own buffers on a tape that keeps them: MAX pooling's and Eltwise MAX's switches, LRN's
+   scales, count elements (its top's on the tape). */
+static int xai__tape_layer_buffers(xai_tape *t, const xai_layer *L, int li, size_t count)
+{
+    if ((L->p.type == XAI_POOLING && L->p.pool == XAI_POOL_MAX) ||
+        (L->p.type == XAI_ELTWISE && L->p.operation == XAI_ELTWISE_MAX))
+        if (!(t->switches[li] = (int *)xai__calloc(count, sizeof(int)))) return XAI_ERR_MEMORY;
+    if (L->p.type == XAI_LRN && !(t->scale[li] = (float *)xai__calloc(count, sizeof(float)))) return XAI_ERR_MEMORY;
+    return XAI_OK;
+}
+
 XAIDEF xai_tape *xai_tape_new(const xai_net *net, int n_max)
 {
     xai_tape *t;
@@ -3602,12 +3613,7 @@ XAIDEF xai_tape *xai_tape_new(const xai_net *net, int n_max)
         if (xai_tensor_alloc(&t->blob[i], n_max, net->blob[i].c, net->blob[i].h, net->blob[i].w)) goto fail;
     for (i = 0; i < net->nlayer; i++) {
         const xai_layer *L = &net->layer[i];
-        size_t count = xai_tensor_count(&t->blob[L->top[0]]);
-        if ((L->p.type == XAI_POOLING && L->p.pool == XAI_POOL_MAX) ||
-            (L->p.type == XAI_ELTWISE && L->p.operation == XAI_ELTWISE_MAX)) {
-            if (!(t->switches[i] = (int *)xai__calloc(count, sizeof(int)))) goto fail;
-        }
-        if (L->p.type == XAI_LRN && !(t->scale[i] = (float *)xai__calloc(count, sizeof(float)))) goto fail;
+        if (xai__tape_layer_buffers(t, L, i, xai_tensor_count(&t->blob[L->top[0]])) != XAI_OK) goto fail;
     }
     return t;
 fail:
@@ -4582,10 +4588,7 @@ static int xai__incremental_new(const xai_net *net, int steps, xai__incremental 
             const xai_blob *B = &net->blob[blob];
             if (!t->blob[blob].data && xai_tensor_alloc(&t->blob[blob], inc->batch, B->c, B->h, B->w)) goto fail;
         }
-        if ((L->p.type == XAI_POOLING && L->p.pool == XAI_POOL_MAX) ||
-            (L->p.type == XAI_ELTWISE && L->p.operation == XAI_ELTWISE_MAX))
-            if (!(t->switches[li] = (int *)xai__calloc(count, sizeof(int)))) goto fail;
-        if (L->p.type == XAI_LRN && !(t->scale[li] = (float *)xai__calloc(count, sizeof(float)))) goto fail;
+        if (xai__tape_layer_buffers(t, L, li, count) != XAI_OK) goto fail;
     }
     return XAI_OK;
 fail:

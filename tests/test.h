@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #if defined(__GNUC__) || defined(__clang__)
 #define TEST_FN static __attribute__((unused))
@@ -54,6 +57,16 @@ TEST_FN double test_max_rel_diff(const float *a, const float *b, size_t n)
 
 /* Test data from the library's counter-based random numbers (xai_random_key): uniform in [0, 1), 24 bits */
 TEST_FN float test_uniform(uint64_t key) { return (float)(key >> 40) * (1.0f / 16777216.0f); }
+
+/* The OpenMP threads of the next parallel regions (nothing to set without OpenMP). */
+TEST_FN void set_threads(int n)
+{
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}
 
 TEST_FN int test_report(void)
 {

@@ -39,15 +39,6 @@ static size_t all_blob_bytes(const xai_net *net, int n)
     return sum;
 }
 
-static void set_threads(int n)
-{
-#ifdef _OPENMP
-    omp_set_num_threads(n);
-#else
-    (void)n;
-#endif
-}
-
 /* Scores and output of n images through a full tape and a forward-only one (also when the
    forward-only tape has run a larger batch before, and in groups of `group` images). */
 static void compare_forward(const xai_net *net, const char *what, const float *x, int n, int group)

@@ -12,15 +12,6 @@
 
 #define SHARED "../shared/caffe"
 
-static void set_threads(int n)
-{
-#ifdef _OPENMP
-    omp_set_num_threads(n);
-#else
-    (void)n;
-#endif
-}
-
 static void fill(float *x, size_t n, uint64_t seed, float lo, float hi)
 {
     size_t i;

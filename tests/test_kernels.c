@@ -19,15 +19,6 @@ static void fill(float *p, size_t n, uint64_t seed, float scale)
     for (i = 0; i < n; i++) p[i] = scale * (xai__uniform(xai__random_key(seed, i, 0, 0, 0)) * 2 - 1);
 }
 
-static void set_threads(int n)
-{
-#ifdef _OPENMP
-    omp_set_num_threads(n);
-#else
-    (void)n;
-#endif
-}
-
 /* A convolution's forward product with the im2col matrix never written (packed from the images)
    against im2col + GEMM: the same bits, every group, all images of the batch side by side. */
 static void check_implicit_im2col(const xai_layer *L, const xai_tensor *x, const xai_tensor *y)
