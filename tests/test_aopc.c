@@ -170,11 +170,14 @@ static void test_stats(void)
 
 static void test_tool(void)
 {
-    const char *d = "/tmp/xai_test_aopc";
+    char d[128];   /* the test's folder (tests/run.sh gives each test its own TMPDIR) */
     const char *common = "--methods lrp-eps:0.01,sensitivity-l2,random --steps 20 --region 3 --repeats 2 --orders morf,lerf";
     char cmd[4096], a[1024], b[1024];
     int i, k, rc;
-    run("rm -rf /tmp/xai_test_aopc");
+    if (strlen(test_tmp("xai_test_aopc")) >= sizeof d) { CHECK(0, "TMPDIR too long: %s", test_tmp("xai_test_aopc")); return; }
+    snprintf(d, sizeof d, "%s", test_tmp("xai_test_aopc"));
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    run(cmd);
     test_cnn_fixture(d, 9, 3, 0);
     /* one run, batch 16, 2 threads */
     snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=2 bin/aopc %s/cnn.xai --list %s/list.txt %s --batch 16 --out %s/single >%s/single.log 2>&1", d, d, common, d, d);
@@ -263,7 +266,8 @@ static void test_tool(void)
         if (f) fclose(f);
     }
     /* heatmaps from elsewhere: file:HEATDIR with the tool's own heatmaps equals the method */
-    run("rm -rf /tmp/xai_test_aopc/heat && mkdir -p /tmp/xai_test_aopc/heat");
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/heat' && mkdir -p '%s/heat'", d, d);
+    run(cmd);
     {
         xai_net *net;
         char path[512];
@@ -302,7 +306,8 @@ static void test_tool(void)
             free(sa); free(sb);
         }
     }
-    run("rm -rf /tmp/xai_test_aopc");
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    run(cmd);
 }
 
 int main(void)
