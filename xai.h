@@ -2503,9 +2503,9 @@ static void xai__lrn_plane_fast(const xai_layer *L, const xai_tensor *x, int nc,
     int n = nc / x->c, c = nc % x->c, half = (L->p.local_size - 1) / 2, i, whole = r->x0 == 0 && r->x1 == x->w, row;
     const float *xp = x->data + (size_t)nc * hw;
     float *sp = scale + (size_t)nc * hw, *yp = y->data + (size_t)nc * hw;
+    if (r->y1 <= r->y0 || r->x1 <= r->x0) return;
     for (row = r->y0; row < (whole ? r->y0 + 1 : r->y1); row++) {
         size_t q0 = (size_t)row * x->w + r->x0, q1 = whole ? (size_t)r->y1 * x->w : (size_t)row * x->w + r->x1, q;
-        if (r->y1 <= r->y0) break;
         if (L->p.norm_region == XAI_LRN_ACROSS_CHANNELS) {
             memset(sp + q0, 0, (q1 - q0) * sizeof(float));
             for (i = c - half; i <= c + half; i++) {
@@ -4560,15 +4560,13 @@ static int xai__incremental_new(const xai_net *net, int steps, xai__incremental 
     if (!(inc->state = xai_tape_new(net, 1))) return XAI_ERR_MEMORY;
     if (!(inc->state->packed = (float **)xai__calloc((size_t)net->nlayer, sizeof(float *)))) goto fail;
     if (inc->T == net->nlayer) return XAI_OK;
-    for (b = 0; b < net->nblob; b++)   /* the tail's blobs: made by it or read by it */
-        for (li = inc->T; li < net->nlayer; li++)
-            for (j = 0; j < net->layer[li].nbottom + net->layer[li].ntop; j++)
-                if ((j < net->layer[li].nbottom ? net->layer[li].bottom[j] : net->layer[li].top[j - net->layer[li].nbottom]) ==
-                    b) {
-                    per += xai__blob_floats(net, b) * sizeof(float);
-                    li = net->nlayer;
-                    break;
-                }
+    for (b = 0; b < net->nblob; b++)   /* the tail's blobs: made by it, or read by it (made before it) */
+        if (net->blob[b].producer >= inc->T) per += xai__blob_floats(net, b) * sizeof(float);
+    for (li = inc->T; li < net->nlayer; li++)
+        for (j = 0; j < net->layer[li].nbottom; j++) {
+            b = net->layer[li].bottom[j];
+            if (net->blob[b].producer < inc->T) per += xai__blob_floats(net, b) * sizeof(float);
+        }
     inc->batch = (int)(XAI_TAIL_BLOCK / (per ? per : 1));
     if (inc->batch > 64) inc->batch = 64;   /* past that the weights' reads are a small part */
     if (inc->batch > steps + 1) inc->batch = steps + 1;

@@ -212,7 +212,7 @@ static void evaluator_bench(const xai_net *net, const char *name, int quick, int
     int H = net->input_h, W = net->input_w, nreg, *ord, *rects, k, li, threads = 1, ntask, mode, cls = -1;
     float *x = (float *)malloc(in * sizeof(float)), *heat = (float *)malloc((size_t)H * W * sizeof(float)), *curves[2];
     const float **heats;
-    int *orders, *repeats;
+    int *orders, *repeats, loaded = 0;
     double full = 0, inc = 0, wall[2];
     xai_aopc_config cfg;
     xai_image img;
@@ -231,11 +231,10 @@ static void evaluator_bench(const xai_net *net, const char *name, int quick, int
     orders = (int *)malloc((size_t)ntask * sizeof(int));
     repeats = (int *)malloc((size_t)ntask * sizeof(int));
     if (xai_image_load("examples/images/dog.ppm", &img) == XAI_OK) {
-        if (xai_net_preprocess(net, &img, x, NULL) != XAI_OK) img.data = NULL;
+        loaded = xai_net_preprocess(net, &img, x, NULL) == XAI_OK;
         xai_image_free(&img);
     }
-    for (q = 0; q < in; q++) if (!(x[q] == x[q])) break;
-    if (q < in) for (q = 0; q < in; q++) x[q] = (float)(q % 251) - 125;
+    if (!loaded) for (q = 0; q < in; q++) x[q] = (float)(q % 251) - 125;   /* no picture: a synthetic input */
     xai_method_parse("lrp-eps:1", &m);
     if (xai_explain(net, NULL, x, 1, &m, &cls, NULL, heat, NULL) != XAI_OK ||
         xai_region_order(heat, H, W, cfg.region, XAI_ORDER_MORF, cfg.seed, 0, 0, ord) != XAI_OK) {
