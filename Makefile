@@ -33,6 +33,19 @@ bin/%: examples/%.c xai.h | bin
 bin/%: tools/%.c xai.h | bin
 	$(CC) $(XCFLAGS) $< -o $@ $(LDLIBS)
 
+# The examples and tools link the library compiled once (bin/libxai.a, below): -DXAI_IMPLEMENTATION_DONE
+# skips the copy their own XAI_IMPLEMENTATION would compile, the same code with the same flags.  Except
+# aopc-merge (it calls the private xai__fail) and train (omp.h through the implementation): they
+# compile their own.  Each one's printed "Build:" line, one file with everything, is checked by
+# tests/build_check.sh.
+OWN_IMPL = bin/aopc-merge bin/train
+EXAMPLES_LIB = $(filter-out $(OWN_IMPL),$(EXAMPLES))
+TOOLS_LIB = $(filter-out $(OWN_IMPL),$(TOOLS))
+$(EXAMPLES_LIB): bin/%: examples/%.c xai.h bin/libxai.a | bin
+	$(CC) $(XCFLAGS) -DXAI_IMPLEMENTATION_DONE $< -o $@ bin/libxai.a $(LDLIBS)
+$(TOOLS_LIB): bin/%: tools/%.c xai.h bin/libxai.a | bin
+	$(CC) $(XCFLAGS) -DXAI_IMPLEMENTATION_DONE $< -o $@ bin/libxai.a $(LDLIBS)
+
 # The library is compiled once (tests/libxai.c, the one translation unit with XAI_IMPLEMENTATION)
 # into bin/libxai.a, with the tests' flags, and the tests link it.  A few tests compile their own
 # implementation: they call private xai__ functions (codec, explain, gemm, kernels, faults), ask which path

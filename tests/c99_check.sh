@@ -1,8 +1,9 @@
 #!/bin/sh
 # Every example and tool builds with the one command printed at its top ("Build: cc ..."), run from
 # the repository root, under strict C99 as well: -std=c99 -Wall -Wextra -pedantic -Werror (no
-# POSIX names used without their feature-test macro, no GNU extensions).  One line a file; the
-# builds run one a core.
+# POSIX names used without their feature-test macro, no GNU extensions).  These are the front end's
+# diagnostics: the compiler checks the file and stops (-fsyntax-only); tests/build_check.sh runs each
+# line as written to the end (code generation and link).  One line a file; one job a core.
 cd "$(dirname "$0")/.." || exit 1
 tmp=${TMPDIR:-/tmp}/xai_c99_check.$$
 mkdir -p "$tmp"
@@ -14,10 +15,10 @@ for f in examples/*.c tools/*.c; do
         line=$(grep -m1 -E '^ *(/\*)? *Build: ' "$f" | sed -e 's/.*Build: *//' -e 's/ *(.*//' -e 's/\*\/.*//')
         if [ -z "$line" ]; then echo "FAIL c99: $f has no 'Build:' line" >"$tmp/$i.out"; exit 0; fi
         cmd=$(printf '%s' "$line" | sed -e "s# -o [^ ]*# -o $tmp/program$i#")
-        if (sh -c "$cmd -std=c99 -Wall -Wextra -pedantic -Werror" >"$tmp/$i.log" 2>&1); then
+        if (sh -c "$cmd -std=c99 -Wall -Wextra -pedantic -Werror -fsyntax-only" >"$tmp/$i.log" 2>&1); then
             echo "ok c99: $f" >"$tmp/$i.out"
         else
-            { echo "FAIL c99: $f: $cmd -std=c99 -Wall -Wextra -pedantic -Werror"; head -n 10 "$tmp/$i.log"; } >"$tmp/$i.out"
+            { echo "FAIL c99: $f: $cmd -std=c99 -Wall -Wextra -pedantic -Werror -fsyntax-only"; head -n 10 "$tmp/$i.log"; } >"$tmp/$i.out"
         fi
     ) &
     [ $((i % jobs)) -eq 0 ] && wait
