@@ -207,7 +207,7 @@ test-sanitize-build: $(SAN_TESTS) $(SAN_TOOLS)
 .PHONY: test-sanitize test-sanitize-build fuzz
 
 # the shipped model, the demo and the training curve (issues 7 and 11)
-#   make demo            classify, explain and evaluate with models/fashion.xai (4 min of CPU; see README)
+#   make demo            classify, explain and evaluate with models/fashion.xai (30 s on 2 idle cores; see README)
 #   make caffenet-demo   the same on the photographs with the real CaffeNet (after `make caffenet`)
 #   make model           retrain models/fashion.xai (needs Debian's dataset-fashion-mnist)
 #   make training-curve  AOPC and accuracy over a training run's snapshots (the paper's Fig. 7)
